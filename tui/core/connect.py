@@ -1,0 +1,35 @@
+"""How a front end reaches the collector: straight to `--url`, or through a port-forward."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tui.core.api import CollectorClient
+from tui.core.portforward import DEFAULT_NAMESPACE, PortForward, Target
+
+
+@asynccontextmanager
+async def connect(
+    url: str | None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    kubectl: str = "kubectl",
+) -> AsyncIterator[CollectorClient]:
+    """A client for the collector, open for the block; a forward it opened is closed after.
+
+    Raises `PortForwardError` when the forward cannot be opened. Nothing is requested from
+    the collector here: the first call says whether it answers.
+    """
+    if url:
+        async with CollectorClient(url) as client:
+            yield client
+        return
+    target = Target(namespace=namespace, context=context, kubeconfig=kubeconfig)
+    async with (
+        PortForward(target, kubectl=kubectl) as forward,
+        CollectorClient(forward.url, recover=forward.restart) as client,
+    ):
+        yield client

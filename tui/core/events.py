@@ -1,0 +1,244 @@
+"""The client's view of the collector's data: events, namespace summaries, facets, filters.
+
+The one definition of the event shape on the client side (docs/api.md is the contract).
+Everything here is parsed from the API's JSON once, at the edge, into frozen dataclasses,
+so the front ends never index into raw dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+JSONObject = dict[str, Any]
+
+MACHINE_PREFIX = "system:"
+
+
+class MalformedEvent(ValueError):
+    """A JSON document does not have the shape docs/api.md promises."""
+
+
+def parse_time(text: str) -> datetime:
+    """The API's RFC 3339 UTC time (`2026-11-24T10:15:03.214Z`)."""
+    return datetime.fromisoformat(text)
+
+
+def is_machine(username: str) -> bool:
+    """Controllers, service accounts, nodes and the apiserver all authenticate as `system:*`."""
+    return username.startswith(MACHINE_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_machine(self) -> bool:
+        return is_machine(self.username)
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> User:
+        extra = {key: tuple(values) for key, values in (data.get("extra") or {}).items()}
+        return cls(data["username"], data.get("uid", ""), tuple(data.get("groups", ())), extra)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """The resource a change is filed under: the parent for subresource requests."""
+
+    group: str
+    version: str
+    kind: str
+    resource: str
+    subresource: str = ""
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> ResourceRef:
+        return cls(
+            data["group"], data["version"], data["kind"], data["resource"], data["subresource"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One RFC 6902 operation of an event's patch, its value left out by the collector."""
+
+    op: str
+    path: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"op": self.op, "path": self.path}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    uid: str
+    time: datetime
+    operation: str
+    dry_run: bool
+    user: User
+    resource: ResourceRef
+    namespace: str
+    name: str
+    field_manager: str
+    changes: tuple[Change, ...]
+    # Only an event fetched in full (`/api/v1/events/{id}`) carries the objects.
+    object: JSONObject | None = field(default=None, compare=False)
+    old_object: JSONObject | None = field(default=None, compare=False)
+    options: JSONObject | None = field(default=None, compare=False)
+    full: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.resource.kind
+
+    @property
+    def reference(self) -> str:
+        """`namespace/name` as kubectl prints it, or `name` for cluster-scoped objects."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    def changes_json(self) -> list[dict[str, str]]:
+        return [change.to_json() for change in self.changes]
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Event:
+        try:
+            return cls(
+                id=int(data["id"]),
+                uid=data["uid"],
+                time=parse_time(data["time"]),
+                operation=data["operation"],
+                dry_run=bool(data["dryRun"]),
+                user=User.from_json(data["user"]),
+                resource=ResourceRef.from_json(data["resource"]),
+                namespace=data["namespace"],
+                name=data["name"],
+                field_manager=data["fieldManager"],
+                changes=tuple(Change(c["op"], c["path"]) for c in data["changes"]),
+                object=data.get("object"),
+                old_object=data.get("oldObject"),
+                options=data.get("options"),
+                full="object" in data or "oldObject" in data,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise MalformedEvent(f"malformed event from the collector: {error!r}") from error
+
+
+@dataclass(frozen=True, slots=True)
+class KindCount:
+    group: str
+    kind: str
+    resource: str
+    count: int
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> KindCount:
+        return cls(data["group"], data["kind"], data["resource"], int(data["count"]))
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceSummary:
+    """One namespace's history at a glance; `namespace == ""` holds cluster-scoped resources."""
+
+    namespace: str
+    count: int
+    last_time: datetime | None
+    last_user: str
+    kinds: tuple[KindCount, ...]
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> NamespaceSummary:
+        last = data.get("lastTime")
+        return cls(
+            data["namespace"],
+            int(data["count"]),
+            parse_time(last) if last else None,
+            data.get("lastUser") or "",
+            tuple(KindCount.from_json(k) for k in data.get("kinds", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ValueCount:
+    value: str
+    count: int
+    machine: bool = False
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> ValueCount:
+        return cls(data["value"], int(data["count"]), bool(data.get("machine", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    total: int
+    users: tuple[ValueCount, ...]
+    kinds: tuple[KindCount, ...]
+    namespaces: tuple[ValueCount, ...]
+    operations: tuple[ValueCount, ...]
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Facets:
+        return cls(
+            int(data["total"]),
+            tuple(ValueCount.from_json(u) for u in data["users"]),
+            tuple(KindCount.from_json(k) for k in data["kinds"]),
+            tuple(ValueCount.from_json(n) for n in data["namespaces"]),
+            tuple(ValueCount.from_json(o) for o in data["operations"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What to show; `None` means "any". `namespace=""` selects cluster-scoped resources.
+
+    `since`/`until` are RFC 3339 times or durations back from now (`15m`, `2h`, `7d`), passed
+    to the collector as given so it alone decides what they mean.
+    """
+
+    namespace: str | None = None
+    kind: str | None = None
+    group: str | None = None
+    name: str | None = None
+    user: str | None = None
+    operation: str | None = None
+    people: bool | None = None
+    since: str | None = None
+    until: str | None = None
+    q: str | None = None
+
+    def to_params(self) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        for each in fields(self):
+            value = getattr(self, each.name)
+            if value is not None:
+                params.append((each.name, _param_text(value)))
+        return params
+
+    def with_(self, **changes: Any) -> EventFilter:
+        return replace(self, **changes)
+
+    def active(self) -> Sequence[tuple[str, str]]:
+        """The narrowing filters as `(name, value)`, for showing; `people` is shown apart."""
+        return [(name, value) for name, value in self.to_params() if name != "people"]
+
+    def cleared(self) -> EventFilter:
+        """No filter left but the people/everything choice, which is a view, not a filter."""
+        return EventFilter(people=self.people)
+
+
+def _param_text(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
