@@ -42,6 +42,10 @@ TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 BACKDATE = dt.timedelta(minutes=5)
 
 
+class CertificateError(ValueError):
+    """A certificate or key cannot be served; the message names the files."""
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -291,12 +295,15 @@ class ReloadingTLS:
         self.cert_path = cert
         self.key_path = key
         self.context = server_context()
-        pair = KeyPair(cert.read_bytes(), key.read_bytes())
         # At start a bad pair is fatal: the error names the files.
         try:
+            pair = KeyPair(cert.read_bytes(), key.read_bytes())
             _load_into(self.context, pair)
-        except ssl.SSLError as error:
-            raise ValueError(f"cannot use certificate {cert} with key {key}: {error}") from error
+        except (OSError, ssl.SSLError) as error:
+            reason = getattr(error, "strerror", None) or error
+            raise CertificateError(
+                f"cannot serve certificate {cert} with key {key}: {reason}"
+            ) from error
         self._loaded = self._digest(pair)
         self._rejected: str | None = None
 

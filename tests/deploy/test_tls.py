@@ -21,6 +21,7 @@ from collector.tls import (
     DEV_KEY_FILE,
     DEV_NAMES,
     DEV_VALIDITY,
+    CertificateError,
     KeyPair,
     ReloadingTLS,
     certificate_names,
@@ -186,5 +187,10 @@ def test_a_bad_pair_at_start_is_one_clear_error(tmp_path: Path) -> None:
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     cert.write_bytes(first.cert_pem)
     key.write_bytes(other.key_pem)
-    with pytest.raises(ValueError, match="cannot use certificate"):
+    with pytest.raises(CertificateError, match="cannot serve certificate"):
         ReloadingTLS(cert, key)
+
+
+def test_missing_files_at_start_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(CertificateError, match=r"tls\.crt.*No such file"):
+        ReloadingTLS(tmp_path / "tls.crt", tmp_path / "tls.key")
