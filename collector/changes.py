@@ -1,0 +1,60 @@
+"""The change summary of an event: the RFC 6902 paths from old to new object, values left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+
+# Fields the apiserver rewrites on every write; a change there says nothing about intent.
+NOISE_PATHS = (
+    "/metadata/managedFields",
+    "/metadata/resourceVersion",
+    "/metadata/generation",
+    "/metadata/uid",
+    "/metadata/creationTimestamp",
+    "/metadata/selfLink",
+)
+_NOISE_KEYS = (
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+)
+
+CREATED = [{"op": "add", "path": ""}]
+DELETED = [{"op": "remove", "path": ""}]
+
+
+def compute_changes(
+    operation: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> list[dict[str, str]]:
+    if operation == "CONNECT":
+        return []
+    if old is None:
+        return list(CREATED) if new is not None else []
+    if new is None:
+        return list(DELETED)
+    patch = jsonpatch.make_patch(_without_noise(old), _without_noise(new))
+    return [_without_value(op) for op in patch.patch if not _is_noise(op["path"])]
+
+
+def _without_noise(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return obj
+    # Dropping the noise before diffing also spares diffing the bulky managedFields.
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k not in _NOISE_KEYS}}
+
+
+def _is_noise(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in NOISE_PATHS)
+
+
+def _without_value(op: dict[str, Any]) -> dict[str, str]:
+    kept = {"op": op["op"], "path": op["path"]}
+    if "from" in op:
+        kept["from"] = op["from"]
+    return kept

@@ -1,0 +1,152 @@
+"""The recorded event: one admitted write, who made it, to what, and how.
+
+This is the collector's single definition of an event. The admission layer builds it,
+the store persists it, and the API serialises it with `summary()` and `detail()` into the
+wire shape of docs/api.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+JSONObject = dict[str, Any]
+
+MACHINE_PREFIX = "system:"
+
+
+class UserJSON(TypedDict):
+    username: str
+    uid: str
+    groups: list[str]
+    extra: dict[str, list[str]]
+
+
+class ResourceJSON(TypedDict):
+    group: str
+    version: str
+    kind: str
+    resource: str
+    subresource: str
+
+
+class SummaryJSON(TypedDict):
+    id: int
+    uid: str
+    time: str
+    operation: str
+    dryRun: bool
+    user: UserJSON
+    resource: ResourceJSON
+    namespace: str
+    name: str
+    fieldManager: str
+    changes: list[dict[str, str]]
+
+
+class DetailJSON(SummaryJSON):
+    object: JSONObject | None
+    oldObject: JSONObject | None
+    options: JSONObject | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    username: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def is_machine(self) -> bool:
+        """Controllers, service accounts, nodes and the apiserver all authenticate as `system:*`."""
+        return self.username.startswith(MACHINE_PREFIX)
+
+    def to_json(self) -> UserJSON:
+        return {
+            "username": self.username,
+            "uid": self.uid,
+            "groups": list(self.groups),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: UserJSON) -> UserInfo:
+        return cls(data["username"], data["uid"], tuple(data["groups"]), data["extra"])
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """The resource a change is filed under: the parent for subresource requests."""
+
+    group: str
+    version: str
+    kind: str
+    resource: str
+    subresource: str = ""
+
+    def to_json(self) -> ResourceJSON:
+        return {
+            "group": self.group,
+            "version": self.version,
+            "kind": self.kind,
+            "resource": self.resource,
+            "subresource": self.subresource,
+        }
+
+
+@dataclass(slots=True)
+class Event:
+    uid: str
+    time: datetime
+    operation: str
+    dry_run: bool
+    user: UserInfo
+    resource: ResourceRef
+    namespace: str
+    name: str
+    field_manager: str
+    object: JSONObject | None
+    old_object: JSONObject | None
+    options: JSONObject | None
+    changes: list[dict[str, str]] = field(default_factory=list)
+    id: int = 0
+
+    def summary(self) -> SummaryJSON:
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "time": format_time(self.time),
+            "operation": self.operation,
+            "dryRun": self.dry_run,
+            "user": self.user.to_json(),
+            "resource": self.resource.to_json(),
+            "namespace": self.namespace,
+            "name": self.name,
+            "fieldManager": self.field_manager,
+            "changes": self.changes,
+        }
+
+    def detail(self) -> DetailJSON:
+        return {
+            **self.summary(),
+            "object": self.object,
+            "oldObject": self.old_object,
+            "options": self.options,
+        }
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339, UTC, milliseconds: the one time format of the API."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def time_from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def time_to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

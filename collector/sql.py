@@ -1,0 +1,138 @@
+"""Every SQL statement of the store, in one place.
+
+Aggregates (`stats` for facets and the namespaces overview, `resources` for per-resource
+retention) are kept by triggers, so every way an event enters or leaves the table keeps them
+exact without a round trip from Python.
+"""
+
+from __future__ import annotations
+
+# A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
+APPLICATION_ID = 0x4C4F4749  # "LOGI"
+
+PRAGMAS_WRITER = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a committed group survives power loss too, not only a killed process.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=OFF",
+    "PRAGMA busy_timeout=5000",
+)
+PRAGMAS_READER = ("PRAGMA query_only=ON", "PRAGMA busy_timeout=5000")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema
+    f"""
+    PRAGMA application_id={APPLICATION_ID};
+    CREATE TABLE config (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO config VALUES ('max_events_per_resource', 100);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        operation TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        user_json TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        version TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        subresource TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        field_manager TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX events_by_namespace ON events (namespace, id);
+    CREATE INDEX events_by_user ON events (username, id);
+    CREATE INDEX events_by_identity ON events (namespace, name, resource, grp, id);
+    CREATE INDEX events_by_time ON events (time_ms);
+    CREATE TABLE stats (
+        namespace TEXT NOT NULL, grp TEXT NOT NULL, resource TEXT NOT NULL, kind TEXT NOT NULL,
+        username TEXT NOT NULL, operation TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (namespace, grp, resource, kind, username, operation)
+    ) WITHOUT ROWID;
+    CREATE TABLE resources (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, resource TEXT NOT NULL, grp TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (namespace, name, resource, grp)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER events_counted AFTER INSERT ON events BEGIN
+        INSERT INTO stats VALUES (NEW.namespace, NEW.grp, NEW.resource, NEW.kind,
+                                  NEW.username, NEW.operation, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        INSERT INTO resources VALUES (NEW.namespace, NEW.name, NEW.resource, NEW.grp, 1)
+            ON CONFLICT DO UPDATE SET count = count + 1;
+        DELETE FROM events WHERE id IN (
+            SELECT id FROM events
+            WHERE namespace = NEW.namespace AND name = NEW.name
+              AND resource = NEW.resource AND grp = NEW.grp
+            ORDER BY id DESC
+            LIMIT -1 OFFSET (SELECT value FROM config WHERE key = 'max_events_per_resource')
+        );
+    END;
+    CREATE TRIGGER events_uncounted AFTER DELETE ON events BEGIN
+        UPDATE stats SET count = count - 1
+            WHERE namespace = OLD.namespace AND grp = OLD.grp AND resource = OLD.resource
+              AND kind = OLD.kind AND username = OLD.username AND operation = OLD.operation;
+        DELETE FROM stats
+            WHERE namespace = OLD.namespace AND grp = OLD.grp AND resource = OLD.resource
+              AND kind = OLD.kind AND username = OLD.username AND operation = OLD.operation
+              AND count <= 0;
+        UPDATE resources SET count = count - 1
+            WHERE namespace = OLD.namespace AND name = OLD.name
+              AND resource = OLD.resource AND grp = OLD.grp;
+        DELETE FROM resources
+            WHERE namespace = OLD.namespace AND name = OLD.name
+              AND resource = OLD.resource AND grp = OLD.grp AND count <= 0;
+    END;
+    """,
+)
+
+SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
+
+INSERT_EVENT = """
+    INSERT INTO events (uid, time_ms, operation, dry_run, username, user_json, grp, version,
+                        kind, resource, subresource, namespace, name, field_manager, changes, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+SUMMARY_COLUMNS = (
+    "id, uid, time_ms, operation, dry_run, username, user_json, grp, version, kind, resource,"
+    " subresource, namespace, name, field_manager, changes"
+)
+
+SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
+SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
+SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
+SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
+
+SELECT_NAMESPACE_COUNTS = """
+    SELECT namespace, sum(count) FROM stats GROUP BY namespace ORDER BY namespace
+"""
+SELECT_NAMESPACE_KINDS = """
+    SELECT namespace, grp, kind, resource, sum(count) AS n FROM stats
+    GROUP BY namespace, grp, resource, kind ORDER BY namespace, n DESC
+"""
+SELECT_LAST_IN_NAMESPACE = """
+    SELECT time_ms, username FROM events WHERE id = (SELECT max(id) FROM events WHERE namespace = ?)
+"""
+
+# Facets over the aggregate table, or over the events themselves when a filter needs them.
+FACET_SOURCE_STATS = "stats"
+FACET_SOURCE_EVENTS = (
+    "(SELECT namespace, grp, resource, kind, username, operation, 1 AS count FROM events {where})"
+)
+SELECT_FACET = (
+    "SELECT {columns}, sum(count) AS n FROM {source} {where} GROUP BY {columns} ORDER BY n DESC"
+)
+
+DELETE_OLDER_THAN = """
+    DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT ?)
+"""
+DELETE_OLDEST = "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)"
+SELECT_USED_BYTES = (
+    "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(),"
+    " pragma_freelist_count(), pragma_page_size()"
+)

@@ -1,0 +1,274 @@
+"""The event store: one SQLite file in WAL mode, one write connection, a few read connections.
+
+Writes come only from `collector.writer.Writer` (group commit); reads are served by a small
+pool of read-only connections so queries never wait behind a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from collector import codec, sql
+from collector.events import Event, ResourceRef, UserInfo, format_time, time_from_ms, time_to_ms
+from collector.query import EventQuery, Page, encode_cursor
+
+READERS = 3
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event ready for INSERT: its columns, computed off the event loop."""
+
+    row: tuple[Any, ...]
+
+
+def encode_event(event: Event) -> EncodedEvent:
+    user = event.user
+    return EncodedEvent(
+        (
+            event.uid,
+            time_to_ms(event.time),
+            event.operation,
+            int(event.dry_run),
+            user.username,
+            orjson.dumps([user.uid, list(user.groups), user.extra]).decode(),
+            event.resource.group,
+            event.resource.version,
+            event.resource.kind,
+            event.resource.resource,
+            event.resource.subresource,
+            event.namespace,
+            event.name,
+            event.field_manager,
+            orjson.dumps(event.changes).decode(),
+            codec.encode(event.object, event.old_object, event.options),
+        )
+    )
+
+
+class Store:
+    def __init__(
+        self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]
+    ):
+        self.path = path
+        self._writer = writer
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
+        # Retention deletes and group commits share the one write connection, one at a time.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path, *, max_events_per_resource: int = 100) -> AsyncIterator[Store]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connections: list[aiosqlite.Connection] = []
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            connections.append(writer)
+            await _prepare_writer(writer, path)
+            await writer.execute(sql.SET_MAX_PER_RESOURCE, (max_events_per_resource,))
+            for _ in range(READERS):
+                reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+                connections.append(reader)
+                for pragma in sql.PRAGMAS_READER:
+                    await reader.execute(pragma)
+        except sqlite3.DatabaseError as error:
+            await _close_all(connections)
+            raise StoreError(f"{path}: {error}") from error
+        except BaseException:
+            await _close_all(connections)
+            raise
+        store = cls(path, connections[0], connections[1:])
+        try:
+            yield store
+        finally:
+            await _close_all(connections)
+
+    # -- writing (the writer task only) ------------------------------------------------------
+
+    async def insert(self, batch: Sequence[EncodedEvent]) -> None:
+        """Insert a group of events in one transaction; returns once it is committed."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.executemany(sql.INSERT_EVENT, [e.row for e in batch])
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise
+
+    async def delete(self, statement: str, params: Sequence[Any]) -> int:
+        """Run one retention DELETE in its own transaction; returns the rows removed."""
+        async with self._write_lock:
+            cursor = await self._writer.execute(statement, params)
+            return cursor.rowcount
+
+    async def check_writable(self) -> None:
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            await self._writer.execute("ROLLBACK")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        connection = await self._readers.get()
+        try:
+            yield connection
+        finally:
+            self._readers.put_nowait(connection)
+
+    async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._reader() as connection, connection.execute(statement, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def list_events(self, query: EventQuery, page: Page) -> tuple[list[Event], str | None]:
+        extra = [("id < ?", [page.before_id])] if page.before_id is not None else []
+        where, params = query.where(extra)
+        rows = await self._fetch(
+            f"{sql.SELECT_SUMMARIES} {where} ORDER BY id DESC LIMIT ?", [*params, page.limit + 1]
+        )
+        events = [_summary(row) for row in rows[: page.limit]]
+        next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
+        return events, next_cursor
+
+    async def events_after(self, after_id: int, query: EventQuery, limit: int) -> list[Event]:
+        where, params = query.where([("id > ?", [after_id])])
+        rows = await self._fetch(
+            f"{sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
+        )
+        return [_summary(row) for row in rows]
+
+    async def get_event(self, event_id: int) -> Event | None:
+        rows = await self._fetch(sql.SELECT_DETAIL, (event_id,))
+        if not rows:
+            return None
+        event = _summary(rows[0])
+        event.object, event.old_object, event.options = codec.decode(rows[0][-1])
+        return event
+
+    async def last_id(self) -> int:
+        rows = await self._fetch(sql.SELECT_LAST_ID)
+        return int(rows[0][0])
+
+    async def known_kinds(self) -> dict[tuple[str, str], str]:
+        rows = await self._fetch(sql.SELECT_KNOWN_KINDS)
+        return {(grp, resource): kind for grp, resource, kind in rows}
+
+    async def namespaces(self) -> list[dict[str, Any]]:
+        counts = await self._fetch(sql.SELECT_NAMESPACE_COUNTS)
+        kinds: dict[str, list[dict[str, Any]]] = {}
+        for namespace, grp, kind, resource, count in await self._fetch(sql.SELECT_NAMESPACE_KINDS):
+            kinds.setdefault(namespace, []).append(
+                {"group": grp, "kind": kind, "resource": resource, "count": count}
+            )
+        items = []
+        for namespace, count in counts:
+            last = await self._fetch(sql.SELECT_LAST_IN_NAMESPACE, (namespace,))
+            last_time, last_user = last[0] if last else (None, "")
+            items.append(
+                {
+                    "namespace": namespace,
+                    "count": count,
+                    "lastTime": format_time(time_from_ms(last_time)) if last_time else None,
+                    "lastUser": last_user,
+                    "kinds": kinds.get(namespace, []),
+                }
+            )
+        return items
+
+    async def facets(self, query: EventQuery) -> dict[str, Any]:
+        if query.needs_events:
+            inner_where, params = query.where()
+            source, where = sql.FACET_SOURCE_EVENTS.format(where=inner_where), ""
+        else:
+            source = sql.FACET_SOURCE_STATS
+            where, params = query.where()
+
+        async def facet(columns: str) -> list[sqlite3.Row]:
+            statement = sql.SELECT_FACET.format(columns=columns, source=source, where=where)
+            return await self._fetch(statement, params)
+
+        users = await facet("username")
+        return {
+            "total": sum(n for _, n in users),
+            "users": [
+                {"value": u, "count": n, "machine": UserInfo(u).is_machine} for u, n in users
+            ],
+            "kinds": [
+                {"group": g, "kind": k, "resource": r, "count": n}
+                for g, r, k, n in await facet("grp, resource, kind")
+            ],
+            "namespaces": [{"value": v, "count": n} for v, n in await facet("namespace")],
+            "operations": [{"value": v, "count": n} for v, n in await facet("operation")],
+        }
+
+    async def used_bytes(self) -> int:
+        rows = await self._fetch(sql.SELECT_USED_BYTES)
+        return int(rows[0][0])
+
+
+async def _prepare_writer(connection: aiosqlite.Connection, path: Path) -> None:
+    async with connection.execute("PRAGMA application_id") as cursor:
+        (application_id,) = await cursor.fetchone() or (0,)
+    async with connection.execute("PRAGMA user_version") as cursor:
+        (version,) = await cursor.fetchone() or (0,)
+    async with connection.execute("SELECT count(*) FROM sqlite_schema") as cursor:
+        (objects,) = await cursor.fetchone() or (0,)
+    if objects and application_id != sql.APPLICATION_ID:
+        raise StoreError(f"{path}: not a logistis database (refusing to touch it)")
+    if version > len(sql.MIGRATIONS):
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this collector knows "
+            f"({len(sql.MIGRATIONS)}); upgrade logistis"
+        )
+    for pragma in sql.PRAGMAS_WRITER:
+        await connection.execute(pragma)
+    for number, script in enumerate(sql.MIGRATIONS[version:], start=version + 1):
+        await connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    async with connection.execute("PRAGMA quick_check") as cursor:
+        (result,) = await cursor.fetchone() or ("",)
+    if result != "ok":
+        raise StoreError(f"{path}: database is damaged ({result})")
+
+
+async def _close_all(connections: list[aiosqlite.Connection]) -> None:
+    for connection in reversed(connections):
+        await connection.close()
+
+
+def _summary(row: Sequence[Any]) -> Event:
+    (event_id, uid, time_ms, operation, dry_run, username, user_json, grp, version, kind,
+     resource, subresource, namespace, name, field_manager, changes) = row[:16]  # fmt: skip
+    user_uid, groups, extra = orjson.loads(user_json)
+    return Event(
+        id=event_id,
+        uid=uid,
+        time=time_from_ms(time_ms),
+        operation=operation,
+        dry_run=bool(dry_run),
+        user=UserInfo(username, user_uid, tuple(groups), extra),
+        resource=ResourceRef(grp, version, kind, resource, subresource),
+        namespace=namespace,
+        name=name,
+        field_manager=field_manager,
+        object=None,
+        old_object=None,
+        options=None,
+        changes=orjson.loads(changes),
+    )

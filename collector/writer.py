@@ -1,0 +1,154 @@
+"""Group commit: one task drains the queue of admitted events and commits them together.
+
+A webhook request waits only for its own event's commit, and many requests share one
+transaction, so durability costs one fsync per group rather than per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from collector.changes import compute_changes
+from collector.events import Event
+from collector.metrics import Metrics
+from collector.store import EncodedEvent, Store, encode_event
+
+log = logging.getLogger(__name__)
+
+
+class NotRecorded(Exception):
+    """The event could not be queued or committed; the request is still allowed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CommitSignal:
+    """Wakes every waiter after each commit; waiters re-read the store themselves."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> bool:
+        """True if a commit happened within `seconds`."""
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: Event
+    committed: asyncio.Future[None]
+
+
+class Writer:
+    def __init__(
+        self, store: Store, metrics: Metrics, *, queue_size: int = 10_000, max_batch: int = 512
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(queue_size)
+        self._max_batch = max_batch
+        # One encoding thread keeps the JSON diff and compression off the event loop.
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.committed = CommitSignal()
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="writer")
+
+    def submit(self, event: Event) -> asyncio.Future[None]:
+        """Queue an event; the returned future resolves when it is committed."""
+        if self._closing:
+            raise NotRecorded("shutting down")
+        pending = _Pending(event, asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise NotRecorded("queue full") from None
+        return pending.committed
+
+    async def close(self) -> None:
+        """Stop accepting, commit everything already queued, stop the task."""
+        self._closing = True
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+        self._encoder.shutdown(wait=True)
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_error is None and self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while True:
+            batch, stop = await self._next_batch()
+            if batch:
+                await self._commit(batch)
+            if stop:
+                return
+
+    async def _next_batch(self) -> tuple[list[_Pending], bool]:
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < self._max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        events = [p.event for p in batch]
+        try:
+            encoded = await loop.run_in_executor(self._encoder, _encode_all, events)
+            await self._store.insert(encoded)
+        except (sqlite3.Error, OSError) as error:
+            self._fail(batch, error)
+            # A full disk or a locked file: pause briefly so a stuck store is not hammered.
+            await asyncio.sleep(0.2)
+            return
+        self.last_error = None
+        self._metrics.events_recorded.inc(len(batch))
+        self._metrics.commit_batch_size.observe(len(batch))
+        for pending in batch:
+            if not pending.committed.done():
+                pending.committed.set_result(None)
+        self.committed.fire()
+
+    def _fail(self, batch: list[_Pending], error: Exception) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.error(
+            "commit failed, events not recorded",
+            extra={"error": self.last_error, "events": len(batch), "at": time.time()},
+        )
+        for pending in batch:
+            if not pending.committed.done():
+                pending.committed.set_exception(NotRecorded("store error"))
+
+
+def _encode_all(events: list[Event]) -> list[EncodedEvent]:
+    encoded = []
+    for event in events:
+        event.changes = compute_changes(event.operation, event.old_object, event.object)
+        encoded.append(encode_event(event))
+    return encoded

@@ -1,0 +1,134 @@
+"""A real `logistis-collector` process on loopback, for tests of everything that talks to it.
+
+`CollectorProcess` starts the installed console script with a temporary data directory on
+free ports, waits until `/readyz` answers, and stops it with SIGTERM (or SIGKILL, for the
+durability tests). `post_review` sends an AdmissionReview over real TLS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.fixtures import bodies
+
+COLLECTOR = Path(sys.executable).with_name("logistis-collector")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CollectorProcess:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        self.env = env or {}
+        self.webhook_port = free_port()
+        self.api_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "collector.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"https://127.0.0.1:{self.webhook_port}/validate"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data_dir / "tls-dev.crt"
+
+    def start(self, timeout: float = 20.0) -> CollectorProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(COLLECTOR),
+            "--data-dir", str(self.data_dir),
+            "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
+            "--api-listen", f"127.0.0.1:{self.api_port}",
+            "--log-format", "json",
+            *self.args,
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=log, env={**os.environ, **self.env}
+            )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"collector exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"collector not ready after {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> int:
+        return self.stop(signal.SIGKILL)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=10)
+
+    def webhook_client(self) -> httpx.Client:
+        return httpx.Client(verify=self.ssl_context(), timeout=10)
+
+    def __enter__(self) -> CollectorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def post_reviews(
+    collector: CollectorProcess, reviews: Iterable[dict[str, Any]] | None = None
+) -> list[httpx.Response]:
+    """POST each review to the webhook over TLS, as the apiserver does."""
+    with collector.webhook_client() as client:
+        return [
+            client.post(
+                f"{collector.webhook_url}?timeout=5s",
+                json=review,
+                headers={"User-Agent": "kube-apiserver-admission"},
+            )
+            for review in (bodies() if reviews is None else reviews)
+        ]
+
+
+def run_collector_command(args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run `logistis-collector` to completion (for flag and start-up error tests)."""
+    return subprocess.run(
+        [str(COLLECTOR), *args], capture_output=True, text=True, timeout=30, **kwargs
+    )
