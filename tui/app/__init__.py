@@ -1,0 +1,1 @@
+"""`logistis-tui`: the terminal app for browsing, filtering, diffing and tailing the history."""

@@ -1,0 +1,300 @@
+"""The main screen: namespaces on the left, events on the right, filters and status on top."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Header
+
+from tui.app.filter_syntax import FilterSyntaxError, parse
+from tui.app.format import Clock, system_clock
+from tui.app.messages import EventReceived, LinkChanged
+from tui.app.screens.base import WorkingScreen
+from tui.app.screens.diff import DiffScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.filter_bar import FilterBar
+from tui.app.widgets.namespace_tree import NamespaceTree
+from tui.app.widgets.status_bar import StatusBar
+from tui.core.api import CollectorClient, LinkState, LinkStatus
+from tui.core.events import Event, EventFilter, Facets, NamespaceSummary
+
+PAGE_SIZE = 100
+# Live events arriving in a burst are shown together, one repaint per burst.
+LIVE_BATCH_SECONDS = 0.1
+RELATIVE_TIME_REFRESH_SECONDS = 30.0
+
+
+class PageLoaded(Message):
+    def __init__(self, filter: EventFilter, items: tuple[Event, ...], next: str | None, *,
+                 first: bool) -> None:  # fmt: skip
+        super().__init__()
+        self.filter, self.items, self.next, self.first = filter, items, next, first
+
+
+class FacetsLoaded(Message):
+    def __init__(self, filter: EventFilter, facets: Facets, hidden: int | None) -> None:
+        super().__init__()
+        self.filter, self.facets, self.hidden = filter, facets, hidden
+
+
+class NamespacesLoaded(Message):
+    def __init__(self, items: tuple[NamespaceSummary, ...]) -> None:
+        super().__init__()
+        self.items = items
+
+
+class BrowseScreen(WorkingScreen):
+    BINDINGS = [
+        Binding("enter", "open_diff", "Diff", show=False),
+        Binding("slash", "edit_filter", "Filter"),
+        Binding("p", "toggle_people", "People/all"),
+        Binding("f", "toggle_follow", "Follow/pause"),
+        Binding("g", "show_new", "Newest"),
+        Binding("u", "only('user')", "Only user"),
+        Binding("k", "only('kind')", "Only kind"),
+        Binding("n", "only('namespace')", "Only ns"),
+        Binding("o", "only('operation')", "Only op", show=False),
+        Binding("x", "clear_filters", "Clear"),
+        Binding("t", "toggle_time", "Abs time", show=False),
+        Binding("r", "reload", "Reload", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    filter: reactive[EventFilter] = reactive(EventFilter(people=True), init=False)
+    following: reactive[bool] = reactive(True, init=False)
+    link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
+
+    def __init__(self, initial: EventFilter, *, clock: Clock = system_clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.client: CollectorClient | None = None
+        self._initial = initial
+        self._next: str | None = None
+        self._paging = False
+        self._pending: list[Event] = []
+        self._incoming: list[Event] = []
+        self._total: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusBar(id="status")
+        yield FilterBar(id="filters")
+        with Horizontal(id="body"):
+            yield NamespaceTree(clock=self.clock, id="namespaces")
+            yield EventTable(clock=self.clock, id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(EventTable).focus()
+        self.filter = self._initial
+        self.set_interval(RELATIVE_TIME_REFRESH_SECONDS, self._refresh_times)
+
+    def attach(self, client: CollectorClient) -> None:
+        """The connection is up: load everything for the current filter and go live."""
+        self.client = client
+        self.action_reload()
+
+    # -- state flowing down --------------------------------------------------------------------
+
+    def watch_filter(self, filter: EventFilter) -> None:
+        self.query_one(FilterBar).filter = filter
+        self.query_one(StatusBar).people_only = bool(filter.people)
+        self.query_one(StatusBar).hidden = None
+        if self.client is not None:
+            self.action_reload()
+
+    def watch_following(self, following: bool) -> None:
+        self.query_one(StatusBar).following = following
+        if following:
+            self.action_show_new()
+
+    def watch_link(self, link: LinkStatus) -> None:
+        self.query_one(StatusBar).link = link
+
+    # -- workers: I/O only, results come back as messages ----------------------------------------
+
+    @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
+    async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
+        page = await client.events(filter, limit=PAGE_SIZE)
+        self.post_message(PageLoaded(filter, page.items, page.next, first=True))
+        after = max((e.id for e in page.items), default=0)
+        self.follow(client, filter, after)
+
+    @work(exclusive=True, group="page", exit_on_error=False, description="loading more events")
+    async def load_next_page(
+        self, client: CollectorClient, filter: EventFilter, cursor: str
+    ) -> None:
+        page = await client.events(filter, cursor=cursor, limit=PAGE_SIZE)
+        self.post_message(PageLoaded(filter, page.items, page.next, first=False))
+
+    @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
+    async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
+        facets = await client.facets(filter)
+        hidden = None
+        if filter.people:
+            everything = await client.facets(filter.with_(people=None))
+            hidden = everything.total - facets.total
+        self.post_message(FacetsLoaded(filter, facets, hidden))
+
+    @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
+    async def load_namespaces(self, client: CollectorClient) -> None:
+        self.post_message(NamespacesLoaded(await client.namespaces()))
+
+    @work(exclusive=True, group="live", exit_on_error=False, description="live stream")
+    async def follow(self, client: CollectorClient, filter: EventFilter, after: int) -> None:
+        def on_status(status: LinkStatus) -> None:
+            self.post_message(LinkChanged(status))
+
+        async for event in client.follow(filter, after, on_status):
+            self.post_message(EventReceived(event))
+
+    # -- results arriving ------------------------------------------------------------------------
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.filter != self.filter:
+            return  # an answer to a filter no longer shown
+        table = self.query_one(EventTable)
+        if message.first:
+            self._pending.clear()
+            table.show(message.items)
+        else:
+            table.append(message.items)
+        self._next, self._paging = message.next, False
+        self._update_shown()
+
+    def on_facets_loaded(self, message: FacetsLoaded) -> None:
+        if message.filter != self.filter:
+            return
+        self.query_one(FilterBar).suggester.facets = message.facets
+        status = self.query_one(StatusBar)
+        status.hidden = message.hidden
+        self._total = message.facets.total
+        self._update_shown()
+
+    def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
+        self.query_one(NamespaceTree).show(message.items)
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        self.link = message.status
+
+    def on_event_received(self, message: EventReceived) -> None:
+        if not self._incoming:
+            self.set_timer(LIVE_BATCH_SECONDS, self._take_incoming)
+        self._incoming.append(message.event)
+
+    def _take_incoming(self) -> None:
+        incoming, self._incoming = self._incoming, []
+        table = self.query_one(EventTable)
+        if self.following and table.at_top and not self._pending:
+            table.prepend(incoming)
+        else:
+            # The operator is looking elsewhere: count new events, do not move the view.
+            self._pending.extend(incoming)
+        self.query_one(StatusBar).new = len(self._pending)
+        self._update_shown()
+        if self.client is not None:
+            self.load_namespaces(self.client)
+            self.load_facets(self.client, self.filter)
+
+    def _update_shown(self) -> None:
+        loaded = len(self.query_one(EventTable).events)
+        of = f" of {self._total:,}" if self._total is not None else ""
+        self.query_one(StatusBar).shown = f"{loaded:,}{of} events"
+
+    def _refresh_times(self) -> None:
+        self.query_one(EventTable).refresh_times()
+
+    # -- the operator --------------------------------------------------------------------------
+
+    @on(EventTable.NearEnd)
+    def _load_more(self) -> None:
+        if self.client is not None and self._next and not self._paging:
+            self._paging = True
+            self.load_next_page(self.client, self.filter, self._next)
+
+    @on(DataTable.RowSelected, "#events")
+    def _row_selected(self) -> None:
+        self.action_open_diff()
+
+    @on(DataTable.RowHighlighted, "#events")
+    def _row_highlighted(self) -> None:
+        # Scrolling back to the newest row picks up what arrived meanwhile.
+        if self.following and self._pending and self.query_one(EventTable).at_top:
+            self.action_show_new()
+
+    @on(NamespaceTree.Chosen)
+    def _place_chosen(self, message: NamespaceTree.Chosen) -> None:
+        place = message.place
+        kind = place.kind
+        self.filter = self.filter.with_(
+            namespace=place.namespace,
+            kind=kind.kind if kind else None,
+            group=kind.group if kind else None,
+        )
+
+    @on(FilterBar.Submitted)
+    def _filter_typed(self, message: FilterBar.Submitted) -> None:
+        try:
+            self.filter = parse(message.text, people=self.filter.people)
+        except FilterSyntaxError as error:
+            self.notify(str(error), title="filter", severity="warning")
+            return
+        self.query_one(EventTable).focus()
+
+    def action_reload(self) -> None:
+        if self.client is None:
+            return
+        self._next, self._paging = None, False
+        self.load_first_page(self.client, self.filter)
+        self.load_facets(self.client, self.filter)
+        self.load_namespaces(self.client)
+
+    def action_open_diff(self) -> None:
+        event = self.query_one(EventTable).selected
+        if event is not None and self.client is not None:
+            self.app.push_screen(DiffScreen(event, self.client))
+
+    def action_edit_filter(self) -> None:
+        self.query_one(FilterBar).edit()
+
+    def action_toggle_people(self) -> None:
+        self.filter = self.filter.with_(people=None if self.filter.people else True)
+
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+
+    def action_show_new(self) -> None:
+        table = self.query_one(EventTable)
+        pending, self._pending = self._pending, []
+        table.prepend(pending)
+        table.move_cursor(row=0, animate=False)
+        table.scroll_home(animate=False)
+        self.query_one(StatusBar).new = 0
+        self._update_shown()
+
+    def action_only(self, field: str) -> None:
+        event = self.query_one(EventTable).selected
+        if event is None:
+            return
+        values = {
+            "user": {"user": event.user.username},
+            "kind": {"kind": event.kind, "group": event.resource.group},
+            "namespace": {"namespace": event.namespace},
+            "operation": {"operation": event.operation},
+        }
+        self.filter = self.filter.with_(**values[field])
+
+    def action_clear_filters(self) -> None:
+        self.filter = self.filter.cleared()
+
+    def action_toggle_time(self) -> None:
+        table = self.query_one(EventTable)
+        table.absolute_time = not table.absolute_time
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.active_bindings))
