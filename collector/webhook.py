@@ -98,7 +98,7 @@ def _dropped(runtime: Runtime, review: Review, reason: str) -> str:
             "operation": request.get("operation"),
             "resource": request.get("resource", {}).get("resource"),
             "namespace": request.get("namespace", ""),
-            "name": request.get("name", ""),
+            "object_name": request.get("name", ""),
         },
     )
     return "dropped"
