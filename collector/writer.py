@@ -118,10 +118,15 @@ class Writer:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()
-        events = [p.event for p in batch]
+        encoded = await loop.run_in_executor(self._encoder, _encode_all, [p.event for p in batch])
+        for pending, row in zip(batch, encoded, strict=True):
+            if row is None and not pending.committed.done():
+                pending.committed.set_exception(NotRecorded("not encodable"))
+        batch = [pending for pending, row in zip(batch, encoded, strict=True) if row is not None]
+        if not batch:
+            return
         try:
-            encoded = await loop.run_in_executor(self._encoder, _encode_all, events)
-            await self._store.insert(encoded)
+            await self._store.insert([row for row in encoded if row is not None])
         except (sqlite3.Error, OSError) as error:
             self._fail(batch, error)
             # A full disk or a locked file: pause briefly so a stuck store is not hammered.
@@ -146,9 +151,15 @@ class Writer:
                 pending.committed.set_exception(NotRecorded("store error"))
 
 
-def _encode_all(events: list[Event]) -> list[EncodedEvent]:
-    encoded = []
-    for event in events:
+def _encode_all(events: list[Event]) -> list[EncodedEvent | None]:
+    return [_encode(event) for event in events]
+
+
+def _encode(event: Event) -> EncodedEvent | None:
+    """None for an event that cannot be stored, such as an object nested deeper than the JSON
+    encoder goes: it fails alone, never its batch or the writer task."""
+    try:
         event.changes = compute_changes(event.operation, event.old_object, event.object)
-        encoded.append(encode_event(event))
-    return encoded
+        return encode_event(event)
+    except (TypeError, ValueError, RecursionError):
+        return None
