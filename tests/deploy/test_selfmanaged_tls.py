@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import ssl
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -104,6 +104,14 @@ def stored_data(state: State) -> dict[str, bytes]:
 def ca_bundles(state: State) -> list[bytes]:
     hooks = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"]
     return [base64.b64decode(hook["clientConfig"].get("caBundle", "")) for hook in hooks]
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true within {seconds}s")
 
 
 async def served_certificate(tls: ReloadingTLS, ca_bundle: bytes | None) -> x509.Certificate:
@@ -306,13 +314,11 @@ async def test_renewal_survives_an_unavailable_apiserver(
     renewing = asyncio.create_task(manager.renew_forever(interval=0.01))
     try:
         with caplog.at_level(logging.WARNING, logger="collector.certmanager"):
-            while not caplog.records:
-                await asyncio.sleep(0.01)
+            await until(lambda: bool(caplog.records))
         assert "not renewed" in caplog.records[0].getMessage()
         assert "500" in caplog.records[0].getMessage()
         state.failing = False
-        while not ca_bundles(state)[0]:
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(ca_bundles(state)[0]))
     finally:
         renewing.cancel()
     assert ca_bundles(state) == [stored_data(state)["ca.crt"]]
