@@ -29,7 +29,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT), then shut down in order."""
     _check_api_exposure(settings.api_listen, settings.allow_public_api)
     stop = stop or _stop_on_signals()
-    async with _serving_tls(settings) as tls, open_runtime(settings) as runtime:
+    # The runtime first: a bad capture rule or database must stop the start before TLS work.
+    async with open_runtime(settings) as runtime, _serving_tls(settings) as tls:
         webhook = web.AppRunner(
             create_webhook_app(runtime), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -309,23 +308,3 @@ def test_cel_runs_only_when_the_other_selectors_match(requests: dict[int, Reques
         requests, lambda r: "replicas" not in (r.get("object") or {}).get("spec", {})
     )
     assert rules.evaluation_errors["scaled"] == len((updates & no_replicas) - DRY_RUNS)
-
-
-def test_plain_rules_cost_microseconds(requests: dict[int, Request]) -> None:
-    """decide() runs in the event loop for every admission request."""
-    rules = build_rules(
-        {
-            "include": [{"namespaces": ["team-*", ""]}, {"users": ["re:^(alice|bob)$"]}],
-            "exclude": [
-                {"users": ["system:serviceaccount:kube-system:*", "system:apiserver"]},
-                {"kinds": ["coordination.k8s.io/Lease", "core/Event"]},
-                {"subresources": ["status"], "groups": ["system:serviceaccounts"]},
-            ],
-        }
-    )
-    batch = list(requests.values()) * 20
-    started = time.perf_counter()
-    for request in batch:
-        rules.decide(request)
-    per_request = (time.perf_counter() - started) / len(batch)
-    assert per_request < 50e-6  # about 3 µs on a 2-core machine; generous against noise

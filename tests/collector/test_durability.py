@@ -1,0 +1,73 @@
+"""An acknowledged event survives `kill -9`; SIGTERM flushes everything acknowledged."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+import time
+import uuid
+
+import httpx
+
+from tests.support.collector import CollectorProcess
+from tests.support.fixtures import bodies
+
+
+def hammer(collector: CollectorProcess, acknowledged: list[str], stop: threading.Event) -> None:
+    """Post fresh reviews until stopped; remember the uids answered with allowed: true."""
+    templates = [b for b in bodies() if not b["request"]["dryRun"]]
+    with collector.webhook_client() as client:
+        index = 0
+        while not stop.is_set():
+            body = templates[index % len(templates)]
+            body["request"]["uid"] = str(uuid.uuid4())
+            index += 1
+            try:
+                answer = client.post(collector.webhook_url, json=body)
+            except httpx.TransportError:
+                return
+            if answer.status_code == 200 and answer.json()["response"]["allowed"]:
+                acknowledged.append(body["request"]["uid"])
+
+
+def stored_uids(collector: CollectorProcess) -> set[str]:
+    with sqlite3.connect(f"file:{collector.data_dir / 'logistis.db'}?mode=ro", uri=True) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return {uid for (uid,) in db.execute("SELECT uid FROM events")}
+
+
+def run_load_then(collector: CollectorProcess, sig: int, seconds: float) -> list[str]:
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=hammer, args=(collector, acknowledged, stop)) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(seconds)
+    collector.stop(sig)
+    stop.set()
+    for worker in workers:
+        worker.join(10)
+    return acknowledged
+
+
+def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path):
+    # A high per-resource limit: retention must not be what removes an event here.
+    collector = CollectorProcess(tmp_path / "data", "--max-events-per-resource", "100000")
+    for round_number in range(3):
+        collector.start()
+        acknowledged = run_load_then(collector, signal.SIGKILL, 0.7 + 0.3 * round_number)
+        assert len(acknowledged) > 50
+        missing = set(acknowledged) - stored_uids(collector)
+        assert not missing, f"round {round_number}: {len(missing)} acknowledged events lost"
+    collector.start()
+    collector.stop()
+
+
+def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path):
+    collector = CollectorProcess(tmp_path / "data", "--max-events-per-resource", "100000").start()
+    acknowledged = run_load_then(collector, signal.SIGTERM, 1.0)
+    assert collector.process is not None and collector.process.returncode == 0
+    assert set(acknowledged) <= stored_uids(collector)

@@ -1,0 +1,76 @@
+"""Retention: per-resource limit (a trigger on insert), maximum age and maximum size."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from collector.admission import event_from_request
+from collector.changes import compute_changes
+from collector.kinds import KindResolver
+from collector.query import EventQuery, Page
+from collector.retention import enforce_once
+from collector.settings import Retention
+from collector.store import Store, encode_event
+from tests.collector.test_recording import all_events
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies
+
+
+def test_per_resource_limit_keeps_the_newest(tmp_path):
+    with CollectorProcess(tmp_path / "data", "--max-events-per-resource", "3") as collector:
+        post_reviews(collector)
+        events = all_events(collector)
+        with collector.client() as client:
+            facets = client.get("/api/v1/facets").json()
+    history: dict[tuple, list[int]] = {}
+    for event in events:
+        key = (
+            event["resource"]["group"],
+            event["resource"]["resource"],
+            event["namespace"],
+            event["name"],
+        )
+        history.setdefault(key, []).append(event["id"])
+    assert max(len(ids) for ids in history.values()) == 3
+    # The nginx Deployment had dozens of writes; the three kept are the last three.
+    nginx = history[("apps", "deployments", "team-a", "nginx")]
+    assert nginx == sorted(nginx, reverse=True)
+    assert facets["total"] == len(events)
+
+
+def stored_events(days_ago: list[int]) -> list:
+    kinds = KindResolver()
+    now = datetime.now(UTC)
+    requests = [b["request"] for b in bodies() if not b["request"]["dryRun"]]
+    events = []
+    for index, age in enumerate(days_ago):
+        event = event_from_request(
+            requests[index % len(requests)], now - timedelta(days=age), kinds
+        )
+        event.changes = compute_changes(event.operation, event.old_object, event.object)
+        events.append(encode_event(event))
+    return events
+
+
+async def test_max_age_removes_old_events_and_keeps_counts_exact(tmp_path: Path):
+    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=1000) as store:
+        await store.insert(stored_events([40] * 30 + [10] * 20 + [1] * 10))
+        removed = await enforce_once(store, Retention(max_age=timedelta(days=30)))
+        assert removed == 30
+        events, _ = await store.list_events(EventQuery(), Page(limit=1000))
+        assert len(events) == 30
+        assert (await store.facets(EventQuery()))["total"] == 30
+        assert sum(n["count"] for n in await store.namespaces()) == 30
+
+
+async def test_max_size_removes_oldest_first(tmp_path: Path):
+    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=100000) as store:
+        await store.insert(stored_events([5] * 2000))
+        before = await store.used_bytes()
+        await enforce_once(store, Retention(max_bytes=before // 2))
+        assert await store.used_bytes() <= before // 2
+        events, _ = await store.list_events(EventQuery(), Page(limit=1000))
+        remaining = (await store.facets(EventQuery()))["total"]
+        assert 0 < remaining < 2000
+        assert events[-1].id > 2000 - remaining  # the survivors are the newest
