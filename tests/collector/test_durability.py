@@ -69,5 +69,6 @@ def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path):
 def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path):
     collector = CollectorProcess(tmp_path / "data", "--max-events-per-resource", "100000").start()
     acknowledged = run_load_then(collector, signal.SIGTERM, 1.0)
-    assert collector.process is not None and collector.process.returncode == 0
+    assert collector.process is not None
+    assert collector.process.returncode == 0
     assert set(acknowledged) <= stored_uids(collector)

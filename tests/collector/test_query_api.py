@@ -24,7 +24,8 @@ def test_pages_cover_everything_once_newest_first(fed_collector):
         cursor = page["next"]
         if cursor is None:
             break
-    assert len(seen) == 224 and len(set(seen)) == 224
+    assert len(seen) == 224
+    assert len(set(seen)) == 224
     assert seen == sorted(seen, reverse=True)
     assert pages == 32
 

@@ -47,7 +47,7 @@ def test_fixture_recorded_as_the_index_describes(fed_collector, recorded_by_uid,
     assert event["user"]["uid"] == row["user_uid"]
     assert event["user"]["groups"] == row["groups"]
     assert event["user"]["extra"] == row["extra"]
-    group, version, _ = row["resource"].split(" ")[0].split("/") + [""]
+    group, version, _ = [*row["resource"].split(" ")[0].split("/"), ""]
     assert event["resource"]["group"] == ("" if group == "core" else group)
     assert event["resource"]["version"] == version
     assert event["resource"]["resource"] == row["resource"].split(" ")[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -58,8 +59,8 @@ def test_live_events_arrive_in_order_with_their_ids(collector):
     reader.join(10)
     assert [m["event"] for m in result] == ["change"] * 5
     ids = [int(m["id"]) for m in result]
-    assert ids == sorted(ids) and len(set(ids)) == 5
-    import json
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5
 
     assert [json.loads(m["data"])["uid"] for m in result] == [r["request"]["uid"] for r in reviews]
 

@@ -126,7 +126,8 @@ def test_foreign_database_is_refused_and_left_alone(tmp_path):
         ["--data-dir", str(data), "--webhook-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
     )
     assert result.returncode == 1
-    assert str(foreign) in result.stderr and "not a logistis database" in result.stderr
+    assert str(foreign) in result.stderr
+    assert "not a logistis database" in result.stderr
     assert foreign.read_bytes() == before
 
 
@@ -135,4 +136,5 @@ def test_help_documents_every_flag_with_its_variable():
     assert result.returncode == 0
     for flag, env in [("--data-dir", "LOGISTIS_DATA_DIR"), ("--max-age", "LOGISTIS_MAX_AGE"),
                       ("--exclude-user", "LOGISTIS_EXCLUDE_USER")]:  # fmt: skip
-        assert flag in result.stdout and env in result.stdout
+        assert flag in result.stdout
+        assert env in result.stdout
