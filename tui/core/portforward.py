@@ -113,11 +113,21 @@ class PortForward:
             raise
 
     async def restart(self) -> str:
-        """A working forward's URL: this one if kubectl still runs, else a new one."""
-        if not self.alive:
+        """A working forward's URL: this one if it still accepts connections, else a new one."""
+        if not (self.alive and await self._accepts()):
             await self.stop()
             await self.start()
         return self.url
+
+    async def _accepts(self) -> bool:
+        # kubectl can outlive its forward (the pod went away): a refused connection tells.
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", self._port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
 
     async def stop(self) -> None:
         process, self._process, self._port = self._process, None, None
