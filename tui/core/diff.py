@@ -25,6 +25,7 @@ __all__ = [
     "DiffKind",
     "DiffLine",
     "patch_lines",
+    "patch_ops",
     "strip_noise",
     "summarize_changes",
     "to_yaml",
@@ -155,8 +156,14 @@ def patch_lines(old: Any, new: Any, *, show_noise: bool = False) -> list[str]:
         return ["add (whole object)"]
     if new is None:
         return ["remove (whole object)"]
+    before = strip_noise(old, show_noise)
+    return [_patch_line(op, before) for op in patch_ops(old, new, show_noise=show_noise)]
+
+
+def patch_ops(old: Any, new: Any, *, show_noise: bool = False) -> list[dict[str, Any]]:
+    """The RFC 6902 patch from `old` to `new` (both objects), values included."""
     before, after = strip_noise(old, show_noise), strip_noise(new, show_noise)
-    return [_patch_line(op, before) for op in jsonpatch.make_patch(before, after).patch]
+    return list(jsonpatch.make_patch(before, after).patch)
 
 
 def _patch_line(op: dict[str, Any], before: Any) -> str:

@@ -92,7 +92,8 @@ class ObjectState:
 
     def credit(self, path: IdentityPath, author: Author) -> None:
         self.authors[path] = author
-        if author.manager:
+        # A deletion is nobody's field management: no manager is looked for.
+        if author.manager or author.operation == "DELETE":
             self.unnamed.discard(path)
         else:
             self.unnamed.add(path)
@@ -158,12 +159,13 @@ def _apply(state: ObjectState, event: Event, author: Author) -> None:
 def _account_for_gap(state: ObjectState, old: dict[str, Any]) -> None:
     """Credit what changed between the last recorded version and this write's `oldObject`.
 
-    After a DELETE that is what the apiserver did for it (`deletionTimestamp`, finalizers);
-    otherwise a write went unrecorded and nobody can be named.
+    After a DELETE, the metadata that changed is what the apiserver did for it
+    (`deletionTimestamp`, finalizers); anything else changed in a write that went unrecorded,
+    and nobody can be named.
     """
     deleting = state.deleted_by
     for path in changed_paths(state.object, old):
-        if deleting is not None:
+        if deleting is not None and path[:1] == ("metadata",):
             state.credit(path, deleting)
         else:
             state.authors.pop(path, None)
