@@ -97,7 +97,7 @@ class Event:
     object: JSONObject | None = field(default=None, compare=False)
     old_object: JSONObject | None = field(default=None, compare=False)
     options: JSONObject | None = field(default=None, compare=False)
-    full: bool = False
+    full: bool = field(default=False, compare=False)
 
     @property
     def kind(self) -> str:
