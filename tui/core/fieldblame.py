@@ -139,11 +139,7 @@ def _apply(state: ObjectState, event: Event, author: Author) -> None:
     if new.get("kind") == SCALE_KIND:
         _apply_scale(state, old, new, author)
         return
-    if (
-        event.resource.subresource
-        and state.object is not None
-        and new.get("kind") != state.object.get("kind")
-    ):
+    if event.resource.subresource and new.get("kind") != event.kind:
         return  # e.g. a TokenRequest or an Eviction: not a version of this object
     if event.operation == "CREATE":
         state.authors, state.unnamed, state.creator, state.deleted_by = {}, set(), author, None

@@ -1,0 +1,126 @@
+"""A real collector fed with every captured request, and the real `kubectl-blame` to run on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import fixture_files, load
+from tui.core.events import Event
+
+KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
+FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"
+WIDTH = 120
+# Fixture events get a time each, a second apart from this, by file number.
+EPOCH = datetime(2026, 11, 25, 1, 47, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Fed:
+    """The fed collector: its API URL, and event ids by fixture file number."""
+
+    url: str
+    ids: dict[int, int]
+
+
+@pytest.fixture(scope="session")
+def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    collector = CollectorProcess(tmp_path_factory.mktemp("blame-collector"))
+    with collector:
+        responses = post_reviews(collector)
+        assert all(r.status_code == 200 for r in responses)
+        yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
+
+
+def _ids_by_fixture(url: str) -> dict[int, int]:
+    """Recorded events carry the request's uid; map them back to the fixture numbers."""
+    by_uid = {
+        load(path.name)["body"]["request"]["uid"]: int(path.name[:3]) for path in fixture_files()
+    }
+    ids: dict[int, int] = {}
+    cursor: str | None = None
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while True:
+            params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
+            body = client.get("/api/v1/events", params=params).json()
+            ids |= {by_uid[item["uid"]]: item["id"] for item in body["items"]}
+            cursor = body["next"]
+            if cursor is None:
+                return ids
+
+
+def blame_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A fixed terminal width, no color, and no kubeconfig of the machine's own."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "LOGISTIS_URL", "KUBECONFIG")
+    }
+    return {**env, "COLUMNS": str(WIDTH), "HOME": str(tmp_path), **extra}
+
+
+def run_blame(
+    *args: str, env: Mapping[str, str], url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [str(KUBECTL_BLAME), *args, *(["--url", url] if url else [])]
+    return subprocess.run(command, capture_output=True, text=True, env=dict(env), timeout=60)
+
+
+@pytest.fixture
+def blame(fed: Fed, tmp_path: Path):
+    """`blame("deploy", "-n", "team-a")` runs the real command against the fed collector."""
+    env = blame_env(tmp_path)
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env={**env, **extra_env}, url=fed.url)
+
+    return run
+
+
+def fixture_event(number: int, *, kind: str) -> Event:
+    """The event the collector would record for fixture `number`, in the client's model."""
+    request: dict[str, Any] = load(number)["body"]["request"]
+    return Event.from_json(
+        {
+            "id": number,
+            "uid": request["uid"],
+            "time": (EPOCH + timedelta(seconds=number)).isoformat(),
+            "operation": request["operation"],
+            "dryRun": request["dryRun"],
+            "user": request["userInfo"],
+            "resource": {
+                **request["resource"],
+                "kind": kind,
+                "subresource": request.get("subResource", ""),
+            },
+            "namespace": request.get("namespace", ""),
+            "name": request.get("name", ""),
+            "fieldManager": (request.get("options") or {}).get("fieldManager", ""),
+            "changes": [],
+            "object": request.get("object"),
+            "oldObject": request.get("oldObject"),
+        }
+    )
+
+
+def nginx_history() -> list[Event]:
+    """Every recorded write to the team-a/nginx Deployment, oldest first."""
+    events = []
+    for path in fixture_files():
+        request = load(path.name)["body"]["request"]
+        resource = request["resource"]
+        if (resource["resource"], request.get("namespace"), request.get("name")) == (
+            "deployments",
+            "team-a",
+            "nginx",
+        ):
+            events.append(fixture_event(int(path.name[:3]), kind="Deployment"))
+    return events
