@@ -86,6 +86,8 @@ class Settings:
     """Largest AdmissionReview accepted; the apiserver's own objects stay under ~1.5 MiB."""
     commit_timeout_seconds: float = 2.0
     """Longest a webhook answer waits for its commit before allowing without it."""
+    max_commit_batch: int = 512
+    """Most events committed in one transaction; 1 is one transaction per request (benchmarks)."""
     log_format: str = "text"
     log_level: str = "info"
 
@@ -115,6 +117,39 @@ def parse_listen(value: str) -> Listen:
     return Listen(host.strip("[]") or "0.0.0.0", int(port))
 
 
+_SELECTOR_FLAGS = tuple(
+    (f"--{mode}-{selector}", {"metavar": "PATTERN", "action": "append",
+     "help": f"{mode} requests by {selector} (glob, or re:REGEX; repeatable)"})
+    for selector in SELECTORS
+    for mode in ("include", "exclude")
+)  # fmt: skip
+
+# Every flag of the collector, in --help order; each is also LOGISTIS_<FLAG> in the environment.
+FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--data-dir", {"metavar": "DIR", "help": "database, redaction key and dev certificate"}),
+    ("--webhook-listen", {"metavar": "HOST:PORT", "help": "TLS admission endpoint (default 0.0.0.0:8443)"}),
+    ("--api-listen", {"metavar": "HOST:PORT", "help": "query API and metrics (default 127.0.0.1:8080)"}),
+    ("--allow-public-api", {"action": "store_true", "help": "permit a non-loopback --api-listen"}),
+    ("--tls-cert", {"metavar": "FILE", "help": "serving certificate, reloaded on change"}),
+    ("--tls-key", {"metavar": "FILE", "help": "its private key"}),
+    ("--tls-self-managed", {"action": "store_true", "help": "keep the certificate in a Secret and patch the webhook caBundle"}),
+    ("--tls-secret", {"metavar": "NS/NAME", "help": f"Secret for --tls-self-managed (default {DEFAULT_TLS_SECRET})"}),
+    ("--webhook-configuration", {"metavar": "NAME", "help": f"ValidatingWebhookConfiguration to patch (default {DEFAULT_WEBHOOK_CONFIGURATION})"}),
+    ("--tls-dns-name", {"metavar": "NAME", "action": "append", "help": "DNS name for the self-managed certificate (repeatable)"}),
+    ("--config", {"metavar": "FILE", "help": "YAML: capture rules, retention, redaction"}),
+    ("--record-dry-run", {"action": "store_true", "help": "also record dry-run requests (off: kubectl diff sends one per run)"}),
+    *_SELECTOR_FLAGS,
+    ("--redaction-key-file", {"metavar": "FILE", "help": "HMAC key for Secret digests"}),
+    ("--max-events-per-resource", {"metavar": "N", "type": int, "help": "history kept per resource (default 100)"}),
+    ("--max-age", {"metavar": "DURATION", "help": "drop events older than this (e.g. 90d)"}),
+    ("--max-size", {"metavar": "SIZE", "help": "keep the database under this size (e.g. 2GiB)"}),
+    ("--max-body-size", {"metavar": "SIZE", "help": "largest AdmissionReview accepted (default 3MiB)"}),
+    ("--commit-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a commit before allowing anyway (default 2)"}),
+    ("--log-format", {"choices": ("json", "text"), "help": "default: text on a terminal, json otherwise"}),
+    ("--log-level", {"choices": ("debug", "info", "warning", "error"), "help": "default info"}),
+)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logistis-collector",
@@ -131,90 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  logistis-collector --exclude-user 'system:serviceaccount:kube-system:*'\n"
         ),
     )
-    _add(parser, "--data-dir", metavar="DIR", help="database, redaction key and dev certificate")
-    _add(
-        parser,
-        "--webhook-listen",
-        metavar="HOST:PORT",
-        help="TLS admission endpoint (default 0.0.0.0:8443)",
-    )
-    _add(
-        parser,
-        "--api-listen",
-        metavar="HOST:PORT",
-        help="query API and metrics (default 127.0.0.1:8080)",
-    )
-    _add(
-        parser, "--allow-public-api", action="store_true", help="permit a non-loopback --api-listen"
-    )
-    _add(parser, "--tls-cert", metavar="FILE", help="serving certificate, reloaded on change")
-    _add(parser, "--tls-key", metavar="FILE", help="its private key")
-    _add(
-        parser,
-        "--tls-self-managed",
-        action="store_true",
-        help="keep the certificate in a Secret and patch the webhook caBundle",
-    )
-    _add(
-        parser,
-        "--tls-secret",
-        metavar="NS/NAME",
-        help="Secret for --tls-self-managed (default logistis/logistis-collector-tls)",
-    )
-    _add(
-        parser,
-        "--webhook-configuration",
-        metavar="NAME",
-        help="ValidatingWebhookConfiguration to patch (default logistis)",
-    )
-    _add(
-        parser,
-        "--tls-dns-name",
-        metavar="NAME",
-        action="append",
-        help="DNS name for the self-managed certificate (repeatable)",
-    )
-    _add(parser, "--config", metavar="FILE", help="YAML: capture rules, retention, redaction")
-    _add(
-        parser,
-        "--record-dry-run",
-        action="store_true",
-        help="also record dry-run requests (off: kubectl diff sends one per run)",
-    )
-    for selector in SELECTORS:
-        for mode in ("include", "exclude"):
-            _add(parser, f"--{mode}-{selector}", metavar="PATTERN", action="append",
-                 help=f"{mode} requests by {selector} (glob, or re:REGEX; repeatable)")  # fmt: skip
-    _add(parser, "--redaction-key-file", metavar="FILE", help="HMAC key for Secret digests")
-    _add(
-        parser,
-        "--max-events-per-resource",
-        metavar="N",
-        type=int,
-        help="history kept per resource (default 100)",
-    )
-    _add(parser, "--max-age", metavar="DURATION", help="drop events older than this (e.g. 90d)")
-    _add(parser, "--max-size", metavar="SIZE", help="keep the database under this size (e.g. 2GiB)")
-    _add(
-        parser,
-        "--max-body-size",
-        metavar="SIZE",
-        help="largest AdmissionReview accepted (default 3MiB)",
-    )
-    _add(
-        parser,
-        "--commit-timeout",
-        metavar="SECONDS",
-        type=float,
-        help="longest wait for a commit before allowing anyway (default 2)",
-    )
-    _add(
-        parser,
-        "--log-format",
-        choices=("json", "text"),
-        help="default: text on a terminal, json otherwise",
-    )
-    _add(parser, "--log-level", choices=("debug", "info", "warning", "error"), help="default info")
+    for flag, options in FLAGS:
+        _add(parser, flag, **options)
     return parser
 
 
@@ -307,6 +260,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         retention=_retention(values, config.get("retention") or {}),
         max_body_bytes=_size(values.get("max_body_size", "3MiB")),
         commit_timeout_seconds=float(values.get("commit_timeout", 2.0)),
+        max_commit_batch=values.get("max_commit_batch", 512),
         log_format=values.get("log_format") or ("text" if sys.stderr.isatty() else "json"),
         log_level=values.get("log_level", "info"),
     )
@@ -314,6 +268,8 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         raise SettingsError(f"--tls-secret {settings.tls_secret!r} must be NAMESPACE/NAME")
     if settings.commit_timeout_seconds <= 0:
         raise SettingsError("--commit-timeout must be positive")
+    if settings.max_commit_batch < 1:
+        raise SettingsError("--max-commit-batch must be at least 1")
     return settings
 
 

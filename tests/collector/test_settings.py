@@ -1,0 +1,77 @@
+"""Flags, environment variables and the config file become one typed Settings object."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from collector.settings import Listen, SettingsError, from_args
+
+
+def test_defaults_match_the_design():
+    settings = from_args([], environ={})
+    assert settings.data_dir == Path(".logistis")
+    assert settings.webhook_listen == Listen("0.0.0.0", 8443)
+    assert settings.api_listen == Listen("127.0.0.1", 8080)
+    assert settings.retention.max_events_per_resource == 100
+    assert settings.record_dry_run is None
+    assert settings.database == Path(".logistis/logistis.db")
+
+
+def test_environment_variables_set_every_kind_of_flag():
+    settings = from_args(
+        [],
+        environ={
+            "LOGISTIS_DATA_DIR": "/data",
+            "LOGISTIS_API_LISTEN": "127.0.0.1:9090",
+            "LOGISTIS_RECORD_DRY_RUN": "true",
+            "LOGISTIS_EXCLUDE_USER": "system:*,bot-*",
+            "LOGISTIS_MAX_EVENTS_PER_RESOURCE": "7",
+            "LOGISTIS_MAX_AGE": "30d",
+            "LOGISTIS_MAX_SIZE": "2GiB",
+        },
+    )
+    assert settings.data_dir == Path("/data")
+    assert settings.api_listen.port == 9090
+    assert settings.record_dry_run is True
+    assert settings.exclude == {"users": ("system:*", "bot-*")}
+    assert settings.retention.max_events_per_resource == 7
+    assert settings.retention.max_age == timedelta(days=30)
+    assert settings.retention.max_bytes == 2 * 2**30
+
+
+def test_flags_win_over_the_environment():
+    settings = from_args(["--data-dir", "/flag"], environ={"LOGISTIS_DATA_DIR": "/env"})
+    assert settings.data_dir == Path("/flag")
+
+
+def test_config_file_retention_and_flags_on_top(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("retention:\n  maxEventsPerResource: 20\n  maxAge: 12h\n")
+    settings = from_args(["--config", str(config), "--max-age", "2d"], environ={})
+    assert settings.retention.max_events_per_resource == 20
+    assert settings.retention.max_age == timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a list\n", "must be a mapping"),
+        ("colour: blue\n", "unknown sections"),
+        ("retention:\n  forever: true\n", "unknown keys"),
+        ("retention:\n  maxEventsPerResource: 0\n", "at least 1"),
+        ("capture: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_files_name_the_problem(tmp_path, text, message):
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        from_args(["--config", str(config)], environ={})
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(SettingsError, match="LOGISTIS_MAX_EVENTS_PER_RESOURCE"):
+        from_args([], environ={"LOGISTIS_MAX_EVENTS_PER_RESOURCE": "many"})
