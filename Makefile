@@ -41,3 +41,42 @@ bench: $(STAMP) ## the benchmark suite; results in BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Deploying (docs/deploy.md). KUSTOMIZATION picks the variant, for example
+# manifests/overlays/cert-manager; `deploy` applies it with $(IMAGE) in place of the
+# manifests' image, through an overlay it writes to $(DEPLOY_DIR).
+KUBECTL ?= kubectl
+DOCKER ?= docker
+KIND ?= kind
+KUSTOMIZATION ?= manifests
+MANIFEST_IMAGE := ghcr.io/logistis/logistis
+WEBHOOK_CONFIGURATION := logistis
+DEPLOY_DIR := .local/deploy
+
+image: ## build the collector image $(IMAGE)
+	$(DOCKER) build $(DOCKER_BUILD_ARGS) --tag $(IMAGE) .
+
+deploy: image ## build, load into kind when the context is kind-*, apply the manifests
+	@context="$$($(KUBECTL) config current-context)" || exit 1; \
+	case "$$context" in kind-*) \
+		echo "loading $(IMAGE) into kind cluster $${context#kind-}"; \
+		$(KIND) load docker-image "$(IMAGE)" --name "$${context#kind-}";; \
+	esac
+	@mkdir -p $(DEPLOY_DIR)
+	@printf '%s\n' \
+		'# Written by make deploy: $(KUSTOMIZATION) with the image $(IMAGE).' \
+		'apiVersion: kustomize.config.k8s.io/v1beta1' \
+		'kind: Kustomization' \
+		'resources:' \
+		'  - ../../$(KUSTOMIZATION)' \
+		'images:' \
+		'  - name: $(MANIFEST_IMAGE)' \
+		'    newName: $(IMAGE_REPO)' \
+		'    newTag: "$(IMAGE_TAG)"' > $(DEPLOY_DIR)/kustomization.yaml
+	$(KUBECTL) apply -k $(DEPLOY_DIR)
+
+# The webhook configuration goes first: the apiserver must stop calling the collector
+# before the collector goes away.
+undeploy: ## remove logistis, webhook configuration first (the recorded history too)
+	$(KUBECTL) delete validatingwebhookconfiguration $(WEBHOOK_CONFIGURATION) --ignore-not-found
+	$(KUBECTL) delete -k $(KUSTOMIZATION) --ignore-not-found
