@@ -1,0 +1,237 @@
+"""The real app, driven with the pilot, against a real collector on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.color import Color
+from textual.content import Content
+from textual.style import Style as TextualStyle
+from textual.widgets import Static
+
+from tests.support.collector import CollectorProcess, free_port, post_reviews
+from tests.support.fixtures import bodies, load
+from tests.tui.conftest import FakeKubectl, wait_until
+from tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from tui.app.screens.diff import DiffScreen
+from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.namespace_tree import NamespaceTree
+from tui.app.widgets.status_bar import StatusBar
+from tui.core.api import LinkState
+from tui.core.diff import DiffKind
+from tui.core.events import EventFilter
+
+SIZE = (160, 40)
+
+
+def app_for(url: str | None, initial: EventFilter | None = None) -> LogistisApp:
+    return LogistisApp(ConnectionSettings(url=url), initial)
+
+
+def table(app: LogistisApp) -> EventTable:
+    return app.browse.query_one(EventTable)
+
+
+def status(app: LogistisApp) -> StatusBar:
+    return app.browse.query_one(StatusBar)
+
+
+def loaded(app: LogistisApp) -> bool:
+    return bool(table(app).events) and status(app).link.state == LinkState.LIVE
+
+
+async def test_people_first_and_everything(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app) and status(app).hidden is not None)
+        people = table(app).events
+        assert people
+        assert not any(e.user.is_machine for e in people)
+        assert status(app).hidden == 183
+        assert "183 machine events hidden" in str(status(app).render())
+        await pilot.press("p")
+        await wait_until(pilot, lambda: any(e.user.is_machine for e in table(app).events))
+        assert "everything" in str(status(app).render())
+        assert len(table(app).events) == 100  # one page, not the whole history
+
+
+async def test_select_a_namespace_then_filter_by_user_and_kind(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.browse.query_one(NamespaceTree)
+        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+        tree.select_node(team_b)
+        await wait_until(pilot, lambda: app.browse.filter.namespace == "team-b")
+        await wait_until(pilot, lambda: all(e.namespace == "team-b" for e in table(app).events))
+        assert {e.user.username for e in table(app).events} == {"bob"}
+
+        wanted = EventFilter(namespace="team-a", user="alice", kind="Deployment", people=True)
+        await pilot.press("x", "slash", *"ns:team-a user:alice kind:Deployment", "enter")
+        await wait_until(pilot, lambda: app.browse.filter == wanted)
+        await wait_until(
+            pilot,
+            lambda: (
+                {(e.user.username, e.kind) for e in table(app).events} == {("alice", "Deployment")}
+            ),
+        )
+        assert all(e.namespace == "team-a" for e in table(app).events)
+
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.browse.filter == EventFilter(people=True))
+        assert app.browse.query_one("#filter-input").value == ""
+
+
+async def test_only_this_user_from_the_selected_row(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        row = next(i for i, e in enumerate(table(app).events) if e.user.username == "bob")
+        table(app).move_cursor(row=row)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: app.browse.filter.user == "bob")
+        await wait_until(pilot, lambda: {e.user.username for e in table(app).events} == {"bob"})
+
+
+def _colors(body: Static) -> dict[str, Color | None]:
+    """Each rendered line of a diff and the color it is drawn in."""
+    content = body.render()
+    assert isinstance(content, Content)
+    colors = {}
+    for span in content.spans:
+        line = content.plain[span.start : span.end].rstrip("\n")
+        colors[line] = span.style.foreground if isinstance(span.style, TextualStyle) else None
+    return colors
+
+
+async def test_diff_of_a_set_image_is_colored(fed_collector: CollectorProcess) -> None:
+    initial = EventFilter(user="alice", name="nginx", operation="UPDATE", people=True)
+    app = app_for(fed_collector.api_url, initial)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        row = next(i for i, e in enumerate(table(app).events) if e.field_manager == "kubectl-set")
+        table(app).move_cursor(row=row)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DiffScreen)
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.rendering is not None)
+        assert screen.rendering is not None
+        changed = [(line.kind, line.text.strip()) for line in screen.rendering.diff]
+        assert (DiffKind.REMOVE, "- image: nginx:1.25") in changed
+        assert (DiffKind.ADD, "- image: nginx:1.27") in changed
+        assert not any("managedFields" in text for _, text in changed)
+
+        theme = app.current_theme
+        colors = _colors(screen.query_one("#diff-body", Static))
+        assert colors["-       - image: nginx:1.25"] == Color.parse(theme.error)
+        assert colors["+       - image: nginx:1.27"] == Color.parse(theme.success)
+
+        await pilot.press("m")
+        await wait_until(pilot, lambda: screen.rendering is not None and screen.show_noise)
+        await wait_until(pilot, lambda: "managedFields" in str(screen.rendering))
+        await pilot.press("2")
+        patch = str(screen.query_one("#patch-body", Static).render())
+        assert '/spec/template/spec/containers/0/image: "nginx:1.25" -> "nginx:1.27"' in patch
+        await pilot.press("escape")
+        assert app.screen is app.browse
+
+
+async def test_live_events_arrive_and_are_counted_when_scrolled_away(tmp_path: Path) -> None:
+    with CollectorProcess(tmp_path / "data") as collector:
+        post_reviews(collector, bodies()[:150])
+        app = app_for(collector.api_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            before = len(table(app).events)
+            # bob creates a ConfigMap while we watch
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
+            await wait_until(pilot, lambda: len(table(app).events) == before + 1)
+            newest = table(app).events[0]
+            assert (newest.user.username, newest.name, newest.operation) == (
+                "bob", "app-config", "CREATE"
+            )  # fmt: skip
+
+            table(app).move_cursor(row=5)
+            await asyncio.to_thread(post_reviews, collector, [load(144)["body"]])
+            await wait_until(pilot, lambda: status(app).new == 1)
+            assert table(app).events[0] == newest  # not forced into view
+            assert "1 new" in str(status(app).render())
+            await pilot.press("g")
+            assert table(app).events[0].operation == "UPDATE"
+            assert table(app).cursor_row == 0
+            ids = [e.id for e in table(app).events]
+            assert len(ids) == len(set(ids)) == before + 2
+
+
+async def test_pausing_holds_new_events_back(tmp_path: Path) -> None:
+    with CollectorProcess(tmp_path / "data") as collector:
+        post_reviews(collector, bodies()[:60])
+        app = app_for(collector.api_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            before = len(table(app).events)
+            await pilot.press("f")
+            assert "paused" in str(status(app).render())
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
+            await wait_until(pilot, lambda: status(app).new == 1)
+            assert len(table(app).events) == before
+            await pilot.press("f")
+            assert len(table(app).events) == before + 1
+
+
+async def test_survives_a_collector_restart(tmp_path: Path) -> None:
+    collector = CollectorProcess(tmp_path / "data")
+    try:
+        collector.start()
+        post_reviews(collector, bodies()[:100])
+        app = app_for(collector.api_url)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            before = len(table(app).events)
+            await asyncio.to_thread(collector.stop)
+            await wait_until(pilot, lambda: status(app).link.state == LinkState.RECONNECTING)
+            assert "reconnecting" in str(status(app).render())
+            await asyncio.to_thread(collector.start)
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"], load(144)["body"]])
+            await wait_until(pilot, lambda: len(table(app).events) == before + 2, within=20)
+            assert status(app).link.state == LinkState.LIVE
+            ids = [e.id for e in table(app).events]
+            assert len(ids) == len(set(ids))
+            assert ids == sorted(ids, reverse=True)
+    finally:
+        collector.stop()
+
+
+async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    app = app_for(url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
+        line = str(status(app).render())
+        assert f"failed: cannot reach the collector at {url}" in line
+        await pilot.press("q")
+    assert app.return_code == EXIT_NOT_CONNECTED
+
+
+async def test_port_forward_refused_by_rbac_is_shown(fake_kubectl: FakeKubectl) -> None:
+    fake_kubectl.fail("forbidden")
+    app = app_for(None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
+        assert 'cannot create resource "pods/portforward"' in str(status(app).render())
+        await pilot.press("q")
+    assert app.return_code == EXIT_NOT_CONNECTED
+
+
+async def test_through_a_port_forward(
+    fake_kubectl: FakeKubectl, fed_collector: CollectorProcess
+) -> None:
+    fake_kubectl.serve(fed_collector.api_url)
+    app = app_for(None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        [run] = fake_kubectl.runs()
+    assert run["args"][:3] == ["port-forward", "--namespace", "logistis"]
