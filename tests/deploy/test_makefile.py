@@ -1,0 +1,152 @@
+"""`make image`, `make deploy` and `make undeploy`, run for real in a copy of the project.
+
+docker, kind and a cluster do not exist here, so the three commands are stand-in
+scripts that log their arguments; `kubectl apply -k` renders the directory with the
+real kubectl, so the test sees exactly what would have been applied.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.kustomize import ROOT
+
+REAL_KUBECTL = shutil.which("kubectl")
+
+STAND_IN = """#!/bin/sh
+echo "{name} $*" >> "$TOOL_LOG"
+"""
+KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$TOOL_LOG"
+case "$1 $2" in
+  "config current-context") [ -n "$KUBE_CONTEXT" ] && echo "$KUBE_CONTEXT" ;;
+  "apply -k") exec "$REAL_KUBECTL" kustomize "$3" > "$APPLIED" ;;
+esac
+"""
+LOCAL_MAKEFILE = """\
+IMAGE_REPO := custom.acme.org/logistis
+IMAGE_TAG := v0.0.0-dev
+DOCKER_BUILD_ARGS := --load \\
+\t--build-arg BASEIMAGE=custom.acme.org/python:3.11-slim \\
+\t--build-arg RUNIMAGE=custom.acme.org/python:3.11-slim
+"""
+
+
+def _tool(directory: Path, name: str, script: str) -> str:
+    path = directory / name
+    path.write_text(script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+class Project:
+    """A copy of the files the deploy targets use, with stand-in tools."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for name in ("Makefile", "Dockerfile", "pyproject.toml"):
+            shutil.copy(ROOT / name, root / name)
+        shutil.copytree(ROOT / "manifests", root / "manifests")
+        bin_dir = root / "stand-ins"
+        bin_dir.mkdir()
+        self.log = root / "tools.log"
+        self.applied = root / "applied.yaml"
+        self.tools = {
+            "DOCKER": _tool(bin_dir, "docker", STAND_IN.format(name="docker")),
+            "KIND": _tool(bin_dir, "kind", STAND_IN.format(name="kind")),
+            "KUBECTL": _tool(bin_dir, "kubectl", KUBECTL),
+        }
+
+    def make(self, target: str, context: str = "") -> subprocess.CompletedProcess[str]:
+        environment = {
+            **os.environ,
+            "TOOL_LOG": str(self.log),
+            "APPLIED": str(self.applied),
+            "REAL_KUBECTL": str(REAL_KUBECTL),
+            "KUBE_CONTEXT": context,
+        }
+        variables = [f"{key}={value}" for key, value in self.tools.items()]
+        return subprocess.run(
+            ["make", "--no-print-directory", "-C", str(self.root), target, *variables],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=60,
+            check=False,
+        )
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def applied_image(self) -> str:
+        objects = list(yaml.safe_load_all(self.applied.read_text()))
+        (statefulset,) = [o for o in objects if o["kind"] == "StatefulSet"]
+        (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+        return container["image"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+def test_image_builds_with_the_configured_arguments(project: Project) -> None:
+    result = project.make("image")
+    assert result.returncode == 0, result.stderr
+    assert project.calls() == ["docker build --tag ghcr.io/logistis/logistis:dev ."]
+
+
+def test_deploy_to_kind_loads_the_image_then_applies(project: Project) -> None:
+    result = project.make("deploy", context="kind-logistis-dev")
+    assert result.returncode == 0, result.stderr
+    assert project.calls() == [
+        "docker build --tag ghcr.io/logistis/logistis:dev .",
+        "kubectl config current-context",
+        "kind load docker-image ghcr.io/logistis/logistis:dev --name logistis-dev",
+        "kubectl apply -k .local/deploy",
+    ]
+    assert project.applied_image() == "ghcr.io/logistis/logistis:dev"
+
+
+def test_deploy_elsewhere_does_not_use_kind(project: Project) -> None:
+    result = project.make("deploy", context="prod-eu-1")
+    assert result.returncode == 0, result.stderr
+    assert not any(call.startswith("kind ") for call in project.calls())
+    assert project.calls()[-1] == "kubectl apply -k .local/deploy"
+
+
+def test_deploy_without_a_context_stops_before_applying(project: Project) -> None:
+    result = project.make("deploy", context="")
+    assert result.returncode != 0
+    assert not any(call.startswith("kubectl apply") for call in project.calls())
+
+
+def test_local_makefile_sets_the_image_and_build_arguments(project: Project) -> None:
+    (project.root / ".local").mkdir()
+    (project.root / ".local" / "Makefile").write_text(LOCAL_MAKEFILE)
+    result = project.make("deploy", context="kind-kind")
+    assert result.returncode == 0, result.stderr
+    build, _, load, _ = project.calls()
+    assert build == (
+        "docker build --load --build-arg BASEIMAGE=custom.acme.org/python:3.11-slim "
+        "--build-arg RUNIMAGE=custom.acme.org/python:3.11-slim "
+        "--tag custom.acme.org/logistis:v0.0.0-dev ."
+    )
+    assert load == "kind load docker-image custom.acme.org/logistis:v0.0.0-dev --name kind"
+    assert project.applied_image() == "custom.acme.org/logistis:v0.0.0-dev"
+
+
+def test_undeploy_removes_the_webhook_configuration_first(project: Project) -> None:
+    result = project.make("undeploy")
+    assert result.returncode == 0, result.stderr
+    assert project.calls() == [
+        "kubectl delete validatingwebhookconfiguration logistis --ignore-not-found",
+        "kubectl delete -k manifests --ignore-not-found",
+    ]
