@@ -8,6 +8,7 @@ real kubectl, so the test sees exactly what would have been applied.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -30,13 +31,12 @@ case "$1 $2" in
   "apply -k") exec "$REAL_KUBECTL" kustomize "$3" > "$APPLIED" ;;
 esac
 """
-LOCAL_MAKEFILE = """\
-IMAGE_REPO := custom.acme.org/logistis
-IMAGE_TAG := v0.0.0-dev
-DOCKER_BUILD_ARGS := --load \\
-\t--build-arg BASEIMAGE=custom.acme.org/python:3.11-slim \\
-\t--build-arg RUNIMAGE=custom.acme.org/python:3.11-slim
-"""
+
+
+def documented_local_makefile() -> str:
+    """The `.local/Makefile` example of docs/deploy.md, so the docs stay true."""
+    (block,) = re.findall(r"```make\n(.*?)```", (ROOT / "docs" / "deploy.md").read_text(), re.S)
+    return block
 
 
 def _tool(directory: Path, name: str, script: str) -> str:
@@ -128,19 +128,30 @@ def test_deploy_without_a_context_stops_before_applying(project: Project) -> Non
     assert not any(call.startswith("kubectl apply") for call in project.calls())
 
 
-def test_local_makefile_sets_the_image_and_build_arguments(project: Project) -> None:
+def test_the_documented_local_makefile_sets_image_build_arguments_and_variant(
+    project: Project,
+) -> None:
     (project.root / ".local").mkdir()
-    (project.root / ".local" / "Makefile").write_text(LOCAL_MAKEFILE)
+    (project.root / ".local" / "Makefile").write_text(documented_local_makefile())
     result = project.make("deploy", context="kind-kind")
     assert result.returncode == 0, result.stderr
     build, _, load, _ = project.calls()
+    image = "registry.example.com/platform/logistis:v0.1.0"
     assert build == (
-        "docker build --load --build-arg BASEIMAGE=custom.acme.org/python:3.11-slim "
-        "--build-arg RUNIMAGE=custom.acme.org/python:3.11-slim "
-        "--tag custom.acme.org/logistis:v0.0.0-dev ."
+        "docker build --load "
+        "--build-arg BASEIMAGE=registry.example.com/python:3.11-slim-bookworm "
+        "--build-arg RUNIMAGE=registry.example.com/python:3.11-slim-bookworm "
+        f"--tag {image} ."
     )
-    assert load == "kind load docker-image custom.acme.org/logistis:v0.0.0-dev --name kind"
-    assert project.applied_image() == "custom.acme.org/logistis:v0.0.0-dev"
+    assert load == f"kind load docker-image {image} --name kind"
+    assert project.applied_image() == image
+    assert "kind: Certificate" in project.applied.read_text()
+
+    project.log.unlink()
+    assert project.make("undeploy").returncode == 0
+    assert project.calls()[-1] == (
+        "kubectl delete -k manifests/overlays/cert-manager --ignore-not-found"
+    )
 
 
 def test_undeploy_removes_the_webhook_configuration_first(project: Project) -> None:
