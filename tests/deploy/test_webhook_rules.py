@@ -214,6 +214,22 @@ def test_node_heartbeats_are_left_out_but_a_person_labelling_a_node_is_not(
     assert sent(hook, labelling)
 
 
+@pytest.mark.parametrize(
+    ("group", "resource"),
+    [
+        ("authentication.k8s.io", "tokenreviews"),
+        ("authorization.k8s.io", "subjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ],
+)
+def test_access_reviews_are_left_out(hook: dict[str, Any], group: str, resource: str) -> None:
+    review = fixture("162")  # a CREATE by kubernetes-admin, made into a review
+    review["resource"] = {"group": group, "version": "v1", "resource": resource}
+    review.pop("namespace", None)
+    assert any(_rule_matches(rule, review) for rule in hook["rules"])
+    assert failed_conditions(hook, review) == ["exclude-access-reviews"]
+
+
 def test_nothing_in_the_logistis_namespace_is_sent(hook: dict[str, Any]) -> None:
     request = fixture("143")  # bob creates a ConfigMap
     assert sent(hook, request)
