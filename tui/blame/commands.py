@@ -34,6 +34,9 @@ class Blame:
         for line in lines:
             self.terminal.write(line)
 
+    def emit_comments(self, lines: Sequence[str]) -> None:
+        self.emit([self.terminal.fit(line) for line in lines])
+
     def emit_data(self, data: Any) -> None:
         self.terminal.write(dumps.dump(data, self.options.output))
 
@@ -209,13 +212,11 @@ def _show_version(blame: Blame, history: list[Event], index: int) -> None:
     elif o.output in (Output.JSON, Output.YAML):
         blame.emit_data(strip_noise(state.object, o.show_noise))
     elif o.fields:
-        lines = header(_key(point), state, len(upto)) + annotated(
-            state.lines(show_noise=o.show_noise), terminal
-        )
-        blame.emit(lines)
+        blame.emit_comments(header(_key(point), state, len(upto)))
+        blame.emit(annotated(state.lines(show_noise=o.show_noise), terminal))
     else:
-        blame.emit(_version_header(point, state, index == len(history) - 1))
-        blame.emit(to_yaml(strip_noise(state.object, o.show_noise)).splitlines())
+        blame.emit_comments(_version_header(point, state, index == len(history) - 1))
+        blame.emit_comments(to_yaml(strip_noise(state.object, o.show_noise)).splitlines())
 
 
 def _version_header(point: Event, state: ObjectState, latest: bool) -> list[str]:
@@ -246,7 +247,7 @@ def _diff_versions(blame: Blame, history: list[Event]) -> None:
     labels = (_version_label(history[start]), _version_label(history[end]))
     lines = unified_diff(old, new, context=o.context_lines, show_noise=o.show_noise, labels=labels)
     if not lines:
-        blame.terminal.write(f"# no differences between {labels[0]} and {labels[1]}")
+        blame.emit_comments([f"# no differences between {labels[0]} and {labels[1]}"])
         return
     blame.emit(paint_diff(lines, blame.terminal))
 

@@ -18,6 +18,8 @@ from tui.core.timeparse import format_time
 MAX_PATCH_LINES = 10
 CLUSTER_SCOPE = "(cluster)"
 TOP_KINDS = 3
+# Enough for `…system:deployment-controller`: the end of a name says most.
+USER_CAP = 24
 
 
 def event_key(event: Event) -> str:
@@ -36,11 +38,11 @@ def _operation_style(text: str) -> Style | None:
     return OPERATION_STYLES.get(text.split(" ", 1)[0])
 
 
-_KEY = Column("KEY", shrink=True, min_width=16)
+_KEY = Column("KEY", shrink=True, min_width=12)
 _OPERATION = Column("OPERATION", style=_operation_style)
-_USER = Column("USER", shrink=True, keep_end=True, min_width=16)
+_USER = Column("USER", shrink=True, keep_end=True, min_width=12, cap=USER_CAP)
 _TIME = Column("TIME")
-_PATCH = Column("PATCH", shrink=True, min_width=12)
+_PATCH = Column("PATCH", shrink=True, min_width=16)
 
 
 def event_table(events: Sequence[Event], terminal: Terminal) -> list[str]:
@@ -86,7 +88,7 @@ def overview_table(summaries: Sequence[NamespaceSummary], terminal: Terminal) ->
         Column("NAMESPACE", shrink=True),
         Column("CHANGES"),
         Column("LAST CHANGE"),
-        Column("BY", shrink=True, keep_end=True, min_width=12),
+        Column("BY", shrink=True, keep_end=True, min_width=12, cap=USER_CAP),
         Column("KINDS", shrink=True),
     ]
     rows = [

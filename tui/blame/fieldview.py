@@ -17,15 +17,15 @@ SEPARATOR = " | "
 
 
 def header(key: str, state: ObjectState, writes: int) -> list[str]:
-    """`# team-a/Deployment/nginx: 31 recorded writes, created by alice at ... (event 45)`."""
-    parts = [f"{writes} recorded write{'s' if writes != 1 else ''}"]
+    """`# team-a/Deployment/nginx: 26 recorded writes`, then who created and deleted it."""
+    lines = [f"# {key}: {writes} recorded write{'s' if writes != 1 else ''}"]
     if state.creator is not None:
-        parts.append(f"created {_by(state.creator)}")
+        lines.append(f"# created {_by(state.creator)}")
     else:
-        parts.append("created before the recorded history (lines marked ? predate it)")
+        lines.append("# created before the recorded history: lines marked ? predate it")
     if state.deleted_by is not None:
-        parts.append(f"deleted {_by(state.deleted_by)}; this is its last recorded version")
-    return [f"# {key}: " + ", ".join(parts)]
+        lines.append(f"# deleted {_by(state.deleted_by)}: this is its last recorded version")
+    return lines
 
 
 def _by(author: Author) -> str:

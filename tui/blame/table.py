@@ -23,6 +23,7 @@ class Column:
     shrink: bool = False
     keep_end: bool = False  # cut from the left: the end of a service account name says most
     min_width: int = 8
+    cap: int | None = None  # when the table is too wide, cut this column to here first
     style: Callable[[str], Style | None] | None = None
 
 
@@ -52,6 +53,11 @@ def _fit(columns: Sequence[Column], widths: list[int], limit: int | None) -> lis
         return widths
     widths = list(widths)
     overflow = sum(widths) + len(GAP) * (len(widths) - 1) - limit
+    for index, column in enumerate(columns):
+        if overflow > 0 and column.cap is not None and widths[index] > column.cap:
+            give = min(overflow, widths[index] - column.cap)
+            widths[index] -= give
+            overflow -= give
     while overflow > 0:
         shrinkable = [i for i, c in enumerate(columns) if c.shrink and widths[i] > c.min_width]
         if not shrinkable:
@@ -77,4 +83,5 @@ def _line(
         style = Style.BOLD if header else (column.style(text) if column.style else None)
         padding = "" if index == len(columns) - 1 else " " * (width - len(cut))
         parts.append(terminal.paint(cut, style) + padding)
-    return GAP.join(parts).rstrip()
+    # When even the narrowest columns do not fit, the line is cut at the terminal's edge.
+    return terminal.fit(GAP.join(parts).rstrip())
