@@ -326,9 +326,9 @@ class ReloadingTLS:
             return False
         try:
             _load_into(server_context(), pair)
-        except ssl.SSLError as error:
+            _load_into(self.context, pair)
+        except OSError as error:  # ssl.SSLError is one; so is a full /tmp
             return self._reject(str(error), digest)
-        _load_into(self.context, pair)
         self._loaded, self._rejected = digest, None
         log.info("serving the new certificate from %s", self.cert_path)
         return True

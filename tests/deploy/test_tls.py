@@ -194,3 +194,16 @@ def test_a_bad_pair_at_start_is_one_clear_error(tmp_path: Path) -> None:
 def test_missing_files_at_start_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(CertificateError, match=r"tls\.crt.*No such file"):
         ReloadingTLS(tmp_path / "tls.crt", tmp_path / "tls.key")
+
+
+async def test_vanished_files_keep_the_old_certificate(
+    served: tuple[ReloadingTLS, int, KeyPair], caplog: pytest.LogCaptureFixture
+) -> None:
+    tls, port, first = served
+    tls.cert_path.unlink()
+    with caplog.at_level(logging.ERROR, logger="collector.tls"):
+        assert tls.reload() is False
+        assert tls.reload() is False
+    assert len(caplog.records) == 1
+    assert "No such file" in caplog.records[0].getMessage()
+    assert await peer_certificate(port, client_context(first)) == der(first)
