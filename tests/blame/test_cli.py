@@ -184,10 +184,8 @@ def test_diff_output_shows_each_change_in_yaml_without_noise(blame, fed: Fed) ->
     result = blame("deploy", "nginx", "-n", "team-a", "--user", "alice", "-o", "diff")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert (
-        f"UPDATE by alice at {event_time(fed, ALICE_SET_IMAGE)[:19]}Z via kubectl-set (event {fed.ids[71]})"
-        in out
-    )
+    set_image = f"UPDATE by alice at {event_time(fed, ALICE_SET_IMAGE)[:19]}Z via kubectl-set"
+    assert f"event {fed.ids[ALICE_SET_IMAGE]}  team-a/Deployment/nginx  {set_image}\n" in out
     assert "-       - image: nginx:1.25\n+       - image: nginx:1.27\n" in out
     assert "UPDATE through deployments/scale by alice" in out
     assert "-   replicas: 1\n+   replicas: 3\n" in out
@@ -320,7 +318,7 @@ def test_event_shows_the_object_as_that_write_left_it(blame, fed: Fed) -> None:
     assert version["spec"]["replicas"] == 3
     assert version["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
     assert after_scale.stdout.startswith(
-        "# team-a/Deployment/nginx after UPDATE through deployments/scale by alice"
+        f"# team-a/Deployment/nginx after event {fed.ids[ALICE_SCALE]}: UPDATE through deployments/scale by alice"
     )
     named = blame(
         "deploy", "nginx", "-n", "team-a", "--event", str(fed.ids[ALICE_SET_IMAGE]), "-o", "json"
@@ -404,6 +402,7 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int, *fragmen
         (["deploy/a", "svc/b"], "one resource type at a time"),
         (["deploy/a", "b"], "resource/name form"),
         (["deploy", "a", "--at", "1h", "--event", "3"], "choose one of"),
+        (["deploy", "--event", "3"], "--event takes one object"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(blame, args: list[str], fragment: str) -> None:

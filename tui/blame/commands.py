@@ -9,7 +9,7 @@ from typing import Any
 from tui.blame import dump as dumps
 from tui.blame.diffview import describe, event_diffs, paint_diff
 from tui.blame.errors import BlameError, ExitCode
-from tui.blame.eventtable import event_table, overview_table, wide_table
+from tui.blame.eventtable import event_key, event_table, overview_table, wide_table
 from tui.blame.fieldview import annotated, blame_json, header
 from tui.blame.history import in_full, latest_events, latest_of_names, object_history
 from tui.blame.kubeconfig import default_namespace
@@ -166,7 +166,7 @@ def _index_at_time(history: list[Event], text: str) -> int:
     if index is None:
         first = history[0]
         raise BlameError(
-            f"{_key(first)} was not recorded yet at {format_time(moment)}: its history begins "
+            f"{event_key(first)} was not recorded yet at {format_time(moment)}: its history begins "
             f"with event {first.id} at {format_time(first.time)}",
             ExitCode.NOT_RECORDED,
         )
@@ -178,7 +178,7 @@ def _index_of_event(history: list[Event], event_id: int) -> int:
         if event.id == event_id:
             return index
     raise BlameError(
-        f"event {event_id} is not a write to {_key(history[0])}", ExitCode.NOT_RECORDED
+        f"event {event_id} is not a write to {event_key(history[0])}", ExitCode.NOT_RECORDED
     )
 
 
@@ -187,11 +187,6 @@ def _index_of(history: list[Event], spec: str) -> int:
     if spec.isdigit():
         return _index_of_event(history, int(spec))
     return _index_at_time(history, spec)
-
-
-def _key(event: Event) -> str:
-    where = f"{event.namespace}/" if event.namespace else ""
-    return f"{where}{event.kind}/{event.name}"
 
 
 def _show_version(blame: Blame, history: list[Event], index: int) -> None:
@@ -204,7 +199,7 @@ def _show_version(blame: Blame, history: list[Event], index: int) -> None:
     elif o.output in (Output.JSON, Output.YAML) and o.fields:
         blame.emit_data(
             {
-                "key": _key(point),
+                "key": event_key(point),
                 "event": point.id,
                 "lines": blame_json(state.lines(show_noise=o.show_noise)),
             }
@@ -212,7 +207,7 @@ def _show_version(blame: Blame, history: list[Event], index: int) -> None:
     elif o.output in (Output.JSON, Output.YAML):
         blame.emit_data(strip_noise(state.object, o.show_noise))
     elif o.fields:
-        blame.emit_comments(header(_key(point), state, len(upto)))
+        blame.emit_comments(header(event_key(point), state, len(upto)))
         blame.emit(annotated(state.lines(show_noise=o.show_noise), terminal))
     else:
         blame.emit_comments(_version_header(point, state, index == len(history) - 1))
@@ -220,12 +215,12 @@ def _show_version(blame: Blame, history: list[Event], index: int) -> None:
 
 
 def _version_header(point: Event, state: ObjectState, latest: bool) -> list[str]:
-    lines = [
-        f"# {_key(point)} after {'its latest recorded write, ' if latest else ''}{describe(point)}"
-    ]
+    which = " (its latest recorded write)" if latest else ""
+    lines = [f"# {event_key(point)} after event {point.id}{which}: {describe(point)}"]
     if state.deleted_by is not None:
+        deleter = state.deleted_by
         lines.append(
-            f"# deleted by {state.deleted_by.user} at {format_time(state.deleted_by.time)}: its last version"
+            f"# deleted by {deleter.user} at {format_time(deleter.time)}: its last version"
         )
     return lines
 
@@ -253,9 +248,7 @@ def _diff_versions(blame: Blame, history: list[Event]) -> None:
 
 
 def _version_label(event: Event) -> str:
-    return (
-        f"{_key(event)} after event {event.id} ({event.user.username}, {format_time(event.time)})"
-    )
+    return f"{event_key(event)} after event {event.id} ({event.user.username}, {format_time(event.time)})"
 
 
 # -- types and scope -----------------------------------------------------------------------

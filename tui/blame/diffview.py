@@ -22,14 +22,14 @@ NOTHING_SHOWN = "  (only fields the server rewrites changed; --show-managed-fiel
 
 
 def describe(event: Event) -> str:
-    """`UPDATE by alice at 2026-11-25T01:47:40Z via kubectl-set (event 71)`."""
+    """`UPDATE by alice at 2026-11-25T01:47:40Z via kubectl-set`."""
     through = (
         f" through {event.resource.resource}/{event.resource.subresource}"
         if event.resource.subresource
         else ""
     )
     via = f" via {event.field_manager}" if event.field_manager else ""
-    return f"{event.operation}{through} by {event.user.username} at {format_time(event.time)}{via} (event {event.id})"
+    return f"{event.operation}{through} by {event.user.username} at {format_time(event.time)}{via}"
 
 
 def event_diffs(
@@ -41,7 +41,10 @@ def event_diffs(
         if index:
             out.append("")
         out.append(
-            terminal.paint(terminal.fit(f"{event_key(event)}  {describe(event)}"), Style.HEADER)
+            terminal.paint(
+                terminal.fit(f"event {event.id}  {event_key(event)}  {describe(event)}"),
+                Style.HEADER,
+            )
         )
         lines = unified_diff(event.old_object, event.object, context=context, show_noise=show_noise)
         out.extend(paint_diff(lines, terminal) if lines else [NOTHING_SHOWN])

@@ -287,5 +287,5 @@ def _check_combinations(o: Options) -> None:
         raise BlameError("choose one of --at, --event and --diff-from/--diff-to", ExitCode.USAGE)
     if o.fields and o.output in (Output.DIFF, Output.WIDE):
         raise BlameError(f"--fields cannot be shown as -o {o.output}", ExitCode.USAGE)
-    if o.event is not None and o.names and len(o.names) != 1:
-        raise BlameError("--event shows one object", ExitCode.USAGE)
+    if o.event is not None and o.type is not None and len(o.names) != 1:
+        raise BlameError("--event takes one object, TYPE NAME, or none at all", ExitCode.USAGE)

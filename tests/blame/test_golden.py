@@ -1,0 +1,39 @@
+"""Golden files for the table and diff outputs, at a fixed width and without color.
+
+Times are stamped by the collector as it receives the fixtures, and event ids depend on what
+its capture rules record, so both are masked; everything else must match byte for byte.
+Set LOGISTIS_UPDATE_GOLDEN=1 to rewrite the files after an intended change, and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).with_name("golden")
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+EVENT_ID = re.compile(r"event \d+")
+
+CASES = {
+    "table-deployments-team-a.txt": ["deployments", "-n", "team-a", "--limit", "15"],
+    "table-people-everywhere.txt": ["-A", "--people", "--limit", "25"],
+    "diff-nginx-alice.txt": ["deploy/nginx", "-n", "team-a", "--user", "alice", "-o", "diff"],
+    "diff-widget.txt": ["widgets", "w1", "-n", "team-a", "-o", "diff"],
+}
+
+
+def masked(text: str) -> str:
+    return EVENT_ID.sub("event N", TIME.sub("YYYY-MM-DDThh:mm:ssZ", text))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_output_matches_the_golden_file(blame, name: str) -> None:
+    result = blame(*CASES[name])
+    assert result.returncode == 0, result.stderr
+    path = GOLDEN / name
+    if os.environ.get("LOGISTIS_UPDATE_GOLDEN"):
+        path.write_text(masked(result.stdout))
+    assert masked(result.stdout) == path.read_text()
