@@ -269,23 +269,23 @@ def _check_time(flag: str, value: str | None) -> None:
 def _check_combinations(o: Options) -> None:
     if o.all_namespaces and o.namespace:
         raise BlameError("--namespace and --all-namespaces exclude each other", ExitCode.USAGE)
-    one_object = o.fields or o.at is not None or o.diff_from is not None or o.diff_to is not None
-    if one_object and (o.type is None or len(o.names) != 1):
+    travels = [
+        o.at is not None,
+        o.event is not None,
+        o.diff_from is not None or o.diff_to is not None,
+    ]
+    if sum(travels) > 1:
+        raise BlameError("choose one of --at, --event and --diff-from/--diff-to", ExitCode.USAGE)
+    if (o.fields or o.time_travel) and (o.type is None or len(o.names) != 1):
         raise BlameError(
             "--fields, --at and --diff-from/--diff-to need one object: TYPE NAME", ExitCode.USAGE
         )
-    if (
-        sum(
-            (
-                o.at is not None,
-                o.event is not None,
-                o.diff_from is not None or o.diff_to is not None,
-            )
-        )
-        > 1
-    ):
-        raise BlameError("choose one of --at, --event and --diff-from/--diff-to", ExitCode.USAGE)
-    if o.fields and o.output in (Output.DIFF, Output.WIDE):
-        raise BlameError(f"--fields cannot be shown as -o {o.output}", ExitCode.USAGE)
     if o.event is not None and o.type is not None and len(o.names) != 1:
         raise BlameError("--event takes one object, TYPE NAME, or none at all", ExitCode.USAGE)
+    if (o.fields or any(travels)) and o.filtered:
+        raise BlameError(
+            "filters select events to list; --fields, --event and time travel use the whole history",
+            ExitCode.USAGE,
+        )
+    if o.fields and o.output in (Output.DIFF, Output.WIDE):
+        raise BlameError(f"--fields cannot be shown as -o {o.output}", ExitCode.USAGE)
