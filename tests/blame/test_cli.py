@@ -327,6 +327,12 @@ def test_event_shows_the_object_as_that_write_left_it(blame, fed: Fed) -> None:
         json.loads(named.stdout)["spec"]["template"]["spec"]["containers"][0]["image"]
         == "nginx:1.27"
     )
+    fields = blame("--event", str(fed.ids[ALICE_SET_IMAGE]), "--fields")
+    assert annotation(fields.stdout, "- image: nginx:1.27").split()[:2] == [
+        str(fed.ids[ALICE_SET_IMAGE]),
+        "alice",
+    ]
+    assert "tier: web" not in fields.stdout
     diff = blame("--event", str(fed.ids[ALICE_SET_IMAGE]), "-o", "diff")
     assert "+       - image: nginx:1.27" in diff.stdout
 

@@ -276,7 +276,8 @@ def _check_combinations(o: Options) -> None:
     ]
     if sum(travels) > 1:
         raise BlameError("choose one of --at, --event and --diff-from/--diff-to", ExitCode.USAGE)
-    if (o.fields or o.time_travel) and (o.type is None or len(o.names) != 1):
+    # `--event ID` names its object itself; the others need it on the command line.
+    if (o.time_travel or (o.fields and o.event is None)) and (o.type is None or len(o.names) != 1):
         raise BlameError(
             "--fields, --at and --diff-from/--diff-to need one object: TYPE NAME", ExitCode.USAGE
         )
