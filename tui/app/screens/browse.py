@@ -257,7 +257,7 @@ class BrowseScreen(WorkingScreen):
     def action_open_diff(self) -> None:
         event = self.query_one(EventTable).selected
         if event is not None and self.client is not None:
-            self.app.push_screen(DiffScreen(event, self.client))
+            self.app.push_screen(DiffScreen(event, self.client, self.clock))
 
     def action_edit_filter(self) -> None:
         self.query_one(FilterBar).edit()

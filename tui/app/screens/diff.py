@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tui.app.format import Palette, absolute_time, diff_text, kind_label
+from tui.app.format import Clock, Palette, diff_text, kind_label, relative_time
 from tui.app.screens.base import WorkingScreen
 from tui.core.api import CollectorClient
 from tui.core.diff import DiffLine, patch_lines, strip_noise, to_yaml, unified_diff
@@ -61,10 +61,11 @@ class DiffScreen(WorkingScreen):
 
     show_noise: reactive[bool] = reactive(False, init=False)
 
-    def __init__(self, summary: Event, client: CollectorClient) -> None:
+    def __init__(self, summary: Event, client: CollectorClient, clock: Clock) -> None:
         super().__init__()
         self.summary = summary
         self.client = client
+        self.clock = clock
         self.event: Event | None = None
         self.rendering: Rendering | None = None
 
@@ -126,5 +127,6 @@ class DiffScreen(WorkingScreen):
         return Text.assemble(
             (event.operation, palette.operation(event.operation)),
             f" {kind_label(event)} {event.reference}  by {event.user.username}",
-            (f"  at {absolute_time(event.time)}  via {event.field_manager or '-'}", "dim"),
+            (f"  {relative_time(event.time, self.clock())}", "dim"),
+            (f"  via {event.field_manager or '-'}  event {event.id}", "dim"),
         )

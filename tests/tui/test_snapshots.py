@@ -1,0 +1,118 @@
+"""What the main screens look like, against the fed collector with the clock held still.
+
+Every time on screen is relative to a clock set five minutes after the newest event, so the
+pictures do not change from run to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from textual.pilot import Pilot
+
+from tests.support.collector import CollectorProcess
+from tests.tui.conftest import wait_until
+from tui.app.app import ConnectionSettings, LogistisApp
+from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.status_bar import StatusBar
+from tui.core.api import LinkState
+from tui.core.events import EventFilter, parse_time
+
+SIZE = (150, 34)
+Compare = Callable[..., bool]
+
+
+def frozen_app(collector: CollectorProcess, initial: EventFilter | None = None) -> LogistisApp:
+    newest = httpx.get(f"{collector.api_url}/api/v1/events", params={"limit": 1}).json()
+    now = parse_time(newest["items"][0]["time"]) + timedelta(minutes=5)
+
+    def clock() -> datetime:
+        return now
+
+    return LogistisApp(ConnectionSettings(url=collector.api_url), initial, clock=clock)
+
+
+def settled(app: LogistisApp) -> Callable[[Pilot[None]], Awaitable[None]]:
+    def ready() -> bool:
+        status = app.browse.query_one(StatusBar)
+        counted = status.hidden is not None or not app.browse.filter.people
+        return (
+            bool(app.browse.query_one(EventTable).events)
+            and counted
+            and status.link.state == LinkState.LIVE
+        )
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, ready)
+
+    return run_before
+
+
+@pytest.fixture
+def snap(snap_compare: Compare) -> Callable[..., bool]:
+    def compare(
+        app: LogistisApp, *press: str, extra: Callable[[Pilot[None]], Awaitable[None]] | None = None
+    ) -> bool:
+        ready = settled(app)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await ready(pilot)
+            if extra is not None:
+                await extra(pilot)
+
+        return snap_compare(app, press=press, terminal_size=SIZE, run_before=run_before)
+
+    return compare
+
+
+def test_main_screen_people_first(
+    snap: Callable[..., bool], fed_collector: CollectorProcess
+) -> None:
+    assert snap(frozen_app(fed_collector))
+
+
+def test_main_screen_everything_in_a_namespace(
+    snap: Callable[..., bool], fed_collector: CollectorProcess
+) -> None:
+    app = frozen_app(fed_collector, EventFilter(namespace="team-a", people=True))
+    assert snap(app, "p")
+
+
+def test_diff_screen(snap: Callable[..., bool], fed_collector: CollectorProcess) -> None:
+    app = frozen_app(fed_collector, EventFilter(user="alice", kind="Deployment", name="nginx"))
+
+    async def open_set_image(pilot: Pilot[None]) -> None:
+        table = app.browse.query_one(EventTable)
+        table.move_cursor(
+            row=next(i for i, e in enumerate(table.events) if e.field_manager == "kubectl-set")
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: getattr(app.screen, "rendering", None) is not None)
+
+    assert snap(app, extra=open_set_image)
+
+
+def test_help_screen(snap: Callable[..., bool], fed_collector: CollectorProcess) -> None:
+    app = frozen_app(fed_collector)
+
+    async def open_help(pilot: Pilot[None]) -> None:
+        await pilot.press("question_mark")
+        # The Markdown widget builds its blocks asynchronously.
+        await wait_until(pilot, lambda: bool(app.screen.query("MarkdownTableContent")))
+        await pilot.pause(0.2)
+
+    assert snap(app, extra=open_help)
+
+
+def test_connection_failed(snap_compare: Compare) -> None:
+    # Port 9 (discard) has no listener here: the collector is unreachable.
+    app = LogistisApp(ConnectionSettings(url="http://127.0.0.1:9"))
+
+    async def failed(pilot: Pilot[None]) -> None:
+        status = app.browse.query_one(StatusBar)
+        await wait_until(pilot, lambda: status.link.state == LinkState.FAILED)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=failed)
