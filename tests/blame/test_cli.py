@@ -79,6 +79,10 @@ def test_the_k9s_plugin_call_works(blame) -> None:
     result = blame("deployments", "nginx", "-n", "team-a", "--context", "kind-dev")
     assert result.returncode == 0, result.stderr
     assert rows(result.stdout)[0][0] == "team-a/Deployment/nginx"
+    # For a cluster-scoped object k9s has no namespace to give: `-n ""`.
+    cluster = blame("clusterroles", "admin", "-n", "", "--context", "kind-dev")
+    assert cluster.returncode == 0, cluster.stderr
+    assert {row[0] for row in rows(cluster.stdout)} == {"ClusterRole/admin"}
 
 
 def test_custom_resources_resolve_through_the_recorded_kinds(blame) -> None:

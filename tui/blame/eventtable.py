@@ -18,8 +18,8 @@ from tui.core.timeparse import format_time
 MAX_PATCH_LINES = 10
 CLUSTER_SCOPE = "(cluster)"
 TOP_KINDS = 3
-# Enough for `…system:deployment-controller`: the end of a name says most.
-USER_CAP = 24
+# Enough for `…deployment-controller`: the end of a name says most.
+USER_CAP = 22
 
 
 def event_key(event: Event) -> str:
