@@ -9,7 +9,15 @@ from aiohttp import web
 
 from collector.http import RUNTIME, add_health_routes, json_error, json_errors, json_response
 from collector.metrics import CONTENT_TYPE
-from collector.query import FILTERS, PAGING, QueryError, event_query, page, parse_query
+from collector.query import (
+    FILTERS,
+    PAGING,
+    QueryError,
+    event_query,
+    page,
+    parse_query,
+    whole_number,
+)
 from collector.runtime import Runtime
 from collector.stream import STREAMS, close_streams, stream
 
@@ -51,11 +59,12 @@ async def list_events(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     parse_query(request.query.items(), allowed=())
     raw = request.match_info["id"]
-    if not raw.isdigit():
+    event_id = whole_number(raw)
+    if event_id is None:
         return json_error(400, "invalid event id", raw)
-    event = await request.app[RUNTIME].store.get_event(int(raw))
+    event = await request.app[RUNTIME].store.get_event(event_id)
     if event is None:
-        return json_error(404, "no such event", int(raw))
+        return json_error(404, "no such event", event_id)
     return json_response(event.detail())
 
 

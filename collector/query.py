@@ -17,6 +17,7 @@ from collector.events import MACHINE_PREFIX, time_to_ms
 from collector.units import parse_duration
 
 DEFAULT_LIMIT = 100
+MAX_ID = 2**63 - 1
 MAX_LIMIT = 1000
 FILTERS = (
     "namespace",
@@ -132,9 +133,9 @@ def page(grouped: dict[str, list[str]]) -> Page:
     raw_limit = _single(grouped, "limit")
     limit = DEFAULT_LIMIT
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        limit = whole_number(raw_limit) or 0
+        if not 1 <= limit <= MAX_LIMIT:
             raise QueryError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-        limit = int(raw_limit)
     cursor = _single(grouped, "cursor")
     return Page(limit, decode_cursor(cursor) if cursor else None)
 
@@ -143,9 +144,10 @@ def after_id(grouped: dict[str, list[str]], last_event_id: str | None) -> int | 
     raw = last_event_id if last_event_id is not None else _single(grouped, "after")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    event_id = whole_number(raw)
+    if event_id is None:
         raise QueryError("after", "must be an event id (a whole number)")
-    return int(raw)
+    return event_id
 
 
 def encode_cursor(before_id: int) -> str:
@@ -158,9 +160,22 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise QueryError("cursor", "malformed cursor") from None
     version, _, value = text.partition(":")
-    if version != "v1" or not value.isdigit():
+    before_id = whole_number(value)
+    if version != "v1" or before_id is None:
         raise QueryError("cursor", "malformed cursor")
-    return int(value)
+    return before_id
+
+
+def whole_number(raw: str) -> int | None:
+    """An ASCII decimal that fits an SQLite INTEGER, else None.
+
+    `str.isdigit` alone is not enough: it accepts "²", which `int` refuses, and a number past
+    2**63 - 1 makes SQLite raise instead of matching nothing (past 4300 digits, `int` refuses).
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
 
 
 def _single(grouped: dict[str, list[str]], key: str) -> str | None:
@@ -204,5 +219,5 @@ def _time(name: str, value: str | None, now: datetime) -> datetime | None:
         return None
     try:
         return parse_time(value, now)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise QueryError(name, "must be an RFC 3339 time or a duration like 15m, 2h, 7d") from None
