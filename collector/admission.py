@@ -38,7 +38,8 @@ def parse_review(body: Any) -> Review:
     if body.get("kind") != "AdmissionReview":
         raise InvalidReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
     api_version = body.get("apiVersion")
-    if api_version not in API_VERSIONS:
+    # A set lookup of an unhashable value (a list, an object) raises: check the type first.
+    if not isinstance(api_version, str) or api_version not in API_VERSIONS:
         raise InvalidReview(
             f"apiVersion must be one of {sorted(API_VERSIONS)}, got {api_version!r}"
         )
@@ -60,7 +61,8 @@ def allowed_response(review: Review) -> JSONObject:
 
 def _check_request(request: JSONObject) -> None:
     _require_str(request, "uid", nonempty=True)
-    if request.get("operation") not in OPERATIONS:
+    operation = request.get("operation")
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise InvalidReview(f"request.operation must be one of {sorted(OPERATIONS)}")
     for key in ("kind", "resource"):
         section = request.get(key)
