@@ -59,7 +59,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         settings.database, max_events_per_resource=retention.max_events_per_resource
     ) as store:
         kinds = KindResolver(await store.known_kinds())
-        writer = Writer(store, metrics)
+        writer = Writer(store, metrics, max_batch=settings.max_commit_batch)
         writer.start()
         runtime = Runtime(settings, store, writer, rules, redactor, kinds, metrics)
         enforcing = asyncio.create_task(

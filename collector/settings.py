@@ -145,6 +145,7 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--max-size", {"metavar": "SIZE", "help": "keep the database under this size (e.g. 2GiB)"}),
     ("--max-body-size", {"metavar": "SIZE", "help": "largest AdmissionReview accepted (default 3MiB)"}),
     ("--commit-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a commit before allowing anyway (default 2)"}),
+    ("--max-commit-batch", {"metavar": "N", "type": int, "help": "most events per transaction (default 512; 1 commits each request alone)"}),
     ("--log-format", {"choices": ("json", "text"), "help": "default: text on a terminal, json otherwise"}),
     ("--log-level", {"choices": ("debug", "info", "warning", "error"), "help": "default info"}),
 )  # fmt: skip
