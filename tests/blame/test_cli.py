@@ -207,8 +207,10 @@ def test_output_fits_the_terminal_width(blame) -> None:
         result = blame("deploy", "-n", "team-a", "-o", output, COLUMNS="80")
         assert result.returncode == 0, result.stderr
         assert max(len(line) for line in result.stdout.splitlines()) <= 80, output
-    fields = blame("deploy", "nginx", "-n", "team-a", "--fields", COLUMNS="100")
-    assert max(len(line) for line in fields.stdout.splitlines()) <= 100
+    fields = blame("deploy", "nginx", "-n", "team-a", "--fields", COLUMNS="100").stdout
+    assert max(len(line) for line in fields.splitlines()) <= 100
+    assert "…oyment-controller  " in annotation(fields, "observedGeneration: 4")
+    assert "| apiVersion: apps/v1" in fields
 
 
 def run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
@@ -256,7 +258,7 @@ def annotation(stdout: str, text: str) -> str:
 
 
 def test_field_blame_names_who_changed_each_line(blame, fed: Fed) -> None:
-    result = blame("deployment", "nginx", "-n", "team-a", "--fields")
+    result = blame("deployment", "nginx", "-n", "team-a", "--fields", COLUMNS="200")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     head = out.splitlines()[:3]
@@ -292,7 +294,15 @@ def test_field_blame_names_who_changed_each_line(blame, fed: Fed) -> None:
         str(fed.ids[45]),
         "kubectl-create",
     ]
-    assert "m:deployment-controller" in annotation(out, "observedGeneration: 4")
+    # The controller's status write after the deletion began.
+    status = annotation(out, "observedGeneration: 4").split()
+    assert status == [
+        str(fed.ids[194]),
+        "system:serviceaccount:kube-system:deployment-controller",
+        event_time(fed, 194)[:19] + "Z",
+        "kube-controller-manager",
+        "(status)",
+    ]
 
 
 def test_field_blame_as_json_for_scripts(blame, fed: Fed) -> None:

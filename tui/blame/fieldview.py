@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.blame.terminal import Style, Terminal, clip, clip_left
+from tui.blame.table import Column, render_table
+from tui.blame.terminal import Style, Terminal
 from tui.core.events import is_machine
 from tui.core.fieldblame import Author, BlamedLine, ObjectState
 from tui.core.timeparse import format_time
 
-MAX_USER = 24
-MAX_MANAGER = 24
+MAX_USER = 18
+MAX_MANAGER = 16
+MIN_TEXT = 24
 UNKNOWN = "?"
-SEPARATOR = " | "
+GAP = "  "
+SEPARATOR = "| "
 
 
 def header(key: str, state: ObjectState, writes: int) -> list[str]:
@@ -33,26 +36,31 @@ def _by(author: Author) -> str:
 
 
 def annotated(lines: list[BlamedLine], terminal: Terminal) -> list[str]:
-    authors = [line.author for line in lines if line.author is not None]
-    ids = max((len(str(a.event_id)) for a in authors), default=1)
-    users = min(max((len(a.user) for a in authors), default=1), MAX_USER)
-    managers = min(max((len(a.via) for a in authors), default=1), MAX_MANAGER)
-    out = []
-    for line in lines:
-        note = _note(line.author, ids, users, managers)
-        style = Style.DIM if line.author is None or is_machine(line.author.user) else None
-        text = terminal.fit(line.text, reserved=len(note) + len(SEPARATOR))
-        out.append(terminal.paint(note, style) + SEPARATOR + text)
-    return out
+    """`44  alice  2026-11-25T01:47:38Z  kubectl-create | apiVersion: apps/v1`, one per line.
+
+    On a narrow terminal the user and manager give up width before the YAML does.
+    """
+    columns = [
+        Column(""),
+        Column("", shrink=True, keep_end=True, min_width=10, cap=MAX_USER, style=_user_style),
+        Column(""),
+        Column("", shrink=True, min_width=10, cap=MAX_MANAGER),
+        Column("", shrink=True, min_width=MIN_TEXT),
+    ]
+    rows = [_row(line) for line in lines]
+    return render_table(columns, rows, terminal, gap=GAP)
 
 
-def _note(author: Author | None, ids: int, users: int, managers: int) -> str:
+def _row(line: BlamedLine) -> list[str]:
+    text = SEPARATOR + line.text
+    author = line.author
     if author is None:
-        return f"{UNKNOWN:>{ids}}  {'':<{users}}  {'':<20}  {'':<{managers}}"
-    return (
-        f"{author.event_id:>{ids}}  {clip_left(author.user, users):<{users}}  "
-        f"{format_time(author.time):<20}  {clip(author.via, managers):<{managers}}"
-    )
+        return [UNKNOWN, "", "", "", text]
+    return [str(author.event_id), author.user, format_time(author.time), author.via, text]
+
+
+def _user_style(user: str) -> Style | None:
+    return Style.DIM if is_machine(user) else None
 
 
 def blame_json(lines: list[BlamedLine]) -> list[dict[str, Any]]:

@@ -28,15 +28,21 @@ class Column:
 
 
 def render_table(
-    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], terminal: Terminal
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    terminal: Terminal,
+    *,
+    gap: str = GAP,
 ) -> list[str]:
+    """The table's lines; columns without titles get no header line."""
     cells = [[[cell] if isinstance(cell, str) else list(cell) for cell in row] for row in rows]
-    widths = _fit(columns, _natural_widths(columns, cells), terminal.width)
-    lines = [_line(columns, widths, [c.title for c in columns], terminal, header=True)]
+    widths = _fit(columns, _natural_widths(columns, cells), terminal.width, len(gap))
+    titles = [c.title for c in columns]
+    lines = [_line(columns, widths, titles, terminal, gap, header=True)] if any(titles) else []
     for row in cells:
         for index in range(max((len(cell) for cell in row), default=1)):
             texts = [cell[index] if index < len(cell) else "" for cell in row]
-            lines.append(_line(columns, widths, texts, terminal))
+            lines.append(_line(columns, widths, texts, terminal, gap))
     return lines
 
 
@@ -48,11 +54,11 @@ def _natural_widths(columns: Sequence[Column], cells: list[list[list[str]]]) -> 
     return widths
 
 
-def _fit(columns: Sequence[Column], widths: list[int], limit: int | None) -> list[int]:
+def _fit(columns: Sequence[Column], widths: list[int], limit: int | None, gap: int) -> list[int]:
     if limit is None:
         return widths
     widths = list(widths)
-    overflow = sum(widths) + len(GAP) * (len(widths) - 1) - limit
+    overflow = sum(widths) + gap * (len(widths) - 1) - limit
     for index, column in enumerate(columns):
         if overflow > 0 and column.cap is not None and widths[index] > column.cap:
             give = min(overflow, widths[index] - column.cap)
@@ -74,6 +80,7 @@ def _line(
     widths: list[int],
     texts: list[str],
     terminal: Terminal,
+    gap: str,
     *,
     header: bool = False,
 ) -> str:
@@ -84,4 +91,4 @@ def _line(
         padding = "" if index == len(columns) - 1 else " " * (width - len(cut))
         parts.append(terminal.paint(cut, style) + padding)
     # When even the narrowest columns do not fit, the line is cut at the terminal's edge.
-    return terminal.fit(GAP.join(parts).rstrip())
+    return terminal.fit(gap.join(parts).rstrip())
