@@ -20,7 +20,7 @@ from tui.core.api import CollectorClient, CollectorHTTPError
 from tui.core.diff import patch_ops, strip_noise, to_yaml, unified_diff
 from tui.core.events import Event, EventFilter
 from tui.core.fieldblame import ObjectState, replay
-from tui.core.timeparse import format_time, parse_time
+from tui.core.timeparse import format_precise, format_time, parse_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +166,8 @@ def _index_at_time(history: list[Event], text: str) -> int:
     if index is None:
         first = history[0]
         raise BlameError(
-            f"{event_key(first)} was not recorded yet at {format_time(moment)}: its history begins "
-            f"with event {first.id} at {format_time(first.time)}",
+            f"{event_key(first)} was not recorded yet at {format_precise(moment)}: its history begins "
+            f"with event {first.id} at {format_precise(first.time)}",
             ExitCode.NOT_RECORDED,
         )
     return index

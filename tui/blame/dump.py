@@ -8,7 +8,7 @@ from typing import Any
 from tui.blame.options import Output
 from tui.core.diff import to_yaml
 from tui.core.events import Event, NamespaceSummary
-from tui.core.timeparse import format_time
+from tui.core.timeparse import format_precise, format_time
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def event_json(event: Event) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": event.id,
         "uid": event.uid,
-        "time": _api_time(event),
+        "time": format_precise(event.time),
         "operation": event.operation,
         "dryRun": event.dry_run,
         "user": {
@@ -40,10 +40,6 @@ def event_json(event: Event) -> dict[str, Any]:
     if event.full:
         body |= {"object": event.object, "oldObject": event.old_object, "options": event.options}
     return body
-
-
-def _api_time(event: Event) -> str:
-    return event.time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.time.microsecond // 1000:03d}Z"
 
 
 def namespace_json(summary: NamespaceSummary) -> dict[str, Any]:

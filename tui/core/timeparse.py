@@ -39,3 +39,9 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
 def format_time(moment: datetime) -> str:
     """`2026-11-25T10:00:00Z`: UTC to the second, as kubectl prints timestamps."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_precise(moment: datetime) -> str:
+    """`2026-11-25T10:00:00.214Z`: to the millisecond, as the collector stamps events."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
