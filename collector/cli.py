@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
 from collector import logs
+from collector.certmanager import SelfManagedTLSError
 from collector.rules import RuleError
 from collector.server import serve
 from collector.settings import SettingsError, from_args
 from collector.store import StoreError
-
-log = logging.getLogger("collector")
+from collector.tls import CertificateError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,11 +24,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_format, settings.log_level)
     try:
         asyncio.run(serve(settings))
-    except (SettingsError, RuleError, StoreError) as error:
+    except (SettingsError, RuleError) as error:
         print(f"logistis-collector: {error}", file=sys.stderr)
-        return 2 if not isinstance(error, StoreError) else 1
-    except OSError as error:
-        print(f"logistis-collector: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except (StoreError, CertificateError, SelfManagedTLSError, OSError) as error:
+        # One line, never a traceback: these are the operator's to fix (file, cluster, port).
+        print(f"logistis-collector: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

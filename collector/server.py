@@ -7,13 +7,20 @@ import contextlib
 import ipaddress
 import logging
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from collector.api import create_api_app
-from collector.certmanager import KubernetesTLSApi, SecretRef, SelfManagedConfig, SelfManagedTLS
+from collector.certmanager import (
+    SERVICE_DNS_NAMES,
+    KubernetesTLSApi,
+    SecretRef,
+    SelfManagedConfig,
+    SelfManagedTLS,
+)
 from collector.runtime import open_runtime
 from collector.settings import Listen, Settings, SettingsError
 from collector.tls import ReloadingTLS, ensure_dev_certificate
@@ -104,13 +111,13 @@ async def _serving_tls(settings: Settings) -> AsyncIterator[ReloadingTLS]:
 
 
 def _self_managed_config(settings: Settings) -> SelfManagedConfig:
-    config = SelfManagedConfig(
+    # The served copy of the key goes to memory-backed /tmp, not the database volume:
+    # its durable home is the Secret.
+    cert_dir = Path(tempfile.mkdtemp(prefix="logistis-tls-"))
+    return SelfManagedConfig(
         secret=SecretRef.parse(settings.tls_secret),
         webhook_configuration=settings.webhook_configuration,
-        cert_dir=Path(settings.data_dir) / "tls",
+        cert_dir=cert_dir,
+        dns_names=settings.tls_dns_names or SERVICE_DNS_NAMES,
+        renew_before=settings.tls_renew_before,
     )
-    if settings.tls_dns_names:
-        config = SelfManagedConfig(
-            config.secret, config.webhook_configuration, config.cert_dir, settings.tls_dns_names
-        )
-    return config

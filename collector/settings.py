@@ -72,6 +72,8 @@ class Settings:
     """ValidatingWebhookConfiguration whose caBundle is patched (self-managed TLS)."""
     tls_dns_names: tuple[str, ...] = ()
     """DNS names of the self-managed certificate (default: the Service's names)."""
+    tls_renew_before: timedelta = timedelta(days=30)
+    """Renew the self-managed serving certificate this long before it expires."""
     config_file: Path | None = None
     """YAML file with `capture`, `retention` and `redaction` sections."""
     capture: Mapping[str, Any] | None = None
@@ -96,18 +98,18 @@ class Settings:
         return self.data_dir / "logistis.db"
 
 
-def _size(value: str) -> int:
+def _size(value: str, what: str) -> int:
     try:
         return parse_size(value)
     except ValueError as error:
-        raise SettingsError(str(error)) from None
+        raise SettingsError(f"{what}: {error}") from None
 
 
-def _duration(value: str) -> timedelta:
+def _duration(value: str, what: str) -> timedelta:
     try:
         return parse_duration(value)
     except ValueError as error:
-        raise SettingsError(str(error)) from None
+        raise SettingsError(f"{what}: {error}") from None
 
 
 def parse_listen(value: str) -> Listen:
@@ -136,6 +138,7 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--tls-secret", {"metavar": "NS/NAME", "help": f"Secret for --tls-self-managed (default {DEFAULT_TLS_SECRET})"}),
     ("--webhook-configuration", {"metavar": "NAME", "help": f"ValidatingWebhookConfiguration to patch (default {DEFAULT_WEBHOOK_CONFIGURATION})"}),
     ("--tls-dns-name", {"metavar": "NAME", "action": "append", "help": "DNS name for the self-managed certificate (repeatable)"}),
+    ("--tls-renew-before", {"metavar": "DURATION", "help": "renew the self-managed certificate this long before expiry (default 30d)"}),
     ("--config", {"metavar": "FILE", "help": "YAML: capture rules, retention, redaction"}),
     ("--record-dry-run", {"action": "store_true", "help": "also record dry-run requests (off: kubectl diff sends one per run)"}),
     *_SELECTOR_FLAGS,
@@ -252,6 +255,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         tls_secret=values.get("tls_secret", DEFAULT_TLS_SECRET),
         webhook_configuration=values.get("webhook_configuration", DEFAULT_WEBHOOK_CONFIGURATION),
         tls_dns_names=tuple(values.get("tls_dns_name") or ()),
+        tls_renew_before=_duration(values.get("tls_renew_before", "30d"), "--tls-renew-before"),
         config_file=Path(values["config"]) if values.get("config") else None,
         capture=config.get("capture"),
         record_dry_run=values.get("record_dry_run") or None,
@@ -259,13 +263,14 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         exclude=_selectors(values, "exclude"),
         redaction_key_file=Path(key_file) if key_file else None,
         retention=_retention(values, config.get("retention") or {}),
-        max_body_bytes=_size(values.get("max_body_size", "3MiB")),
+        max_body_bytes=_size(values.get("max_body_size", "3MiB"), "--max-body-size"),
         commit_timeout_seconds=float(values.get("commit_timeout", 2.0)),
         max_commit_batch=values.get("max_commit_batch", 512),
         log_format=values.get("log_format") or ("text" if sys.stderr.isatty() else "json"),
         log_level=values.get("log_level", "info"),
     )
-    if "/" not in settings.tls_secret:
+    namespace, _, name = settings.tls_secret.partition("/")
+    if not namespace or not name or "/" in name:
         raise SettingsError(f"--tls-secret {settings.tls_secret!r} must be NAMESPACE/NAME")
     if settings.commit_timeout_seconds <= 0:
         raise SettingsError("--commit-timeout must be positive")
@@ -295,7 +300,9 @@ def _retention(values: dict[str, Any], section: Mapping[str, Any]) -> Retention:
     interval = section.get("interval")
     return Retention(
         max_events_per_resource=per_resource,
-        max_age=_duration(str(max_age)) if max_age else None,
-        max_bytes=_size(str(max_size)) if max_size else None,
-        interval_seconds=_duration(str(interval)).total_seconds() if interval else 60.0,
+        max_age=_duration(str(max_age), "max age") if max_age else None,
+        max_bytes=_size(str(max_size), "max size") if max_size else None,
+        interval_seconds=_duration(str(interval), "retention interval").total_seconds()
+        if interval
+        else 60.0,
     )

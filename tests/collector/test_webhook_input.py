@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.collector.test_recording import all_events
@@ -138,3 +140,31 @@ def test_help_documents_every_flag_with_its_variable():
                       ("--exclude-user", "LOGISTIS_EXCLUDE_USER")]:  # fmt: skip
         assert flag in result.stdout
         assert env in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--tls-cert", "/nope.crt", "--tls-key", "/nope.key"],
+            "cannot serve certificate /nope.crt",
+        ),
+        (["--tls-self-managed"], "self-managed TLS runs only in a pod"),
+    ],
+)
+def test_tls_that_cannot_start_is_one_readable_line(tmp_path, args, message):
+    result = run_collector_command(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--webhook-listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            *args,
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")},
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
