@@ -50,12 +50,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    problem = runtime.writer.last_error
-    if problem is None:
-        try:
-            await asyncio.wait_for(runtime.store.check_writable(), timeout=1.0)
-        except (TimeoutError, OSError, Exception) as error:  # noqa: BLE001 - any failure means not ready
-            problem = f"store not writable: {error or type(error).__name__}"
-    if problem is not None:
+    writer = runtime.writer
+    # After a failed commit only a write shows that the store takes writes again, and a pod
+    # that is not ready gets no admission traffic whose commit could show it.
+    check = runtime.store.check_writable if writer.last_error is None else writer.recover
+    try:
+        await asyncio.wait_for(check(), timeout=1.0)
+    except (TimeoutError, OSError, Exception) as error:  # noqa: BLE001 - any failure means not ready
+        problem = writer.last_error or f"store not writable: {error or type(error).__name__}"
         return json_error(503, "not ready", problem)
     return json_response({"status": "ready"})

@@ -91,6 +91,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
+PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 
 INSERT_EVENT = """
     INSERT INTO events (uid, time_ms, operation, dry_run, username, user_json, grp, version,

@@ -7,6 +7,7 @@ pool of read-only connections so queries never wait behind a commit.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -100,23 +101,38 @@ class Store:
 
     # -- writing (the writer task only) ------------------------------------------------------
 
-    async def insert(self, batch: Sequence[EncodedEvent]) -> None:
-        """Insert a group of events in one transaction; returns once it is committed."""
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                await self._writer.executemany(sql.INSERT_EVENT, [e.row for e in batch])
+                yield self._writer
                 await self._writer.execute("COMMIT")
             except BaseException:
                 if self._writer.in_transaction:
                     await self._writer.execute("ROLLBACK")
                 raise
 
+    async def insert(self, batch: Sequence[EncodedEvent]) -> None:
+        """Insert a group of events in one transaction; returns once it is committed."""
+        async with self._transaction() as connection:
+            await connection.executemany(sql.INSERT_EVENT, [e.row for e in batch])
+
+    async def probe_write(self) -> None:
+        """Commit a one-row write: unlike BEGIN alone, it fails while the disk is full."""
+        async with self._transaction() as connection:
+            await connection.execute(sql.PROBE_WRITE)
+
     async def delete(self, statement: str, params: Sequence[Any]) -> int:
         """Run one retention DELETE in its own transaction; returns the rows removed."""
         async with self._write_lock:
             cursor = await self._writer.execute(statement, params)
             return cursor.rowcount
+
+    def free_bytes(self) -> int:
+        """Space left for unprivileged writes on the database's file system."""
+        stats = os.statvfs(self.path.parent)
+        return stats.f_bavail * stats.f_frsize
 
     async def check_writable(self) -> None:
         async with self._write_lock:

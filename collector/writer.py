@@ -7,6 +7,7 @@ transaction, so durability costs one fsync per group rather than per request.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import sqlite3
 import time
@@ -19,6 +20,9 @@ from collector.metrics import Metrics
 from collector.store import EncodedEvent, Store, encode_event
 
 log = logging.getLogger(__name__)
+
+# Room for the WAL to grow to its checkpoint size (1000 pages of 4 KiB) before recording resumes.
+MIN_FREE_BYTES = 4 * 2**20
 
 
 class NotRecorded(Exception):
@@ -91,6 +95,17 @@ class Writer:
             await self._queue.put(None)
             await self._task
         self._encoder.shutdown(wait=True)
+
+    async def recover(self) -> None:
+        """Clear a commit failure once the disk has room again and a write of our own commits.
+
+        The write alone proves little on a full disk: it lands in WAL space that the failed
+        commits already allocated.
+        """
+        if self._store.free_bytes() < MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, "still no room on the database's file system")
+        await self._store.probe_write()
+        self.last_error = None
 
     @property
     def healthy(self) -> bool:
