@@ -281,6 +281,10 @@ def _check_combinations(o: Options) -> None:
         raise BlameError(
             "--fields, --at and --diff-from/--diff-to need one object: TYPE NAME", ExitCode.USAGE
         )
+    if (o.fields or any(travels)) and o.all_namespaces:
+        raise BlameError(
+            "--fields, --event and time travel look at one object: -n, not -A", ExitCode.USAGE
+        )
     if o.event is not None and o.type is not None and len(o.names) != 1:
         raise BlameError("--event takes one object, TYPE NAME, or none at all", ExitCode.USAGE)
     if (o.fields or any(travels)) and o.filtered:
