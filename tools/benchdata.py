@@ -1,0 +1,200 @@
+"""Data for the benchmarks: realistic write streams, and a large store built from the fixtures.
+
+Streams are AdmissionReview requests derived from the captured fixtures, each one the next
+version of the same object, as the apiserver would send them. The large store is filled with
+the store's own INSERT statement (triggers, indexes and aggregates included) from events built
+by `collector.admission.event_from_request` and encoded by the writer's own functions.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from collector import sql
+from collector.admission import event_from_request
+from collector.changes import compute_changes
+from collector.events import Event, time_to_ms
+from collector.kinds import KindResolver
+from collector.metrics import Metrics
+from collector.redaction import Redactor
+from collector.store import Store, encode_event
+from collector.writer import Writer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.fixtures import bodies, load  # noqa: E402
+
+Request = dict[str, Any]
+Mutation = Callable[[dict[str, Any], int], None]
+
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy")
+MACHINES = (
+    "system:serviceaccount:kube-system:deployment-controller",
+    "system:serviceaccount:kube-system:replicaset-controller",
+    "system:kube-controller-manager",
+    "system:serviceaccount:argocd:argocd-application-controller",
+    "system:apiserver",
+)
+
+
+# -- realistic streams ----------------------------------------------------------------------
+
+
+def object_stream(fixture: int, count: int, mutations: tuple[Mutation, ...]) -> Iterator[Request]:
+    """`count` UPDATE requests to one object, each applying the next mutation in turn."""
+    request = load(fixture)["body"]["request"]
+    current = request["object"]
+    for number, mutate in zip(range(count), itertools.cycle(mutations)):
+        updated = copy.deepcopy(current)
+        mutate(updated, number)
+        _bump_metadata(updated, number)
+        yield {
+            **request,
+            "uid": str(uuid.uuid4()),
+            "object": updated,
+            "oldObject": current,
+        }
+        current = updated
+
+
+def _bump_metadata(obj: dict[str, Any], number: int) -> None:
+    metadata = obj["metadata"]
+    metadata["resourceVersion"] = str(int(metadata.get("resourceVersion", "1")) + 7 + number)
+    metadata["generation"] = metadata.get("generation", 1) + 1
+    stamp = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=number)).isoformat()
+    for entry in metadata.get("managedFields", []):
+        entry["time"] = stamp[:19] + "Z"
+
+
+def _scale(obj: dict[str, Any], number: int) -> None:
+    obj["spec"]["replicas"] = 1 + number % 7
+
+
+def _image(obj: dict[str, Any], number: int) -> None:
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = f"nginx:1.{number % 30}.{number}"
+
+
+def _label(obj: dict[str, Any], number: int) -> None:
+    obj["metadata"].setdefault("labels", {})["release"] = f"r{number}"
+
+
+def _data(obj: dict[str, Any], number: int) -> None:
+    data = obj.setdefault("data", {})
+    data[f"key-{number % 5}"] = f"value-{number}-" + "x" * (number % 40)
+
+
+def deployment_updates(count: int) -> Iterator[Request]:
+    # 096: alice's `kubectl apply` to a Deployment, with its last-applied annotation.
+    return object_stream(96, count, (_scale, _image, _label))
+
+
+def configmap_updates(count: int) -> Iterator[Request]:
+    return object_stream(144, count, (_data,))
+
+
+def secret_updates(count: int) -> Iterator[Request]:
+    return object_stream(146, count, (_data,))
+
+
+STREAMS: dict[str, Callable[[int], Iterator[Request]]] = {
+    "Deployment updates (scale, image, labels)": deployment_updates,
+    "ConfigMap updates": configmap_updates,
+    "Secret updates (redacted)": secret_updates,
+}
+
+
+async def storage_cost(requests: list[Request], directory: Path) -> dict[str, float]:
+    """Bytes the store grows by per event, through the real redaction, writer and store."""
+    redactor = Redactor(b"benchmark-redaction-key-32-bytes")
+    kinds = KindResolver()
+    raw = sum(len(orjson.dumps(r["object"])) + len(orjson.dumps(r["oldObject"])) for r in requests)
+    async with Store.open(directory / "storage.db", max_events_per_resource=10**9) as store:
+        before = await store.used_bytes()
+        writer = Writer(store, Metrics())
+        writer.start()
+        now = datetime.now(UTC)
+        for request in requests:
+            await writer.submit(event_from_request(redactor.redact(request), now, kinds))
+        await writer.close()
+        after = await store.used_bytes()
+        body = (await store._fetch("SELECT sum(length(body)) FROM events"))[0][0]
+    return {
+        "events": len(requests),
+        "db_bytes_per_event": (after - before) / len(requests),
+        "body_bytes_per_event": body / len(requests),
+        "raw_bytes_per_event": raw / len(requests),
+    }
+
+
+# -- a large store ----------------------------------------------------------------------------
+
+
+def fixture_events() -> list[Event]:
+    """Every fixture as an event, with its change summary computed as the writer does."""
+    kinds = KindResolver()
+    events = []
+    now = datetime.now(UTC)
+    for body in bodies():
+        event = event_from_request(body["request"], now, kinds)
+        event.changes = compute_changes(event.operation, event.old_object, event.object)
+        events.append(event)
+    return events
+
+
+def synthetic_rows(count: int, seed: int = 6) -> Iterator[tuple[Any, ...]]:
+    """`count` INSERT rows: fixture events under varied users, namespaces, names and times.
+
+    Bodies are the fixtures' own encoded blobs (each row stores its own copy); the columns
+    that queries filter on vary. Times rise with the id over the last 90 days, as real
+    history does.
+    """
+    rng = random.Random(seed)
+    templates = [encode_event(event).row for event in fixture_events()]
+    namespaces = [f"team-{n:03d}" for n in range(200)]
+    users = [*PEOPLE, *MACHINES]
+    weights = [3] * len(PEOPLE) + [10] * len(MACHINES)
+    end_ms = time_to_ms(datetime.now(UTC))
+    start_ms = end_ms - 90 * 86_400_000
+    for number in range(count):
+        row = list(rng.choice(templates))
+        row[0] = f"bench-{number:012d}"
+        row[1] = start_ms + (end_ms - start_ms) * number // count
+        row[4] = rng.choices(users, weights)[0]
+        if row[11]:
+            row[11] = rng.choice(namespaces)
+        row[12] = f"{row[12] or 'object'}-{rng.randrange(500)}"
+        yield tuple(row)
+
+
+async def create_schema(path: Path) -> None:
+    async with Store.open(path):
+        pass
+
+
+def fill_store(path: Path, count: int, chunk: int = 50_000) -> float:
+    """Insert `count` synthetic events; returns the seconds it took."""
+    started = time.perf_counter()
+    connection = sqlite3.connect(path, isolation_level=None)
+    # Only while building: a crash here just means building again.
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute("PRAGMA cache_size=-262144")
+    rows = synthetic_rows(count)
+    while batch := list(itertools.islice(rows, chunk)):
+        connection.execute("BEGIN")
+        connection.executemany(sql.INSERT_EVENT, batch)
+        connection.execute("COMMIT")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    return time.perf_counter() - started
