@@ -27,6 +27,9 @@ PAGE_SIZE = 100
 # Live events arriving in a burst are shown together, one repaint per burst.
 LIVE_BATCH_SECONDS = 0.1
 RELATIVE_TIME_REFRESH_SECONDS = 30.0
+# Rows are rebuilt to put live events on top; past this many, reloading the first page is
+# cheaper, and the operator at the top does not miss the older pages (paging brings them).
+REBUILD_LIMIT = 1000
 
 
 class PageLoaded(Message):
@@ -191,7 +194,7 @@ class BrowseScreen(WorkingScreen):
         incoming, self._incoming = self._incoming, []
         table = self.query_one(EventTable)
         if self.following and table.at_top and not self._pending:
-            table.prepend(incoming)
+            self._put_on_top(incoming)
         else:
             # The operator is looking elsewhere: count new events, do not move the view.
             self._pending.extend(incoming)
@@ -268,10 +271,17 @@ class BrowseScreen(WorkingScreen):
     def action_toggle_follow(self) -> None:
         self.following = not self.following
 
+    def _put_on_top(self, events: list[Event]) -> None:
+        table = self.query_one(EventTable)
+        if len(table.events) + len(events) > REBUILD_LIMIT:
+            self.action_reload()
+        else:
+            table.prepend(events)
+
     def action_show_new(self) -> None:
         table = self.query_one(EventTable)
         pending, self._pending = self._pending, []
-        table.prepend(pending)
+        self._put_on_top(pending)
         table.move_cursor(row=0, animate=False)
         table.scroll_home(animate=False)
         self.query_one(StatusBar).new = 0

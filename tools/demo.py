@@ -1,0 +1,262 @@
+"""`make demo`: a local collector with weeks of realistic history, live traffic, and the TUI on it.
+
+The history is the captured scenario (../shared/fixtures/admission) replayed as many
+"episodes": each one moves the scenario to other namespaces, gives its people other names,
+and happens on another day, so the collector holds several users, namespaces and kinds over
+a spread of time. Backdated events are written into the store before the collector starts
+(the webhook stamps every request with the time it arrives); while the TUI runs, a new
+request from one of the people is posted to the webhook every few seconds.
+
+    .venv/bin/python tools/demo.py                   # the demo
+    .venv/bin/python tools/demo.py --events 100000 --no-tui   # a big store, collector only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from collector.admission import event_from_request
+from collector.changes import compute_changes
+from collector.kinds import KindResolver
+from collector.redaction import Redactor
+from collector.runtime import KEY_FILE, load_or_create_key
+from collector.store import Store, encode_event
+from tui.app.app import ConnectionSettings, LogistisApp
+from tui.core.events import EventFilter
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(
+    os.environ.get("LOGISTIS_FIXTURES", ROOT.parent / "shared" / "fixtures" / "admission")
+)
+COLLECTOR = Path(sys.executable).with_name("logistis-collector")
+
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+NAMESPACES = ("payments", "checkout", "search", "web", "data", "team-a", "team-b")
+DEPLOYMENTS = ("nginx", "frontend", "cart", "ledger", "indexer")
+# The people of the captured scenario, and the deployment it names `nginx`.
+SCENARIO_PEOPLE = ("alice", "bob", "carol", "dave")
+BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One replay of the scenario: where it happens, who does it, and when it starts."""
+
+    renames: dict[str, str]
+    start: datetime
+    step: timedelta
+
+
+def load_requests() -> list[dict[str, Any]]:
+    files = sorted(FIXTURES.glob("[0-9][0-9][0-9]-*.json"))
+    if not files:
+        sys.exit(f"demo: no AdmissionReview fixtures in {FIXTURES} (set LOGISTIS_FIXTURES)")
+    reviews = [json.loads(path.read_text())["body"] for path in files]
+    # Dry runs are not recorded by the collector's default capture rules.
+    return [r["request"] for r in reviews if not r["request"].get("dryRun")]
+
+
+def episode(rng: random.Random, start: datetime, *, unique: str = "") -> Episode:
+    people = rng.sample(PEOPLE, len(SCENARIO_PEOPLE))
+    team_a, team_b = rng.sample(NAMESPACES, 2)
+    renames = {
+        "team-a": team_a + unique,
+        "team-b": team_b + unique,
+        "nginx": rng.choice(DEPLOYMENTS),
+        **dict(zip(SCENARIO_PEOPLE, people, strict=True)),
+        **{f"uid-{old}": f"uid-{new}" for old, new in zip(SCENARIO_PEOPLE, people, strict=True)},
+    }
+    return Episode(renames, start, timedelta(seconds=rng.uniform(2, 12)))
+
+
+def rewrite(request: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """The request with every JSON string equal to a renamed value replaced."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return renames.get(value, value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    rewritten = walk(request)
+    rewritten["uid"] = f"{request['uid'][:24]}{random.getrandbits(48):012x}"
+    return rewritten
+
+
+def history(count: int, days: float, seed: int) -> Iterator[tuple[datetime, dict[str, Any]]]:
+    """`count` requests, oldest first, spread over the last `days` days."""
+    rng = random.Random(seed)
+    requests = load_requests()
+    episodes = max(1, -(-count // len(requests)))
+    now = datetime.now(UTC)
+    first = now - timedelta(days=days)
+    spacing = (now - first - timedelta(minutes=5)) / episodes
+    # With many episodes, each gets namespaces of its own, as a large cluster has.
+    unique = episodes > 50
+    produced = 0
+    for number in range(episodes):
+        start = first + spacing * number + timedelta(seconds=rng.uniform(0, 600))
+        plan = episode(rng, start, unique=f"-{number}" if unique else "")
+        for index, request in enumerate(requests):
+            if produced == count:
+                return
+            produced += 1
+            yield plan.start + plan.step * index, rewrite(request, plan.renames)
+
+
+async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> int:
+    """Write `count` backdated events straight into the store, as the collector would."""
+    redactor = Redactor(load_or_create_key(data_dir / KEY_FILE))
+    kinds = KindResolver()
+    written = 0
+    async with Store.open(data_dir / "logistis.db", max_events_per_resource=per_resource) as store:
+        batch = []
+        for moment, request in history(count, days, seed=7):
+            event = event_from_request(redactor.redact(request), moment, kinds)
+            event.changes = compute_changes(event.operation, event.old_object, event.object)
+            batch.append(encode_event(event))
+            if len(batch) == BATCH:
+                await store.insert(batch)
+                written, batch = written + len(batch), []
+        if batch:
+            await store.insert(batch)
+            written += len(batch)
+    return written
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Collector:
+    data_dir: Path
+    per_resource: int
+    webhook_port: int = 0
+    api_port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"https://127.0.0.1:{self.webhook_port}/validate?timeout=5s"
+
+    def start(self) -> None:
+        self.webhook_port, self.api_port = free_port(), free_port()
+        command = [
+            str(COLLECTOR),
+            "--data-dir", str(self.data_dir),
+            "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
+            "--api-listen", f"127.0.0.1:{self.api_port}",
+            "--max-events-per-resource", str(self.per_resource),
+            "--log-format", "json",
+        ]  # fmt: skip
+        with (self.data_dir / "collector.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"demo: the collector exited; see {self.data_dir / 'collector.log'}")
+            try:
+                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        sys.exit("demo: the collector did not become ready within 30s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def feed_live(collector: Collector, interval: float, stop: threading.Event) -> None:
+    """Post one request by a person to the webhook every `interval` seconds, until `stop`."""
+    rng = random.Random()
+    people = [r for r in load_requests() if not r["userInfo"]["username"].startswith("system:")]
+    verify = str(collector.data_dir / "tls-dev.crt")
+    with httpx.Client(verify=verify, timeout=10) as client:
+        while not stop.wait(interval):
+            plan = episode(rng, datetime.now(UTC))
+            request = rewrite(rng.choice(people), plan.renames)
+            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}
+            try:
+                client.post(collector.webhook_url, json={**review, "request": request})
+            except httpx.TransportError:
+                continue  # the collector is stopping; the loop ends with the demo
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000, help="backdated events (3000)")
+    parser.add_argument("--days", type=float, default=14, help="spread over this many days")
+    parser.add_argument("--interval", type=float, default=3, help="seconds between live events")
+    parser.add_argument("--data-dir", type=Path, help="keep the store here (default: temporary)")
+    parser.add_argument("--no-tui", action="store_true", help="run the collector until Ctrl-C")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="logistis-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    per_resource = max(100, args.events)
+    started = time.monotonic()
+    written = asyncio.run(seed(data_dir, args.events, args.days, per_resource))
+    print(f"demo: {written} events over {args.days:g} days in {time.monotonic() - started:.1f}s")
+    collector = Collector(data_dir, per_resource)
+    stop = threading.Event()
+    try:
+        collector.start()
+        print(f"demo: collector API at {collector.api_url}, webhook at {collector.webhook_url}")
+        quit_signals = {signal.SIGINT, signal.SIGTERM}
+        if args.no_tui:
+            # Blocked before the feeder starts, so both threads leave them to sigwait.
+            signal.pthread_sigmask(signal.SIG_BLOCK, quit_signals)
+        feeder = threading.Thread(target=feed_live, args=(collector, args.interval, stop))
+        feeder.start()
+        if args.no_tui:
+            signal.sigwait(quit_signals)
+        else:
+            LogistisApp(ConnectionSettings(url=collector.api_url), EventFilter(people=True)).run()
+    finally:
+        stop.set()
+        collector.stop()
+        if args.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
