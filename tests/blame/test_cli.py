@@ -423,6 +423,8 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int, *fragmen
         (["deploy/a", "b"], "resource/name form"),
         (["deploy", "a", "--at", "1h", "--event", "3"], "choose one of"),
         (["deploy", "--event", "3"], "--event takes one object"),
+        (["deploy", "a", "--fields", "--user", "bob"], "use the whole history"),
+        (["deploy", "a", "--fields", "-A"], "-n, not -A"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(blame, args: list[str], fragment: str) -> None:
