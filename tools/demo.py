@@ -112,7 +112,8 @@ def history(count: int, days: float, seed: int) -> Iterator[tuple[datetime, dict
     episodes = max(1, -(-count // len(requests)))
     now = datetime.now(UTC)
     first = now - timedelta(days=days)
-    spacing = (now - first - timedelta(minutes=5)) / episodes
+    # The last episode starts an hour ago, so the newest history is fresh when the demo opens.
+    spacing = (now - first - timedelta(hours=1)) / max(1, episodes - 1)
     # With many episodes, each gets namespaces of its own, as a large cluster has.
     unique = episodes > 50
     produced = 0
