@@ -246,7 +246,8 @@ async def _prepare_writer(connection: aiosqlite.Connection, path: Path) -> None:
         (version,) = await cursor.fetchone() or (0,)
     async with connection.execute("SELECT count(*) FROM sqlite_schema") as cursor:
         (objects,) = await cursor.fetchone() or (0,)
-    if objects and application_id != sql.APPLICATION_ID:
+    # A file with no tables is new, unless another application has already stamped it.
+    if (objects or application_id) and application_id != sql.APPLICATION_ID:
         raise StoreError(f"{path}: not a logistis database (refusing to touch it)")
     if version > len(sql.MIGRATIONS):
         raise StoreError(
