@@ -261,7 +261,9 @@ async def _prepare_writer(connection: aiosqlite.Connection, path: Path) -> None:
     async with connection.execute("PRAGMA quick_check") as cursor:
         (result,) = await cursor.fetchone() or ("",)
     if result != "ok":
-        raise StoreError(f"{path}: database is damaged ({result})")
+        # quick_check lists its findings on several lines; the error stays one line.
+        findings = "; ".join(line.strip("* ") for line in result.splitlines())
+        raise StoreError(f"{path}: database is damaged ({findings})")
 
 
 async def _close_all(connections: list[aiosqlite.Connection]) -> None:
