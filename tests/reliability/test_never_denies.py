@@ -1,0 +1,78 @@
+"""The webhook never denies: not when rules fail, not when the store is stuck."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies
+
+from .load import Load, database, fresh_review, integrity, metric, recorded_fixtures, stored_uids
+
+FAILING_RULES = """
+capture:
+  exclude:
+    - name: no-spec
+      cel: object.spec.replicas > 100
+  include:
+    - name: divides-by-zero
+      cel: 1 / (size(request.name) - size(request.name)) == 0
+    - name: not-a-boolean
+      cel: request.name
+"""
+
+
+def test_rules_that_fail_never_deny(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(FAILING_RULES)
+    with CollectorProcess(tmp_path / "data", "--config", str(config)) as collector:
+        answers = post_reviews(collector, bodies())
+    assert {a.status_code for a in answers} == {200}
+    assert all(a.json()["response"]["allowed"] is True for a in answers)
+
+
+async def test_a_locked_store_delays_nobody_past_the_commit_timeout(tmp_path: Path) -> None:
+    collector = CollectorProcess(tmp_path / "data", "--commit-timeout", "1").start()
+    db = database(collector)
+    # Another process (a backup, an operator's sqlite3 shell) takes the write lock.
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        load = await Load(collector, workers=8).run_for(3.0)
+        assert load.answers
+        assert set(load.answers) == {200}
+        assert load.denied == 0
+        assert max(load.latencies) < 1.0 + 0.5
+        assert await readyz_status(collector) == 503
+        holder.execute("ROLLBACK")
+        assert metric(collector, "logistis_events_dropped_total") > 0
+        assert await ready_within(collector, 10.0)
+        after = [fresh_review(r) for r in recorded_fixtures()[:20]]
+        post_reviews(collector, after)
+        assert {r["request"]["uid"] for r in after} <= stored_uids(db)
+        assert integrity(db) == "ok"
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            holder.execute("ROLLBACK")
+        holder.close()
+        assert collector.stop() == 0
+
+
+async def readyz_status(collector: CollectorProcess) -> int:
+    async with httpx.AsyncClient(base_url=collector.api_url) as client:
+        return (await client.get("/readyz")).status_code
+
+
+async def ready_within(collector: CollectorProcess, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await readyz_status(collector) == 200:
+            return True
+        await asyncio.sleep(0.2)
+    return False
