@@ -37,8 +37,32 @@ def compute_changes(
         return list(CREATED) if new is not None else []
     if new is None:
         return list(DELETED)
-    patch = jsonpatch.make_patch(_without_noise(old), _without_noise(new))
+    patch = jsonpatch.make_patch(*_differing(_without_noise(old), _without_noise(new)))
     return [_without_value(op) for op in patch.patch if not _is_noise(op["path"])]
+
+
+def _differing(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both objects without the members they share unchanged, at every depth of nested objects.
+
+    Equality is checked in C, while jsonpatch walks every member in Python; an update usually
+    changes a few fields of a large object. Leaving out a member present and equal on both
+    sides changes no operation of the patch (list items are kept: their indexes matter).
+    """
+    old_part, new_part = {}, {}
+    for key, value in old.items():
+        if key not in new:
+            old_part[key] = value
+            continue
+        other = new[key]
+        if value == other:
+            continue
+        if type(value) is dict and type(other) is dict:
+            value, other = _differing(value, other)
+        old_part[key], new_part[key] = value, other
+    for key, value in new.items():
+        if key not in old:
+            new_part[key] = value
+    return old_part, new_part
 
 
 def _without_noise(obj: dict[str, Any]) -> dict[str, Any]:
