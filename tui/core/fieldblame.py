@@ -65,7 +65,7 @@ class Author:
 class BlamedLine:
     text: str
     path: FieldPath
-    author: Author | None  # None: set before the recorded history begins
+    author: Author | None  # None: set before the recorded history, or by an unrecorded write
 
 
 @dataclass(slots=True)
@@ -102,7 +102,8 @@ class ObjectState:
         """Fill missing field managers from `obj`'s managedFields, where the apiserver left them."""
         for path in list(self.unnamed):
             author = self.authors[path]
-            owner = owner_of(obj, positional(obj, path), subresource=author.subresource)
+            where = positional(obj, path)
+            owner = None if where is None else owner_of(obj, where, subresource=author.subresource)
             if owner is not None:
                 self.authors[path] = replace(author, manager=owner)
                 self.unnamed.discard(path)
@@ -242,8 +243,8 @@ def identity(obj: Any, path: FieldPath) -> IdentityPath:
     return tuple(out)
 
 
-def positional(obj: Any, path: IdentityPath) -> FieldPath:
-    """The positional path of the field at identity `path` in `obj` (as far as it exists)."""
+def positional(obj: Any, path: IdentityPath) -> FieldPath | None:
+    """The positional path of the field at identity `path` in `obj`; None if it is not there."""
     out: list[str | int] = []
     for part in path:
         if isinstance(part, ItemKey):
@@ -252,12 +253,14 @@ def positional(obj: Any, path: IdentityPath) -> FieldPath:
                 (i for i, item in enumerate(items) if item.get(part.key) == part.value), None
             )
             if index is None:
-                break
+                return None
             out.append(index)
             obj = items[index]
-        else:
+        elif isinstance(obj, dict | list) and _has(obj, part):
             out.append(part)
-            obj = obj[part] if isinstance(obj, dict | list) and _has(obj, part) else None
+            obj = obj[part]
+        else:
+            return None
     return tuple(out)
 
 
