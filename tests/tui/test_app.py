@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+import pytest
 from textual.color import Color
 from textual.content import Content
 from textual.style import Style as TextualStyle
@@ -235,3 +237,5 @@ async def test_through_a_port_forward(
         await wait_until(pilot, lambda: loaded(app))
         [run] = fake_kubectl.runs()
     assert run["args"][:3] == ["port-forward", "--namespace", "logistis"]
+    with pytest.raises(ProcessLookupError):  # kubectl ended with the app
+        os.kill(int(str(run["pid"])), 0)

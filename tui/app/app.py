@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from tui.app.failures import report_worker_failure
 from tui.app.format import Clock, system_clock
@@ -62,11 +63,19 @@ class LogistisApp(App[None]):
         super().__init__()
         self.connection = connection
         self.failure: str | None = None
+        self._connection: Worker[None] | None = None
         self.browse = BrowseScreen(initial or EventFilter(people=True), clock=clock)
 
     def on_mount(self) -> None:
         self.push_screen(self.browse)
-        self.hold_connection()
+        self._connection = self.hold_connection()
+
+    async def on_unmount(self) -> None:
+        # On exit Textual cancels workers without waiting for them; waiting here lets the
+        # connection close, so a kubectl port-forward never outlives the app.
+        if self._connection is not None:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self._connection.wait()
 
     @work(exclusive=True, group="connection", exit_on_error=False, description="connecting")
     async def hold_connection(self) -> None:
@@ -111,7 +120,7 @@ class LogistisApp(App[None]):
 
     def action_reconnect(self) -> None:
         self.browse.link = LinkStatus(LinkState.CONNECTING)
-        self.hold_connection()
+        self._connection = self.hold_connection()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every action bound to a key on the current screen, also in the command palette."""

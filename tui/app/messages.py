@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from tui.core.api import CollectorClient, LinkStatus
-from tui.core.events import Event
+from tui.core.events import Event, EventFilter
 
 
 class Connected(Message):
@@ -29,8 +29,9 @@ class LinkChanged(Message):
 
 
 class EventReceived(Message):
-    """The live stream delivered a newly recorded event."""
+    """The live stream for `filter` delivered a newly recorded event."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, filter: EventFilter) -> None:
         super().__init__()
         self.event = event
+        self.filter = filter

@@ -27,6 +27,9 @@ PAGE_SIZE = 100
 # Live events arriving in a burst are shown together, one repaint per burst.
 LIVE_BATCH_SECONDS = 0.1
 RELATIVE_TIME_REFRESH_SECONDS = 30.0
+# Counts (namespaces, facets, hidden) follow live events at most this often: on a busy
+# cluster they would otherwise be recomputed for every burst.
+COUNTS_REFRESH_SECONDS = 2.0
 # Rows are rebuilt to put live events on top; past this many, reloading the first page is
 # cheaper, and the operator at the top does not miss the older pages (paging brings them).
 REBUILD_LIMIT = 1000
@@ -82,6 +85,7 @@ class BrowseScreen(WorkingScreen):
         self._pending: list[Event] = []
         self._incoming: list[Event] = []
         self._total: int | None = None
+        self._counts_due = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -154,7 +158,7 @@ class BrowseScreen(WorkingScreen):
             self.post_message(LinkChanged(status))
 
         async for event in client.follow(filter, after, on_status):
-            self.post_message(EventReceived(event))
+            self.post_message(EventReceived(event, filter))
 
     # -- results arriving ------------------------------------------------------------------------
 
@@ -186,6 +190,8 @@ class BrowseScreen(WorkingScreen):
         self.link = message.status
 
     def on_event_received(self, message: EventReceived) -> None:
+        if message.filter != self.filter:
+            return  # from the stream of a filter no longer shown
         if not self._incoming:
             self.set_timer(LIVE_BATCH_SECONDS, self._take_incoming)
         self._incoming.append(message.event)
@@ -200,6 +206,12 @@ class BrowseScreen(WorkingScreen):
             self._pending.extend(incoming)
         self.query_one(StatusBar).new = len(self._pending)
         self._update_shown()
+        if not self._counts_due:
+            self._counts_due = True
+            self.set_timer(COUNTS_REFRESH_SECONDS, self._refresh_counts)
+
+    def _refresh_counts(self) -> None:
+        self._counts_due = False
         if self.client is not None:
             self.load_namespaces(self.client)
             self.load_facets(self.client, self.filter)
