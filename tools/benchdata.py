@@ -95,17 +95,27 @@ def _data(obj: dict[str, Any], number: int) -> None:
     data[f"key-{number % 5}"] = f"value-{number}-" + "x" * (number % 40)
 
 
+# 096: alice's `kubectl apply` to a Deployment, with its last-applied annotation; 144 and
+# 146: bob's to a ConfigMap and a Secret.
+DEPLOYMENT, CONFIGMAP, SECRET = 96, 144, 146
+
+
 def deployment_updates(count: int) -> Iterator[Request]:
-    # 096: alice's `kubectl apply` to a Deployment, with its last-applied annotation.
-    return object_stream(96, count, (_scale, _image, _label))
+    return object_stream(DEPLOYMENT, count, (_scale, _image, _label))
 
 
 def configmap_updates(count: int) -> Iterator[Request]:
-    return object_stream(144, count, (_data,))
+    return object_stream(CONFIGMAP, count, (_data,))
 
 
 def secret_updates(count: int) -> Iterator[Request]:
-    return object_stream(146, count, (_data,))
+    return object_stream(SECRET, count, (_data,))
+
+
+def held_out() -> set[tuple[str, str]]:
+    """(namespace, name) of the streamed objects: the codec's dictionary is not trained on them."""
+    requests = [load(number)["body"]["request"] for number in (DEPLOYMENT, CONFIGMAP, SECRET)]
+    return {(r["namespace"], r["name"]) for r in requests}
 
 
 STREAMS: dict[str, Callable[[int], Iterator[Request]]] = {
