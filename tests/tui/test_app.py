@@ -239,3 +239,43 @@ async def test_through_a_port_forward(
     assert run["args"][:3] == ["port-forward", "--namespace", "logistis"]
     with pytest.raises(ProcessLookupError):  # kubectl ended with the app
         os.kill(int(str(run["pid"])), 0)
+
+
+async def test_a_kind_opens_onto_its_objects(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.browse.query_one(NamespaceTree)
+        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        [team_a] = [n for n in tree.root.children if n.data and n.data.namespace == "team-a"]
+        team_a.expand()
+        [deployments] = [
+            n
+            for n in team_a.children
+            if n.data and n.data.kind and n.data.kind.kind == "Deployment"
+        ]
+        deployments.expand()
+        await wait_until(pilot, lambda: bool(deployments.children))
+        names = {n.data.name for n in deployments.children if n.data}
+        assert names == {"nginx", "web", "api"}
+        [nginx] = [n for n in deployments.children if n.data and n.data.name == "nginx"]
+        tree.select_node(nginx)
+        wanted = EventFilter(
+            namespace="team-a", kind="Deployment", group="apps", name="nginx", people=True
+        )
+        await wait_until(pilot, lambda: app.browse.filter == wanted)
+        await wait_until(pilot, lambda: {e.name for e in table(app).events} == {"nginx"})
+
+
+async def test_counts_update_in_place_when_events_arrive(tmp_path: Path) -> None:
+    with CollectorProcess(tmp_path / "data") as collector:
+        post_reviews(collector, bodies()[:150])
+        app = app_for(collector.api_url)
+        async with app.run_test(size=SIZE) as pilot:
+            tree = app.browse.query_one(NamespaceTree)
+            await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+            [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+            before = str(team_b.label)
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
+            await wait_until(pilot, lambda: str(team_b.label) != before)
+            assert team_b in tree.root.children  # the same node, relabelled
+            assert "bob" in str(team_b.label)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,7 +20,7 @@ from tui.app.screens.diff import DiffScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.event_table import EventTable
 from tui.app.widgets.filter_bar import FilterBar
-from tui.app.widgets.namespace_tree import NamespaceTree
+from tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.api import CollectorClient, LinkState, LinkStatus
 from tui.core.events import Event, EventFilter, Facets, NamespaceSummary
@@ -33,6 +35,8 @@ COUNTS_REFRESH_SECONDS = 2.0
 # Rows are rebuilt to put live events on top; past this many, reloading the first page is
 # cheaper, and the operator at the top does not miss the older pages (paging brings them).
 REBUILD_LIMIT = 1000
+# A kind's objects are gathered from its most recent events, this many at most.
+OBJECTS_SCAN = 1000
 
 
 class PageLoaded(Message):
@@ -46,6 +50,12 @@ class FacetsLoaded(Message):
     def __init__(self, filter: EventFilter, facets: Facets, hidden: int | None) -> None:
         super().__init__()
         self.filter, self.facets, self.hidden = filter, facets, hidden
+
+
+class ObjectsLoaded(Message):
+    def __init__(self, place: Place, objects: list[ObjectSummary]) -> None:
+        super().__init__()
+        self.place, self.objects = place, objects
 
 
 class NamespacesLoaded(Message):
@@ -152,6 +162,17 @@ class BrowseScreen(WorkingScreen):
     async def load_namespaces(self, client: CollectorClient) -> None:
         self.post_message(NamespacesLoaded(await client.namespaces()))
 
+    @work(exclusive=True, group="objects", exit_on_error=False, description="loading objects")
+    async def load_objects(self, client: CollectorClient, place: Place) -> None:
+        """The objects of one kind in one namespace, most recently changed first."""
+        kind = place.kind
+        assert kind is not None  # only kind nodes ask for their objects
+        filter = EventFilter(namespace=place.namespace, kind=kind.kind, group=kind.group)
+        page = await client.events(filter, limit=OBJECTS_SCAN)
+        counts = Counter(e.name for e in page.items)
+        objects = [ObjectSummary(name, count) for name, count in counts.items()]
+        self.post_message(ObjectsLoaded(place, objects))
+
     @work(exclusive=True, group="live", exit_on_error=False, description="live stream")
     async def follow(self, client: CollectorClient, filter: EventFilter, after: int) -> None:
         def on_status(status: LinkStatus) -> None:
@@ -182,6 +203,9 @@ class BrowseScreen(WorkingScreen):
         status.hidden = message.hidden
         self._total = message.facets.total
         self._update_shown()
+
+    def on_objects_loaded(self, message: ObjectsLoaded) -> None:
+        self.query_one(NamespaceTree).show_objects(message.place, message.objects)
 
     def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)
@@ -250,7 +274,13 @@ class BrowseScreen(WorkingScreen):
             namespace=place.namespace,
             kind=kind.kind if kind else None,
             group=kind.group if kind else None,
+            name=place.name,
         )
+
+    @on(NamespaceTree.ObjectsWanted)
+    def _objects_wanted(self, message: NamespaceTree.ObjectsWanted) -> None:
+        if self.client is not None:
+            self.load_objects(self.client, message.place)
 
     @on(FilterBar.Submitted)
     def _filter_typed(self, message: FilterBar.Submitted) -> None:
