@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,23 @@ async def test_counts_update_in_place_when_events_arrive(tmp_path: Path) -> None
             await wait_until(pilot, lambda: str(team_b.label) != before)
             assert team_b in tree.root.children  # the same node, relabelled
             assert "bob" in str(team_b.label)
+
+
+async def test_a_dropped_port_forward_is_reopened_and_the_stream_resumes(
+    fake_kubectl: FakeKubectl, tmp_path: Path
+) -> None:
+    with CollectorProcess(tmp_path / "data") as collector:
+        post_reviews(collector, bodies()[:100])
+        fake_kubectl.serve(collector.api_url)
+        app = app_for(None)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: loaded(app))
+            before = len(table(app).events)
+            [first] = fake_kubectl.runs()
+            os.kill(int(str(first["pid"])), signal.SIGKILL)
+            await wait_until(pilot, lambda: len(fake_kubectl.runs()) == 2, within=20)
+            await wait_until(pilot, lambda: status(app).link.state == LinkState.LIVE)
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
+            await wait_until(pilot, lambda: len(table(app).events) == before + 1)
+            ids = [e.id for e in table(app).events]
+            assert len(ids) == len(set(ids))
