@@ -10,7 +10,7 @@ import yaml
 
 from tui.blame.errors import BlameError, ExitCode
 from tui.blame.kubeconfig import default_namespace
-from tui.blame.resolve import resolve, split_type
+from tui.blame.resolve import recorded_types, resolve, split_type
 from tui.core.events import KindCount
 from tui.core.timeparse import BadTime, parse_duration, parse_time
 
@@ -50,19 +50,19 @@ def test_kinds_plurals_and_groups_resolve_alike() -> None:
 
 
 def test_custom_resources_come_from_the_recorded_kinds() -> None:
-    widget = resolve("widget", RECORDED)
+    widget = resolve("widget", recorded_types(RECORDED))
     assert (widget.group, widget.resource, widget.kind, widget.namespaced) == (
         "example.com",
         "widgets",
         "Widget",
         None,
     )
-    assert resolve("widgets.example.com", RECORDED) == widget
+    assert resolve("widgets.example.com", recorded_types(RECORDED)) == widget
     with pytest.raises(BlameError) as raised:
         resolve("widget")
     assert raised.value.code is ExitCode.UNKNOWN_TYPE
     with pytest.raises(BlameError):
-        resolve("deployments.example.com", RECORDED)
+        resolve("deployments.example.com", recorded_types(RECORDED))
 
 
 def test_scope_of_builtin_types() -> None:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tui.blame import dump as dumps
 from tui.blame.diffview import describe, event_diffs, paint_diff
+from tui.blame.discovery import discover
 from tui.blame.errors import BlameError, ExitCode
 from tui.blame.eventtable import event_key, event_table, overview_table, wide_table
 from tui.blame.fieldview import annotated, blame_json, header
 from tui.blame.history import in_full, latest_events, latest_of_names, object_history
 from tui.blame.kubeconfig import default_namespace
 from tui.blame.options import Options, Output
-from tui.blame.resolve import ResourceType, is_builtin, resolve
+from tui.blame.resolve import BUILTIN_TYPES, ResourceType, find, recorded_types, unknown_type
 from tui.blame.terminal import Terminal
 from tui.core.api import CollectorClient, CollectorHTTPError
 from tui.core.diff import patch_ops, strip_noise, to_yaml, unified_diff
@@ -255,17 +256,22 @@ def _version_label(event: Event) -> str:
 
 
 async def _resolve(blame: Blame, text: str) -> ResourceType:
-    if is_builtin(text):
-        return resolve(text)
+    builtin = find(text, BUILTIN_TYPES)
+    if builtin is not None:
+        return builtin
     facets = await blame.client.facets(EventFilter())
-    rtype = resolve(text, facets.kinds)
-    if rtype.namespaced is not None:
-        return rtype
+    found = find(text, recorded_types(facets.kinds))
+    if found is None and blame.options.url is None:
+        # Through a port-forward there is a cluster to ask; with --url there may be none.
+        o = blame.options
+        found = find(text, await discover(context=o.context, kubeconfig=o.kubeconfig))
+    if found is None:
+        raise unknown_type(text)
+    if found.namespaced is not None:
+        return found
     # A custom resource's scope shows in where its events were filed.
-    seen = await blame.client.facets(EventFilter(kind=rtype.resource, group=rtype.group))
-    return ResourceType(
-        rtype.group, rtype.resource, rtype.kind, namespaced=any(n.value for n in seen.namespaces)
-    )
+    seen = await blame.client.facets(EventFilter(kind=found.resource, group=found.group))
+    return replace(found, namespaced=any(n.value for n in seen.namespaces))
 
 
 def _scope(blame: Blame, rtype: ResourceType) -> str | None:

@@ -2,7 +2,9 @@
 `deployment.apps`, `deployments.v1.apps`, and the kinds of custom resources.
 
 Built-in resources and their short names come from a table; custom resources from the kinds
-the collector has recorded (`/api/v1/facets`), which is the history there is to show anyway.
+the collector has recorded (`/api/v1/facets`), which is the history there is to show anyway,
+and, for names neither knows (a custom resource's own short names), from the cluster's
+discovery API when one is reachable (`tui.blame.discovery`).
 """
 
 from __future__ import annotations
@@ -123,22 +125,33 @@ def split_type(text: str) -> tuple[str, str | None]:
     return name, rest
 
 
-def resolve(text: str, recorded: Iterable[KindCount] = ()) -> ResourceType:
-    """The resource TYPE names; recorded kinds are searched after the built-in table."""
+def find(text: str, candidates: Iterable[ResourceType]) -> ResourceType | None:
+    """The first candidate TYPE names, or None."""
     name, group = split_type(text)
-    candidates = [*BUILTIN_TYPES, *(_from_recorded(k) for k in recorded)]
     for candidate in candidates:
         if name in candidate.names() and group in (None, candidate.group):
             return candidate
-    raise BlameError(
+    return None
+
+
+def resolve(text: str, known: Iterable[ResourceType] = ()) -> ResourceType:
+    """The resource TYPE names; `known` types are searched after the built-in table."""
+    found = find(text, [*BUILTIN_TYPES, *known])
+    if found is None:
+        raise unknown_type(text)
+    return found
+
+
+def unknown_type(text: str) -> BlameError:
+    return BlameError(
         f'unknown resource type "{text}": not a built-in type and never recorded by the collector',
         ExitCode.UNKNOWN_TYPE,
     )
 
 
-def is_builtin(text: str) -> bool:
-    name, group = split_type(text)
-    return any(name in t.names() and group in (None, t.group) for t in BUILTIN_TYPES)
+def recorded_types(kinds: Iterable[KindCount]) -> list[ResourceType]:
+    """The types of the kinds the collector has recorded; scope unknown for custom ones."""
+    return [_from_recorded(kind) for kind in kinds]
 
 
 def _from_recorded(kind: KindCount) -> ResourceType:
