@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.blame.conftest import KUBECTL_BLAME, Fed, blame_env
+from tui.blame.errors import MEANINGS
 
 ALICE_SCALE, ALICE_SET_IMAGE, ALICE_STRATEGIC, ALICE_JSON_PATCH = 59, 71, 81, 84
 
@@ -468,3 +469,5 @@ def test_help_has_examples(blame) -> None:
     assert result.returncode == 0
     assert "kubectl blame deployment nginx -n team-a --fields" in result.stdout
     assert "--collector-namespace" in result.stdout
+    for code, meaning in MEANINGS.items():
+        assert f"{code.value:>3}  {meaning}\n" in result.stdout

@@ -7,14 +7,27 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    ERROR = 1  # the collector answered something unexpected
-    USAGE = 2  # a bad flag or argument (argparse's own code)
-    UNKNOWN_TYPE = 3  # TYPE is no built-in resource and the collector never saw it
-    NOT_RECORDED = 4  # the resource, version or event has no recorded history
-    UNREACHABLE = 5  # no answer from the collector
-    PORT_FORWARD = 6  # kubectl port-forward failed: RBAC, no pod, no kubectl
-    COLLECTOR_ERROR = 7  # the collector answered with an error status
-    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+    ERROR = 1
+    USAGE = 2  # argparse's own code for a bad flag
+    UNKNOWN_TYPE = 3
+    NOT_RECORDED = 4
+    UNREACHABLE = 5
+    PORT_FORWARD = 6
+    COLLECTOR_ERROR = 7
+    INTERRUPTED = 130  # as shells report SIGINT
+
+
+MEANINGS = {
+    ExitCode.OK: "ok",
+    ExitCode.ERROR: "unexpected answer from the collector",
+    ExitCode.USAGE: "bad usage",
+    ExitCode.UNKNOWN_TYPE: "unknown resource type",
+    ExitCode.NOT_RECORDED: "nothing recorded (object, event or version)",
+    ExitCode.UNREACHABLE: "collector unreachable",
+    ExitCode.PORT_FORWARD: "port-forward failed (RBAC, no pod, no kubectl)",
+    ExitCode.COLLECTOR_ERROR: "the collector answered an error",
+    ExitCode.INTERRUPTED: "interrupted",
+}
 
 
 class BlameError(Exception):

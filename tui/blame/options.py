@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
 
-from tui.blame.errors import BlameError, ExitCode
+from tui.blame.errors import MEANINGS, BlameError, ExitCode
 from tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from tui.core.timeparse import BadTime, parse_time
 
@@ -47,9 +47,8 @@ examples:
   # As k9s plugins call it
   kubectl-blame deployments nginx -n team-a --context kind-dev
 
-exit codes: 0 ok, 1 unexpected answer, 2 bad usage, 3 unknown type, 4 nothing recorded,
-  5 collector unreachable, 6 port-forward failed, 7 collector error, 130 interrupted
-"""
+exit codes:
+""" + "\n".join(f"  {code.value:>3}  {meaning}" for code, meaning in MEANINGS.items())
 
 
 class Output(StrEnum):
@@ -119,9 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(parser.add_argument_group("output"))
     _add_history(parser.add_argument_group("time travel (one object)"))
     reach = parser.add_argument_group("reaching the collector")
-    reach.add_argument("--url", help="the collector's API URL, no port-forward (env LOGISTIS_URL)")
+    reach.add_argument(
+        "--url", metavar="URL", help="the collector's API URL, no port-forward (env LOGISTIS_URL)"
+    )
     reach.add_argument(
         "--collector-namespace",
+        metavar="NS",
         help=f"where the collector runs, for the port-forward (default {COLLECTOR_NAMESPACE}; "
         "env LOGISTIS_NAMESPACE)",
     )
@@ -129,12 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_filters(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--user", help="only this user (a glob with * matches several)")
+    group.add_argument(
+        "--user", metavar="NAME", help="only this user (a glob with * matches several)"
+    )
     group.add_argument(
         "--operation", type=str.upper, choices=OPERATIONS, help="only this operation"
     )
-    group.add_argument("--since", help="only changes since a time or a duration ago (2h, 7d)")
-    group.add_argument("--until", help="only changes until a time or a duration ago")
+    group.add_argument(
+        "--since", metavar="TIME", help="only changes since a time or a duration ago (2h, 7d)"
+    )
+    group.add_argument(
+        "--until", metavar="TIME", help="only changes until a time or a duration ago"
+    )
     group.add_argument(
         "--people", action="store_true", help="leave out controllers and other system:* users"
     )
@@ -142,6 +150,7 @@ def _add_filters(group: argparse._ArgumentGroup) -> None:
         "--limit",
         type=_positive,
         default=DEFAULT_LIMIT,
+        metavar="N",
         help=f"at most this many events (default {DEFAULT_LIMIT})",
     )
 
@@ -167,7 +176,12 @@ def _add_output(group: argparse._ArgumentGroup) -> None:
         help="show managedFields, resourceVersion and the other fields the server rewrites",
     )
     group.add_argument(
-        "-U", "--context-lines", type=_count, default=3, help="diff context lines (default 3)"
+        "-U",
+        "--context-lines",
+        type=_count,
+        default=3,
+        metavar="N",
+        help="diff context lines (default 3)",
     )
     group.add_argument("--no-color", action="store_true", help="never color (also NO_COLOR)")
 
