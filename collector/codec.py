@@ -6,8 +6,8 @@ field names and values every object of its kind repeats, which a dictionary hold
 all. The old object is compressed with the new one as a raw-content dictionary, so an UPDATE
 (whose two objects differ in a few fields) costs little more than one object.
 
-The first byte is the format version; version 2 names its dictionary in the second byte.
-Every version ever written stays readable.
+The first byte is the format version; version 2 names its dictionary in the second byte and
+keeps the old object and the options in one frame. Every version ever written stays readable.
 """
 
 from __future__ import annotations
@@ -51,39 +51,49 @@ _local = threading.local()
 def _compressor() -> zstandard.ZstdCompressor:
     compressor = getattr(_local, "compressor", None)
     if compressor is None:
-        compressor = zstandard.ZstdCompressor(level=_LEVEL, dict_data=_dictionary(DICTIONARY_ID))
+        compressor = zstandard.ZstdCompressor(
+            level=_LEVEL, dict_data=_dictionary(DICTIONARY_ID), write_dict_id=False
+        )
         _local.compressor = compressor
     return compressor
 
 
 def encode(new: Any, old: Any, options: Any) -> bytes:
     new_bytes = orjson.dumps(new)
-    compressor = _compressor()
-    packed_new = compressor.compress(new_bytes)
-    packed_old = _compressor_with(new_bytes).compress(orjson.dumps(old))
-    packed_options = compressor.compress(orjson.dumps(options))
-    header = bytes([FORMAT_V2, DICTIONARY_ID]) + b"".join(
-        len(part).to_bytes(4, "big") for part in (packed_new, packed_old)
+    packed_new = _compressor().compress(new_bytes)
+    packed_rest = _compressor_with(new_bytes).compress(orjson.dumps([old, options]))
+    return (
+        bytes([FORMAT_V2, DICTIONARY_ID])
+        + len(packed_new).to_bytes(4, "big")
+        + packed_new
+        + packed_rest
     )
-    return header + packed_new + packed_old + packed_options
 
 
 def decode(blob: bytes) -> tuple[Any, Any, Any]:
     """Returns (object, oldObject, options)."""
     if blob[:1] == bytes([FORMAT_V1]):
-        plain = zstandard.ZstdDecompressor()
-        new_packed, old_packed, options_packed = _parts(memoryview(blob)[1:])
-        new_bytes = plain.decompress(new_packed)
-        options_bytes = plain.decompress(options_packed)
-    elif blob[:1] == bytes([FORMAT_V2]) and len(blob) > 1:
-        trained = zstandard.ZstdDecompressor(dict_data=_dictionary(blob[1]))
-        new_packed, old_packed, options_packed = _parts(memoryview(blob)[2:])
-        new_bytes = trained.decompress(new_packed)
-        options_bytes = trained.decompress(options_packed)
-    else:
+        return _decode_v1(memoryview(blob)[1:])
+    if blob[:1] != bytes([FORMAT_V2]) or len(blob) < 6:
         raise CodecError(f"unknown object format {blob[:1]!r}")
+    trained = zstandard.ZstdDecompressor(dict_data=_dictionary(blob[1]))
+    new_len = int.from_bytes(blob[2:6], "big")
+    new_bytes = trained.decompress(blob[6 : 6 + new_len])
+    old, options = orjson.loads(_decompressor_with(new_bytes).decompress(blob[6 + new_len :]))
+    return orjson.loads(new_bytes), old, options
+
+
+def _decode_v1(packed: memoryview) -> tuple[Any, Any, Any]:
+    """Format 1: three frames, the old object's against the new one, the others plain."""
+    plain = zstandard.ZstdDecompressor()
+    new_packed, old_packed, options_packed = _parts(packed)
+    new_bytes = plain.decompress(new_packed)
     old_bytes = _decompressor_with(new_bytes).decompress(old_packed)
-    return orjson.loads(new_bytes), orjson.loads(old_bytes), orjson.loads(options_bytes)
+    return (
+        orjson.loads(new_bytes),
+        orjson.loads(old_bytes),
+        orjson.loads(plain.decompress(options_packed)),
+    )
 
 
 def _parts(packed: memoryview) -> tuple[memoryview, memoryview, memoryview]:
