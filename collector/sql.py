@@ -11,6 +11,9 @@ from __future__ import annotations
 APPLICATION_ID = 0x4C4F4749  # "LOGI"
 
 PRAGMAS_WRITER = (
+    # 16 KiB pages hold an event row of ~700 bytes with less slack than 4 KiB ones: about 12%
+    # fewer bytes per event. Takes effect only when the file is created (before WAL is on).
+    "PRAGMA page_size=16384",
     "PRAGMA journal_mode=WAL",
     # FULL: a committed group survives power loss too, not only a killed process.
     "PRAGMA synchronous=FULL",
