@@ -19,7 +19,7 @@ from collector.query import (
     whole_number,
 )
 from collector.runtime import Runtime
-from collector.stream import STREAMS, close_streams, stream
+from collector.stream import READS, STREAMS, close_streams, stream
 
 OPENAPI = orjson.loads(importlib.resources.files("collector").joinpath("openapi.json").read_bytes())
 
@@ -28,6 +28,7 @@ def create_api_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[json_errors, query_errors])
     app[RUNTIME] = runtime
     app[STREAMS] = set()
+    app[READS] = {}
     app.router.add_get("/api/v1/events", list_events)
     app.router.add_get("/api/v1/events/{id}", get_event)
     app.router.add_get("/api/v1/stream", stream)

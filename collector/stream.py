@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 import orjson
 from aiohttp import web
 
 from collector.events import Event
 from collector.http import RUNTIME
-from collector.query import FILTERS, after_id, event_query, parse_query
+from collector.query import FILTERS, EventQuery, after_id, event_query, parse_query
+from collector.runtime import Runtime
 
 STREAMS = web.AppKey("streams", set[web.StreamResponse])
+READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int], "asyncio.Future[_Batch]"])
 BATCH = 500
 PING_SECONDS = 15.0
+GATHER_SECONDS = 0.1
 # A client that cannot take a batch within this long is disconnected, not waited for.
 WRITE_TIMEOUT_SECONDS = 10.0
 
@@ -52,18 +56,52 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _follow(request: web.Request, response: web.StreamResponse, query, last: int) -> None:
+async def _follow(
+    request: web.Request, response: web.StreamResponse, query: EventQuery, last: int
+) -> None:
     runtime = request.app[RUNTIME]
     await _write(response, b": connected\n\n")
     while not runtime.stopping.is_set():
-        events = await runtime.store.events_after(last, query, BATCH)
-        if events:
-            await _write(response, b"".join(_message(e) for e in events))
-            last = events[-1].id
-            if len(events) == BATCH:
+        batch = await _shared_batch(request.app, query, last)
+        if batch.count:
+            await _write(response, batch.payload)
+            last = batch.last
+            if batch.count == BATCH:
                 continue
         if not await runtime.writer.committed.wait(PING_SECONDS):
             await _write(response, b": ping\n\n")
+            continue
+        # Under load commits come every few milliseconds; waking every follower for each one
+        # costs the event loop the admission requests share. Followers gather commits instead.
+        await asyncio.sleep(GATHER_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    payload: bytes
+    last: int
+    count: int
+
+
+async def _shared_batch(app: web.Application, query: EventQuery, last: int) -> _Batch:
+    """The messages after `last`. Streams with the same filters at the same place share one
+    read and one encoding: after a commit, hundreds of followers cost one query, not hundreds.
+    """
+    reads = app[READS]
+    key = (query, last)
+    read = reads.get(key)
+    if read is None:
+        read = asyncio.ensure_future(_read(app[RUNTIME], query, last))
+        reads[key] = read
+        read.add_done_callback(lambda _: reads.pop(key, None))
+    # One follower leaving must not cancel the read the others wait for.
+    return await asyncio.shield(read)
+
+
+async def _read(runtime: Runtime, query: EventQuery, last: int) -> _Batch:
+    events = await runtime.store.events_after(last, query, BATCH)
+    payload = b"".join(_message(e) for e in events)
+    return _Batch(payload, events[-1].id if events else last, len(events))
 
 
 def _message(event: Event) -> bytes:
