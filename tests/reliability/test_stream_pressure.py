@@ -1,0 +1,156 @@
+"""Followers of /api/v1/stream, many, stuck or vanishing: admission does not notice them.
+
+Latency is measured at the client, through the same two cores the collector runs on, so the
+bounds compare against a baseline taken moments before rather than against absolute figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.collector import CollectorProcess
+
+from .load import Load, metric, percentile
+from .scale import knob, report
+
+REQUEST = b"GET /api/v1/stream HTTP/1.1\r\nHost: logistis\r\n\r\n"
+
+
+class Follower:
+    """A raw-socket stream client that only counts the events it gets (cheap, so hundreds fit
+    beside the load generator)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def follow(self, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(REQUEST)
+        try:
+            while chunk := await reader.read(65536):
+                self.received += chunk.count(b"\nid: ") + chunk.startswith(b"id: ")
+        finally:
+            writer.close()
+
+
+def rss_mib(collector: CollectorProcess) -> float:
+    assert collector.process is not None
+    for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+async def collector(tmp_path: Path) -> AsyncIterator[CollectorProcess]:
+    process = CollectorProcess(tmp_path / "data").start()
+    yield process
+    assert await asyncio.to_thread(process.stop) == 0
+
+
+async def connected(collector: CollectorProcess, count: int) -> None:
+    for _ in range(100):
+        if metric(collector, "logistis_stream_clients") >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{count} followers never all connected")
+
+
+async def test_hundreds_of_followers_leave_admission_alone(collector: CollectorProcess) -> None:
+    clients = knob("stream_clients", 300)
+    baseline = await Load(collector, workers=4).run_for(2.0)
+    followers = [Follower() for _ in range(clients)]
+    for follower in followers:
+        follower.task = asyncio.create_task(follower.follow(collector.api_port))
+    await connected(collector, clients)
+    rss_before = rss_mib(collector)
+    loaded = await Load(collector, workers=4).run_for(2.0)
+    try:
+        # Every follower gets every event, promptly.
+        for _ in range(50):
+            if min(f.received for f in followers) >= len(loaded.acknowledged):
+                break
+            await asyncio.sleep(0.1)
+        assert {f.received for f in followers} == {len(loaded.acknowledged)}
+        rss_after = rss_mib(collector)
+    finally:
+        for follower in followers:
+            assert follower.task is not None
+            follower.task.cancel()
+        await asyncio.gather(*(f.task for f in followers if f.task), return_exceptions=True)
+    throughput = len(loaded.latencies) / len(baseline.latencies)
+    assert throughput > 0.5, f"admission throughput fell to {throughput:.0%} of the baseline"
+    assert percentile(loaded.latencies, 0.99) < max(4 * percentile(baseline.latencies, 0.99), 0.15)
+    assert rss_after - rss_before < 40
+    report("stream followers held", clients)
+    report("collector RSS with the followers (MiB)", round(rss_after))
+    report("admission throughput with the followers, of baseline", round(throughput, 2))
+
+
+def stuck_socket(port: int) -> socket.socket:
+    """Connected, asking for the stream, and never reading a byte of it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(REQUEST)
+    return sock
+
+
+async def test_stuck_followers_hold_back_neither_admission_nor_the_others(
+    collector: CollectorProcess,
+) -> None:
+    stuck = [stuck_socket(collector.api_port) for _ in range(knob("stuck_clients", 50))]
+    live = Follower()
+    live.task = asyncio.create_task(live.follow(collector.api_port))
+    try:
+        await connected(collector, len(stuck) + 1)
+        rss_before = rss_mib(collector)
+        load = await Load(collector, workers=8).run_for(3.0)
+        await asyncio.sleep(0.5)
+        assert live.received == len(load.acknowledged)
+        # Each stuck follower holds at most a socket's worth of unsent data.
+        assert rss_mib(collector) - rss_before < 40
+        assert load.denied == 0
+        assert set(load.answers) == {200}
+    finally:
+        live.task.cancel()
+        for sock in stuck:
+            sock.close()
+
+
+def abort(sock: socket.socket) -> None:
+    """Close with a reset, as a client that crashes or loses its network does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+async def test_followers_that_vanish_mid_response_leave_nothing_behind(
+    collector: CollectorProcess,
+) -> None:
+    load = Load(collector, workers=4)
+    running = asyncio.create_task(load.run())
+    rss_before = rss_mib(collector)
+    for _ in range(knob("vanishing_clients", 200)):
+        sock = await asyncio.to_thread(stuck_socket, collector.api_port)
+        await asyncio.sleep(0.005)
+        await asyncio.to_thread(sock.recv, 100)
+        abort(sock)
+    await asyncio.sleep(0.5)
+    load.stop()
+    await running
+    # A vanished follower is noticed at its next write; the next commit gives it one.
+    await Load(collector, workers=1).run_for(0.3)
+    for _ in range(50):
+        if metric(collector, "logistis_stream_clients") == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert metric(collector, "logistis_stream_clients") == 0
+    assert rss_mib(collector) - rss_before < 40
+    assert load.denied == 0
