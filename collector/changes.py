@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonpatch
@@ -14,6 +15,11 @@ NOISE_PATHS = (
     "/metadata/uid",
     "/metadata/creationTimestamp",
     "/metadata/selfLink",
+)
+# Controllers refresh these on every status write even when the condition itself holds still;
+# `lastTransitionTime` is kept, it moves only when the condition does (as in tui/core/diff.py).
+_HEARTBEATS = re.compile(
+    r"^/status/conditions/\d+/(lastUpdateTime|lastHeartbeatTime|lastProbeTime)$"
 )
 _NOISE_KEYS = (
     "managedFields",
@@ -74,7 +80,9 @@ def _without_noise(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_noise(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in NOISE_PATHS)
+    return any(path == p or path.startswith(p + "/") for p in NOISE_PATHS) or bool(
+        _HEARTBEATS.match(path)
+    )
 
 
 def _without_value(op: dict[str, Any]) -> dict[str, str]:
