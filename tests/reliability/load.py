@@ -12,6 +12,7 @@ import contextlib
 import copy
 import itertools
 import sqlite3
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,16 +55,26 @@ class Load:
 
     collector: CollectorProcess
     workers: int = 16
+    tls: ssl.SSLContext | None = None
+    """Trust for the webhook's certificate; default: the collector's dev certificate."""
+    fresh_connections: bool = False
+    """A new TLS connection (and handshake) for every review instead of keep-alive."""
     acknowledged: set[str] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
     denied: int = 0
+    errors: int = 0
+    """Connections that failed; each ends its worker (a killed collector ends them all)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _supply: Iterator[Review] = field(default_factory=reviews)
 
     async def run(self) -> None:
         """Post until `stop()` or until the collector goes away (connection errors end it)."""
-        connector = aiohttp.TCPConnector(ssl=self.collector.ssl_context(), limit=self.workers)
+        connector = aiohttp.TCPConnector(
+            ssl=self.tls or self.collector.ssl_context(),
+            limit=self.workers,
+            force_close=self.fresh_connections,
+        )
         timeout = aiohttp.ClientTimeout(total=15)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await asyncio.gather(*(self._worker(session) for _ in range(self.workers)))
@@ -80,6 +91,7 @@ class Load:
                 async with session.post(url, json=review) as response:
                     answer = await response.json()
             except (aiohttp.ClientError, TimeoutError):
+                self.errors += 1
                 return
             self.latencies.append(time.perf_counter() - started)
             self.answers.append(response.status)
