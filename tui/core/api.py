@@ -210,19 +210,22 @@ class CollectorClient:
             except CollectorError as error:
                 if not _transient(error):
                     raise
-                delay = backoff.next()
-                on_status(LinkStatus(LinkState.RECONNECTING, str(error), delay))
-                await asyncio.sleep(delay)
-                await self._recover_quietly(on_status, backoff)
+                await self._reconnect(str(error), on_status, backoff)
 
-    async def _recover_quietly(
-        self, on_status: Callable[[LinkStatus], None], backoff: Backoff
+    async def _reconnect(
+        self, reason: str, on_status: Callable[[LinkStatus], None], backoff: Backoff
     ) -> None:
-        # A failed recovery is one more failed attempt; the loop keeps trying.
-        try:
-            await self.recover()
-        except CollectorError as error:
-            on_status(LinkStatus(LinkState.RECONNECTING, str(error), backoff.peek()))
+        """Wait, then recover; until recovery succeeds, each failure is the reason shown."""
+        while True:
+            delay = backoff.next()
+            on_status(LinkStatus(LinkState.RECONNECTING, reason, delay))
+            await asyncio.sleep(delay)
+            try:
+                await self.recover()
+            except CollectorError as error:
+                reason = str(error)
+            else:
+                return
 
 
 class LinkState(StrEnum):

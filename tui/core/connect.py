@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tui.core.api import CollectorClient
-from tui.core.portforward import DEFAULT_NAMESPACE, PortForward, Target
+from tui.core.api import CollectorClient, CollectorUnreachable
+from tui.core.portforward import DEFAULT_NAMESPACE, PortForward, PortForwardError, Target
 
 
 @asynccontextmanager
@@ -28,8 +28,15 @@ async def connect(
             yield client
         return
     target = Target(namespace=namespace, context=context, kubeconfig=kubeconfig)
-    async with (
-        PortForward(target, kubectl=kubectl) as forward,
-        CollectorClient(forward.url, recover=forward.restart) as client,
-    ):
-        yield client
+    async with PortForward(target, kubectl=kubectl) as forward:
+
+        async def reopen() -> str:
+            # To the client a forward that cannot be reopened yet (the pod is restarting)
+            # is an unreachable collector: it keeps retrying with backoff.
+            try:
+                return await forward.restart()
+            except PortForwardError as error:
+                raise CollectorUnreachable(str(error)) from error
+
+        async with CollectorClient(forward.url, recover=reopen) as client:
+            yield client
