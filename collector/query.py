@@ -66,7 +66,7 @@ class EventQuery:
             _any_of("(kind = ? COLLATE NOCASE OR resource = lower(?))", self.kinds, repeat=2),
             _any_of("grp = ?", self.groups),
             _any_of("name = ?", self.names),
-            _any_of("username GLOB ?", self.users),
+            _users(self.users),
             _any_of("operation = ?", self.operations),
         ]
         if self.people:
@@ -87,6 +87,15 @@ class EventQuery:
         if not used:
             return "", []
         return "WHERE " + " AND ".join(sql for sql, _ in used), [p for _, ps in used for p in ps]
+
+
+def _users(patterns: tuple[str, ...]) -> tuple[str, list[object]]:
+    # An exact name compares with `=`: SQLite then walks events_by_user newest first and stops
+    # at the end of the page, where GLOB is a range scan that sorts every event of the user.
+    if not patterns:
+        return "", []
+    tests = ["username GLOB ?" if "*" in p or "[" in p else "username = ?" for p in patterns]
+    return "(" + " OR ".join(tests) + ")", list(patterns)
 
 
 def _any_of(sql: str, values: tuple[str, ...], *, repeat: int = 1) -> tuple[str, list[object]]:
