@@ -1,0 +1,92 @@
+"""Slow-loris peers on the webhook port: connections that trickle their headers or stall in
+their body. Admission for everyone else goes on as before; nothing is stored for them; a body
+that finally arrives broken gets a JSON 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.collector import CollectorProcess
+
+from .load import Load, database, event_count, percentile
+from .scale import knob
+
+HEAD = (
+    b"POST /validate?timeout=5s HTTP/1.1\r\nHost: logistis\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+)
+
+
+@pytest.fixture
+async def collector(tmp_path: Path) -> AsyncIterator[CollectorProcess]:
+    process = CollectorProcess(tmp_path / "data").start()
+    yield process
+    assert await asyncio.to_thread(process.stop) == 0
+
+
+async def open_tls(collector: CollectorProcess, tls: ssl.SSLContext):
+    return await asyncio.open_connection(
+        "127.0.0.1", collector.webhook_port, ssl=tls, server_hostname="localhost"
+    )
+
+
+async def trickle_headers(collector: CollectorProcess, tls: ssl.SSLContext, stop: asyncio.Event):
+    """One byte of the request head at a time, as slowly as a server will wait."""
+    _, writer = await open_tls(collector, tls)
+    try:
+        for byte in HEAD % 10:
+            if stop.is_set():
+                return
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.2)
+    finally:
+        writer.close()
+
+
+async def stall_body(
+    collector: CollectorProcess, tls: ssl.SSLContext, stop: asyncio.Event
+) -> tuple[int, dict]:
+    """A head promising a large body, a few bytes of it, a stall, then junk to the end."""
+    reader, writer = await open_tls(collector, tls)
+    size = 50_000
+    writer.write(HEAD % size + b'{"kind": "AdmissionRev')
+    await writer.drain()
+    await stop.wait()
+    writer.write(b"x" * (size - len(b'{"kind": "AdmissionRev')))
+    await writer.drain()
+    status_line = await reader.readline()
+    headers = await reader.readuntil(b"\r\n\r\n")
+    length = int(headers.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    body = await reader.readexactly(length)
+    writer.close()
+    return int(status_line.split()[1]), json.loads(body)
+
+
+async def test_slow_peers_do_not_slow_admission(collector: CollectorProcess) -> None:
+    tls = collector.ssl_context()
+    baseline = await Load(collector, workers=4).run_for(1.5)
+    before = event_count(database(collector))
+    stop = asyncio.Event()
+    peers = knob("slow_peers", 100)
+    trickling = [asyncio.create_task(trickle_headers(collector, tls, stop)) for _ in range(peers)]
+    stalled = [asyncio.create_task(stall_body(collector, tls, stop)) for _ in range(peers)]
+    await asyncio.sleep(0.5)
+    loaded = await Load(collector, workers=4).run_for(1.5)
+    stop.set()
+    answers = await asyncio.gather(*stalled)
+    await asyncio.gather(*trickling)
+    assert loaded.denied == 0
+    assert set(loaded.answers) == {200}
+    assert len(loaded.latencies) > 0.5 * len(baseline.latencies)
+    assert percentile(loaded.latencies, 0.99) < max(4 * percentile(baseline.latencies, 0.99), 0.15)
+    for status, body in answers:
+        assert status == 400
+        assert isinstance(body["error"], str)
+    assert event_count(database(collector)) == before + len(loaded.acknowledged)
