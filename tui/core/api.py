@@ -249,9 +249,6 @@ class Backoff:
         self._first, self._factor, self._cap = first, factor, cap
         self._delay = first
 
-    def peek(self) -> float:
-        return self._delay
-
     def next(self) -> float:
         delay = self._delay
         self._delay = min(self._delay * self._factor, self._cap)

@@ -58,10 +58,6 @@ class ResourceRef:
     resource: str
     subresource: str = ""
 
-    @property
-    def group_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
     @classmethod
     def from_json(cls, data: JSONObject) -> ResourceRef:
         return cls(
