@@ -112,15 +112,16 @@ SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
 
-SELECT_NAMESPACE_COUNTS = """
-    SELECT namespace, sum(count) FROM stats GROUP BY namespace ORDER BY namespace
+# Each namespace's count, and its newest event found by one index seek per namespace.
+SELECT_NAMESPACES = """
+    SELECT s.namespace, s.n, e.time_ms, e.username
+    FROM (SELECT namespace, sum(count) AS n FROM stats GROUP BY namespace) AS s
+    LEFT JOIN events AS e ON e.id = (SELECT max(id) FROM events WHERE namespace = s.namespace)
+    ORDER BY s.namespace
 """
 SELECT_NAMESPACE_KINDS = """
     SELECT namespace, grp, kind, resource, sum(count) AS n FROM stats
     GROUP BY namespace, grp, resource, kind ORDER BY namespace, n DESC
-"""
-SELECT_LAST_IN_NAMESPACE = """
-    SELECT time_ms, username FROM events WHERE id = (SELECT max(id) FROM events WHERE namespace = ?)
 """
 
 # Facets over the aggregate table, or over the events themselves when a filter needs them.
