@@ -80,3 +80,6 @@ deploy: image ## build, load into kind when the context is kind-*, apply the man
 undeploy: ## remove logistis, webhook configuration first (the recorded history too)
 	$(KUBECTL) delete validatingwebhookconfiguration $(WEBHOOK_CONFIGURATION) --ignore-not-found
 	$(KUBECTL) delete -k $(KUSTOMIZATION) --ignore-not-found
+
+soak: $(STAMP) ## the reliability suite at full strength (kill -9 rounds, fuzz, stream fan-out); figures at the end
+	$(PY) tools/soak.py

@@ -23,8 +23,6 @@ def test_the_api_listens_on_loopback_by_default() -> None:
         ("0.0.0.0", "flag"),
         ("0.0.0.0", "environment"),
         ("[::]", "flag"),
-        ("", "flag"),
-        ("10.0.0.7", "flag"),
         ("collector.example.com", "flag"),
     ],
 )

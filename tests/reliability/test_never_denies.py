@@ -44,7 +44,7 @@ async def test_a_locked_store_delays_nobody_past_the_commit_timeout(tmp_path: Pa
     holder = sqlite3.connect(db, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
-        load = await Load(collector, workers=8).run_for(3.0)
+        load = await Load(collector, workers=8).run_for(1.5)
         assert load.answers
         assert set(load.answers) == {200}
         assert load.denied == 0

@@ -71,14 +71,14 @@ async def stall_body(
 
 async def test_slow_peers_do_not_slow_admission(collector: CollectorProcess) -> None:
     tls = collector.ssl_context()
-    baseline = await Load(collector, workers=4).run_for(1.5)
+    baseline = await Load(collector, workers=4).run_for(1.0)
     before = event_count(database(collector))
     stop = asyncio.Event()
     peers = knob("slow_peers", 100)
     trickling = [asyncio.create_task(trickle_headers(collector, tls, stop)) for _ in range(peers)]
     stalled = [asyncio.create_task(stall_body(collector, tls, stop)) for _ in range(peers)]
     await asyncio.sleep(0.5)
-    loaded = await Load(collector, workers=4).run_for(1.5)
+    loaded = await Load(collector, workers=4).run_for(1.0)
     stop.set()
     answers = await asyncio.gather(*stalled)
     await asyncio.gather(*trickling)

@@ -65,13 +65,13 @@ async def connected(collector: CollectorProcess, count: int) -> None:
 
 async def test_hundreds_of_followers_leave_admission_alone(collector: CollectorProcess) -> None:
     clients = knob("stream_clients", 300)
-    baseline = await Load(collector, workers=4).run_for(2.0)
+    baseline = await Load(collector, workers=4).run_for(1.5)
     followers = [Follower() for _ in range(clients)]
     for follower in followers:
         follower.task = asyncio.create_task(follower.follow(collector.api_port))
     await connected(collector, clients)
     rss_before = rss_mib(collector)
-    loaded = await Load(collector, workers=4).run_for(2.0)
+    loaded = await Load(collector, workers=4).run_for(1.5)
     try:
         # Every follower gets every event, promptly.
         for _ in range(50):
@@ -112,7 +112,7 @@ async def test_stuck_followers_hold_back_neither_admission_nor_the_others(
     try:
         await connected(collector, len(stuck) + 1)
         rss_before = rss_mib(collector)
-        load = await Load(collector, workers=8).run_for(3.0)
+        load = await Load(collector, workers=8).run_for(2.0)
         await asyncio.sleep(0.5)
         assert live.received == len(load.acknowledged)
         # Each stuck follower holds at most a socket's worth of unsent data.
