@@ -54,9 +54,19 @@ async def readyz(request: web.Request) -> web.Response:
     # After a failed commit only a write shows that the store takes writes again, and a pod
     # that is not ready gets no admission traffic whose commit could show it.
     check = runtime.store.check_writable if writer.last_error is None else writer.recover
+    # A check that outlives the timeout runs to its end in the background: cancelled after its
+    # BEGIN, it would leave a transaction open on the one write connection.
+    running = asyncio.ensure_future(check())
+    running.add_done_callback(retrieve_exception)
     try:
-        await asyncio.wait_for(check(), timeout=1.0)
+        await asyncio.wait_for(asyncio.shield(running), timeout=1.0)
     except (TimeoutError, OSError, Exception) as error:  # noqa: BLE001 - any failure means not ready
         problem = writer.last_error or f"store not writable: {error or type(error).__name__}"
         return json_error(503, "not ready", problem)
     return json_response({"status": "ready"})
+
+
+def retrieve_exception(future: asyncio.Future[None]) -> None:
+    """Mark a background future's failure as seen; whoever cared has logged or counted it."""
+    if not future.cancelled():
+        future.exception()

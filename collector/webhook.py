@@ -22,7 +22,14 @@ from collector.admission import (
     event_from_request,
     parse_review,
 )
-from collector.http import RUNTIME, add_health_routes, json_error, json_errors, json_response
+from collector.http import (
+    RUNTIME,
+    add_health_routes,
+    json_error,
+    json_errors,
+    json_response,
+    retrieve_exception,
+)
 from collector.runtime import Runtime
 from collector.writer import NotRecorded
 
@@ -72,7 +79,7 @@ async def record(runtime: Runtime, review: Review) -> str:
         await asyncio.wait_for(asyncio.shield(committed), runtime.settings.commit_timeout_seconds)
     except TimeoutError:
         # The event may still commit later; the apiserver must not wait for it.
-        committed.add_done_callback(_consume)
+        committed.add_done_callback(retrieve_exception)
         return _dropped(runtime, review, "commit timeout")
     except NotRecorded as error:
         return _dropped(runtime, review, error.reason)
@@ -102,8 +109,3 @@ def _dropped(runtime: Runtime, review: Review, reason: str) -> str:
         },
     )
     return "dropped"
-
-
-def _consume(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
