@@ -76,3 +76,25 @@ async def ready_within(collector: CollectorProcess, seconds: float) -> bool:
             return True
         await asyncio.sleep(0.2)
     return False
+
+
+async def test_a_readiness_probe_timing_out_on_a_lock_leaves_recording_intact(
+    tmp_path: Path,
+) -> None:
+    """The kubelet's probe gives up on a locked store after 1 s; the store's own BEGIN waits on.
+    When the lock goes, that transaction must not stay open and fail every later commit."""
+    collector = CollectorProcess(tmp_path / "data").start()
+    db = database(collector)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        assert await readyz_status(collector) == 503
+        holder.execute("ROLLBACK")
+        await asyncio.sleep(0.3)
+        reviews = [fresh_review(r) for r in recorded_fixtures()[:10]]
+        await asyncio.to_thread(post_reviews, collector, reviews)
+        assert {r["request"]["uid"] for r in reviews} <= stored_uids(db)
+        assert metric(collector, "logistis_events_dropped_total") == 0
+    finally:
+        holder.close()
+        assert await asyncio.to_thread(collector.stop) == 0
