@@ -164,7 +164,16 @@ def _nested_too_deep(draw: st.DrawFn) -> bytes:
     return body[:-1] + b', "deep": ' + b"[" * depth + b"]" * depth + b"}"
 
 
+@st.composite
+def _oversized(draw: st.DrawFn) -> bytes:
+    """Past the default 3 MiB limit; the apiserver's own objects stay under 1.5 MiB."""
+    review = draw(bases)
+    review["request"]["object"] = {"padding": "x" * draw(st.integers(3 * 2**20, 4 * 2**20))}
+    return json.dumps(review).encode()
+
+
 broken_reviews = st.one_of(
+    _oversized(),
     _wrong_field(),
     _duplicate_last_wrong(),
     _not_utf8(),
