@@ -146,28 +146,19 @@ LOADS: tuple[tuple[str, dict[str, float]], ...] = (
 
 def webhook(report: Report, work: Path, duration: float) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
-    dropped: dict[str, float] = {}
     with noop_webhook(work / "noop") as url:
         ca = work / "noop" / "tls-dev.crt"
         results["no-op endpoint"] = [load(url, ca, duration, **o) for _, o in LOADS]
     for name, args in (("collector", ()), ("naive (batch of 1)", ("--max-commit-batch", "1"))):
         with collector(work / name.split()[0], *args) as process:
-            results[name] = [load(process.webhook_url, process.ca_file, duration, **o)
-                             for _, o in LOADS]  # fmt: skip
-            totals = counters(process)
-            dropped[name] = totals.get("logistis_events_dropped_total", 0.0)
-            answered = totals["logistis_admission_requests_total"]
-            committed = totals["logistis_events_recorded_total"]
-            skipped = totals.get("logistis_events_skipped_total", 0.0)
-            if committed + skipped + dropped[name] != answered:
-                raise RuntimeError(f"{name}: {answered} answered, {committed} committed")
+            results[name] = [_committed_load(process, duration, o) for _, o in LOADS]
     names = list(results)
     rows = []
     for index, (load_name, _) in enumerate(LOADS):
         for metric, key in (("req/s", "rps"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
-                            ("p99.9 ms", "p999_ms")):  # fmt: skip
-            rows.append([f"{load_name}: {metric}", *(results[n][index][key] for n in names)])
-    rows.append(["events dropped (answered uncommitted)", "n/a", *(dropped[n] for n in names[1:])])
+                            ("p99.9 ms", "p999_ms"), ("answered uncommitted", "dropped")):  # fmt: skip
+            rows.append([f"{load_name}: {metric}",
+                         *(results[n][index].get(key, "n/a") for n in names)])  # fmt: skip
     closed = {n: results[n][0]["rps"] for n in names}
     ratio = closed["collector"] / closed["no-op endpoint"]
     report.table(
@@ -176,22 +167,34 @@ def webhook(report: Report, work: Path, duration: float) -> None:
         rows,
         f"Each run: {duration:g} s measured after 1 s of warm-up. Collector / no-op throughput: "
         f"{ratio:.2f}; collector / naive: {closed['collector'] / closed['naive (batch of 1)']:.1f}x."
-        " Every review the collector answered was committed first (its counters checked).",
+        " *Answered uncommitted*: reviews allowed without their event because the commit took"
+        " longer than --commit-timeout (2 s), from the collector's own counters.",
     )
     at_500 = results["collector"][1]
+    dropped = results["collector"][0]["dropped"] + at_500["dropped"]
     report.check("webhook throughput vs no-op", f"{ratio:.2f}", ">= 0.50", ratio >= 0.5)
     report.check("webhook throughput", f"{closed['collector']:,.0f}/s", ">= 2,000/s",
                  closed["collector"] >= 2000)  # fmt: skip
     report.check("webhook p99 at 500/s", f"{at_500['p99_ms']:.2f} ms", "<= 5 ms",
                  at_500["p99_ms"] <= 5)  # fmt: skip
-    report.check("every event committed", f"{dropped['collector']:.0f} dropped", "0",
-                 dropped["collector"] == 0)  # fmt: skip
+    report.check("every event committed before its answer (closed loop, 500/s)",
+                 f"{dropped:.0f} uncommitted", "0", dropped == 0)  # fmt: skip
+
+
+def _committed_load(
+    process: CollectorProcess, duration: float, options: dict[str, float]
+) -> dict[str, Any]:
+    """A load run, with the reviews the collector allowed without committing their event."""
+    before = counters(process).get("logistis_events_dropped_total", 0.0)
+    result = load(process.webhook_url, process.ca_file, duration, **options)
+    result["dropped"] = counters(process).get("logistis_events_dropped_total", 0.0) - before
+    return result
 
 
 # -- 2. storage -------------------------------------------------------------------------------
 
 
-def storage(report: Report, work: Path, count: int = 600) -> None:
+def storage(report: Report, work: Path, count: int = 2000) -> None:
     rows = []
     for name, stream in benchdata.STREAMS.items():
         directory = work / f"storage-{len(rows)}"
@@ -331,24 +334,28 @@ async def _read_stream(stream: aiohttp.ClientResponse, arrived: dict[str, float]
 # -- report -----------------------------------------------------------------------------------
 
 
-def machine() -> str:
+def machine(load_average: str) -> str:
     cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
     memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
     return (
         f"- CPU: {cpu[1] if cpu else platform.processor()}, `nproc` = {os.cpu_count()}\n"
         f"- Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version},"
         f" {platform.system()} {platform.release()}\n"
+        f"- load average (1, 5, 15 min) when the run started: {load_average}; other work on the"
+        " machine shares its two cores with the collector and the load generator\n"
         f"- `free -h`:\n\n```\n{memory.rstrip()}\n```"
     )
 
 
-def write_results(output: Path, report: Report, seconds: float, args: argparse.Namespace) -> None:
+def write_results(
+    output: Path, report: Report, seconds: float, args: argparse.Namespace, load_average: str
+) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     generated = "\n\n".join([
         BEGIN,
         f"Run of {stamp}, {seconds / 60:.1f} minutes: `.venv/bin/python tools/bench.py"
         f" --events {args.events} --duration {args.duration:g}` (what `make bench` runs).",
-        machine(),
+        machine(load_average),
         report.markdown(),
         END,
     ])  # fmt: skip
@@ -365,6 +372,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
     started = time.perf_counter()
+    load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     report = Report()
     with tempfile.TemporaryDirectory(prefix="logistis-bench-") as temporary:
         work = Path(temporary)
@@ -375,7 +383,7 @@ def main() -> int:
     report.table("TUI", ["measurement", "result"],
                  [["launch to first rows; 2,000-line diff render", "not measured here yet"]])  # fmt: skip
     seconds = time.perf_counter() - started
-    write_results(args.output, report, seconds, args)
+    write_results(args.output, report, seconds, args, load_average)
     print(f"{sum(ok for *_, ok in report.checks)}/{len(report.checks)} targets met in"
           f" {seconds / 60:.1f} minutes; results in {args.output}")  # fmt: skip
     return 0
