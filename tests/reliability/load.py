@@ -114,6 +114,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+# An answer given after the commit timeout is an event dropped and counted, not lost; tests of
+# durability give commits all the time they need, so that every answer follows a commit.
+PATIENT = ("--commit-timeout", "30")
+
+
 def database(collector: CollectorProcess) -> Path:
     return collector.data_dir / "logistis.db"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from tests.support.collector import CollectorProcess
 
-from .load import Load, database, integrity, stored_uids
+from .load import PATIENT, Load, database, integrity, stored_uids
 from .scale import knob, report
 
 
 async def test_every_acknowledged_event_survives_kill_9(tmp_path: Path) -> None:
     rounds = knob("kill_rounds", 3)
-    collector = CollectorProcess(tmp_path / "data")
+    collector = CollectorProcess(tmp_path / "data", *PATIENT)
     acknowledged: set[str] = set()
     try:
         for _ in range(rounds):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from tests.support.collector import CollectorProcess
 
-from .load import Load, database, integrity, stored_uids
+from .load import PATIENT, Load, database, integrity, stored_uids
 
 
 async def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path: Path) -> None:
-    collector = CollectorProcess(tmp_path / "data").start()
+    collector = CollectorProcess(tmp_path / "data", *PATIENT).start()
     load = Load(collector, workers=32)
     running = asyncio.create_task(load.run())
     await asyncio.sleep(1.0)
