@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOBS = {
     "kill_rounds": (200, "kill -9 rounds under load"),
     "fuzz_examples": (5000, "hypothesis examples per fuzz test"),
-    "stream_clients": (1000, "concurrent /api/v1/stream followers"),
+    "stream_clients": (500, "concurrent /api/v1/stream followers"),
     "stuck_clients": (300, "followers that never read"),
     "vanishing_clients": (2000, "followers that reset the connection mid-response"),
-    "slow_peers": (400, "slow-loris connections of each kind"),
+    "slow_peers": (200, "slow-loris connections of each kind"),
 }
 # Figures that add up over repeats; the others are shown as their range.
 SUMMED = ("rounds", "events", "cases")

@@ -34,8 +34,10 @@ ENVELOPE: dict[tuple[str, ...], str] = {
     ("request", "resource", "resource"): "str",
     ("request", "name"): "str?",
     ("request", "namespace"): "str?",
+    ("request", "subResource"): "str?",
     ("request", "userInfo"): "object",
     ("request", "userInfo", "username"): "str",
+    ("request", "userInfo", "uid"): "str?",
     ("request", "userInfo", "groups"): "list of str?",
     ("request", "userInfo", "extra"): "map of str lists?",
     ("request", "object"): "object or null",
@@ -192,8 +194,10 @@ def _odd_contents(draw: st.DrawFn) -> Review:
         if draw(st.booleans()):
             _set(review, path, draw(st.none() | st.dictionaries(text, json_values, max_size=6)))
     if draw(st.booleans()):
-        review["request"][draw(text)] = draw(json_values)
-        review[draw(text.filter(lambda k: k not in review))] = draw(json_values)
+        review["request"][draw(text.filter(lambda k: ("request", k) not in ENVELOPE))] = draw(
+            json_values
+        )
+        review[draw(text.filter(lambda k: (k,) not in ENVELOPE))] = draw(json_values)
     return review
 
 

@@ -92,6 +92,9 @@ async def test_hundreds_of_followers_leave_admission_alone(collector: CollectorP
     report("stream followers held", clients)
     report("collector RSS with the followers (MiB)", round(rss_after))
     report("admission throughput with the followers, of baseline", round(throughput, 2))
+    report(
+        "admission p99 with the followers (ms)", round(percentile(loaded.latencies, 0.99) * 1000)
+    )
 
 
 def stuck_socket(port: int) -> socket.socket:
