@@ -1,7 +1,7 @@
 """`make soak`: the reliability suite at full strength, and the figures it reached.
 
 The tests in tests/reliability run briefly in `make test`; here every knob is turned up
-(hundreds of kill -9 rounds, thousands of fuzz cases, a thousand stream followers) and the
+(hundreds of kill -9 rounds, thousands of fuzz cases, hundreds of stream followers) and the
 whole suite can be repeated. Each test reports what it survived; the totals are printed at
 the end, and the exit status is pytest's.
 """
@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def raise_file_limit() -> None:
-    """A thousand followers need more descriptors than a default shell allows."""
+    """Hundreds of followers and slow peers need more descriptors than a shell may allow."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
