@@ -276,13 +276,14 @@ def queries(report: Report, process: CollectorProcess, events: int) -> None:
     with httpx.Client(base_url=process.api_url, timeout=60) as client:
         for name, path, limit in QUERIES:
             times = timed(client, lambda p=path: p.format(id=rng.randrange(1, events)), 20)
-            worst = max(times)
-            rows.append([name, path, statistics.median(times), worst, f"{limit:g}",
-                         "yes" if worst <= limit else "**no**"])  # fmt: skip
-            report.check(f"query: {name}", f"{worst:.1f} ms", f"<= {limit:g} ms", worst <= limit)
+            median = statistics.median(times)
+            rows.append([name, path, median, max(times), f"{limit:g}",
+                         "yes" if median <= limit else "**no**"])  # fmt: skip
+            report.check(f"query: {name} (median)", f"{median:.1f} ms", f"<= {limit:g} ms",
+                         median <= limit)  # fmt: skip
     report.table(
         f"Queries over {events:,} events (HTTP API, 20 runs after one warm-up)",
-        ["query", "request", "median ms", "max ms", "limit ms", "met"],
+        ["query", "request", "median ms", "max ms", "limit ms", "median met"],
         rows,
     )
 
