@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,7 +65,7 @@ DAMAGE = {
 }
 
 
-def start(data_dir: Path):
+def start(data_dir: Path) -> subprocess.CompletedProcess[str]:
     return run_collector_command(
         [
             "--data-dir",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -60,11 +61,12 @@ queries = st.lists(st.tuples(names, values), max_size=5)
 paths = st.sampled_from(ENDPOINTS) | st.one_of(text, numbers, long_values).map(
     lambda s: "/api/v1/events/" + quote(s, safe="")
 )
+Target = tuple[CollectorProcess, httpx.Client]
 cases = {"api": 0, "raw": 0}
 
 
 @pytest.fixture(scope="module")
-def api(fed_collector: CollectorProcess):
+def api(fed_collector: CollectorProcess) -> Iterator[Target]:
     before = event_count(database(fed_collector))
     with fed_collector.client() as client:
         yield fed_collector, client
@@ -84,7 +86,9 @@ def assert_answered(response: httpx.Response) -> None:
 
 @FUZZ
 @given(path=paths, params=queries, last_event_id=st.none() | numbers | text)
-def test_any_query_is_answered_without_a_server_error(api, path, params, last_event_id) -> None:
+def test_any_query_is_answered_without_a_server_error(
+    api: Target, path: str, params: list[tuple[str, str]], last_event_id: str | None
+) -> None:
     _collector, client = api
     # Within the request-line limit; past it is test_oversized_request_lines_are_refused_with_a_4xx.
     assume(len(path) + len(urlencode(params)) < LINE_LIMIT - 200)
@@ -119,7 +123,7 @@ def raw_status(port: int, target: bytes) -> int:
 
 @FUZZ
 @given(target=raw_targets)
-def test_raw_request_targets_never_break_the_server(api, target: bytes) -> None:
+def test_raw_request_targets_never_break_the_server(api: Target, target: bytes) -> None:
     """The parser may refuse such bytes itself, with a 4xx; never a 5xx."""
     collector, _ = api
     status = raw_status(collector.api_port, b"/api/v1/events?" + target)
@@ -128,7 +132,7 @@ def test_raw_request_targets_never_break_the_server(api, target: bytes) -> None:
 
 
 @pytest.mark.parametrize("size", [LINE_LIMIT + 1, 100_000, 1_000_000])
-def test_oversized_request_lines_are_refused_with_a_4xx(api, size: int) -> None:
+def test_oversized_request_lines_are_refused_with_a_4xx(api: Target, size: int) -> None:
     collector, client = api
     assert 400 <= raw_status(collector.api_port, b"/api/v1/events?q=" + b"x" * size) < 500
     assert client.get("/readyz").status_code == 200

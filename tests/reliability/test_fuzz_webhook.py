@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 from tests.support.collector import CollectorProcess
 
 from .hostile import bases, broken_reviews, odd_reviews
-from .load import PATIENT, database, event_count, fresh_review, recorded_fixtures, stored_uids
+from .load import (
+    PATIENT,
+    Review,
+    database,
+    event_count,
+    fresh_review,
+    recorded_fixtures,
+    stored_uids,
+)
 from .scale import knob, report
 
 EXAMPLES = knob("fuzz_examples", 200)
@@ -33,13 +41,14 @@ CONTENT_TYPES = (
     "multipart/form-data; boundary=x",
     "application/octet-stream",
 )
+Target = tuple[CollectorProcess, httpx.Client]
 cases = {"broken": 0, "odd": 0, "content type": 0}
 
 
 @pytest.fixture(scope="module")
 def target(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[CollectorProcess, httpx.Client]]:
+) -> Iterator[Target]:
     # What is tested here is that recording goes on, not how fast on two cores shared with
     # the fuzzer.
     collector = CollectorProcess(tmp_path_factory.mktemp("fuzz") / "data", *PATIENT).start()
@@ -51,7 +60,9 @@ def target(
         report("webhook fuzz cases", sum(cases.values()))
 
 
-def post(client: httpx.Client, collector: CollectorProcess, body: bytes, content_type: str):
+def post(
+    client: httpx.Client, collector: CollectorProcess, body: bytes, content_type: str
+) -> httpx.Response:
     return client.post(
         f"{collector.webhook_url}?timeout=5s", content=body, headers={"Content-Type": content_type}
     )
@@ -66,7 +77,7 @@ def assert_json_4xx(response: httpx.Response) -> None:
 
 @FUZZ
 @given(body=broken_reviews)
-def test_broken_reviews_are_a_json_4xx_and_store_nothing(target, body: bytes) -> None:
+def test_broken_reviews_are_a_json_4xx_and_store_nothing(target: Target, body: bytes) -> None:
     collector, client = target
     before = event_count(database(collector))
     assert_json_4xx(post(client, collector, body, "application/json"))
@@ -76,7 +87,7 @@ def test_broken_reviews_are_a_json_4xx_and_store_nothing(target, body: bytes) ->
 
 @FUZZ
 @given(body=odd_reviews)
-def test_odd_contents_are_allowed_and_recording_goes_on(target, body: bytes) -> None:
+def test_odd_contents_are_allowed_and_recording_goes_on(target: Target, body: bytes) -> None:
     collector, client = target
     response = post(client, collector, body, "application/json")
     assert response.status_code == 200, response.text[:300]
@@ -90,7 +101,7 @@ def test_odd_contents_are_allowed_and_recording_goes_on(target, body: bytes) -> 
 
 @FUZZ
 @given(review=bases, content_type=st.sampled_from(CONTENT_TYPES))
-def test_wrong_content_type_is_a_415(target, review, content_type: str) -> None:
+def test_wrong_content_type_is_a_415(target: Target, review: Review, content_type: str) -> None:
     collector, client = target
     before = event_count(database(collector))
     response = client.post(

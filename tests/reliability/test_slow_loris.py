@@ -30,13 +30,17 @@ async def collector(tmp_path: Path) -> AsyncIterator[CollectorProcess]:
     assert await asyncio.to_thread(process.stop) == 0
 
 
-async def open_tls(collector: CollectorProcess, tls: ssl.SSLContext):
+async def open_tls(
+    collector: CollectorProcess, tls: ssl.SSLContext
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.open_connection(
         "127.0.0.1", collector.webhook_port, ssl=tls, server_hostname="localhost"
     )
 
 
-async def trickle_headers(collector: CollectorProcess, tls: ssl.SSLContext, stop: asyncio.Event):
+async def trickle_headers(
+    collector: CollectorProcess, tls: ssl.SSLContext, stop: asyncio.Event
+) -> None:
     """One byte of the request head at a time, as slowly as a server will wait."""
     _, writer = await open_tls(collector, tls)
     try:
@@ -52,7 +56,7 @@ async def trickle_headers(collector: CollectorProcess, tls: ssl.SSLContext, stop
 
 async def stall_body(
     collector: CollectorProcess, tls: ssl.SSLContext, stop: asyncio.Event
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, object]]:
     """A head promising a large body, a few bytes of it, a stall, then junk to the end."""
     reader, writer = await open_tls(collector, tls)
     size = 50_000
