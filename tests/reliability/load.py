@@ -114,8 +114,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-# An answer given after the commit timeout is an event dropped and counted, not lost; tests of
-# durability give commits all the time they need, so that every answer follows a commit.
+# An answer given after the commit timeout is an event dropped and counted, not lost; tests that
+# count events against answers give commits all the time they need, so every answer follows one.
 PATIENT = ("--commit-timeout", "30")
 
 

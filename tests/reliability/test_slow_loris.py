@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.collector import CollectorProcess
 
-from .load import Load, database, event_count, percentile
+from .load import PATIENT, Load, database, event_count, percentile
 from .scale import knob
 
 HEAD = (
@@ -25,7 +25,7 @@ HEAD = (
 
 @pytest.fixture
 async def collector(tmp_path: Path) -> AsyncIterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path / "data").start()
+    process = CollectorProcess(tmp_path / "data", *PATIENT).start()
     yield process
     assert await asyncio.to_thread(process.stop) == 0
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.collector import CollectorProcess
 
-from .load import Load, metric, percentile
+from .load import PATIENT, Load, metric, percentile
 from .scale import knob, report
 
 REQUEST = b"GET /api/v1/stream HTTP/1.1\r\nHost: logistis\r\n\r\n"
@@ -50,7 +50,7 @@ def rss_mib(collector: CollectorProcess) -> float:
 
 @pytest.fixture
 async def collector(tmp_path: Path) -> AsyncIterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path / "data").start()
+    process = CollectorProcess(tmp_path / "data", *PATIENT).start()
     yield process
     assert await asyncio.to_thread(process.stop) == 0
 
