@@ -51,3 +51,5 @@ def configure(log_format: str, level: str) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log would add a line per admission request; metrics cover that.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At debug level aiosqlite logs every statement with its parameters: objects included.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -55,7 +55,9 @@ def run_load_then(collector: CollectorProcess, sig: int, seconds: float) -> list
 
 def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path):
     # A high per-resource limit: retention must not be what removes an event here.
-    collector = CollectorProcess(tmp_path / "data", "--max-events-per-resource", "100000")
+    collector = CollectorProcess(
+        tmp_path / "data", "--max-events-per-resource", "100000", "--commit-timeout", "30"
+    )
     for round_number in range(3):
         collector.start()
         acknowledged = run_load_then(collector, signal.SIGKILL, 0.7 + 0.3 * round_number)
@@ -67,7 +69,9 @@ def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path):
 
 
 def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path):
-    collector = CollectorProcess(tmp_path / "data", "--max-events-per-resource", "100000").start()
+    collector = CollectorProcess(
+        tmp_path / "data", "--max-events-per-resource", "100000", "--commit-timeout", "30"
+    ).start()
     acknowledged = run_load_then(collector, signal.SIGTERM, 1.0)
     assert collector.process is not None
     assert collector.process.returncode == 0
