@@ -8,6 +8,7 @@ by `collector.admission.event_from_request` and encoded by the writer's own func
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import random
@@ -130,7 +131,8 @@ async def storage_cost(requests: list[Request], directory: Path) -> dict[str, fl
     redactor = Redactor(b"benchmark-redaction-key-32-bytes")
     kinds = KindResolver()
     raw = sum(len(orjson.dumps(r["object"])) + len(orjson.dumps(r["oldObject"])) for r in requests)
-    async with Store.open(directory / "storage.db", max_events_per_resource=10**9) as store:
+    database = directory / "storage.db"
+    async with Store.open(database, max_events_per_resource=10**9) as store:
         before = await store.used_bytes()
         writer = Writer(store, Metrics())
         writer.start()
@@ -139,7 +141,8 @@ async def storage_cost(requests: list[Request], directory: Path) -> dict[str, fl
             await writer.submit(event_from_request(redactor.redact(request), now, kinds))
         await writer.close()
         after = await store.used_bytes()
-        body = (await store._fetch("SELECT sum(length(body)) FROM events"))[0][0]
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        (body,) = connection.execute("SELECT sum(length(body)) FROM events").fetchone()
     return {
         "events": len(requests),
         "db_bytes_per_event": (after - before) / len(requests),
