@@ -23,7 +23,10 @@ STREAMS = web.AppKey("streams", set[web.StreamResponse])
 READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int], "asyncio.Future[_Batch]"])
 BATCH = 500
 PING_SECONDS = 15.0
-GATHER_SECONDS = 0.1
+# Under load commits come every few milliseconds; waking every follower for each one would
+# cost the event loop the admission requests share. A follower reads at most this often; an
+# event after a quiet spell goes out at once.
+GATHER_SECONDS = 0.05
 # A client that cannot take a batch within this long is disconnected, not waited for.
 WRITE_TIMEOUT_SECONDS = 10.0
 
@@ -60,20 +63,23 @@ async def _follow(
     request: web.Request, response: web.StreamResponse, query: EventQuery, last: int
 ) -> None:
     runtime = request.app[RUNTIME]
+    signal = runtime.writer.committed
+    clock = asyncio.get_running_loop().time
     await _write(response, b": connected\n\n")
+    next_read = 0.0
     while not runtime.stopping.is_set():
+        if (pause := next_read - clock()) > 0:
+            await asyncio.sleep(pause)
+        next_read = clock() + GATHER_SECONDS
+        commit = signal.next_commit()
         batch = await _shared_batch(request.app, query, last)
         if batch.count:
             await _write(response, batch.payload)
             last = batch.last
             if batch.count == BATCH:
                 continue
-        if not await runtime.writer.committed.wait(PING_SECONDS):
+        if not await signal.wait(commit, PING_SECONDS):
             await _write(response, b": ping\n\n")
-            continue
-        # Under load commits come every few milliseconds; waking every follower for each one
-        # costs the event loop the admission requests share. Followers gather commits instead.
-        await asyncio.sleep(GATHER_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,11 @@ class NotRecorded(Exception):
 
 
 class CommitSignal:
-    """Wakes every waiter after each commit; waiters re-read the store themselves."""
+    """Wakes every waiter after each commit; waiters re-read the store themselves.
+
+    A reader takes `next_commit()` *before* it reads and waits on it afterwards, so a commit
+    that lands while it reads wakes it at once instead of being missed.
+    """
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -43,11 +47,15 @@ class CommitSignal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait(self, seconds: float) -> bool:
-        """True if a commit happened within `seconds`."""
-        event = self._event
+    def next_commit(self) -> asyncio.Event:
+        """Set by the first commit from now on."""
+        return self._event
+
+    @staticmethod
+    async def wait(commit: asyncio.Event, seconds: float) -> bool:
+        """True if `commit` happened (or happens within `seconds`)."""
         try:
-            await asyncio.wait_for(event.wait(), seconds)
+            await asyncio.wait_for(commit.wait(), seconds)
         except TimeoutError:
             return False
         return True
