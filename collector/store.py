@@ -19,6 +19,7 @@ import aiosqlite
 import orjson
 
 from collector import codec, sql
+from collector.changes import compute_changes
 from collector.events import Event, ResourceRef, UserInfo, format_time, time_from_ms, time_to_ms
 from collector.query import EventQuery, Page, encode_cursor
 
@@ -38,6 +39,9 @@ class EncodedEvent:
 
 
 def encode_event(event: Event) -> EncodedEvent:
+    """The event's INSERT row. Its change summary is computed here and kept on the event:
+    the writer calls this in its encoding thread, off the event loop."""
+    event.changes = compute_changes(event.operation, event.old_object, event.object)
     user = event.user
     return EncodedEvent(
         (

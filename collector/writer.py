@@ -14,7 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from collector.changes import compute_changes
 from collector.events import Event
 from collector.metrics import Metrics
 from collector.store import EncodedEvent, Store, encode_event
@@ -182,7 +181,6 @@ def _encode(event: Event) -> EncodedEvent | None:
     """None for an event that cannot be stored, such as an object nested deeper than the JSON
     encoder goes: it fails alone, never its batch or the writer task."""
     try:
-        event.changes = compute_changes(event.operation, event.old_object, event.object)
         return encode_event(event)
     except (TypeError, ValueError, RecursionError):
         return None

@@ -25,7 +25,6 @@ import orjson
 
 from collector import sql
 from collector.admission import event_from_request
-from collector.changes import compute_changes
 from collector.events import Event, time_to_ms
 from collector.kinds import KindResolver
 from collector.metrics import Metrics
@@ -155,15 +154,10 @@ async def storage_cost(requests: list[Request], directory: Path) -> dict[str, fl
 
 
 def fixture_events() -> list[Event]:
-    """Every fixture as an event, with its change summary computed as the writer does."""
+    """Every fixture as an event, as the webhook builds it."""
     kinds = KindResolver()
-    events = []
     now = datetime.now(UTC)
-    for body in bodies():
-        event = event_from_request(body["request"], now, kinds)
-        event.changes = compute_changes(event.operation, event.old_object, event.object)
-        events.append(event)
-    return events
+    return [event_from_request(body["request"], now, kinds) for body in bodies()]
 
 
 def synthetic_rows(count: int, seed: int = 6) -> Iterator[tuple[Any, ...]]:

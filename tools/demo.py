@@ -35,7 +35,6 @@ from typing import Any
 import httpx
 
 from collector.admission import event_from_request
-from collector.changes import compute_changes
 from collector.kinds import KindResolver
 from collector.redaction import Redactor
 from collector.runtime import KEY_FILE, load_or_create_key
@@ -136,7 +135,6 @@ async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> in
         batch = []
         for moment, request in history(count, days, seed=7):
             event = event_from_request(redactor.redact(request), moment, kinds)
-            event.changes = compute_changes(event.operation, event.old_object, event.object)
             batch.append(encode_event(event))
             if len(batch) == BATCH:
                 await store.insert(batch)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collector.admission import event_from_request
-from collector.changes import compute_changes
 from collector.kinds import KindResolver
 from collector.query import EventQuery, Page
 from collector.retention import enforce_once
@@ -48,7 +47,6 @@ def stored_events(days_ago: list[int]) -> list:
         event = event_from_request(
             requests[index % len(requests)], now - timedelta(days=age), kinds
         )
-        event.changes = compute_changes(event.operation, event.old_object, event.object)
         events.append(encode_event(event))
     return events
 
