@@ -71,10 +71,6 @@ class UserInfo:
             "extra": self.extra,
         }
 
-    @classmethod
-    def from_json(cls, data: UserJSON) -> UserInfo:
-        return cls(data["username"], data["uid"], tuple(data["groups"]), data["extra"])
-
 
 @dataclass(frozen=True, slots=True)
 class ResourceRef:

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from collector.events import Event
 from collector.http import RUNTIME
-from collector.query import FILTERS, EventQuery, after_id, event_query, parse_query
+from collector.query import FILTERS, STREAM, EventQuery, after_id, event_query, parse_query
 from collector.runtime import Runtime
 
 STREAMS = web.AppKey("streams", set[web.StreamResponse])
@@ -33,7 +33,7 @@ WRITE_TIMEOUT_SECONDS = 10.0
 
 async def stream(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
-    grouped = parse_query(request.query.items(), allowed=(*FILTERS, "after"))
+    grouped = parse_query(request.query.items(), allowed=FILTERS + STREAM)
     query = event_query(grouped)
     last = after_id(grouped, request.headers.get("Last-Event-ID"))
     if last is None:
