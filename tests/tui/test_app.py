@@ -8,21 +8,16 @@ import signal
 from pathlib import Path
 
 import pytest
-from textual.color import Color
-from textual.content import Content
-from textual.style import Style as TextualStyle
-from textual.widgets import Static
 
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import FakeKubectl, wait_until
 from tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
-from tui.app.screens.diff import DiffScreen
 from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.key_footer import KeyFooter
 from tui.app.widgets.namespace_tree import NamespaceTree
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.api import LinkState
-from tui.core.diff import DiffKind
 from tui.core.events import EventFilter
 
 SIZE = (160, 40)
@@ -99,47 +94,21 @@ async def test_only_this_user_from_the_selected_row(fed_collector: CollectorProc
         await wait_until(pilot, lambda: {e.user.username for e in table(app).events} == {"bob"})
 
 
-def _colors(body: Static) -> dict[str, Color | None]:
-    """Each rendered line of a diff and the color it is drawn in."""
-    content = body.render()
-    assert isinstance(content, Content)
-    colors = {}
-    for span in content.spans:
-        line = content.plain[span.start : span.end].rstrip("\n")
-        colors[line] = span.style.foreground if isinstance(span.style, TextualStyle) else None
-    return colors
-
-
-async def test_diff_of_a_set_image_is_colored(fed_collector: CollectorProcess) -> None:
-    initial = EventFilter(user="alice", name="nginx", operation="UPDATE", people=True)
-    app = app_for(fed_collector.api_url, initial)
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: loaded(app))
-        row = next(i for i, e in enumerate(table(app).events) if e.field_manager == "kubectl-set")
-        table(app).move_cursor(row=row)
-        await pilot.press("enter")
-        assert isinstance(app.screen, DiffScreen)
-        screen = app.screen
-        await wait_until(pilot, lambda: screen.rendering is not None)
-        assert screen.rendering is not None
-        changed = [(line.kind, line.text.strip()) for line in screen.rendering.diff]
-        assert (DiffKind.REMOVE, "- image: nginx:1.25") in changed
-        assert (DiffKind.ADD, "- image: nginx:1.27") in changed
-        assert not any("managedFields" in text for _, text in changed)
+        footer = app.browse.query_one(KeyFooter)
+        await wait_until(pilot, lambda: bool(footer.query("FooterKey")))
+        keys = list(footer.query("FooterKey"))
+        app.browse.refresh_bindings()
+        await pilot.pause()
+        assert list(footer.query("FooterKey")) == keys  # the same widgets, not new ones
 
-        theme = app.current_theme
-        colors = _colors(screen.query_one("#diff-body", Static))
-        assert colors["-       - image: nginx:1.25"] == Color.parse(theme.error)
-        assert colors["+       - image: nginx:1.27"] == Color.parse(theme.success)
-
-        await pilot.press("m")
-        await wait_until(pilot, lambda: screen.rendering is not None and screen.show_noise)
-        await wait_until(pilot, lambda: "managedFields" in str(screen.rendering))
-        await pilot.press("2")
-        patch = str(screen.query_one("#patch-body", Static).render())
-        assert '/spec/template/spec/containers/0/image: "nginx:1.25" -> "nginx:1.27"' in patch
-        await pilot.press("escape")
-        assert app.screen is app.browse
+        await pilot.press("slash")  # the filter input's bindings join the screen's
+        await wait_until(pilot, lambda: footer.query("FooterKey").first() not in keys)
 
 
 async def test_live_events_arrive_and_are_counted_when_scrolled_away(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.theme import Theme
 
-from tui.core.diff import DiffKind, DiffLine, summarize_changes
+from tui.core.diff import DiffKind, summarize_changes
 from tui.core.events import Event
 
 Clock = Callable[[], datetime]
@@ -96,10 +96,3 @@ def kind_label(event: Event) -> str:
 
 def change_summary(event: Event) -> str:
     return summarize_changes(event.changes_json())
-
-
-def diff_text(lines: list[DiffLine], palette: Palette) -> Text:
-    text = Text(no_wrap=True)
-    for line in lines:
-        text.append(line.marked + "\n", style=palette.diff(line.kind))
-    return text

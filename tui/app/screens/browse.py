@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 
 from tui.app.filter_syntax import FilterSyntaxError, parse
 from tui.app.format import Clock, system_clock
@@ -20,6 +20,7 @@ from tui.app.screens.diff import DiffScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.event_table import EventTable
 from tui.app.widgets.filter_bar import FilterBar
+from tui.app.widgets.key_footer import KeyFooter
 from tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.api import CollectorClient, LinkState, LinkStatus
@@ -104,7 +105,7 @@ class BrowseScreen(WorkingScreen):
         with Horizontal(id="body"):
             yield NamespaceTree(clock=self.clock, id="namespaces")
             yield EventTable(clock=self.clock, id="events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(EventTable).focus()

@@ -8,16 +8,19 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from tui.app.format import Clock, Palette, diff_text, kind_label, relative_time
+from tui.app.format import Clock, Palette, kind_label, relative_time
 from tui.app.screens.base import WorkingScreen
+from tui.app.widgets.key_footer import KeyFooter
+from tui.app.widgets.line_view import LineView
 from tui.core.api import CollectorClient
 from tui.core.diff import DiffLine, patch_lines, strip_noise, to_yaml, unified_diff
 from tui.core.events import Event
+
+NO_CHANGE = "no change (noise hidden: m shows it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class Rendering:
 
     diff: list[DiffLine]
     patch: list[str]
-    yaml: str
+    yaml: list[str]  # the object, a line each
 
 
 def render(event: Event, *, show_noise: bool) -> Rendering:
@@ -36,7 +39,7 @@ def render(event: Event, *, show_noise: bool) -> Rendering:
     return Rendering(
         diff=unified_diff(old, new, show_noise=show_noise, labels=labels),
         patch=patch_lines(old, new, show_noise=show_noise),
-        yaml=to_yaml(strip_noise(shown, show_noise)) if shown is not None else "",
+        yaml=to_yaml(strip_noise(shown, show_noise)).splitlines() if shown is not None else [],
     )
 
 
@@ -68,20 +71,24 @@ class DiffScreen(WorkingScreen):
         self.clock = clock
         self.event: Event | None = None
         self.rendering: Rendering | None = None
+        # Tabs showing the current rendering; the others are filled when first shown, so
+        # opening a large object draws its diff without laying out the object as well.
+        self._filled: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._title(), id="diff-title")
         with TabbedContent(initial="diff"):
-            with TabPane("YAML diff", id="diff"), VerticalScroll():
-                yield Static("loading…", id="diff-body", markup=False)
-            with TabPane("JSON patch", id="patch"), VerticalScroll():
-                yield Static("", id="patch-body", markup=False)
-            with TabPane("Object", id="object"), VerticalScroll():
-                yield Static("", id="object-body", markup=False)
-        yield Footer()
+            with TabPane("YAML diff", id="diff"):
+                yield LineView(id="diff-view")
+            with TabPane("JSON patch", id="patch"):
+                yield LineView(id="patch-view")
+            with TabPane("Object", id="object"):
+                yield LineView(id="object-view")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#diff-view", LineView).show(["loading…"])
         self.fetch()
 
     @work(exclusive=True, group="diff-fetch", exit_on_error=False, description="loading the event")
@@ -102,13 +109,30 @@ class DiffScreen(WorkingScreen):
         if message.show_noise != self.show_noise:
             return  # a toggle happened meanwhile; its own rendering is on the way
         self.rendering = message.rendering
-        palette = Palette.of(self.app.current_theme)
-        diff = message.rendering.diff
-        self.query_one("#diff-body", Static).update(
-            diff_text(diff, palette) if diff else Text("no change (noise hidden: m shows it)")
-        )
-        self.query_one("#patch-body", Static).update("\n".join(message.rendering.patch))
-        self.query_one("#object-body", Static).update(message.rendering.yaml)
+        self._filled.clear()
+        self._fill(self.query_one(TabbedContent).active)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._fill(event.tabbed_content.active)
+
+    def _fill(self, tab: str) -> None:
+        rendering = self.rendering
+        if rendering is None or tab in self._filled:
+            return
+        self._filled.add(tab)
+        view = self.query_one(f"#{tab}-view", LineView)
+        if tab == "patch":
+            view.show(rendering.patch)
+        elif tab == "object":
+            view.show(rendering.yaml)
+        elif rendering.diff:
+            palette = Palette.of(self.app.current_theme)
+            view.show(
+                [line.marked for line in rendering.diff],
+                [palette.diff(line.kind) for line in rendering.diff],
+            )
+        else:
+            view.show([NO_CHANGE])
 
     def watch_show_noise(self, show_noise: bool) -> None:
         self.sub_title = "noise shown" if show_noise else "noise hidden"

@@ -1,0 +1,192 @@
+"""The diff screen against a real collector: what its line views draw, row by row."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rich.style import Style
+from textual.color import Color
+from textual.pilot import Pilot
+
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies
+from tests.tui.conftest import wait_until
+from tui.app.app import ConnectionSettings, LogistisApp
+from tui.app.screens.diff import NO_CHANGE, DiffScreen
+from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.line_view import LineView
+from tui.core.diff import DiffKind
+from tui.core.events import EventFilter
+
+SIZE = (160, 40)
+KEYS = 600  # a diff of ~100 lines: longer than the screen is high
+
+
+def configmap_update(
+    name: str, old_data: dict[str, str], new_data: dict[str, str]
+) -> dict[str, Any]:
+    """bob's update of a ConfigMap of the fixtures: its data, and nothing else, replaced."""
+    review = copy.deepcopy(
+        next(
+            b
+            for b in bodies()
+            if b["request"]["kind"]["kind"] == "ConfigMap"
+            and b["request"]["operation"] == "UPDATE"
+            and not b["request"]["dryRun"]
+        )
+    )
+    request = review["request"]
+    request["uid"], request["name"] = f"{name}-update", name
+    request["oldObject"] = copy.deepcopy(request["object"])
+    for obj, data in ((request["oldObject"], old_data), (request["object"], new_data)):
+        obj["data"] = data
+        obj["metadata"]["name"] = name
+    return review
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    """A long ConfigMap changed in every 60th key, and one updated in its noise alone."""
+    data = {f"key-{n:04d}": f"value {n}" for n in range(KEYS)}
+    changed = data | {f"key-{n:04d}": f"changed {n}" for n in range(0, KEYS, 60)}
+    noise_only = configmap_update("quiet", {"a": "1"}, {"a": "1"})
+    noise_only["request"]["object"]["metadata"]["resourceVersion"] = "339"
+    with CollectorProcess(tmp_path_factory.mktemp("diff") / "data") as process:
+        responses = post_reviews(process, [configmap_update("long", data, changed), noise_only])
+        assert all(r.status_code == 200 for r in responses)
+        yield process
+
+
+async def open_diff(app: LogistisApp, pilot: Pilot[None], name: str) -> DiffScreen:
+    table = app.browse.query_one(EventTable)
+    await wait_until(pilot, lambda: bool(table.events))
+    table.move_cursor(row=next(i for i, e in enumerate(table.events) if e.name == name))
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, DiffScreen)
+    await wait_until(pilot, lambda: screen.rendering is not None)
+    return screen
+
+
+def drawn(view: LineView) -> list[tuple[str, Style | None]]:
+    """Each row the view draws now, as the compositor asks for it: its text and its style."""
+    rows = [view.render_line(y) for y in range(view.scrollable_content_region.height)]
+    return [(row.text.rstrip(), next(iter(row)).style) for row in rows]
+
+
+def texts(view: LineView) -> list[str]:
+    return [text for text, _ in drawn(view)]
+
+
+async def test_the_end_of_a_long_diff_scrolls_into_view(collector: CollectorProcess) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "long")
+        view = screen.query_one("#diff-view", LineView)
+        assert texts(view)[0] == "--- team-b/long (before)"
+        assert view.virtual_size.height > view.scrollable_content_region.height
+
+        await pilot.press("tab", "end")  # from the tabs to the diff, then its end
+        assert view.scroll_y == view.max_scroll_y > 0
+        shown = texts(view)
+        assert screen.rendering is not None
+        assert shown[-1] == screen.rendering.diff[-1].marked
+        assert "+   key-0540: changed 540" in shown  # the last change of the data
+        assert "--- team-b/long (before)" not in shown
+
+        await pilot.press("home")
+        assert texts(view)[0] == "--- team-b/long (before)"
+
+
+async def test_added_and_removed_lines_are_marked_and_colored(
+    collector: CollectorProcess,
+) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "long")
+        theme = app.current_theme
+        rows = dict(drawn(screen.query_one("#diff-view", LineView)))
+
+        def color(text: str) -> Color:
+            style = rows[text]
+            assert style is not None
+            assert style.color is not None
+            return Color.from_rich_color(style.color)
+
+        assert color("-   key-0000: value 0") == Color.parse(theme.error)
+        assert color("+   key-0000: changed 0") == Color.parse(theme.success)
+        assert color("--- team-b/long (before)") == Color.parse(theme.accent or theme.primary)
+        assert color("    key-0001: value 1") != color("+   key-0000: changed 0")
+
+
+async def test_patch_and_object_are_drawn_when_their_tab_is_first_shown(
+    collector: CollectorProcess,
+) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "long")
+        patch = screen.query_one("#patch-view", LineView)
+        obj = screen.query_one("#object-view", LineView)
+        assert patch.lines == []
+        assert obj.lines == []
+
+        await pilot.press("2")
+        assert 'replace /data/key-0000: "value 0" -> "changed 0"' in texts(patch)
+        assert len(patch.lines) == KEYS // 60
+        assert obj.lines == []
+
+        await pilot.press("3")
+        assert texts(obj)[:3] == ["apiVersion: v1", "data:", "  key-0000: changed 0"]
+        assert "  key-0599: value 599" in obj.lines
+
+        obj.text_select_all()
+        assert screen.get_selected_text() == "\n".join(obj.lines)
+
+
+async def test_a_change_to_noise_alone_says_so_until_noise_is_shown(
+    collector: CollectorProcess,
+) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "quiet")
+        view = screen.query_one("#diff-view", LineView)
+        assert screen.rendering is not None
+        assert screen.rendering.diff == []
+        assert texts(view)[0] == NO_CHANGE
+
+        await pilot.press("m")
+        await wait_until(pilot, lambda: bool(screen.rendering and screen.rendering.diff))
+        assert '+   resourceVersion: "339"' in texts(view)
+
+
+async def test_diff_of_a_set_image(fed_collector: CollectorProcess) -> None:
+    initial = EventFilter(user="alice", name="nginx", operation="UPDATE", people=True)
+    app = LogistisApp(ConnectionSettings(url=fed_collector.api_url), initial)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        row = next(i for i, e in enumerate(table.events) if e.field_manager == "kubectl-set")
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        await wait_until(pilot, lambda: screen.rendering is not None)
+        assert screen.rendering is not None
+        changed = [(line.kind, line.text.strip()) for line in screen.rendering.diff]
+        assert (DiffKind.REMOVE, "- image: nginx:1.25") in changed
+        assert (DiffKind.ADD, "- image: nginx:1.27") in changed
+        assert not any("managedFields" in text for _, text in changed)
+
+        await pilot.press("m")
+        await wait_until(pilot, lambda: screen.rendering is not None and screen.show_noise)
+        await wait_until(pilot, lambda: "managedFields" in str(screen.rendering))
+        await pilot.press("2")
+        patch = screen.query_one("#patch-view", LineView).lines
+        assert '/spec/template/spec/containers/0/image: "nginx:1.25" -> "nginx:1.27"' in "\n".join(
+            patch
+        )
+        await pilot.press("escape")
+        assert app.screen is app.browse
