@@ -1,7 +1,9 @@
 """The event store: one SQLite file in WAL mode, one write connection, a few read connections.
 
-Writes come only from `collector.writer.Writer` (group commit); reads are served by a small
-pool of read-only connections so queries never wait behind a commit.
+Writes come only from `collector.writer.Writer` (group commit) and retention. The write
+connection lives in a thread of its own and every write is one call into it: a group is
+encoded, inserted and committed in a single hand-over from the event loop. Reads are served by
+a small pool of read-only connections so queries never wait behind a commit.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
@@ -25,6 +28,8 @@ from collector.query import EventQuery, Page, encode_cursor
 
 # Four: the facets run their four aggregates at once.
 READERS = 4
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -65,76 +70,115 @@ def encode_event(event: Event) -> EncodedEvent:
     )
 
 
+def _encoded_or_none(event: Event) -> EncodedEvent | None:
+    """None for an event that cannot be stored, such as an object nested deeper than the JSON
+    encoder goes: it fails alone, never its group or the writer."""
+    try:
+        return encode_event(event)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+class _WriteThread:
+    """The write connection and the one thread that uses it: each call is a whole unit of work
+    (a transaction, a retention DELETE), so no write waits on another's round trips."""
+
+    def __init__(self, executor: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> _WriteThread:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        loop = asyncio.get_running_loop()
+        try:
+            connection = await loop.run_in_executor(
+                executor, lambda: sqlite3.connect(path, isolation_level=None)
+            )
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, connection)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, work, self._connection
+        )
+
+    async def close(self) -> None:
+        await self.run(sqlite3.Connection.close)
+        self._executor.shutdown(wait=True)
+
+
+def _in_transaction(
+    connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]
+) -> None:
+    try:
+        # Inside the try: a transaction somehow left open makes BEGIN fail, and is rolled back
+        # here instead of failing every commit after it.
+        connection.execute("BEGIN IMMEDIATE")
+        work(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[bool]:
+    encoded = [_encoded_or_none(event) for event in events]
+    rows = [e.row for e in encoded if e is not None]
+    if rows:
+        _in_transaction(connection, lambda c: c.executemany(sql.INSERT_EVENT, rows))
+    return [e is not None for e in encoded]
+
+
 class Store:
-    def __init__(
-        self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]
-    ):
+    def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
         self.path = path
         self._writer = writer
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
-        # Retention deletes and group commits share the one write connection, one at a time.
-        self._write_lock = asyncio.Lock()
 
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path, *, max_events_per_resource: int = 100) -> AsyncIterator[Store]:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connections: list[aiosqlite.Connection] = []
+        writer = await _WriteThread.open(path)
+        readers: list[aiosqlite.Connection] = []
         try:
-            writer = await aiosqlite.connect(path, isolation_level=None)
-            connections.append(writer)
-            await _prepare_writer(writer, path)
-            await writer.execute(sql.SET_MAX_PER_RESOURCE, (max_events_per_resource,))
+            await writer.run(lambda c: _prepare_writer(c, path, max_events_per_resource))
             for _ in range(READERS):
                 reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
-                connections.append(reader)
+                readers.append(reader)
                 for pragma in sql.PRAGMAS_READER:
                     await reader.execute(pragma)
         except sqlite3.DatabaseError as error:
-            await _close_all(connections)
+            await _close_all(writer, readers)
             raise StoreError(f"{path}: {error}") from error
         except BaseException:
-            await _close_all(connections)
+            await _close_all(writer, readers)
             raise
-        store = cls(path, connections[0], connections[1:])
         try:
-            yield store
+            yield cls(path, writer, readers)
         finally:
-            await _close_all(connections)
+            await _close_all(writer, readers)
 
-    # -- writing (the writer task only) ------------------------------------------------------
+    # -- writing (the writer task and retention only) ------------------------------------------
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            try:
-                # Inside the try: a transaction somehow left open makes BEGIN fail, and is rolled
-                # back here instead of failing every commit after it.
-                await self._writer.execute("BEGIN IMMEDIATE")
-                yield self._writer
-                await self._writer.execute("COMMIT")
-            except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
-
-    async def insert(self, batch: Sequence[EncodedEvent]) -> None:
-        """Insert a group of events in one transaction; returns once it is committed."""
-        async with self._transaction() as connection:
-            await connection.executemany(sql.INSERT_EVENT, [e.row for e in batch])
+    async def record(self, events: Sequence[Event]) -> list[bool]:
+        """Encode the events and insert them in one transaction; returns once it is committed,
+        with which of them were stored (one that cannot be encoded is left out alone)."""
+        return await self._writer.run(lambda c: _record(c, events))
 
     async def probe_write(self) -> None:
         """Commit a one-row write: unlike BEGIN alone, it fails while the disk is full."""
-        async with self._transaction() as connection:
-            await connection.execute(sql.PROBE_WRITE)
+        await self._writer.run(lambda c: _in_transaction(c, lambda t: t.execute(sql.PROBE_WRITE)))
 
     async def delete(self, statement: str, params: Sequence[Any]) -> int:
         """Run one retention DELETE in its own transaction; returns the rows removed."""
-        async with self._write_lock:
-            cursor = await self._writer.execute(statement, params)
-            return cursor.rowcount
+        return await self._writer.run(lambda c: c.execute(statement, params).rowcount)
 
     def free_bytes(self) -> int:
         """Space left for unprivileged writes on the database's file system."""
@@ -142,9 +186,7 @@ class Store:
         return stats.f_bavail * stats.f_frsize
 
     async def check_writable(self) -> None:
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            await self._writer.execute("ROLLBACK")
+        await self._writer.run(lambda c: _in_transaction(c, lambda t: None))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -245,15 +287,17 @@ class Store:
         return int(rows[0][0])
 
 
-async def _prepare_writer(connection: aiosqlite.Connection, path: Path) -> None:
-    async with connection.execute("PRAGMA application_id") as cursor:
-        (application_id,) = await cursor.fetchone() or (0,)
-    async with connection.execute("PRAGMA user_version") as cursor:
-        (version,) = await cursor.fetchone() or (0,)
-    async with connection.execute("SELECT count(*) FROM sqlite_schema") as cursor:
-        (objects,) = await cursor.fetchone() or (0,)
+def _prepare_writer(connection: sqlite3.Connection, path: Path, max_per_resource: int) -> None:
+    def value(statement: str) -> Any:
+        row = connection.execute(statement).fetchone()
+        return row[0] if row else 0
+
+    application_id = value("PRAGMA application_id")
+    version = value("PRAGMA user_version")
     # A file with no tables is new, unless another application has already stamped it.
-    if (objects or application_id) and application_id != sql.APPLICATION_ID:
+    if (value("SELECT count(*) FROM sqlite_schema") or application_id) and (
+        application_id != sql.APPLICATION_ID
+    ):
         raise StoreError(f"{path}: not a logistis database (refusing to touch it)")
     if version > len(sql.MIGRATIONS):
         raise StoreError(
@@ -261,20 +305,21 @@ async def _prepare_writer(connection: aiosqlite.Connection, path: Path) -> None:
             f"({len(sql.MIGRATIONS)}); upgrade logistis"
         )
     for pragma in sql.PRAGMAS_WRITER:
-        await connection.execute(pragma)
+        connection.execute(pragma)
     for number, script in enumerate(sql.MIGRATIONS[version:], start=version + 1):
-        await connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-    async with connection.execute("PRAGMA quick_check") as cursor:
-        (result,) = await cursor.fetchone() or ("",)
+        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    connection.execute(sql.SET_MAX_PER_RESOURCE, (max_per_resource,))
+    result = value("PRAGMA quick_check")
     if result != "ok":
         # quick_check lists its findings on several lines; the error stays one line.
         findings = "; ".join(line.strip("* ") for line in result.splitlines())
         raise StoreError(f"{path}: database is damaged ({findings})")
 
 
-async def _close_all(connections: list[aiosqlite.Connection]) -> None:
-    for connection in reversed(connections):
-        await connection.close()
+async def _close_all(writer: _WriteThread, readers: list[aiosqlite.Connection]) -> None:
+    for reader in reversed(readers):
+        await reader.close()
+    await writer.close()
 
 
 def _summary(row: Sequence[Any]) -> Event:

@@ -11,12 +11,11 @@ import errno
 import logging
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from collector.events import Event
 from collector.metrics import Metrics
-from collector.store import EncodedEvent, Store, encode_event
+from collector.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +73,6 @@ class Writer:
         self._metrics = metrics
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(queue_size)
         self._max_batch = max_batch
-        # One encoding thread keeps the JSON diff and compression off the event loop.
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.committed = CommitSignal()
@@ -101,7 +98,6 @@ class Writer:
         if self._task is not None:
             await self._queue.put(None)
             await self._task
-        self._encoder.shutdown(wait=True)
 
     async def recover(self) -> None:
         """Clear a commit failure once the disk has room again and a write of our own commits.
@@ -139,28 +135,27 @@ class Writer:
         return batch, False
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
-        encoded = await loop.run_in_executor(self._encoder, _encode_all, [p.event for p in batch])
-        for pending, row in zip(batch, encoded, strict=True):
-            if row is None and not pending.committed.done():
-                pending.committed.set_exception(NotRecorded("not encodable"))
-        batch = [pending for pending, row in zip(batch, encoded, strict=True) if row is not None]
-        if not batch:
-            return
         try:
-            await self._store.insert([row for row in encoded if row is not None])
+            # The change summary and compression happen in the store's write thread, off the
+            # event loop, in the same hand-over as the transaction.
+            stored = await self._store.record([pending.event for pending in batch])
         except (sqlite3.Error, OSError) as error:
             self._fail(batch, error)
             # A full disk or a locked file: pause briefly so a stuck store is not hammered.
             await asyncio.sleep(0.2)
             return
         self.last_error = None
-        self._metrics.events_recorded.inc(len(batch))
-        self._metrics.commit_batch_size.observe(len(batch))
-        for pending in batch:
-            if not pending.committed.done():
-                pending.committed.set_result(None)
-        self.committed.fire()
+        recorded = 0
+        for pending, ok in zip(batch, stored, strict=True):
+            if ok:
+                recorded += 1
+                _settle(pending.committed, None)
+            else:
+                _settle(pending.committed, NotRecorded("not encodable"))
+        if recorded:
+            self._metrics.events_recorded.inc(recorded)
+            self._metrics.commit_batch_size.observe(recorded)
+            self.committed.fire()
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:
         self.last_error = f"{type(error).__name__}: {error}"
@@ -169,18 +164,14 @@ class Writer:
             extra={"error": self.last_error, "events": len(batch), "at": time.time()},
         )
         for pending in batch:
-            if not pending.committed.done():
-                pending.committed.set_exception(NotRecorded("store error"))
+            _settle(pending.committed, NotRecorded("store error"))
 
 
-def _encode_all(events: list[Event]) -> list[EncodedEvent | None]:
-    return [_encode(event) for event in events]
-
-
-def _encode(event: Event) -> EncodedEvent | None:
-    """None for an event that cannot be stored, such as an object nested deeper than the JSON
-    encoder goes: it fails alone, never its batch or the writer task."""
-    try:
-        return encode_event(event)
-    except (TypeError, ValueError, RecursionError):
-        return None
+def _settle(future: asyncio.Future[None], outcome: NotRecorded | None) -> None:
+    """Resolve a waiter unless its request already gave up on it (a commit timeout)."""
+    if future.done():
+        return
+    if outcome is None:
+        future.set_result(None)
+    else:
+        future.set_exception(outcome)

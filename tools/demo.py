@@ -38,7 +38,7 @@ from collector.admission import event_from_request
 from collector.kinds import KindResolver
 from collector.redaction import Redactor
 from collector.runtime import KEY_FILE, load_or_create_key
-from collector.store import Store, encode_event
+from collector.store import Store
 from tui.app.app import ConnectionSettings, LogistisApp
 from tui.core.events import EventFilter
 
@@ -135,12 +135,12 @@ async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> in
         batch = []
         for moment, request in history(count, days, seed=7):
             event = event_from_request(redactor.redact(request), moment, kinds)
-            batch.append(encode_event(event))
+            batch.append(event)
             if len(batch) == BATCH:
-                await store.insert(batch)
+                await store.record(batch)
                 written, batch = written + len(batch), []
         if batch:
-            await store.insert(batch)
+            await store.record(batch)
             written += len(batch)
     return written
 

@@ -10,7 +10,7 @@ from collector.kinds import KindResolver
 from collector.query import EventQuery, Page
 from collector.retention import enforce_once
 from collector.settings import Retention
-from collector.store import Store, encode_event
+from collector.store import Store
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
@@ -47,13 +47,13 @@ def stored_events(days_ago: list[int]) -> list:
         event = event_from_request(
             requests[index % len(requests)], now - timedelta(days=age), kinds
         )
-        events.append(encode_event(event))
+        events.append(event)
     return events
 
 
 async def test_max_age_removes_old_events_and_keeps_counts_exact(tmp_path: Path):
     async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=1000) as store:
-        await store.insert(stored_events([40] * 30 + [10] * 20 + [1] * 10))
+        await store.record(stored_events([40] * 30 + [10] * 20 + [1] * 10))
         removed = await enforce_once(store, Retention(max_age=timedelta(days=30)))
         assert removed == 30
         events, _ = await store.list_events(EventQuery(), Page(limit=1000))
@@ -64,7 +64,7 @@ async def test_max_age_removes_old_events_and_keeps_counts_exact(tmp_path: Path)
 
 async def test_max_size_removes_oldest_first(tmp_path: Path):
     async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=100000) as store:
-        await store.insert(stored_events([5] * 2000))
+        await store.record(stored_events([5] * 2000))
         before = await store.used_bytes()
         await enforce_once(store, Retention(max_bytes=before // 2))
         assert await store.used_bytes() <= before // 2
