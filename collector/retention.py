@@ -33,6 +33,8 @@ async def enforce_once(store: Store, retention: Retention, now: datetime | None 
             removed += deleted
             if deleted == 0:
                 break
+    # Per-resource retention removes events on every insert; identities follow their events.
+    await store.delete(sql.DELETE_UNUSED_IDENTITIES, ())
     return removed
 
 

@@ -99,20 +99,40 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX stats_by_kind ON stats (grp, resource, kind, count);
     CREATE INDEX stats_by_operation ON stats (operation, count);
     """,
+    # 3: who did it beyond the name (uid, groups, extra) is kept once per distinct identity
+    # instead of in every event: a controller's `extra` alone is ~300 bytes, on every write.
+    # `last_event` bounds the newest event naming it, so retention can drop the unused ones.
+    """
+    CREATE TABLE identities (
+        id INTEGER PRIMARY KEY,
+        json TEXT NOT NULL UNIQUE,
+        last_event INTEGER NOT NULL DEFAULT 0
+    );
+    ALTER TABLE events ADD COLUMN identity INTEGER;
+    CREATE TRIGGER events_identified AFTER INSERT ON events WHEN NEW.identity IS NOT NULL BEGIN
+        UPDATE identities SET last_event = NEW.id WHERE id = NEW.identity;
+    END;
+    """,
 )
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 
+# An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
+INSERT_IDENTITY = "INSERT INTO identities (json) VALUES (?) ON CONFLICT DO NOTHING"
 INSERT_EVENT = """
-    INSERT INTO events (uid, time_ms, operation, dry_run, username, user_json, grp, version,
-                        kind, resource, subresource, namespace, name, field_manager, changes, body)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO events (uid, time_ms, operation, dry_run, username, identity, user_json, grp,
+                        version, kind, resource, subresource, namespace, name, field_manager,
+                        changes, body)
+    VALUES (?, ?, ?, ?, ?, (SELECT id FROM identities WHERE json = ?), '',
+            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+# Events written before migration 3 carry their identity's JSON themselves.
 SUMMARY_COLUMNS = (
-    "id, uid, time_ms, operation, dry_run, username, user_json, grp, version, kind, resource,"
-    " subresource, namespace, name, field_manager, changes"
+    "id, uid, time_ms, operation, dry_run, username,"
+    " coalesce((SELECT json FROM identities WHERE identities.id = events.identity), user_json),"
+    " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
 
 SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
@@ -143,6 +163,10 @@ SELECT_FACET = (
 
 DELETE_OLDER_THAN = """
     DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT ?)
+"""
+DELETE_UNUSED_IDENTITIES = """
+    DELETE FROM identities
+    WHERE last_event < (SELECT coalesce(min(id), 9223372036854775807) FROM events)
 """
 DELETE_OLDEST = "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)"
 SELECT_USED_BYTES = (

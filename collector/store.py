@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -36,6 +37,10 @@ class StoreError(Exception):
     """The database cannot be opened or used; the message names the file."""
 
 
+# Where the user's uid, groups and extra sit in an encoded row.
+USER_JSON = 5
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedEvent:
     """An event ready for INSERT: its columns, computed off the event loop."""
@@ -50,7 +55,7 @@ def encode_event(event: Event) -> EncodedEvent:
     user = event.user
     return EncodedEvent(
         (
-            event.uid,
+            _packed_uid(event.uid),
             time_to_ms(event.time),
             event.operation,
             int(event.dry_run),
@@ -68,6 +73,21 @@ def encode_event(event: Event) -> EncodedEvent:
             codec.encode(event.object, event.old_object, event.options),
         )
     )
+
+
+def _packed_uid(uid: str) -> str | bytes:
+    """The apiserver's request uids are UUIDs: 16 bytes instead of 36 characters. Anything
+    else (the API accepts any string) is kept as it came."""
+    try:
+        packed = uuid.UUID(uid)
+    except ValueError:
+        return uid
+    return packed.bytes if str(packed) == uid else uid
+
+
+def unpack_uid(stored: str | bytes) -> str:
+    """A request uid as the apiserver sent it, from its column."""
+    return stored if isinstance(stored, str) else str(uuid.UUID(bytes=stored))
 
 
 def _encoded_or_none(event: Event) -> EncodedEvent | None:
@@ -125,11 +145,17 @@ def _in_transaction(
         raise
 
 
+def insert_rows(connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT encoded events, inside the caller's transaction."""
+    connection.executemany(sql.INSERT_IDENTITY, {(row[USER_JSON],) for row in rows})
+    connection.executemany(sql.INSERT_EVENT, rows)
+
+
 def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[bool]:
     encoded = [_encoded_or_none(event) for event in events]
     rows = [e.row for e in encoded if e is not None]
     if rows:
-        _in_transaction(connection, lambda c: c.executemany(sql.INSERT_EVENT, rows))
+        _in_transaction(connection, lambda c: insert_rows(c, rows))
     return [e is not None for e in encoded]
 
 
@@ -328,7 +354,7 @@ def _summary(row: Sequence[Any]) -> Event:
     user_uid, groups, extra = orjson.loads(user_json)
     return Event(
         id=event_id,
-        uid=uid,
+        uid=unpack_uid(uid),
         time=time_from_ms(time_ms),
         operation=operation,
         dry_run=bool(dry_run),

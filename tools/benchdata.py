@@ -23,13 +23,12 @@ from typing import Any
 
 import orjson
 
-from collector import sql
 from collector.admission import event_from_request
 from collector.events import Event, time_to_ms
 from collector.kinds import KindResolver
 from collector.metrics import Metrics
 from collector.redaction import Redactor
-from collector.store import Store, encode_event
+from collector.store import Store, encode_event, insert_rows
 from collector.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,7 +199,7 @@ def fill_store(path: Path, count: int, chunk: int = 50_000) -> float:
     rows = synthetic_rows(count)
     while batch := list(itertools.islice(rows, chunk)):
         connection.execute("BEGIN")
-        connection.executemany(sql.INSERT_EVENT, batch)
+        insert_rows(connection, batch)
         connection.execute("COMMIT")
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()

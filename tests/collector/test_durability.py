@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 
+from collector.store import unpack_uid
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 
@@ -34,7 +35,7 @@ def hammer(collector: CollectorProcess, acknowledged: list[str], stop: threading
 def stored_uids(collector: CollectorProcess) -> set[str]:
     with sqlite3.connect(f"file:{collector.data_dir / 'logistis.db'}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return {uid for (uid,) in db.execute("SELECT uid FROM events")}
+        return {unpack_uid(uid) for (uid,) in db.execute("SELECT uid FROM events")}
 
 
 def run_load_then(collector: CollectorProcess, sig: int, at_least: int, then: float) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from collector.store import unpack_uid
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 
@@ -134,7 +135,7 @@ def query(database: Path, statement: str) -> list[tuple[Any, ...]]:
 
 
 def stored_uids(database: Path) -> set[str]:
-    return {uid for (uid,) in query(database, "SELECT uid FROM events")}
+    return {unpack_uid(uid) for (uid,) in query(database, "SELECT uid FROM events")}
 
 
 def event_count(database: Path) -> int:
