@@ -18,6 +18,10 @@ PRAGMAS_WRITER = (
     "PRAGMA journal_mode=WAL",
     # FULL: a committed group survives power loss too, not only a killed process.
     "PRAGMA synchronous=FULL",
+    # An insert whose trigger deletes (per-resource retention) keeps a statement journal; in a
+    # temp file it spilled to disk on every commit (open, ~100 page writes, unlink). In memory:
+    # ~40% less CPU per stored event. It only ever undoes a statement inside a transaction.
+    "PRAGMA temp_store=MEMORY",
     "PRAGMA foreign_keys=OFF",
     "PRAGMA busy_timeout=5000",
 )
