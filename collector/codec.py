@@ -1,13 +1,14 @@
 """How an event's objects are packed into one compressed blob.
 
-The new object is compressed with a zstd dictionary trained on Kubernetes objects (shipped as
+The objects are compressed with a zstd dictionary trained on Kubernetes objects (shipped as
 `codec-dictionary-N.json`, made by `tools/train_dictionary.py`): most of a small JSON object is
 field names and values every object of its kind repeats, which a dictionary holds once for
-all. The old object is compressed with the new one as a raw-content dictionary, so an UPDATE
+all. The new object comes first and the old one after it in the same frame, so an UPDATE
 (whose two objects differ in a few fields) costs little more than one object.
 
-The first byte is the format version; version 2 names its dictionary in the second byte and
-keeps the old object and the options in one frame. Every version ever written stays readable.
+The first byte is the format version; versions 2 and 3 name their dictionary in the second
+byte. Version 3 is one frame: the new object, then the old one and the options. Every version
+ever written stays readable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import zstandard
 
 FORMAT_V1 = 1
 FORMAT_V2 = 2
+FORMAT_V3 = 3
 DICTIONARY_ID = 1
 _LEVEL = 6
 _LENGTHS = 8
@@ -59,27 +61,35 @@ def _compressor() -> zstandard.ZstdCompressor:
 
 
 def encode(new: Any, old: Any, options: Any) -> bytes:
+    # One frame with one reused compressor: the old object finds the new one in the window,
+    # as a separate raw-content dictionary let it before (format 2) at twice the CPU.
     new_bytes = orjson.dumps(new)
-    packed_new = _compressor().compress(new_bytes)
-    packed_rest = _compressor_with(new_bytes).compress(orjson.dumps([old, options]))
-    return (
-        bytes([FORMAT_V2, DICTIONARY_ID])
-        + len(packed_new).to_bytes(4, "big")
-        + packed_new
-        + packed_rest
-    )
+    packed = _compressor().compress(new_bytes + orjson.dumps([old, options]))
+    return bytes([FORMAT_V3, DICTIONARY_ID]) + len(new_bytes).to_bytes(4, "big") + packed
 
 
 def decode(blob: bytes) -> tuple[Any, Any, Any]:
     """Returns (object, oldObject, options)."""
-    if blob[:1] == bytes([FORMAT_V1]):
+    version = blob[:1]
+    if version == bytes([FORMAT_V1]):
         return _decode_v1(memoryview(blob)[1:])
-    if blob[:1] != bytes([FORMAT_V2]) or len(blob) < 6:
-        raise CodecError(f"unknown object format {blob[:1]!r}")
+    if version not in (bytes([FORMAT_V2]), bytes([FORMAT_V3])) or len(blob) < 6:
+        raise CodecError(f"unknown object format {version!r}")
     trained = zstandard.ZstdDecompressor(dict_data=_dictionary(blob[1]))
-    new_len = int.from_bytes(blob[2:6], "big")
-    new_bytes = trained.decompress(blob[6 : 6 + new_len])
-    old, options = orjson.loads(_decompressor_with(new_bytes).decompress(blob[6 + new_len :]))
+    length = int.from_bytes(blob[2:6], "big")
+    if version == bytes([FORMAT_V2]):
+        return _decode_v2(trained, length, memoryview(blob)[6:])
+    plain = trained.decompress(blob[6:])
+    old, options = orjson.loads(plain[length:])
+    return orjson.loads(plain[:length]), old, options
+
+
+def _decode_v2(
+    trained: zstandard.ZstdDecompressor, new_len: int, packed: memoryview
+) -> tuple[Any, Any, Any]:
+    """Format 2: the new object's frame, then old object and options against it."""
+    new_bytes = trained.decompress(packed[:new_len])
+    old, options = orjson.loads(_decompressor_with(new_bytes).decompress(packed[new_len:]))
     return orjson.loads(new_bytes), old, options
 
 
@@ -101,11 +111,6 @@ def _parts(packed: memoryview) -> tuple[memoryview, memoryview, memoryview]:
     old_len = int.from_bytes(packed[4:_LENGTHS], "big")
     body = packed[_LENGTHS:]
     return body[:new_len], body[new_len : new_len + old_len], body[new_len + old_len :]
-
-
-def _compressor_with(content: bytes) -> zstandard.ZstdCompressor:
-    dictionary = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-    return zstandard.ZstdCompressor(level=_LEVEL, dict_data=dictionary)
 
 
 def _decompressor_with(content: bytes) -> zstandard.ZstdDecompressor:
