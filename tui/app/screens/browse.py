@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from enum import Enum, auto
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,26 +26,37 @@ from tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.api import CollectorClient, LinkState, LinkStatus
 from tui.core.events import Event, EventFilter, Facets, NamespaceSummary
+from tui.core.window import PageSpan, PageWindow
 
 PAGE_SIZE = 100
+# Pages held at once (1,000 rows): paging through a long history drops the far end, so memory
+# and the cost of each page stay flat. Ten pages fill many screens, and rows put on top (live
+# events, a page above) rebuild the table, which is cheap at 1,000 rows.
+WINDOW_PAGES = 10
 # Live events arriving in a burst are shown together, one repaint per burst.
 LIVE_BATCH_SECONDS = 0.1
 RELATIVE_TIME_REFRESH_SECONDS = 30.0
 # Counts (namespaces, facets, hidden) follow live events at most this often: on a busy
 # cluster they would otherwise be recomputed for every burst.
 COUNTS_REFRESH_SECONDS = 2.0
-# Rows are rebuilt to put live events on top; past this many, reloading the first page is
-# cheaper, and the operator at the top does not miss the older pages (paging brings them).
-REBUILD_LIMIT = 1000
 # A kind's objects are gathered from its most recent events, this many at most.
 OBJECTS_SCAN = 1000
 
 
+class Where(Enum):
+    """Where a page goes: it starts the window, or joins it below or above."""
+
+    FIRST = auto()
+    OLDER = auto()
+    NEWER = auto()
+
+
 class PageLoaded(Message):
-    def __init__(self, filter: EventFilter, items: tuple[Event, ...], next: str | None, *,
-                 first: bool) -> None:  # fmt: skip
+    def __init__(self, filter: EventFilter, where: Where, cursor: str | None,
+                 items: tuple[Event, ...], next: str | None) -> None:  # fmt: skip
         super().__init__()
-        self.filter, self.items, self.next, self.first = filter, items, next, first
+        self.filter, self.where, self.cursor = filter, where, cursor
+        self.items, self.next = items, next
 
 
 class FacetsLoaded(Message):
@@ -86,12 +98,20 @@ class BrowseScreen(WorkingScreen):
     following: reactive[bool] = reactive(True, init=False)
     link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
 
-    def __init__(self, initial: EventFilter, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        initial: EventFilter,
+        *,
+        clock: Clock = system_clock,
+        page_size: int = PAGE_SIZE,
+        window_pages: int = WINDOW_PAGES,
+    ) -> None:
         super().__init__()
         self.clock = clock
         self.client: CollectorClient | None = None
+        self.page_size = page_size
+        self.window = PageWindow(window_pages)
         self._initial = initial
-        self._next: str | None = None
         self._paging = False
         self._pending: list[Event] = []
         self._incoming: list[Event] = []
@@ -138,17 +158,17 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
     async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
-        page = await client.events(filter, limit=PAGE_SIZE)
-        self.post_message(PageLoaded(filter, page.items, page.next, first=True))
+        page = await client.events(filter, limit=self.page_size)
+        self.post_message(PageLoaded(filter, Where.FIRST, None, page.items, page.next))
         after = max((e.id for e in page.items), default=0)
         self.follow(client, filter, after)
 
     @work(exclusive=True, group="page", exit_on_error=False, description="loading more events")
-    async def load_next_page(
-        self, client: CollectorClient, filter: EventFilter, cursor: str
+    async def load_page(
+        self, client: CollectorClient, filter: EventFilter, where: Where, cursor: str | None
     ) -> None:
-        page = await client.events(filter, cursor=cursor, limit=PAGE_SIZE)
-        self.post_message(PageLoaded(filter, page.items, page.next, first=False))
+        page = await client.events(filter, cursor=cursor, limit=self.page_size)
+        self.post_message(PageLoaded(filter, where, cursor, page.items, page.next))
 
     @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
     async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
@@ -187,14 +207,35 @@ class BrowseScreen(WorkingScreen):
     def on_page_loaded(self, message: PageLoaded) -> None:
         if message.filter != self.filter:
             return  # an answer to a filter no longer shown
-        table = self.query_one(EventTable)
-        if message.first:
+        table, window = self.query_one(EventTable), self.window
+        if not self._fits(message):
+            return  # asked for before a reload: the window has moved on
+        page = PageSpan(message.cursor, len(message.items), message.next)
+        self._paging = False
+        if message.where is Where.FIRST:
             self._pending.clear()
+            window.reset(page)
             table.show(message.items)
-        else:
+        elif message.where is Where.OLDER:
             table.append(message.items)
-        self._next, self._paging = message.next, False
+            table.drop_top(window.add_older(page))
+        elif message.next != window.top_cursor:
+            # The page above no longer ends where the window starts (newer events came into
+            # the newest page, or retention took some): start again from the newest.
+            self.action_show_new()
+            return
+        else:
+            dropped = window.add_newer(page)
+            kept = table.events[: len(table.events) - dropped]
+            table.replace([*message.items, *kept], shift=len(message.items))
         self._update_shown()
+
+    def _fits(self, message: PageLoaded) -> bool:
+        if message.where is Where.FIRST:
+            return True
+        if message.where is Where.OLDER:
+            return bool(self.window.pages) and message.cursor == self.window.older
+        return not self.window.at_newest and message.cursor == self.window.newer
 
     def on_facets_loaded(self, message: FacetsLoaded) -> None:
         if message.filter != self.filter:
@@ -224,7 +265,7 @@ class BrowseScreen(WorkingScreen):
     def _take_incoming(self) -> None:
         incoming, self._incoming = self._incoming, []
         table = self.query_one(EventTable)
-        if self.following and table.at_top and not self._pending:
+        if self.following and self.window.at_newest and table.at_top and not self._pending:
             self._put_on_top(incoming)
         else:
             # The operator is looking elsewhere: count new events, do not move the view.
@@ -242,9 +283,10 @@ class BrowseScreen(WorkingScreen):
             self.load_facets(self.client, self.filter)
 
     def _update_shown(self) -> None:
-        loaded = len(self.query_one(EventTable).events)
+        loaded, above = len(self.query_one(EventTable).events), self.window.rows_above
+        shown = f"{above + 1:,}-{above + loaded:,}" if above else f"{loaded:,}"
         of = f" of {self._total:,}" if self._total is not None else ""
-        self.query_one(StatusBar).shown = f"{loaded:,}{of} events"
+        self.query_one(StatusBar).shown = f"{shown}{of} events"
 
     def _refresh_times(self) -> None:
         self.query_one(EventTable).refresh_times()
@@ -253,9 +295,15 @@ class BrowseScreen(WorkingScreen):
 
     @on(EventTable.NearEnd)
     def _load_more(self) -> None:
-        if self.client is not None and self._next and not self._paging:
+        if self.client is not None and self.window.older and not self._paging:
             self._paging = True
-            self.load_next_page(self.client, self.filter, self._next)
+            self.load_page(self.client, self.filter, Where.OLDER, self.window.older)
+
+    @on(EventTable.NearStart)
+    def _load_newer(self) -> None:
+        if self.client is not None and not self.window.at_newest and not self._paging:
+            self._paging = True
+            self.load_page(self.client, self.filter, Where.NEWER, self.window.newer)
 
     @on(DataTable.RowSelected, "#events")
     def _row_selected(self) -> None:
@@ -264,7 +312,8 @@ class BrowseScreen(WorkingScreen):
     @on(DataTable.RowHighlighted, "#events")
     def _row_highlighted(self) -> None:
         # Scrolling back to the newest row picks up what arrived meanwhile.
-        if self.following and self._pending and self.query_one(EventTable).at_top:
+        table = self.query_one(EventTable)
+        if self.following and self._pending and self.window.at_newest and table.at_top:
             self.action_show_new()
 
     @on(NamespaceTree.Chosen)
@@ -295,7 +344,7 @@ class BrowseScreen(WorkingScreen):
     def action_reload(self) -> None:
         if self.client is None:
             return
-        self._next, self._paging = None, False
+        self._paging = False
         self.load_first_page(self.client, self.filter)
         self.load_facets(self.client, self.filter)
         self.load_namespaces(self.client)
@@ -316,10 +365,14 @@ class BrowseScreen(WorkingScreen):
 
     def _put_on_top(self, events: list[Event]) -> None:
         table = self.query_one(EventTable)
-        if len(table.events) + len(events) > REBUILD_LIMIT:
+        # Rows are rebuilt to put live events on top; past a full window, reloading the first
+        # page is cheaper, and the operator at the top does not miss the older pages (paging
+        # brings them). Below dropped pages, the newest are a reload away too.
+        limit = self.window.max_pages * self.page_size
+        if not self.window.at_newest or len(table.events) + len(events) > limit:
             self.action_reload()
         else:
-            table.prepend(events)
+            self.window.grow_top(table.prepend(events))
 
     def action_show_new(self) -> None:
         table = self.query_one(EventTable)

@@ -1,0 +1,127 @@
+"""Paging through a history longer than the window the table holds, against a real collector."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from textual.pilot import Pilot
+
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies, load
+from tests.tui.conftest import wait_until
+from tui.app.app import ConnectionSettings, LogistisApp
+from tui.app.widgets.event_table import EventTable
+from tui.app.widgets.status_bar import StatusBar
+from tui.core.api import LinkState
+from tui.core.events import EventFilter
+
+SIZE = (160, 40)
+# Small pages and a small window, so the fed store (228 events) spans many windows' worth.
+PAGE_SIZE = 20
+WINDOW_PAGES = 3
+HELD = PAGE_SIZE * WINDOW_PAGES
+
+
+def paged_app(url: str) -> LogistisApp:
+    app = LogistisApp(ConnectionSettings(url=url), EventFilter())
+    app.browse.page_size = PAGE_SIZE
+    app.browse.window.max_pages = WINDOW_PAGES
+    return app
+
+
+def api_ids(url: str) -> list[int]:
+    """Every event's id, newest first, as the API's own pages give them."""
+    ids: list[int] = []
+    cursor: str | None = None
+    with httpx.Client(base_url=url) as client:
+        while True:
+            params = {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})}
+            body = client.get("/api/v1/events", params=params).raise_for_status().json()
+            ids += [item["id"] for item in body["items"]]
+            if not (cursor := body.get("next")):
+                return ids
+
+
+def held(app: LogistisApp) -> list[int]:
+    return [e.id for e in app.browse.query_one(EventTable).events]
+
+
+async def page_down(app: LogistisApp, pilot: Pilot[None], rows_above: int) -> None:
+    """Move to the last row until `rows_above` events lie above the window, checking the
+    window's bound after every page."""
+    table = app.browse.query_one(EventTable)
+    while app.browse.window.rows_above < rows_above:
+        before, last = (app.browse.window.rows_above, table.row_count), table.events[-1]
+        table.move_cursor(row=table.row_count - 1)
+        await wait_until(
+            pilot,
+            lambda before=before: (app.browse.window.rows_above, table.row_count) != before,
+        )
+        assert table.row_count <= HELD
+        assert table.selected == last  # rows dropped above did not move the cursor off it
+
+
+async def test_paging_down_drops_the_top_and_back_up_restores_it(
+    fed_collector: CollectorProcess,
+) -> None:
+    everything = api_ids(fed_collector.api_url)
+    app = paged_app(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        assert held(app) == everything[:PAGE_SIZE]
+
+        await page_down(app, pilot, rows_above=3 * PAGE_SIZE)
+        above = app.browse.window.rows_above
+        assert held(app) == everything[above : above + table.row_count]
+        assert table.row_count == HELD
+        shown = f"{above + 1}-{above + HELD} of {len(everything)} events"
+        assert shown in str(app.browse.query_one(StatusBar).render())
+
+        # Back to the top: each page above comes back, the bottom one goes, in order.
+        while not app.browse.window.at_newest:
+            first = held(app)[0]
+            table.move_cursor(row=0)
+            await wait_until(pilot, lambda first=first: held(app)[0] != first)
+            above = app.browse.window.rows_above
+            assert held(app) == everything[above : above + table.row_count]
+            assert table.row_count <= HELD
+            # The event that was first is still under the cursor.
+            assert table.selected is not None
+            assert table.selected.id == first
+        assert held(app) == everything[:HELD]
+
+
+async def test_a_live_event_while_scrolled_down_does_not_move_the_view(tmp_path: Path) -> None:
+    with CollectorProcess(tmp_path / "data") as collector:
+        post_reviews(collector, bodies()[:150])
+        app = paged_app(collector.api_url)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.browse.query_one(EventTable)
+            status = app.browse.query_one(StatusBar)
+            await wait_until(
+                pilot, lambda: bool(table.events) and status.link.state == LinkState.LIVE
+            )
+            await page_down(app, pilot, rows_above=2 * PAGE_SIZE)
+            row = PAGE_SIZE + 5
+            table.move_cursor(row=row)
+            # Scrolled to it (after a refresh): the view is settled before the event comes.
+            await wait_until(
+                pilot, lambda: table.scroll_y <= row < table.scroll_y + table.size.height - 1
+            )
+            await pilot.pause()
+            rows, selected, scroll = held(app), table.selected, table.scroll_y
+
+            await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
+            await wait_until(pilot, lambda: status.new == 1)
+            await pilot.pause()
+            assert held(app) == rows
+            assert (table.selected, table.scroll_y) == (selected, scroll)
+            assert "1 new" in str(status.render())
+
+            await pilot.press("g")  # the newest, the live event first
+            await wait_until(pilot, lambda: app.browse.window.at_newest and status.new == 0)
+            await wait_until(pilot, lambda: table.events[0].name == "app-config")
+            assert table.cursor_row == 0
