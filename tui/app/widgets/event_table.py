@@ -92,9 +92,8 @@ class EventTable(DataTable[str | Text]):
         self._require_update_dimensions = True
         self._update_count += 1
         self.hover_coordinate = Coordinate(0, 0)
-        self.move_cursor(row=row, animate=False, scroll=False)
         self.refresh(layout=True)
-        self.call_after_refresh(self.scroll_to, y=max(row - height, 0), animate=False)
+        self._keep_in_view(row, height)
 
     def prepend(self, events: Iterable[Event]) -> int:
         """Newer events, at the top (live ones), newest first; returns how many were new."""
@@ -112,8 +111,13 @@ class EventTable(DataTable[str | Text]):
         row = min(max(self.cursor_row + shift, 0), max(len(events) - 1, 0))
         height = self.cursor_row - round(self.scroll_y)
         self.show(events)
+        self._keep_in_view(row, height)
+
+    def _keep_in_view(self, row: int, height: int) -> None:
+        """The cursor on `row`, `height` rows below the top of the view, where its event was
+        before rows above it came or went."""
         self.move_cursor(row=row, animate=False, scroll=False)
-        # After the refresh that sizes the rebuilt table, or the scroll would be clamped.
+        # After the refresh that sizes the changed table, or the scroll would be clamped.
         self.call_after_refresh(self.scroll_to, y=max(row - height, 0), animate=False)
 
     def watch_absolute_time(self) -> None:
