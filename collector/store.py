@@ -171,9 +171,11 @@ class Store:
     @asynccontextmanager
     async def open(cls, path: Path, *, max_events_per_resource: int = 100) -> AsyncIterator[Store]:
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _WriteThread.open(path)
+        writer: _WriteThread | None = None
         readers: list[aiosqlite.Connection] = []
         try:
+            # Inside the try: a file SQLite cannot open at all is a StoreError like any other.
+            writer = await _WriteThread.open(path)
             await writer.run(lambda c: _prepare_writer(c, path, max_events_per_resource))
             for _ in range(READERS):
                 reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
@@ -342,10 +344,11 @@ def _prepare_writer(connection: sqlite3.Connection, path: Path, max_per_resource
         raise StoreError(f"{path}: database is damaged ({findings})")
 
 
-async def _close_all(writer: _WriteThread, readers: list[aiosqlite.Connection]) -> None:
+async def _close_all(writer: _WriteThread | None, readers: list[aiosqlite.Connection]) -> None:
     for reader in reversed(readers):
         await reader.close()
-    await writer.close()
+    if writer is not None:
+        await writer.close()
 
 
 def _summary(row: Sequence[Any]) -> Event:

@@ -113,3 +113,12 @@ def test_garbage_in_the_wal_is_ignored_and_the_history_kept(
         assert api.get("/readyz").status_code == 200
     assert event_count(database) == events
     assert integrity(database) == "ok"
+
+
+def test_a_database_path_sqlite_cannot_open_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "logistis.db").mkdir(parents=True)
+    result = start(data)
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert errors == [f"logistis-collector: {data / 'logistis.db'}: unable to open database file"]
