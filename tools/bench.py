@@ -113,13 +113,16 @@ def collector(data_dir: Path, *args: str) -> Iterator[CollectorProcess]:
 def load(url: str, ca: Path, duration: float, **options: float) -> dict[str, Any]:
     """One run of the load generator, in its own process."""
     flags = [f"--{k}={v}" for k, v in options.items()]
+    return tool_json("loadgen", url, "--ca", str(ca), f"--duration={duration}", *flags)
+
+
+def tool_json(name: str, *args: str) -> dict[str, Any]:
+    """Run `tools/<name>.py` in a process of its own; its JSON answer on stdout."""
     done = subprocess.run(
-        [PYTHON, str(ROOT / "tools/loadgen.py"), url, "--ca", str(ca), f"--duration={duration}",
-         *flags],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [PYTHON, str(ROOT / f"tools/{name}.py"), *args], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"loadgen failed: {done.stderr.strip()}")
+        raise RuntimeError(f"{name} failed: {done.stderr.strip()}")
     return orjson.loads(done.stdout)
 
 
@@ -395,13 +398,7 @@ BROWSE_EVENTS = 100_000
 def tui_browse(api_url: str, events: int) -> dict[str, Any]:
     """Paging down through `events` events in the TUI, in a process of its own so its memory
     is the TUI's alone."""
-    done = subprocess.run(
-        [PYTHON, str(ROOT / "tools/tui_browse.py"), "--url", api_url, "--events", str(events)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"tui_browse failed: {done.stderr.strip()}")
-    return orjson.loads(done.stdout)
+    return tool_json("tui_browse", "--url", api_url, "--events", str(events))
 
 
 def _post_large_configmap(process: CollectorProcess) -> int:
