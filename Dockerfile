@@ -14,8 +14,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY collector ./collector
-COPY tui ./tui
+COPY logistis ./logistis
 # The project as a wheel, then the wheel and its dependencies into a venv without pip.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv --without-pip /opt/logistis \

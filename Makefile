@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP) ## ruff and the import contracts
-	$(VENV)/bin/ruff check collector tui tests tools
-	$(VENV)/bin/ruff format --check collector tui tests tools
+	$(VENV)/bin/ruff check logistis tests tools
+	$(VENV)/bin/ruff format --check logistis tests tools
 	$(VENV)/bin/lint-imports
 
 test: lint ## the whole suite (well under five minutes)

@@ -37,11 +37,11 @@ import httpx
 import orjson
 from textual.css.query import NoMatches
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess, free_port
 from tests.support.fixtures import bodies
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.screens.diff import DiffScreen
-from tui.app.widgets.event_table import EventTable
 
 ROOT = benchdata.ROOT
 PYTHON = sys.executable

@@ -23,13 +23,13 @@ from typing import Any
 
 import orjson
 
-from collector.admission import event_from_request
-from collector.events import Event, time_to_ms
-from collector.kinds import KindResolver
-from collector.metrics import Metrics
-from collector.redaction import Redactor
-from collector.store import Store, encode_event, insert_rows
-from collector.writer import Writer
+from logistis.collector.admission import event_from_request
+from logistis.collector.events import Event, time_to_ms
+from logistis.collector.kinds import KindResolver
+from logistis.collector.metrics import Metrics
+from logistis.collector.redaction import Redactor
+from logistis.collector.store import Store, encode_event, insert_rows
+from logistis.collector.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

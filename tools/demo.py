@@ -1,6 +1,6 @@
 """`make demo`: a local collector with weeks of realistic history, live traffic, and the TUI on it.
 
-The history is the captured scenario (../shared/fixtures/admission) replayed as many
+The history is the captured scenario (testdata/admission) replayed as many
 "episodes": each one moves the scenario to other namespaces, gives its people other names,
 and happens on another day, so the collector holds several users, namespaces and kinds over
 a spread of time. Backdated events are written into the store before the collector starts
@@ -34,18 +34,16 @@ from typing import Any
 
 import httpx
 
-from collector.admission import event_from_request
-from collector.kinds import KindResolver
-from collector.redaction import Redactor
-from collector.runtime import KEY_FILE, load_or_create_key
-from collector.store import Store
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.core.events import EventFilter
+from logistis.collector.admission import event_from_request
+from logistis.collector.kinds import KindResolver
+from logistis.collector.redaction import Redactor
+from logistis.collector.runtime import KEY_FILE, load_or_create_key
+from logistis.collector.store import Store
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.core.events import EventFilter
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(
-    os.environ.get("LOGISTIS_FIXTURES", ROOT.parent / "shared" / "fixtures" / "admission")
-)
+FIXTURES = Path(os.environ.get("LOGISTIS_FIXTURES", ROOT / "testdata" / "admission"))
 COLLECTOR = Path(sys.executable).with_name("logistis-collector")
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import uvloop
 
 UID_MARK = "00000000-0000-4000-8000-000000000000"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared/fixtures/admission"
+FIXTURES = Path(__file__).resolve().parents[1] / "testdata/admission"
 
 
 class LoadError(Exception):

@@ -46,7 +46,7 @@ def main() -> int:
         json.dumps(
             {
                 "id": args.id,
-                "samples": "objects of shared/fixtures/admission but the benchmark's update streams",
+                "samples": "objects of testdata/admission but the benchmark's update streams",
                 "dictionary": base64.b64encode(trained.as_bytes()).decode(),
             },
             indent=1,

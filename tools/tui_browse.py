@@ -18,10 +18,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.screens.browse import BrowseScreen
-from tui.app.widgets.event_table import EventTable
-from tui.core.events import EventFilter
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.browse import BrowseScreen
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.core.events import EventFilter
 
 PAGE_TIMEOUT = 60.0
 

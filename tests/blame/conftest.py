@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load
-from tui.core.events import Event
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
 FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"

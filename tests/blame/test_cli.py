@@ -12,8 +12,8 @@ import httpx
 import pytest
 import yaml
 
+from logistis.tui.blame.errors import MEANINGS
 from tests.blame.conftest import KUBECTL_BLAME, Fed, blame_env
-from tui.blame.errors import MEANINGS
 
 ALICE_SCALE, ALICE_SET_IMAGE, ALICE_STRATEGIC, ALICE_JSON_PATCH = 59, 71, 81, 84
 

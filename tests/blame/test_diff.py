@@ -6,8 +6,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.fixtures import load
-from tui.core.diff import (
+from logistis.tui.core.diff import (
     DiffKind,
     patch_lines,
     patch_ops,
@@ -16,6 +15,7 @@ from tui.core.diff import (
     to_yaml,
     unified_diff,
 )
+from tests.support.fixtures import load
 
 
 def request(number: int) -> dict[str, Any]:

@@ -7,8 +7,8 @@ controller wrote its status in between, and alice deleted it in the foreground (
 
 from __future__ import annotations
 
+from logistis.tui.core.fieldblame import BlamedLine, ItemKey, changed_paths, identity, replay
 from tests.blame.conftest import fixture_event, nginx_history
-from tui.core.fieldblame import BlamedLine, ItemKey, changed_paths, identity, replay
 
 
 def line(lines: list[BlamedLine], text: str) -> BlamedLine:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from logistis.tui.blame.discovery import parse_api_resources
 from tests.blame.conftest import FAKE_KUBECTL, KUBECTL_BLAME, Fed, blame_env
 from tests.blame.kubectl_discovery import API_RESOURCES
-from tui.blame.discovery import parse_api_resources
 
 DISCOVERY = Path(__file__).with_name("kubectl_discovery.py")
 

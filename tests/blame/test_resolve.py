@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tui.blame.errors import BlameError, ExitCode
-from tui.blame.kubeconfig import default_namespace
-from tui.blame.resolve import recorded_types, resolve, split_type
-from tui.core.events import KindCount
-from tui.core.timeparse import BadTime, parse_duration, parse_time
+from logistis.tui.blame.errors import BlameError, ExitCode
+from logistis.tui.blame.kubeconfig import default_namespace
+from logistis.tui.blame.resolve import recorded_types, resolve, split_type
+from logistis.tui.core.events import KindCount
+from logistis.tui.core.timeparse import BadTime, parse_duration, parse_time
 
 RECORDED = (
     KindCount("example.com", "Widget", "widgets", 5),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonpatch
 import pytest
 
-from collector.changes import compute_changes
+from logistis.collector.changes import compute_changes
 from tests.support.fixtures import bodies, load
 
 

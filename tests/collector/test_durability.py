@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from collector.store import unpack_uid
+from logistis.collector.store import unpack_uid
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 

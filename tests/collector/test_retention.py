@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from collector.admission import event_from_request
-from collector.kinds import KindResolver
-from collector.query import EventQuery, Page
-from collector.retention import enforce_once
-from collector.settings import Retention
-from collector.store import Store
+from logistis.collector.admission import event_from_request
+from logistis.collector.kinds import KindResolver
+from logistis.collector.query import EventQuery, Page
+from logistis.collector.retention import enforce_once
+from logistis.collector.settings import Retention
+from logistis.collector.store import Store
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies

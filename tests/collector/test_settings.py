@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import Listen, SettingsError, from_args
+from logistis.collector.settings import Listen, SettingsError, from_args
 
 
 def test_defaults_match_the_design():

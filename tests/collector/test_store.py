@@ -11,14 +11,14 @@ from pathlib import Path
 
 import orjson
 
-from collector import sql
-from collector.admission import event_from_request
-from collector.events import Event
-from collector.kinds import KindResolver
-from collector.query import EventQuery, Page
-from collector.retention import enforce_once
-from collector.settings import Retention
-from collector.store import Store, encode_event
+from logistis.collector import sql
+from logistis.collector.admission import event_from_request
+from logistis.collector.events import Event
+from logistis.collector.kinds import KindResolver
+from logistis.collector.query import EventQuery, Page
+from logistis.collector.retention import enforce_once
+from logistis.collector.settings import Retention
+from logistis.collector.store import Store, encode_event
 from tests.support.fixtures import bodies
 
 # The INSERT of schema 2, before identities: kept here to write a database as it wrote them.

@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-DEFAULT_DIR = Path(__file__).parents[3] / "shared" / "fixtures" / "openapi"
+DEFAULT_DIR = Path(__file__).parents[2] / "testdata" / "openapi"
 
 
 def openapi_dir() -> Path:

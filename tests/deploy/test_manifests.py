@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.certmanager import (
+from logistis.collector.certmanager import (
     DEFAULT_SECRET,
     DEFAULT_WEBHOOK_CONFIGURATION,
     SERVICE_DNS_NAMES,

@@ -23,7 +23,7 @@ from cryptography.x509 import DNSName
 from cryptography.x509.verification import PolicyBuilder, Store
 from kubernetes import client
 
-from collector.certmanager import (
+from logistis.collector.certmanager import (
     CA_VALIDITY,
     DEFAULT_RENEW_BEFORE,
     DEFAULT_SECRET,
@@ -37,7 +37,7 @@ from collector.certmanager import (
     SelfManagedTLS,
     material_from_secret,
 )
-from collector.tls import ReloadingTLS, utcnow
+from logistis.collector.tls import ReloadingTLS, utcnow
 from tests.deploy.apiserver import Grant, State, serving
 from tests.deploy.kustomize import BASE, find, render
 
@@ -313,7 +313,7 @@ async def test_renewal_survives_an_unavailable_apiserver(
     state.failing = True
     renewing = asyncio.create_task(manager.renew_forever(interval=0.01))
     try:
-        with caplog.at_level(logging.WARNING, logger="collector.certmanager"):
+        with caplog.at_level(logging.WARNING, logger="logistis.collector.certmanager"):
             await until(lambda: bool(caplog.records))
         assert "not renewed" in caplog.records[0].getMessage()
         assert "500" in caplog.records[0].getMessage()

@@ -2,7 +2,7 @@
 
 The apiserver decides this before it calls the collector: rules, then the
 namespaceSelector, then the CEL matchConditions. This module reproduces that
-decision for the captured requests in ../shared/fixtures/admission, evaluating the
+decision for the captured requests in testdata/admission, evaluating the
 matchConditions with a real CEL implementation.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from tests.deploy.kustomize import BASE, find, render
 
-FIXTURES = Path(__file__).parents[3] / "shared" / "fixtures" / "admission"
+FIXTURES = Path(__file__).parents[2] / "testdata" / "admission"
 Request = dict[str, Any]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from collector.store import unpack_uid
+from logistis.collector.store import unpack_uid
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 

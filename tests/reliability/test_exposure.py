@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import from_args
+from logistis.collector.settings import from_args
 from tests.support.collector import CollectorProcess, free_port, run_collector_command
 
 

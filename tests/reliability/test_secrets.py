@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.redaction import LAST_APPLIED
+from logistis.collector.redaction import LAST_APPLIED
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
 

@@ -14,7 +14,7 @@ Request = dict[str, Any]
 
 def fixtures_dir() -> Path:
     override = os.environ.get("LOGISTIS_FIXTURES")
-    return Path(override) if override else Path(__file__).parents[3] / "shared/fixtures/admission"
+    return Path(override) if override else Path(__file__).parents[2] / "testdata/admission"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from collector.redaction import LAST_APPLIED, Redactor
+from logistis.collector.redaction import LAST_APPLIED, Redactor
 
 from .conftest import Request
 

@@ -1,4 +1,4 @@
-"""The captured AdmissionReview requests in shared/fixtures/admission."""
+"""The captured AdmissionReview requests in testdata/admission."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(
-    os.environ.get("LOGISTIS_FIXTURES", Path(__file__).parents[3] / "shared/fixtures/admission")
+    os.environ.get("LOGISTIS_FIXTURES", Path(__file__).parents[2] / "testdata/admission")
 )
 
 

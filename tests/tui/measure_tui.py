@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.widgets.event_table import EventTable
-from tui.app.widgets.status_bar import StatusBar
-from tui.core.events import EventFilter
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.status_bar import StatusBar
+from logistis.tui.core.events import EventFilter
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], within: float = 60.0) -> float:

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.collector import CollectorProcess, free_port, post_reviews
-from tests.support.fixtures import load
-from tui.core.api import (
+from logistis.tui.core.api import (
     Backoff,
     CollectorClient,
     CollectorHTTPError,
@@ -19,7 +17,9 @@ from tui.core.api import (
     LinkStatus,
     SSEParser,
 )
-from tui.core.events import Event, EventFilter
+from logistis.tui.core.events import Event, EventFilter
+from tests.support.collector import CollectorProcess, free_port, post_reviews
+from tests.support.fixtures import load
 
 
 async def test_pages_walk_the_whole_history_newest_first(fed_collector: CollectorProcess) -> None:

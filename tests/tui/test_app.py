@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from logistis.tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.key_footer import KeyFooter
+from logistis.tui.app.widgets.namespace_tree import NamespaceTree
+from logistis.tui.app.widgets.status_bar import StatusBar
+from logistis.tui.core.api import LinkState
+from logistis.tui.core.events import EventFilter
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import FakeKubectl, wait_until
-from tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
-from tui.app.widgets.event_table import EventTable
-from tui.app.widgets.key_footer import KeyFooter
-from tui.app.widgets.namespace_tree import NamespaceTree
-from tui.app.widgets.status_bar import StatusBar
-from tui.core.api import LinkState
-from tui.core.events import EventFilter
 
 SIZE = (160, 40)
 

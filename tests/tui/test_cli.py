@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.widgets.event_table import EventTable
 
 TUI = Path(sys.executable).with_name("logistis-tui")
 

@@ -11,15 +11,15 @@ from rich.style import Style
 from textual.color import Color
 from textual.pilot import Pilot
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.diff import NO_CHANGE, DiffScreen
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.line_view import LineView
+from logistis.tui.core.diff import DiffKind
+from logistis.tui.core.events import EventFilter
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
 from tests.tui.conftest import wait_until
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.screens.diff import NO_CHANGE, DiffScreen
-from tui.app.widgets.event_table import EventTable
-from tui.app.widgets.line_view import LineView
-from tui.core.diff import DiffKind
-from tui.core.events import EventFilter
 
 SIZE = (160, 40)
 KEYS = 600  # a diff of ~100 lines: longer than the screen is high

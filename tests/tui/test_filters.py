@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tui.app.filter_syntax import FilterSyntaxError, parse, unparse
-from tui.app.widgets.filter_bar import FacetSuggester
-from tui.core.events import EventFilter, Facets, KindCount, ValueCount
+from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
+from logistis.tui.app.widgets.filter_bar import FacetSuggester
+from logistis.tui.core.events import EventFilter, Facets, KindCount, ValueCount
 
 
 def test_params_leave_out_what_is_not_set_and_keep_cluster_scope() -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import httpx
 from textual.pilot import Pilot
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.status_bar import StatusBar
+from logistis.tui.core.api import LinkState
+from logistis.tui.core.events import EventFilter
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import wait_until
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.widgets.event_table import EventTable
-from tui.app.widgets.status_bar import StatusBar
-from tui.core.api import LinkState
-from tui.core.events import EventFilter
 
 SIZE = (160, 40)
 # Small pages and a small window, so the fed store (228 events) spans many windows' worth.

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from logistis.tui.core.api import CollectorClient
+from logistis.tui.core.connect import connect
+from logistis.tui.core.events import EventFilter
+from logistis.tui.core.portforward import PortForward, PortForwardError, Target, explain
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import FakeKubectl
-from tui.core.api import CollectorClient
-from tui.core.connect import connect
-from tui.core.events import EventFilter
-from tui.core.portforward import PortForward, PortForwardError, Target, explain
 
 
 async def test_forward_reaches_the_collector_and_stops_kubectl(

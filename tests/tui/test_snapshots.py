@@ -13,13 +13,13 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.status_bar import StatusBar
+from logistis.tui.core.api import LinkState
+from logistis.tui.core.events import EventFilter, parse_time
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
-from tui.app.app import ConnectionSettings, LogistisApp
-from tui.app.widgets.event_table import EventTable
-from tui.app.widgets.status_bar import StatusBar
-from tui.core.api import LinkState
-from tui.core.events import EventFilter, parse_time
 
 SIZE = (150, 34)
 Compare = Callable[..., bool]

@@ -1,0 +1,97 @@
+"""The query API (docs/api.md): events, one event, namespaces, facets, health and metrics."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import orjson
+from aiohttp import web
+
+from logistis.collector.http import (
+    RUNTIME,
+    add_health_routes,
+    json_error,
+    json_errors,
+    json_response,
+)
+from logistis.collector.metrics import CONTENT_TYPE
+from logistis.collector.query import (
+    FILTERS,
+    PAGING,
+    QueryError,
+    event_query,
+    page,
+    parse_query,
+    whole_number,
+)
+from logistis.collector.runtime import Runtime
+from logistis.collector.stream import READS, STREAMS, close_streams, stream
+
+OPENAPI = orjson.loads(
+    importlib.resources.files("logistis.collector").joinpath("openapi.json").read_bytes()
+)
+
+
+def create_api_app(runtime: Runtime) -> web.Application:
+    app = web.Application(middlewares=[json_errors, query_errors])
+    app[RUNTIME] = runtime
+    app[STREAMS] = set()
+    app[READS] = {}
+    app.router.add_get("/api/v1/events", list_events)
+    app.router.add_get("/api/v1/events/{id}", get_event)
+    app.router.add_get("/api/v1/stream", stream)
+    app.router.add_get("/api/v1/namespaces", namespaces)
+    app.router.add_get("/api/v1/facets", facets)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_get("/metrics", metrics)
+    add_health_routes(app)
+    app.on_shutdown.append(close_streams)
+    return app
+
+
+@web.middleware
+async def query_errors(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except QueryError as error:
+        return json_error(400, f"invalid parameter {error.parameter!r}", str(error))
+
+
+async def list_events(request: web.Request) -> web.Response:
+    grouped = parse_query(request.query.items(), allowed=FILTERS + PAGING)
+    items, next_cursor = await request.app[RUNTIME].store.list_events(
+        event_query(grouped), page(grouped)
+    )
+    return json_response({"items": [e.summary() for e in items], "next": next_cursor})
+
+
+async def get_event(request: web.Request) -> web.Response:
+    parse_query(request.query.items(), allowed=())
+    raw = request.match_info["id"]
+    event_id = whole_number(raw)
+    if event_id is None:
+        return json_error(400, "invalid event id", raw)
+    event = await request.app[RUNTIME].store.get_event(event_id)
+    if event is None:
+        return json_error(404, "no such event", event_id)
+    return json_response(event.detail())
+
+
+async def namespaces(request: web.Request) -> web.Response:
+    parse_query(request.query.items(), allowed=())
+    return json_response({"items": await request.app[RUNTIME].store.namespaces()})
+
+
+async def facets(request: web.Request) -> web.Response:
+    grouped = parse_query(request.query.items(), allowed=FILTERS)
+    return json_response(await request.app[RUNTIME].store.facets(event_query(grouped)))
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(OPENAPI)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    runtime: Runtime = request.app[RUNTIME]
+    runtime.metrics.store_bytes.set(await runtime.store.used_bytes())
+    return web.Response(body=runtime.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,232 @@
+"""The event filters of the API: parsed from query parameters, turned into one SQL WHERE clause.
+
+Parsing is strict: an unknown parameter or a malformed value raises `QueryError` naming it,
+which the HTTP edge answers with a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from logistis.collector.events import MACHINE_PREFIX, time_to_ms
+from logistis.collector.units import parse_duration
+
+DEFAULT_LIMIT = 100
+MAX_ID = 2**63 - 1
+MAX_LIMIT = 1000
+FILTERS = (
+    "namespace",
+    "kind",
+    "group",
+    "name",
+    "user",
+    "operation",
+    "people",
+    "since",
+    "until",
+    "q",
+)
+PAGING = ("limit", "cursor")
+STREAM = ("after",)
+_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+class QueryError(ValueError):
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    namespaces: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    people: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str = ""
+
+    @property
+    def needs_events(self) -> bool:
+        """True when a filter reaches past the aggregate table (name, time, text)."""
+        return bool(self.names or self.since or self.until or self.text)
+
+    def where(self, extra: Iterable[tuple[str, list[object]]] = ()) -> tuple[str, list[object]]:
+        clauses: list[tuple[str, list[object]]] = [
+            _any_of("namespace = ?", self.namespaces),
+            _any_of("(kind = ? COLLATE NOCASE OR resource = lower(?))", self.kinds, repeat=2),
+            _any_of("grp = ?", self.groups),
+            _any_of("name = ?", self.names),
+            _users(self.users),
+            _any_of("operation = ?", self.operations),
+        ]
+        if self.people:
+            clauses.append(("substr(username, 1, 7) != ?", [MACHINE_PREFIX]))
+        if self.since:
+            clauses.append(("time_ms >= ?", [time_to_ms(self.since)]))
+        if self.until:
+            clauses.append(("time_ms < ?", [time_to_ms(self.until)]))
+        if self.text:
+            like = (
+                "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            columns = ("username", "namespace", "name", "kind", "field_manager")
+            text_sql = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
+            clauses.append((f"({text_sql})", [like] * len(columns)))
+        clauses.extend(extra)
+        used = [(sql, params) for sql, params in clauses if sql]
+        if not used:
+            return "", []
+        return "WHERE " + " AND ".join(sql for sql, _ in used), [p for _, ps in used for p in ps]
+
+
+def _users(patterns: tuple[str, ...]) -> tuple[str, list[object]]:
+    # An exact name compares with `=`: SQLite then walks events_by_user newest first and stops
+    # at the end of the page, where GLOB is a range scan that sorts every event of the user.
+    if not patterns:
+        return "", []
+    tests = ["username GLOB ?" if "*" in p or "[" in p else "username = ?" for p in patterns]
+    return "(" + " OR ".join(tests) + ")", list(patterns)
+
+
+def _any_of(sql: str, values: tuple[str, ...], *, repeat: int = 1) -> tuple[str, list[object]]:
+    if not values:
+        return "", []
+    return "(" + " OR ".join([sql] * len(values)) + ")", [v for v in values for _ in range(repeat)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int = DEFAULT_LIMIT
+    before_id: int | None = None
+
+
+def parse_query(
+    params: Iterable[tuple[str, str]], *, allowed: tuple[str, ...] = FILTERS
+) -> dict[str, list[str]]:
+    """Group parameters by name, refusing any that is not allowed here."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in params:
+        if key not in allowed:
+            raise QueryError(key, f"unknown parameter (allowed: {', '.join(allowed)})")
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def event_query(grouped: dict[str, list[str]], now: datetime | None = None) -> EventQuery:
+    now = now or datetime.now(UTC)
+    return EventQuery(
+        namespaces=tuple(grouped.get("namespace", ())),
+        kinds=tuple(grouped.get("kind", ())),
+        groups=tuple("" if g == "core" else g for g in grouped.get("group", ())),
+        names=tuple(grouped.get("name", ())),
+        users=tuple(_user_pattern(u) for u in grouped.get("user", ())),
+        operations=tuple(_operation(o) for o in grouped.get("operation", ())),
+        people=_boolean("people", _single(grouped, "people") or "false"),
+        since=_time("since", _single(grouped, "since"), now),
+        until=_time("until", _single(grouped, "until"), now),
+        text=_single(grouped, "q") or "",
+    )
+
+
+def page(grouped: dict[str, list[str]]) -> Page:
+    raw_limit = _single(grouped, "limit")
+    limit = DEFAULT_LIMIT
+    if raw_limit is not None:
+        limit = whole_number(raw_limit) or 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    cursor = _single(grouped, "cursor")
+    return Page(limit, decode_cursor(cursor) if cursor else None)
+
+
+def after_id(grouped: dict[str, list[str]], last_event_id: str | None) -> int | None:
+    raw = last_event_id if last_event_id is not None else _single(grouped, "after")
+    if raw is None or raw == "":
+        return None
+    event_id = whole_number(raw)
+    if event_id is None:
+        raise QueryError("after", "must be an event id (a whole number)")
+    return event_id
+
+
+def encode_cursor(before_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{before_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise QueryError("cursor", "malformed cursor") from None
+    version, _, value = text.partition(":")
+    before_id = whole_number(value)
+    if version != "v1" or before_id is None:
+        raise QueryError("cursor", "malformed cursor")
+    return before_id
+
+
+def whole_number(raw: str) -> int | None:
+    """An ASCII decimal that fits an SQLite INTEGER, else None.
+
+    `str.isdigit` alone is not enough: it accepts "²", which `int` refuses, and a number past
+    2**63 - 1 makes SQLite raise instead of matching nothing (past 4300 digits, `int` refuses).
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+def _single(grouped: dict[str, list[str]], key: str) -> str | None:
+    values = grouped.get(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise QueryError(key, "may be given only once")
+    return values[0]
+
+
+def _user_pattern(user: str) -> str:
+    # Users are matched with GLOB: only `*` is a wildcard, everything else is literal.
+    return re.sub(r"([\[\]?])", r"[\1]", user)
+
+
+def _operation(value: str) -> str:
+    operation = value.upper()
+    if operation not in _OPERATIONS:
+        raise QueryError("operation", f"must be one of {', '.join(_OPERATIONS)}")
+    return operation
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise QueryError(name, "must be true or false")
+    return lowered in ("true", "1")
+
+
+def parse_time(value: str, now: datetime) -> datetime:
+    """RFC 3339, or a duration back from now (`15m`, `2h`, `7d`)."""
+    if value[:1].isdigit() and value[-1:].isalpha() and value[-1] not in "Zz":
+        return now - parse_duration(value)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _time(name: str, value: str | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value, now)
+    except (ValueError, OverflowError):
+        raise QueryError(name, "must be an RFC 3339 time or a duration like 15m, 2h, 7d") from None

@@ -1,0 +1,91 @@
+"""The collector's running parts, opened and closed together.
+
+`open_runtime` is the one place that builds them from the settings; the HTTP apps receive
+the result through an `AppKey` and never construct anything themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logistis.collector.kinds import KindResolver
+from logistis.collector.metrics import Metrics
+from logistis.collector.redaction import Redactor
+from logistis.collector.retention import enforce_forever
+from logistis.collector.rules import CaptureRules, build_rules
+from logistis.collector.settings import Settings
+from logistis.collector.store import Store
+from logistis.collector.writer import Writer
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "redaction.key"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    writer: Writer
+    rules: CaptureRules
+    redactor: Redactor
+    kinds: KindResolver
+    metrics: Metrics
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    # Rules first: a bad rule must stop the start before anything is opened.
+    rules = build_rules(
+        settings.capture,
+        record_dry_run=settings.record_dry_run,
+        include=settings.include,
+        exclude=settings.exclude,
+    )
+    redactor = Redactor(
+        load_or_create_key(settings.redaction_key_file or settings.data_dir / KEY_FILE)
+    )
+    metrics = Metrics()
+    retention = settings.retention
+    async with Store.open(
+        settings.database, max_events_per_resource=retention.max_events_per_resource
+    ) as store:
+        kinds = KindResolver(await store.known_kinds())
+        writer = Writer(store, metrics, max_batch=settings.max_commit_batch)
+        writer.start()
+        runtime = Runtime(settings, store, writer, rules, redactor, kinds, metrics)
+        enforcing = asyncio.create_task(
+            enforce_forever(store, retention, metrics), name="retention"
+        )
+        try:
+            yield runtime
+        finally:
+            runtime.stopping.set()
+            enforcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await enforcing
+            await writer.close()
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The HMAC key behind Secret digests: stable across restarts, so digests stay comparable."""
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key)
+        log.info("generated a redaction key", extra={"path": str(path)})
+    if len(key) < 16:
+        raise ValueError(f"{path}: redaction key must be at least 16 bytes")
+    return key

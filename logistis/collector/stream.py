@@ -1,0 +1,126 @@
+"""`/api/v1/stream`: server-sent events, read from the store after each commit.
+
+A client never has a queue of its own: after every commit it reads what it has not yet seen
+from the database, with its own filters. Ingestion never waits for a client, memory does not
+grow with a slow one, and resuming after `Last-Event-ID` is the same query as keeping up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import web
+
+from logistis.collector.events import Event
+from logistis.collector.http import RUNTIME
+from logistis.collector.query import FILTERS, STREAM, EventQuery, after_id, event_query, parse_query
+from logistis.collector.runtime import Runtime
+
+STREAMS = web.AppKey("streams", set[web.StreamResponse])
+READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int], "asyncio.Future[_Batch]"])
+BATCH = 500
+PING_SECONDS = 15.0
+# Under load commits come every few milliseconds; waking every follower for each one would
+# cost the event loop the admission requests share. A follower reads at most this often; an
+# event after a quiet spell goes out at once.
+GATHER_SECONDS = 0.05
+# A client that cannot take a batch within this long is disconnected, not waited for.
+WRITE_TIMEOUT_SECONDS = 10.0
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    grouped = parse_query(request.query.items(), allowed=FILTERS + STREAM)
+    query = event_query(grouped)
+    last = after_id(grouped, request.headers.get("Last-Event-ID"))
+    if last is None:
+        last = await runtime.store.last_id()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    streams = request.app[STREAMS]
+    streams.add(response)
+    runtime.metrics.stream_clients.inc()
+    try:
+        await _follow(request, response, query, last)
+    except (ConnectionResetError, TimeoutError):
+        pass
+    finally:
+        streams.discard(response)
+        runtime.metrics.stream_clients.dec()
+    return response
+
+
+async def _follow(
+    request: web.Request, response: web.StreamResponse, query: EventQuery, last: int
+) -> None:
+    runtime = request.app[RUNTIME]
+    signal = runtime.writer.committed
+    clock = asyncio.get_running_loop().time
+    await _write(response, b": connected\n\n")
+    next_read = 0.0
+    while not runtime.stopping.is_set():
+        if (pause := next_read - clock()) > 0:
+            await asyncio.sleep(pause)
+        next_read = clock() + GATHER_SECONDS
+        commit = signal.next_commit()
+        batch = await _shared_batch(request.app, query, last)
+        if batch.count:
+            await _write(response, batch.payload)
+            last = batch.last
+            if batch.count == BATCH:
+                continue
+        if not await signal.wait(commit, PING_SECONDS):
+            await _write(response, b": ping\n\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    payload: bytes
+    last: int
+    count: int
+
+
+async def _shared_batch(app: web.Application, query: EventQuery, last: int) -> _Batch:
+    """The messages after `last`. Streams with the same filters at the same place share one
+    read and one encoding: after a commit, hundreds of followers cost one query, not hundreds.
+    """
+    reads = app[READS]
+    key = (query, last)
+    read = reads.get(key)
+    if read is None:
+        read = asyncio.ensure_future(_read(app[RUNTIME], query, last))
+        reads[key] = read
+        read.add_done_callback(lambda _: reads.pop(key, None))
+    # One follower leaving must not cancel the read the others wait for.
+    return await asyncio.shield(read)
+
+
+async def _read(runtime: Runtime, query: EventQuery, last: int) -> _Batch:
+    events = await runtime.store.events_after(last, query, BATCH)
+    payload = b"".join(_message(e) for e in events)
+    return _Batch(payload, events[-1].id if events else last, len(events))
+
+
+def _message(event: Event) -> bytes:
+    return b"id: %d\nevent: change\ndata: %s\n\n" % (event.id, orjson.dumps(event.summary()))
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> None:
+    await asyncio.wait_for(response.write(data), WRITE_TIMEOUT_SECONDS)
+
+
+async def close_streams(app: web.Application) -> None:
+    """On shutdown: wake every stream so it sees `stopping` and ends."""
+    app[RUNTIME].writer.committed.fire()
+    for response in list(app[STREAMS]):
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()

@@ -1,0 +1,177 @@
+"""Group commit: one task drains the queue of admitted events and commits them together.
+
+A webhook request waits only for its own event's commit, and many requests share one
+transaction, so durability costs one fsync per group rather than per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from logistis.collector.events import Event
+from logistis.collector.metrics import Metrics
+from logistis.collector.store import Store
+
+log = logging.getLogger(__name__)
+
+# Room for the WAL to grow to its checkpoint size (1000 pages of 4 KiB) before recording resumes.
+MIN_FREE_BYTES = 4 * 2**20
+
+
+class NotRecorded(Exception):
+    """The event could not be queued or committed; the request is still allowed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CommitSignal:
+    """Wakes every waiter after each commit; waiters re-read the store themselves.
+
+    A reader takes `next_commit()` *before* it reads and waits on it afterwards, so a commit
+    that lands while it reads wakes it at once instead of being missed.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def next_commit(self) -> asyncio.Event:
+        """Set by the first commit from now on."""
+        return self._event
+
+    @staticmethod
+    async def wait(commit: asyncio.Event, seconds: float) -> bool:
+        """True if `commit` happened (or happens within `seconds`)."""
+        try:
+            await asyncio.wait_for(commit.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: Event
+    committed: asyncio.Future[None]
+
+
+class Writer:
+    def __init__(
+        self, store: Store, metrics: Metrics, *, queue_size: int = 10_000, max_batch: int = 512
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(queue_size)
+        self._max_batch = max_batch
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.committed = CommitSignal()
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="writer")
+
+    def submit(self, event: Event) -> asyncio.Future[None]:
+        """Queue an event; the returned future resolves when it is committed."""
+        if self._closing:
+            raise NotRecorded("shutting down")
+        pending = _Pending(event, asyncio.get_running_loop().create_future())
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise NotRecorded("queue full") from None
+        return pending.committed
+
+    async def close(self) -> None:
+        """Stop accepting, commit everything already queued, stop the task."""
+        self._closing = True
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+
+    async def recover(self) -> None:
+        """Clear a commit failure once the disk has room again and a write of our own commits.
+
+        The write alone proves little on a full disk: it lands in WAL space that the failed
+        commits already allocated.
+        """
+        if self._store.free_bytes() < MIN_FREE_BYTES:
+            raise OSError(errno.ENOSPC, "still no room on the database's file system")
+        await self._store.probe_write()
+        self.last_error = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_error is None and self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while True:
+            batch, stop = await self._next_batch()
+            if batch:
+                await self._commit(batch)
+            if stop:
+                return
+
+    async def _next_batch(self) -> tuple[list[_Pending], bool]:
+        first = await self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < self._max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            # The change summary and compression happen in the store's write thread, off the
+            # event loop, in the same hand-over as the transaction.
+            stored = await self._store.record([pending.event for pending in batch])
+        except (sqlite3.Error, OSError) as error:
+            self._fail(batch, error)
+            # A full disk or a locked file: pause briefly so a stuck store is not hammered.
+            await asyncio.sleep(0.2)
+            return
+        self.last_error = None
+        recorded = 0
+        for pending, ok in zip(batch, stored, strict=True):
+            if ok:
+                recorded += 1
+                _settle(pending.committed, None)
+            else:
+                _settle(pending.committed, NotRecorded("not encodable"))
+        if recorded:
+            self._metrics.events_recorded.inc(recorded)
+            self._metrics.commit_batch_size.observe(recorded)
+            self.committed.fire()
+
+    def _fail(self, batch: list[_Pending], error: Exception) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.error(
+            "commit failed, events not recorded",
+            extra={"error": self.last_error, "events": len(batch), "at": time.time()},
+        )
+        for pending in batch:
+            _settle(pending.committed, NotRecorded("store error"))
+
+
+def _settle(future: asyncio.Future[None], outcome: NotRecorded | None) -> None:
+    """Resolve a waiter unless its request already gave up on it (a commit timeout)."""
+    if future.done():
+        return
+    if outcome is None:
+        future.set_result(None)
+    else:
+        future.set_exception(outcome)

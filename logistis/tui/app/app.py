@@ -1,0 +1,144 @@
+"""The application: it holds the connection and the main screen, and little else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from logistis.tui.app.failures import report_worker_failure
+from logistis.tui.app.format import Clock, system_clock
+from logistis.tui.app.messages import Connected
+from logistis.tui.app.screens.browse import BrowseScreen
+from logistis.tui.core.api import CollectorError, LinkState, LinkStatus
+from logistis.tui.core.connect import connect
+from logistis.tui.core.events import EventFilter
+from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForwardError
+
+EXIT_NOT_CONNECTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Where the collector is: `url` directly, else a port-forward through kubectl."""
+
+    url: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    kubectl: str = "kubectl"
+
+
+class ConnectionFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class LogistisApp(App[None]):
+    CSS_PATH = "logistis.tcss"
+    TITLE = "logistis"
+    SUB_TITLE = "who changed what in the cluster"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("R", "reconnect", "Reconnect", show=False),
+    ]
+
+    def __init__(
+        self,
+        connection: ConnectionSettings,
+        initial: EventFilter | None = None,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
+        super().__init__()
+        self.connection = connection
+        self.failure: str | None = None
+        self._connection: Worker[None] | None = None
+        self.browse = BrowseScreen(initial or EventFilter(people=True), clock=clock)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.browse)
+        self._connection = self.hold_connection()
+
+    async def on_unmount(self) -> None:
+        # On exit Textual cancels workers without waiting for them; waiting here lets the
+        # connection close, so a kubectl port-forward never outlives the app.
+        if self._connection is not None:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self._connection.wait()
+
+    @work(exclusive=True, group="connection", exit_on_error=False, description="connecting")
+    async def hold_connection(self) -> None:
+        """Open the connection, keep it for the app's life, close it when the app ends."""
+        settings = self.connection
+        try:
+            async with connect(
+                settings.url,
+                context=settings.context,
+                kubeconfig=settings.kubeconfig,
+                namespace=settings.namespace,
+                kubectl=settings.kubectl,
+            ) as client:
+                await client.namespaces()  # does the collector answer at all?
+                self.post_message(Connected(client))
+                await asyncio.Event().wait()  # until the app ends and cancels this worker
+        except (PortForwardError, CollectorError) as error:
+            self.post_message(ConnectionFailed(str(error)))
+
+    def on_connected(self, message: Connected) -> None:
+        self.failure = None
+        self.browse.attach(message.client)
+
+    def on_connection_failed(self, message: ConnectionFailed) -> None:
+        self.failure = message.reason
+        self.browse.link = LinkStatus(LinkState.FAILED, message.reason)
+        self.notify(
+            f"{message.reason}\n(R: try again, q: quit)",
+            title="cannot reach the collector",
+            severity="error",
+            timeout=30,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_failure(self, event.worker)
+
+    async def action_quit(self) -> None:
+        if self.failure:
+            self.exit(return_code=EXIT_NOT_CONNECTED, message=f"logistis-tui: {self.failure}")
+        else:
+            self.exit()
+
+    def action_reconnect(self) -> None:
+        self.browse.link = LinkStatus(LinkState.CONNECTING)
+        self._connection = self.hold_connection()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every action bound to a key on the current screen, also in the command palette."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.action not in seen:
+                seen.add(binding.action)
+                yield SystemCommand(
+                    binding.description,
+                    binding.tooltip or f"key: {self.get_key_display(binding)}",
+                    _runner(active.node, binding.action),
+                )
+
+
+def _runner(node: DOMNode, action: str) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run

@@ -1,0 +1,13 @@
+"""What every screen of the app shares: worker failures are reported, never lost."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.worker import Worker
+
+from logistis.tui.app.failures import report_worker_failure
+
+
+class WorkingScreen(Screen[None]):
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_failure(self.app, event.worker)

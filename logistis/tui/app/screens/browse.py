@@ -1,0 +1,406 @@
+"""The main screen: namespaces on the left, events on the right, filters and status on top."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import Enum, auto
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Header
+
+from logistis.tui.app.filter_syntax import FilterSyntaxError, parse
+from logistis.tui.app.format import Clock, system_clock
+from logistis.tui.app.messages import EventReceived, LinkChanged
+from logistis.tui.app.screens.base import WorkingScreen
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.screens.help import HelpScreen
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.filter_bar import FilterBar
+from logistis.tui.app.widgets.key_footer import KeyFooter
+from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
+from logistis.tui.app.widgets.status_bar import StatusBar
+from logistis.tui.core.api import CollectorClient, LinkState, LinkStatus
+from logistis.tui.core.events import Event, EventFilter, Facets, NamespaceSummary
+from logistis.tui.core.window import PageSpan, PageWindow
+
+PAGE_SIZE = 100
+# Pages held at once (1,000 rows): paging through a long history drops the far end, so memory
+# and the cost of each page stay flat. Ten pages fill many screens, and rows put on top (live
+# events, a page above) rebuild the table, which is cheap at 1,000 rows.
+WINDOW_PAGES = 10
+# Live events arriving in a burst are shown together, one repaint per burst.
+LIVE_BATCH_SECONDS = 0.1
+RELATIVE_TIME_REFRESH_SECONDS = 30.0
+# Counts (namespaces, facets, hidden) follow live events at most this often: on a busy
+# cluster they would otherwise be recomputed for every burst.
+COUNTS_REFRESH_SECONDS = 2.0
+# A kind's objects are gathered from its most recent events, this many at most.
+OBJECTS_SCAN = 1000
+
+
+class Where(Enum):
+    """Where a page goes: it starts the window, or joins it below or above."""
+
+    FIRST = auto()
+    OLDER = auto()
+    NEWER = auto()
+
+
+class PageLoaded(Message):
+    def __init__(self, filter: EventFilter, where: Where, cursor: str | None,
+                 items: tuple[Event, ...], next: str | None) -> None:  # fmt: skip
+        super().__init__()
+        self.filter, self.where, self.cursor = filter, where, cursor
+        self.items, self.next = items, next
+
+
+class FacetsLoaded(Message):
+    def __init__(self, filter: EventFilter, facets: Facets, hidden: int | None) -> None:
+        super().__init__()
+        self.filter, self.facets, self.hidden = filter, facets, hidden
+
+
+class ObjectsLoaded(Message):
+    def __init__(self, place: Place, objects: list[ObjectSummary]) -> None:
+        super().__init__()
+        self.place, self.objects = place, objects
+
+
+class NamespacesLoaded(Message):
+    def __init__(self, items: tuple[NamespaceSummary, ...]) -> None:
+        super().__init__()
+        self.items = items
+
+
+class BrowseScreen(WorkingScreen):
+    BINDINGS = [
+        Binding("enter", "open_diff", "Diff", show=False),
+        Binding("slash", "edit_filter", "Filter"),
+        Binding("p", "toggle_people", "People/all"),
+        Binding("f", "toggle_follow", "Follow/pause"),
+        Binding("g", "show_new", "Newest"),
+        Binding("u", "only('user')", "Only user"),
+        Binding("k", "only('kind')", "Only kind"),
+        Binding("n", "only('namespace')", "Only ns"),
+        Binding("o", "only('operation')", "Only op", show=False),
+        Binding("x", "clear_filters", "Clear"),
+        Binding("t", "toggle_time", "Abs time", show=False),
+        Binding("r", "reload", "Reload", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    filter: reactive[EventFilter] = reactive(EventFilter(people=True), init=False)
+    following: reactive[bool] = reactive(True, init=False)
+    link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
+
+    def __init__(
+        self,
+        initial: EventFilter,
+        *,
+        clock: Clock = system_clock,
+        page_size: int = PAGE_SIZE,
+        window_pages: int = WINDOW_PAGES,
+    ) -> None:
+        super().__init__()
+        self.clock = clock
+        self.client: CollectorClient | None = None
+        self.page_size = page_size
+        self.window = PageWindow(window_pages)
+        self._initial = initial
+        self._paging = False
+        self._pending: list[Event] = []
+        self._incoming: list[Event] = []
+        self._total: int | None = None
+        self._counts_due = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StatusBar(id="status")
+        yield FilterBar(id="filters")
+        with Horizontal(id="body"):
+            yield NamespaceTree(clock=self.clock, id="namespaces")
+            yield EventTable(clock=self.clock, id="events")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one(EventTable).focus()
+        self.filter = self._initial
+        self.set_interval(RELATIVE_TIME_REFRESH_SECONDS, self._refresh_times)
+
+    def attach(self, client: CollectorClient) -> None:
+        """The connection is up: load everything for the current filter and go live."""
+        self.client = client
+        self.action_reload()
+
+    # -- state flowing down --------------------------------------------------------------------
+
+    def watch_filter(self, filter: EventFilter) -> None:
+        self.query_one(FilterBar).filter = filter
+        self.query_one(StatusBar).people_only = bool(filter.people)
+        self.query_one(StatusBar).hidden = None
+        if self.client is not None:
+            self.action_reload()
+
+    def watch_following(self, following: bool) -> None:
+        self.query_one(StatusBar).following = following
+        if following:
+            self.action_show_new()
+
+    def watch_link(self, link: LinkStatus) -> None:
+        self.query_one(StatusBar).link = link
+
+    # -- workers: I/O only, results come back as messages ----------------------------------------
+
+    @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
+    async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
+        page = await client.events(filter, limit=self.page_size)
+        self.post_message(PageLoaded(filter, Where.FIRST, None, page.items, page.next))
+        after = max((e.id for e in page.items), default=0)
+        self.follow(client, filter, after)
+
+    @work(exclusive=True, group="page", exit_on_error=False, description="loading more events")
+    async def load_page(
+        self, client: CollectorClient, filter: EventFilter, where: Where, cursor: str | None
+    ) -> None:
+        page = await client.events(filter, cursor=cursor, limit=self.page_size)
+        self.post_message(PageLoaded(filter, where, cursor, page.items, page.next))
+
+    @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
+    async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
+        facets = await client.facets(filter)
+        hidden = None
+        if filter.people:
+            everything = await client.facets(filter.with_(people=None))
+            hidden = everything.total - facets.total
+        self.post_message(FacetsLoaded(filter, facets, hidden))
+
+    @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
+    async def load_namespaces(self, client: CollectorClient) -> None:
+        self.post_message(NamespacesLoaded(await client.namespaces()))
+
+    @work(exclusive=True, group="objects", exit_on_error=False, description="loading objects")
+    async def load_objects(self, client: CollectorClient, place: Place) -> None:
+        """The objects of one kind in one namespace, most recently changed first."""
+        kind = place.kind
+        assert kind is not None  # only kind nodes ask for their objects
+        filter = EventFilter(namespace=place.namespace, kind=kind.kind, group=kind.group)
+        page = await client.events(filter, limit=OBJECTS_SCAN)
+        counts = Counter(e.name for e in page.items)
+        objects = [ObjectSummary(name, count) for name, count in counts.items()]
+        self.post_message(ObjectsLoaded(place, objects))
+
+    @work(exclusive=True, group="live", exit_on_error=False, description="live stream")
+    async def follow(self, client: CollectorClient, filter: EventFilter, after: int) -> None:
+        def on_status(status: LinkStatus) -> None:
+            self.post_message(LinkChanged(status))
+
+        async for event in client.follow(filter, after, on_status):
+            self.post_message(EventReceived(event, filter))
+
+    # -- results arriving ------------------------------------------------------------------------
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.filter != self.filter:
+            return  # an answer to a filter no longer shown
+        table, window = self.query_one(EventTable), self.window
+        if not self._fits(message):
+            return  # asked for before a reload: the window has moved on
+        page = PageSpan(message.cursor, len(message.items), message.next)
+        self._paging = False
+        if message.where is Where.FIRST:
+            self._pending.clear()
+            window.reset(page)
+            table.show(message.items)
+        elif message.where is Where.OLDER:
+            table.append(message.items)
+            table.drop_top(window.add_older(page))
+        elif message.next != window.top_cursor:
+            # The page above no longer ends where the window starts (newer events came into
+            # the newest page, or retention took some): start again from the newest.
+            self.action_show_new()
+            return
+        else:
+            dropped = window.add_newer(page)
+            kept = table.events[: len(table.events) - dropped]
+            table.replace([*message.items, *kept], shift=len(message.items))
+        self._update_shown()
+
+    def _fits(self, message: PageLoaded) -> bool:
+        if message.where is Where.FIRST:
+            return True
+        if message.where is Where.OLDER:
+            return bool(self.window.pages) and message.cursor == self.window.older
+        return not self.window.at_newest and message.cursor == self.window.newer
+
+    def on_facets_loaded(self, message: FacetsLoaded) -> None:
+        if message.filter != self.filter:
+            return
+        self.query_one(FilterBar).suggester.facets = message.facets
+        status = self.query_one(StatusBar)
+        status.hidden = message.hidden
+        self._total = message.facets.total
+        self._update_shown()
+
+    def on_objects_loaded(self, message: ObjectsLoaded) -> None:
+        self.query_one(NamespaceTree).show_objects(message.place, message.objects)
+
+    def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
+        self.query_one(NamespaceTree).show(message.items)
+
+    def on_link_changed(self, message: LinkChanged) -> None:
+        self.link = message.status
+
+    def on_event_received(self, message: EventReceived) -> None:
+        if message.filter != self.filter:
+            return  # from the stream of a filter no longer shown
+        if not self._incoming:
+            self.set_timer(LIVE_BATCH_SECONDS, self._take_incoming)
+        self._incoming.append(message.event)
+
+    def _take_incoming(self) -> None:
+        incoming, self._incoming = self._incoming, []
+        table = self.query_one(EventTable)
+        if self.following and self.window.at_newest and table.at_top and not self._pending:
+            self._put_on_top(incoming)
+        else:
+            # The operator is looking elsewhere: count new events, do not move the view.
+            self._pending.extend(incoming)
+        self.query_one(StatusBar).new = len(self._pending)
+        self._update_shown()
+        if not self._counts_due:
+            self._counts_due = True
+            self.set_timer(COUNTS_REFRESH_SECONDS, self._refresh_counts)
+
+    def _refresh_counts(self) -> None:
+        self._counts_due = False
+        if self.client is not None:
+            self.load_namespaces(self.client)
+            self.load_facets(self.client, self.filter)
+
+    def _update_shown(self) -> None:
+        loaded, above = len(self.query_one(EventTable).events), self.window.rows_above
+        shown = f"{above + 1:,}-{above + loaded:,}" if above else f"{loaded:,}"
+        of = f" of {self._total:,}" if self._total is not None else ""
+        self.query_one(StatusBar).shown = f"{shown}{of} events"
+
+    def _refresh_times(self) -> None:
+        self.query_one(EventTable).refresh_times()
+
+    # -- the operator --------------------------------------------------------------------------
+
+    @on(EventTable.NearEnd)
+    def _load_more(self) -> None:
+        if self.client is not None and self.window.older and not self._paging:
+            self._paging = True
+            self.load_page(self.client, self.filter, Where.OLDER, self.window.older)
+
+    @on(EventTable.NearStart)
+    def _load_newer(self) -> None:
+        if self.client is not None and not self.window.at_newest and not self._paging:
+            self._paging = True
+            self.load_page(self.client, self.filter, Where.NEWER, self.window.newer)
+
+    @on(DataTable.RowSelected, "#events")
+    def _row_selected(self) -> None:
+        self.action_open_diff()
+
+    @on(DataTable.RowHighlighted, "#events")
+    def _row_highlighted(self) -> None:
+        # Scrolling back to the newest row picks up what arrived meanwhile.
+        table = self.query_one(EventTable)
+        if self.following and self._pending and self.window.at_newest and table.at_top:
+            self.action_show_new()
+
+    @on(NamespaceTree.Chosen)
+    def _place_chosen(self, message: NamespaceTree.Chosen) -> None:
+        place = message.place
+        kind = place.kind
+        self.filter = self.filter.with_(
+            namespace=place.namespace,
+            kind=kind.kind if kind else None,
+            group=kind.group if kind else None,
+            name=place.name,
+        )
+
+    @on(NamespaceTree.ObjectsWanted)
+    def _objects_wanted(self, message: NamespaceTree.ObjectsWanted) -> None:
+        if self.client is not None:
+            self.load_objects(self.client, message.place)
+
+    @on(FilterBar.Submitted)
+    def _filter_typed(self, message: FilterBar.Submitted) -> None:
+        try:
+            self.filter = parse(message.text, people=self.filter.people)
+        except FilterSyntaxError as error:
+            self.notify(str(error), title="filter", severity="warning")
+            return
+        self.query_one(EventTable).focus()
+
+    def action_reload(self) -> None:
+        if self.client is None:
+            return
+        self._paging = False
+        self.load_first_page(self.client, self.filter)
+        self.load_facets(self.client, self.filter)
+        self.load_namespaces(self.client)
+
+    def action_open_diff(self) -> None:
+        event = self.query_one(EventTable).selected
+        if event is not None and self.client is not None:
+            self.app.push_screen(DiffScreen(event, self.client, self.clock))
+
+    def action_edit_filter(self) -> None:
+        self.query_one(FilterBar).edit()
+
+    def action_toggle_people(self) -> None:
+        self.filter = self.filter.with_(people=None if self.filter.people else True)
+
+    def action_toggle_follow(self) -> None:
+        self.following = not self.following
+
+    def _put_on_top(self, events: list[Event]) -> None:
+        table = self.query_one(EventTable)
+        # Rows are rebuilt to put live events on top; past a full window, reloading the first
+        # page is cheaper, and the operator at the top does not miss the older pages (paging
+        # brings them). Below dropped pages, the newest are a reload away too.
+        limit = self.window.max_pages * self.page_size
+        if not self.window.at_newest or len(table.events) + len(events) > limit:
+            self.action_reload()
+        else:
+            self.window.grow_top(table.prepend(events))
+
+    def action_show_new(self) -> None:
+        table = self.query_one(EventTable)
+        pending, self._pending = self._pending, []
+        self._put_on_top(pending)
+        table.move_cursor(row=0, animate=False)
+        table.scroll_home(animate=False)
+        self.query_one(StatusBar).new = 0
+        self._update_shown()
+
+    def action_only(self, field: str) -> None:
+        event = self.query_one(EventTable).selected
+        if event is None:
+            return
+        values = {
+            "user": {"user": event.user.username},
+            "kind": {"kind": event.kind, "group": event.resource.group},
+            "namespace": {"namespace": event.namespace},
+            "operation": {"operation": event.operation},
+        }
+        self.filter = self.filter.with_(**values[field])
+
+    def action_clear_filters(self) -> None:
+        self.filter = self.filter.cleared()
+
+    def action_toggle_time(self) -> None:
+        table = self.query_one(EventTable)
+        table.absolute_time = not table.absolute_time
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.active_bindings))

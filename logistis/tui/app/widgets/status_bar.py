@@ -1,0 +1,46 @@
+"""One line that always says how things stand: the link, the view, what is hidden or new."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from logistis.tui.core.api import LinkState, LinkStatus
+
+
+class StatusBar(Static):
+    link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING))
+    people_only: reactive[bool] = reactive(True)
+    hidden: reactive[int | None] = reactive(None)
+    following: reactive[bool] = reactive(True)
+    new: reactive[int] = reactive(0)
+    shown: reactive[str] = reactive("")
+
+    def watch_link(self, link: LinkStatus) -> None:
+        for state in LinkState:
+            self.set_class(link.state == state, f"-{state.value}")
+
+    def render(self) -> str:
+        return "  ·  ".join(part for part in self._parts() if part)
+
+    def _parts(self) -> list[str]:
+        return [self._link_text(), self._view_text(), self.shown, self._follow_text()]
+
+    def _link_text(self) -> str:
+        link = self.link
+        if link.state == LinkState.RECONNECTING:
+            return f"● reconnecting in {link.retry_in:g}s: {link.reason}"
+        if link.state == LinkState.FAILED:
+            return f"✖ failed: {link.reason}"
+        return f"● {link.state.value}"
+
+    def _view_text(self) -> str:
+        if not self.people_only:
+            return "everything (p: people only)"
+        hidden = "…" if self.hidden is None else f"{self.hidden:,}"
+        return f"people only, {hidden} machine events hidden (p: everything)"
+
+    def _follow_text(self) -> str:
+        if self.new:
+            return f"{self.new} new (g: show)"
+        return "following" if self.following else "paused (f: follow)"

@@ -1,0 +1,62 @@
+"""`kubectl-blame`: the console script, so that `kubectl blame ...` works once it is on PATH.
+
+Every failure ends as one line on stderr and an exit code of its own (`ExitCode`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from logistis.tui.blame.commands import Blame, run
+from logistis.tui.blame.errors import BlameError, ExitCode
+from logistis.tui.blame.options import Options, parse
+from logistis.tui.blame.terminal import Terminal
+from logistis.tui.core.api import CollectorError, CollectorHTTPError, CollectorUnreachable
+from logistis.tui.core.connect import connect
+from logistis.tui.core.portforward import PortForwardError
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        options = parse(args, environ)
+        terminal = Terminal.detect(no_color=options.no_color, environ=environ)
+        return asyncio.run(_blame(options, terminal, environ))
+    except BlameError as error:
+        return _fail(str(error), error.code)
+    except PortForwardError as error:
+        return _fail(f"cannot open a port-forward to the collector: {error}", ExitCode.PORT_FORWARD)
+    except CollectorUnreachable as error:
+        return _fail(str(error), ExitCode.UNREACHABLE)
+    except CollectorHTTPError as error:
+        return _fail(str(error), ExitCode.COLLECTOR_ERROR)
+    except CollectorError as error:
+        return _fail(str(error), ExitCode.ERROR)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`| head`); nothing more to say, and nothing to say it to.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return ExitCode.OK
+
+
+async def _blame(options: Options, terminal: Terminal, environ: Mapping[str, str]) -> ExitCode:
+    async with connect(
+        options.url,
+        context=options.context,
+        kubeconfig=options.kubeconfig,
+        namespace=options.collector_namespace,
+    ) as client:
+        return await run(Blame(options, client, terminal, environ))
+
+
+def _fail(message: str, code: ExitCode) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

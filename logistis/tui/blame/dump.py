@@ -1,0 +1,61 @@
+"""`-o json` and `-o yaml`: data for scripts, in the collector API's own shapes (docs/api.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from logistis.tui.blame.options import Output
+from logistis.tui.core.diff import to_yaml
+from logistis.tui.core.events import Event, NamespaceSummary
+from logistis.tui.core.timeparse import format_precise, format_time
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The event as the collector sent it: the summary, plus the objects when fetched in full."""
+    body: dict[str, Any] = {
+        "id": event.id,
+        "uid": event.uid,
+        "time": format_precise(event.time),
+        "operation": event.operation,
+        "dryRun": event.dry_run,
+        "user": {
+            "username": event.user.username,
+            "uid": event.user.uid,
+            "groups": list(event.user.groups),
+            "extra": {key: list(values) for key, values in event.user.extra.items()},
+        },
+        "resource": {
+            "group": event.resource.group,
+            "version": event.resource.version,
+            "kind": event.resource.kind,
+            "resource": event.resource.resource,
+            "subresource": event.resource.subresource,
+        },
+        "namespace": event.namespace,
+        "name": event.name,
+        "fieldManager": event.field_manager,
+        "changes": event.changes_json(),
+    }
+    if event.full:
+        body |= {"object": event.object, "oldObject": event.old_object, "options": event.options}
+    return body
+
+
+def namespace_json(summary: NamespaceSummary) -> dict[str, Any]:
+    return {
+        "namespace": summary.namespace,
+        "count": summary.count,
+        "lastTime": format_time(summary.last_time) if summary.last_time else None,
+        "lastUser": summary.last_user,
+        "kinds": [
+            {"group": k.group, "kind": k.kind, "resource": k.resource, "count": k.count}
+            for k in summary.kinds
+        ],
+    }
+
+
+def dump(data: Any, output: Output) -> str:
+    if output is Output.YAML:
+        return to_yaml(data).rstrip("\n")
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,310 @@
+"""The command line of `kubectl blame`, in kubectl's own conventions.
+
+`kubectl blame [TYPE [NAME...] | TYPE/NAME...] [flags]`. Every mistake becomes one line on
+stderr and exit code 2, never argparse's usage dump.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NoReturn
+
+from logistis.tui.blame.errors import MEANINGS, BlameError, ExitCode
+from logistis.tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
+from logistis.tui.core.timeparse import BadTime, parse_time
+
+DEFAULT_LIMIT = 20
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+EXAMPLES = """\
+examples:
+  # Latest changes in every namespace, then in one
+  kubectl blame
+  kubectl blame -n team-a
+
+  # Who changed the deployments in team-a, and how (the JSON-patch operations)
+  kubectl blame deployments -n team-a
+  kubectl blame deploy/nginx -n team-a -o diff
+
+  # Each line of the current object, annotated with who last changed it
+  kubectl blame deployment nginx -n team-a --fields
+
+  # Only alice's updates in the last two hours, for a script
+  kubectl blame deploy -n team-a --user alice --operation update --since 2h -o json
+
+  # The object as it was at a time or after an event, and between two versions
+  kubectl blame deploy nginx -n team-a --at 2026-11-25T01:47:40Z
+  kubectl blame --event 71
+  kubectl blame deploy nginx -n team-a --diff-from 59 --diff-to 84
+
+  # Straight to a collector instead of through kubectl port-forward (also LOGISTIS_URL)
+  kubectl blame deploy -n team-a --url http://127.0.0.1:8080
+
+  # As k9s plugins call it
+  kubectl-blame deployments nginx -n team-a --context kind-dev
+
+exit codes:
+""" + "\n".join(f"  {code.value:>3}  {meaning}" for code, meaning in MEANINGS.items())
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    WIDE = "wide"
+    DIFF = "diff"
+    JSON = "json"
+    YAML = "yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    type: str | None
+    names: tuple[str, ...]
+    namespace: str | None
+    all_namespaces: bool
+    context: str | None
+    kubeconfig: str | None
+    url: str | None
+    collector_namespace: str
+    user: str | None
+    operation: str | None
+    since: str | None
+    until: str | None
+    limit: int
+    people: bool
+    output: Output
+    fields: bool
+    at: str | None
+    event: int | None
+    diff_from: str | None
+    diff_to: str | None
+    show_noise: bool
+    no_color: bool
+    context_lines: int
+
+    @property
+    def filtered(self) -> bool:
+        return any((self.user, self.operation, self.since, self.until, self.people))
+
+    @property
+    def time_travel(self) -> bool:
+        return self.at is not None or self.diff_from is not None or self.diff_to is not None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise BlameError(message, ExitCode.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kubectl blame",
+        usage="kubectl blame [TYPE [NAME...] | TYPE/NAME...] [flags]",
+        description="Who changed what in the cluster, when and how, down to the field: "
+        "the history recorded by the logistis collector.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("args", nargs="*", metavar="TYPE [NAME...]", help=argparse.SUPPRESS)
+    where = parser.add_argument_group("what to look at")
+    where.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    where.add_argument("--context", help="the kubeconfig context to use")
+    where.add_argument("--kubeconfig", help="the kubeconfig file to use")
+    _add_filters(parser.add_argument_group("filters"))
+    _add_output(parser.add_argument_group("output"))
+    _add_history(parser.add_argument_group("time travel (one object)"))
+    reach = parser.add_argument_group("reaching the collector")
+    reach.add_argument(
+        "--url", metavar="URL", help="the collector's API URL, no port-forward (env LOGISTIS_URL)"
+    )
+    reach.add_argument(
+        "--collector-namespace",
+        metavar="NS",
+        help=f"where the collector runs, for the port-forward (default {COLLECTOR_NAMESPACE}; "
+        "env LOGISTIS_NAMESPACE)",
+    )
+    return parser
+
+
+def _add_filters(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--user", metavar="NAME", help="only this user (a glob with * matches several)"
+    )
+    group.add_argument(
+        "--operation", type=str.upper, choices=OPERATIONS, help="only this operation"
+    )
+    group.add_argument(
+        "--since", metavar="TIME", help="only changes since a time or a duration ago (2h, 7d)"
+    )
+    group.add_argument(
+        "--until", metavar="TIME", help="only changes until a time or a duration ago"
+    )
+    group.add_argument(
+        "--people", action="store_true", help="leave out controllers and other system:* users"
+    )
+    group.add_argument(
+        "--limit",
+        type=_positive,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most this many events (default {DEFAULT_LIMIT})",
+    )
+
+
+def _add_output(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "-o",
+        "--output",
+        type=str.lower,
+        choices=[o.value for o in Output],
+        default=Output.TABLE.value,
+        help="the output format (default table)",
+    )
+    group.add_argument(
+        "--fields",
+        action="store_true",
+        help="annotate each line of the object with its last writer",
+    )
+    group.add_argument(
+        "--show-managed-fields",
+        dest="show_noise",
+        action="store_true",
+        help="show managedFields, resourceVersion and the other fields the server rewrites",
+    )
+    group.add_argument(
+        "-U",
+        "--context-lines",
+        type=_count,
+        default=3,
+        metavar="N",
+        help="diff context lines (default 3)",
+    )
+    group.add_argument("--no-color", action="store_true", help="never color (also NO_COLOR)")
+
+
+def _add_history(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--at", metavar="TIME", help="the object as it was at TIME (RFC 3339 or 2h ago)"
+    )
+    group.add_argument(
+        "--event", type=_positive, metavar="ID", help="the object as event ID left it"
+    )
+    group.add_argument(
+        "--diff-from", metavar="A", help="diff from version A: an event id or a time"
+    )
+    group.add_argument("--diff-to", metavar="B", help="diff to version B (default: the latest)")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    return int(text)
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
+    ns = build_parser().parse_args(list(argv))
+    kind, names = _type_and_names(ns.args)
+    for flag in ("since", "until", "at"):
+        _check_time(flag, getattr(ns, flag))
+    options = Options(
+        type=kind,
+        names=names,
+        namespace=ns.namespace,
+        all_namespaces=ns.all_namespaces,
+        context=ns.context,
+        kubeconfig=ns.kubeconfig,
+        url=ns.url or environ.get("LOGISTIS_URL") or None,
+        collector_namespace=ns.collector_namespace
+        or environ.get("LOGISTIS_NAMESPACE")
+        or COLLECTOR_NAMESPACE,
+        user=ns.user,
+        operation=ns.operation,
+        since=ns.since,
+        until=ns.until,
+        limit=ns.limit,
+        people=ns.people,
+        output=Output(ns.output),
+        fields=ns.fields,
+        at=ns.at,
+        event=ns.event,
+        diff_from=ns.diff_from,
+        diff_to=ns.diff_to,
+        show_noise=ns.show_noise,
+        no_color=ns.no_color,
+        context_lines=ns.context_lines,
+    )
+    _check_combinations(options)
+    return options
+
+
+def _type_and_names(args: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    if not args:
+        return None, ()
+    slashed = [a for a in args if "/" in a]
+    if not slashed:
+        return args[0], tuple(args[1:])
+    if len(slashed) != len(args):
+        raise BlameError(
+            "there is no need to specify a resource type as a separate argument when passing "
+            "arguments in resource/name form",
+            ExitCode.USAGE,
+        )
+    pairs = [a.split("/", 1) for a in args]
+    if any(not kind or not name or "/" in name for kind, name in pairs):
+        raise BlameError(
+            f"arguments in resource/name form must have a single resource and name: {args}",
+            ExitCode.USAGE,
+        )
+    kinds = {kind.lower() for kind, _ in pairs}
+    if len(kinds) > 1:
+        raise BlameError("one resource type at a time, please", ExitCode.USAGE)
+    return pairs[0][0], tuple(name for _, name in pairs)
+
+
+def _check_time(flag: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        parse_time(value)
+    except BadTime as error:
+        raise BlameError(f"--{flag.replace('_', '-')}: {error}", ExitCode.USAGE) from None
+
+
+def _check_combinations(o: Options) -> None:
+    if o.all_namespaces and o.namespace:
+        raise BlameError("--namespace and --all-namespaces exclude each other", ExitCode.USAGE)
+    travels = [
+        o.at is not None,
+        o.event is not None,
+        o.diff_from is not None or o.diff_to is not None,
+    ]
+    if sum(travels) > 1:
+        raise BlameError("choose one of --at, --event and --diff-from/--diff-to", ExitCode.USAGE)
+    # `--event ID` names its object itself; the others need it on the command line.
+    if (o.time_travel or (o.fields and o.event is None)) and (o.type is None or len(o.names) != 1):
+        raise BlameError(
+            "--fields, --at and --diff-from/--diff-to need one object: TYPE NAME", ExitCode.USAGE
+        )
+    if (o.fields or any(travels)) and o.all_namespaces:
+        raise BlameError(
+            "--fields, --event and time travel look at one object: -n, not -A", ExitCode.USAGE
+        )
+    if o.event is not None and o.type is not None and len(o.names) != 1:
+        raise BlameError("--event takes one object, TYPE NAME, or none at all", ExitCode.USAGE)
+    if (o.fields or any(travels)) and o.filtered:
+        raise BlameError(
+            "filters select events to list; --fields, --event and time travel use the whole history",
+            ExitCode.USAGE,
+        )
+    if o.fields and o.output in (Output.DIFF, Output.WIDE):
+        raise BlameError(f"--fields cannot be shown as -o {o.output}", ExitCode.USAGE)
