@@ -4,9 +4,6 @@
 `logistis.tui` the clients (the terminal UI and the `kubectl blame` plugin).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from logistis.version import __version__
 
-try:
-    __version__ = version("logistis")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__all__ = ["__version__"]

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from logistis.collector.units import parse_duration, parse_size
+from logistis.version import add_version_flag
 
 ENV_PREFIX = "LOGISTIS_"
 DEFAULT_TLS_SECRET = "logistis/logistis-collector-tls"
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, options in FLAGS:
         _add(parser, flag, **options)
+    add_version_flag(parser, "logistis-collector")
     return parser
 
 
@@ -200,7 +202,7 @@ def _from_environment(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for action in parser._actions:
-        if not action.option_strings or action.dest == "help":
+        if not action.option_strings or action.dest in ("help", "version"):
             continue
         env = ENV_PREFIX + action.dest.upper()
         if env not in environ:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE
+from logistis.version import add_version_flag
 
 EPILOG = """\
 examples:
@@ -45,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
                        type=str.upper)  # fmt: skip
     start.add_argument("--since", help="RFC 3339 time or a duration like 2h")
     start.add_argument("--all", action="store_true", help="include machine identities")
+    add_version_flag(p, "logistis-tui")
     return p
 
 

@@ -16,6 +16,7 @@ from typing import NoReturn
 from logistis.tui.blame.errors import MEANINGS, BlameError, ExitCode
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.tui.core.timeparse import BadTime, parse_time
+from logistis.version import add_version_flag
 
 DEFAULT_LIMIT = 20
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the collector runs, for the port-forward (default {COLLECTOR_NAMESPACE}; "
         "env LOGISTIS_NAMESPACE)",
     )
+    add_version_flag(parser, "kubectl-blame")
     return parser
 
 
@@ -156,13 +158,17 @@ def _add_filters(group: argparse._ArgumentGroup) -> None:
 
 
 def _add_output(group: argparse._ArgumentGroup) -> None:
+    # -f/--format is how the original logistis plugin spelled it (`kubectl blame deployment -f diff`).
     group.add_argument(
         "-o",
         "--output",
+        "-f",
+        "--format",
         type=str.lower,
         choices=[o.value for o in Output],
         default=Output.TABLE.value,
-        help="the output format (default table)",
+        metavar="FORMAT",
+        help="table (default), wide, diff, json or yaml; -f/--format is the same flag",
     )
     group.add_argument(
         "--fields",

@@ -1,0 +1,79 @@
+"""The commands the original logistis README shows, typed as it shows them.
+
+`kubectl blame deployment` and `kubectl blame deployment -f diff` go through the real
+kubectl's plugin discovery: kubectl finds `kubectl-blame` on PATH and hands it the arguments.
+The context's namespace is team-a, so the original's commands, without `-n`, look there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from logistis.version import __version__
+from tests.blame.conftest import KUBECTL_BLAME, Fed, blame_env
+
+KUBECTL = shutil.which("kubectl")
+ORIGINAL_COLUMNS = ["KEY", "OPERATION", "USER", "TIME", "PATCH"]
+
+
+@pytest.fixture
+def env(fed: Fed, tmp_path: Path) -> dict[str, str]:
+    assert KUBECTL, "the real kubectl must be on PATH: plugin discovery is what is tested"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "contexts": [{"name": "dev", "context": {"namespace": "team-a"}}],
+            }
+        )
+    )
+    path = f"{KUBECTL_BLAME.parent}{os.pathsep}{os.environ['PATH']}"
+    return blame_env(tmp_path, PATH=path, KUBECONFIG=str(kubeconfig), LOGISTIS_URL=fed.url)
+
+
+def kubectl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KUBECTL), *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_kubectl_blame_deployment_prints_the_originals_columns(env: dict[str, str]) -> None:
+    result = kubectl("blame", "deployment", env=env)
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ORIGINAL_COLUMNS
+    assert rows[0].startswith("team-a/Deployment/")
+    assert result.stdout == kubectl("blame", "deployment", "-o", "table", env=env).stdout
+
+
+@pytest.mark.parametrize("output", ["table", "diff", "wide", "json", "yaml"])
+def test_f_and_format_are_the_originals_spelling_of_o(env: dict[str, str], output: str) -> None:
+    spelled_o = kubectl("blame", "deployment", "-o", output, env=env)
+    assert spelled_o.returncode == 0, spelled_o.stderr
+    assert len(spelled_o.stdout.splitlines()) > 1, "some events, not just a header"
+    for flag in ("-f", "--format"):
+        spelled_f = kubectl("blame", "deployment", flag, output, env=env)
+        assert (spelled_f.returncode, spelled_f.stderr) == (0, "")
+        assert spelled_f.stdout == spelled_o.stdout, f"{flag} {output}"
+
+
+def test_kubectl_blame_deployment_f_diff_shows_diffs(env: dict[str, str]) -> None:
+    result = kubectl("blame", "deployment", "-f", "diff", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "team-a/Deployment/nginx  UPDATE by " in result.stdout
+    assert any(line.startswith("-") for line in result.stdout.splitlines())
+    assert any(line.startswith("+") for line in result.stdout.splitlines())
+
+
+def test_kubectl_blame_version_through_plugin_discovery(env: dict[str, str]) -> None:
+    result = kubectl("blame", "--version", env=env)
+    assert (result.returncode, result.stdout) == (0, f"kubectl-blame {__version__}\n")
