@@ -64,7 +64,9 @@ class Project:
             "KUBECTL": _tool(bin_dir, "kubectl", KUBECTL),
         }
 
-    def make(self, target: str, context: str = "") -> subprocess.CompletedProcess[str]:
+    def make(
+        self, target: str, context: str = "", directory: str = "."
+    ) -> subprocess.CompletedProcess[str]:
         environment = {
             **os.environ,
             "TOOL_LOG": str(self.log),
@@ -74,7 +76,7 @@ class Project:
         }
         variables = [f"{key}={value}" for key, value in self.tools.items()]
         return subprocess.run(
-            ["make", "--no-print-directory", "-C", str(self.root), target, *variables],
+            ["make", "--no-print-directory", "-C", str(self.root / directory), target, *variables],
             capture_output=True,
             text=True,
             env=environment,
@@ -152,6 +154,38 @@ def test_the_documented_local_makefile_sets_image_build_arguments_and_variant(
     assert project.calls()[-1] == (
         "kubectl delete -k manifests/overlays/cert-manager --ignore-not-found"
     )
+
+
+# The original logistis README's `.local/Makefile`, verbatim: it works from the project's
+# root (the Makefile reads it) and from `.local/` itself (its `.DEFAULT` rule hands over).
+ORIGINAL_LOCAL_MAKEFILE = """\
+# .local/Makefile
+
+IMAGE_REPO := custom.acme.org/logistis
+IMAGE_TAG := v0.0.0-dev
+
+DOCKER_BUILD_ARGS := --load \\
+\t--build-arg BASEIMAGE=custom.acme.org/golang:xyz \\
+\t--build-arg RUNIMAGE=custom.acme.org/alpine:xyz
+
+export
+
+.DEFAULT:
+\tmake -C ../ $@
+"""
+
+
+@pytest.mark.parametrize("where", [".", ".local"])
+def test_the_original_local_makefile_works_as_it_did(project: Project, where: str) -> None:
+    (project.root / ".local").mkdir()
+    (project.root / ".local" / "Makefile").write_text(ORIGINAL_LOCAL_MAKEFILE)
+    result = project.make("image", directory=where)
+    assert result.returncode == 0, result.stderr
+    assert project.calls() == [
+        "docker build --load --build-arg BASEIMAGE=custom.acme.org/golang:xyz "
+        "--build-arg RUNIMAGE=custom.acme.org/alpine:xyz "
+        "--tag custom.acme.org/logistis:v0.0.0-dev ."
+    ]
 
 
 def test_undeploy_removes_the_webhook_configuration_first(project: Project) -> None:
