@@ -1,8 +1,8 @@
 """A real `logistis-collector` process on loopback, for tests of everything that talks to it.
 
-`CollectorProcess` starts the installed console script with a temporary data directory on
-free ports, waits until `/readyz` answers, and stops it with SIGTERM (or SIGKILL, for the
-durability tests). `post_review` sends an AdmissionReview over real TLS.
+`CollectorProcess` starts the installed console script (this virtualenv's, unless told
+another) with a temporary data directory on free ports, waits until `/readyz` answers, and
+stops it with SIGTERM (or SIGKILL, for the durability tests). `post_review` sends an AdmissionReview over real TLS.
 """
 
 from __future__ import annotations
@@ -32,10 +32,19 @@ def free_port() -> int:
 
 
 class CollectorProcess:
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        executable: Path = COLLECTOR,
+        cwd: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.args = args
         self.env = env or {}
+        self.executable = executable
+        self.cwd = cwd
         self.webhook_port = free_port()
         self.api_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -56,7 +65,7 @@ class CollectorProcess:
     def start(self, timeout: float = 20.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(COLLECTOR),
+            str(self.executable),
             "--data-dir", str(self.data_dir),
             "--webhook-listen", f"127.0.0.1:{self.webhook_port}",
             "--api-listen", f"127.0.0.1:{self.api_port}",
@@ -65,7 +74,7 @@ class CollectorProcess:
         ]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=log, env={**os.environ, **self.env}
+                command, stdout=log, stderr=log, env={**os.environ, **self.env}, cwd=self.cwd
             )
         self._wait_ready(timeout)
         return self
