@@ -164,7 +164,11 @@ def test_the_build_context_is_only_what_the_wheel_needs(
         for source in sources:
             assert not ignored(dockerignore, source.rstrip("/")), source
             assert (ROOT / source).exists(), source
-    for package in ("logistis/collector/tls.py", "logistis/tui/__init__.py", "logistis/collector/openapi.json"):
+    for package in (
+        "logistis/collector/tls.py",
+        "logistis/tui/__init__.py",
+        "logistis/collector/openapi.json",
+    ):
         assert not ignored(dockerignore, package)
     for private in (".venv", ".git", ".logistis/logistis.db", ".local/Makefile", "tests"):
         assert ignored(dockerignore, private), private
