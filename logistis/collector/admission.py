@@ -1,15 +1,20 @@
 """Admission logic as plain functions: an AdmissionReview in, a response and an event out.
 
-Nothing here knows about HTTP; `collector.webhook` maps `InvalidReview` to a 400. The answer
-is always `allowed: true`: logistis observes, it never gates the cluster.
+Nothing here knows about HTTP; `collector.webhook` maps `InvalidReview` to a 400. The review is
+checked at this edge, by type, for every field the collector reads: nothing past it meets a
+value of a type it does not expect (an integer where SQLite wants text, a list where a set
+lookup wants something hashable). The answer is always `allowed: true`: logistis observes, it
+never gates the cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from logistis.collector.events import Event, JSONObject, ResourceRef, UserInfo
 from logistis.collector.kinds import KindResolver
@@ -18,8 +23,19 @@ API_VERSIONS = frozenset({"admission.k8s.io/v1", "admission.k8s.io/v1beta1"})
 OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
 
+INT64 = range(-(2**63), 2**63)
+# orjson, which encodes what the store keeps, refuses to go deeper than this (the body itself is
+# level 1). Real objects stay far below it: the deepest of testdata/admission is 14 levels.
+MAX_DEPTH = 254
+
+
 class InvalidReview(ValueError):
-    """The body is not an AdmissionReview request this collector can read."""
+    """The body is not an AdmissionReview request this collector can read; `field` names
+    the part that is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +48,37 @@ class Review:
         return str(self.request["uid"])
 
 
+def read_review(raw: bytes) -> Review:
+    """Parse and check a request body: every field the collector reads has its type, and the
+    whole review is one the store can encode."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        if str(error).startswith("depth limit exceeded"):
+            raise InvalidReview("body", f"is nested deeper than {MAX_DEPTH} levels") from None
+        raise InvalidReview("body", f"is not JSON: {error}") from None
+    review = parse_review(body)
+    # A review the JSON encoder cannot write back (nested past its limit) is refused here, the
+    # same way at every depth, rather than answered and then lost by the store.
+    try:
+        orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        raise InvalidReview("body", f"is nested deeper than {MAX_DEPTH} levels") from None
+    return review
+
+
 def parse_review(body: Any) -> Review:
     if not isinstance(body, dict):
-        raise InvalidReview("body must be a JSON object")
+        raise InvalidReview("body", "must be a JSON object")
     if body.get("kind") != "AdmissionReview":
-        raise InvalidReview(f"kind must be AdmissionReview, got {body.get('kind')!r}")
+        raise InvalidReview("kind", f"must be AdmissionReview, got {_shown(body.get('kind'))}")
     api_version = body.get("apiVersion")
     # A set lookup of an unhashable value (a list, an object) raises: check the type first.
     if not isinstance(api_version, str) or api_version not in API_VERSIONS:
         raise InvalidReview(
-            f"apiVersion must be one of {sorted(API_VERSIONS)}, got {api_version!r}"
+            "apiVersion", f"must be one of {sorted(API_VERSIONS)}, got {_shown(api_version)}"
         )
-    request = body.get("request")
-    if not isinstance(request, dict):
-        raise InvalidReview("request is missing or not an object")
+    request = _object(body, "request", "")
     _check_request(request)
     return Review(api_version, request)
 
@@ -59,48 +92,131 @@ def allowed_response(review: Review) -> JSONObject:
     }
 
 
+# -- the declared types of what the collector reads -------------------------------------------
+
+Check = Callable[[Any], bool]
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_int64(value: Any) -> bool:
+    # bool is an int to Python, not to Kubernetes; a float is not an int64 even when whole.
+    return isinstance(value, int) and not isinstance(value, bool) and value in INT64
+
+
+def _is_string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_string_lists(value: Any) -> bool:
+    return isinstance(value, dict) and all(_is_string_list(v) for v in value.values())
+
+
+TYPE_NAMES: dict[Check, str] = {
+    _is_string: "a string",
+    _is_bool: "a boolean",
+    _is_int64: "a 64-bit integer",
+    _is_string_list: "a list of strings",
+    _is_string_lists: "an object of lists of strings",
+}
+
+# The fields of CreateOptions, UpdateOptions, PatchOptions and DeleteOptions (meta/v1), by their
+# Kubernetes types. Every one may be null (Go decodes null into any of them) or absent; fields
+# the collector does not know are kept as they came.
+OPTION_FIELDS: dict[str, Check] = {
+    "apiVersion": _is_string,
+    "kind": _is_string,
+    "dryRun": _is_string_list,
+    "fieldManager": _is_string,
+    "fieldValidation": _is_string,
+    "force": _is_bool,
+    "gracePeriodSeconds": _is_int64,
+    "orphanDependents": _is_bool,
+    "propagationPolicy": _is_string,
+    "ignoreStoreReadErrorWithClusterBreakingPotential": _is_bool,
+}
+PRECONDITION_FIELDS: dict[str, Check] = {"uid": _is_string, "resourceVersion": _is_string}
+
+
 def _check_request(request: JSONObject) -> None:
-    _require_str(request, "uid", nonempty=True)
+    _require(request, "uid", _is_string, "request.")
+    if not request["uid"]:
+        raise InvalidReview("request.uid", "must be a non-empty string")
     operation = request.get("operation")
     if not isinstance(operation, str) or operation not in OPERATIONS:
-        raise InvalidReview(f"request.operation must be one of {sorted(OPERATIONS)}")
+        raise InvalidReview("request.operation", f"must be one of {sorted(OPERATIONS)}")
     for key in ("kind", "resource"):
-        section = request.get(key)
-        if not isinstance(section, dict):
-            raise InvalidReview(f"request.{key} is missing or not an object")
+        section = _object(request, key, "request.")
         for field in ("group", "version", "kind" if key == "kind" else "resource"):
-            _require_str(section, field, where=f"request.{key}.")
-    for key in ("name", "namespace", "subResource"):
-        if key in request:
-            _require_str(request, key)
-    _check_user(request.get("userInfo"))
+            _require(section, field, _is_string, f"request.{key}.")
+    _optional(request, ("name", "namespace", "subResource"), _is_string, "request.")
+    _check_user(_object(request, "userInfo", "request."))
     for key in ("object", "oldObject", "options"):
         if request.get(key) is not None and not isinstance(request[key], dict):
-            raise InvalidReview(f"request.{key} must be an object or null")
-    if not isinstance(request.get("dryRun", False), bool):
-        raise InvalidReview("request.dryRun must be a boolean")
+            raise InvalidReview(f"request.{key}", "must be an object or null")
+    _check_options(request.get("options"))
+    _optional(request, ("dryRun",), _is_bool, "request.")
 
 
-def _check_user(user: Any) -> None:
-    if not isinstance(user, dict):
-        raise InvalidReview("request.userInfo is missing or not an object")
-    _require_str(user, "username", where="request.userInfo.")
-    if "uid" in user:
-        _require_str(user, "uid", where="request.userInfo.")
-    groups = user.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise InvalidReview("request.userInfo.groups must be a list of strings")
-    extra = user.get("extra", {})
-    if not isinstance(extra, dict) or not all(
-        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in extra.values()
-    ):
-        raise InvalidReview("request.userInfo.extra must map strings to lists of strings")
+def _check_user(user: JSONObject) -> None:
+    _require(user, "username", _is_string, "request.userInfo.")
+    _optional(user, ("uid",), _is_string, "request.userInfo.")
+    _optional(user, ("groups",), _is_string_list, "request.userInfo.")
+    _optional(user, ("extra",), _is_string_lists, "request.userInfo.")
 
 
-def _require_str(obj: Mapping[str, Any], key: str, *, where: str = "request.", nonempty=False):
-    value = obj.get(key)
-    if not isinstance(value, str) or (nonempty and not value):
-        raise InvalidReview(f"{where}{key} must be a {'non-empty ' if nonempty else ''}string")
+def _check_options(options: JSONObject | None) -> None:
+    if options is None:
+        return
+    for key, check in OPTION_FIELDS.items():
+        _optional(options, (key,), check, "request.options.", nullable=True)
+    preconditions = options.get("preconditions")
+    if preconditions is None:
+        return
+    if not isinstance(preconditions, dict):
+        raise InvalidReview("request.options.preconditions", "must be an object or null")
+    for key, check in PRECONDITION_FIELDS.items():
+        _optional(preconditions, (key,), check, "request.options.preconditions.", nullable=True)
+
+
+def _object(parent: JSONObject, key: str, where: str) -> JSONObject:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise InvalidReview(f"{where}{key}", "is missing or not an object")
+    return value
+
+
+def _require(parent: JSONObject, key: str, check: Check, where: str) -> None:
+    if key not in parent:
+        raise InvalidReview(f"{where}{key}", f"is missing (must be {TYPE_NAMES[check]})")
+    _optional(parent, (key,), check, where)
+
+
+def _optional(
+    parent: JSONObject, keys: Iterable[str], check: Check, where: str, *, nullable: bool = False
+) -> None:
+    for key in keys:
+        if key not in parent or (nullable and parent[key] is None):
+            continue
+        if not check(parent[key]):
+            raise InvalidReview(
+                f"{where}{key}", f"must be {TYPE_NAMES[check]}, got {_shown(parent[key])}"
+            )
+
+
+def _shown(value: Any) -> str:
+    """A wrong value, short enough for an error message."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        text = type(value).__name__
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def event_from_request(request: JSONObject, received: datetime, kinds: KindResolver) -> Event:

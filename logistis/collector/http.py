@@ -15,6 +15,9 @@ from logistis.collector.runtime import Runtime
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+# For every server's connections: bodies are decoded by `collector.payload`, where a failure
+# is a JSON 4xx, not by aiohttp's parser, where it is plain text.
+HANDLER_ARGS = {"auto_decompress": False}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -22,8 +25,8 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def json_error(status: int, error: str, detail: Any = None) -> web.Response:
-    return json_response({"error": error, "detail": detail}, status=status)
+def json_error(status: int, error: str, detail: Any = None, **more: Any) -> web.Response:
+    return json_response({"error": error, "detail": detail, **more}, status=status)
 
 
 @web.middleware
@@ -51,6 +54,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     writer = runtime.writer
+    if not writer.running:
+        return json_error(503, "not ready", f"writer not running: {writer.crashed or 'stopped'}")
     # After a failed commit only a write shows that the store takes writes again, and a pod
     # that is not ready gets no admission traffic whose commit could show it.
     check = runtime.store.check_writable if writer.last_error is None else writer.recover

@@ -97,13 +97,23 @@ def unpack_uid(stored: str | bytes) -> str:
     return stored if isinstance(stored, str) else str(uuid.UUID(bytes=stored))
 
 
-def _encoded_or_none(event: Event) -> EncodedEvent | None:
-    """None for an event that cannot be stored, such as an object nested deeper than the JSON
-    encoder goes: it fails alone, never its group or the writer."""
+@dataclass(frozen=True, slots=True)
+class NotStored:
+    """Why one event of a group was left out; the rest of its group is committed."""
+
+    reason: str
+    """`not encodable` or `not storable`: a metric label, so one of a few words."""
+    error: str
+    """What failed, for the log line that names the event."""
+
+
+def _encoded(event: Event) -> EncodedEvent | NotStored:
+    """An event that cannot be encoded (an object nested deeper than the JSON encoder goes, a
+    value of a type the codec does not know) fails alone, never its group or the writer."""
     try:
         return encode_event(event)
-    except (TypeError, ValueError, RecursionError):
-        return None
+    except Exception as error:  # noqa: BLE001 - whatever one event raises is that event's
+        return NotStored("not encodable", f"{type(error).__name__}: {error}")
 
 
 class _WriteThread:
@@ -158,12 +168,59 @@ def insert_rows(connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]])
     connection.executemany(sql.INSERT_EVENT, rows)
 
 
-def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[bool]:
-    encoded = [_encoded_or_none(event) for event in events]
-    rows = [e.row for e in encoded if e is not None]
+# What one row can raise on its own (a value SQLite cannot bind, a constraint); a locked or
+# full database (OperationalError) fails the whole group and is the writer's to handle.
+ROW_ERRORS = (
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
+
+
+def _insert_each(
+    connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[str | None]:
+    """INSERT rows one by one, each under a savepoint: a row that fails is rolled back alone
+    and its error returned in its place (None for a stored row)."""
+    errors: list[str | None] = []
+    for row in rows:
+        connection.execute("SAVEPOINT row")
+        try:
+            insert_rows(connection, [row])
+        except ROW_ERRORS as error:
+            connection.execute("ROLLBACK TO row")
+            errors.append(f"{type(error).__name__}: {error}")
+        else:
+            errors.append(None)
+        connection.execute("RELEASE row")
+    return errors
+
+
+def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[NotStored | None]:
+    encoded = [_encoded(event) for event in events]
+    rows = [e.row for e in encoded if isinstance(e, EncodedEvent)]
+    row_errors: list[str | None] = [None] * len(rows)
     if rows:
-        _in_transaction(connection, lambda c: insert_rows(c, rows))
-    return [e is not None for e in encoded]
+        try:
+            _in_transaction(connection, lambda c: insert_rows(c, rows))
+        except ROW_ERRORS:
+            # One bad row fails the whole statement: find it, and commit the others, in one
+            # more transaction (one fsync), rather than lose the group.
+            row_errors = []
+            _in_transaction(connection, lambda c: row_errors.extend(_insert_each(c, rows)))
+    outcome: list[NotStored | None] = []
+    rejected = iter(row_errors)
+    for e in encoded:
+        if isinstance(e, NotStored):
+            outcome.append(e)
+        else:
+            error = next(rejected)
+            outcome.append(None if error is None else NotStored("not storable", error))
+    return outcome
 
 
 class Store:
@@ -202,9 +259,10 @@ class Store:
 
     # -- writing (the writer task and retention only) ------------------------------------------
 
-    async def record(self, events: Sequence[Event]) -> list[bool]:
+    async def record(self, events: Sequence[Event]) -> list[NotStored | None]:
         """Encode the events and insert them in one transaction; returns once it is committed,
-        with which of them were stored (one that cannot be encoded is left out alone)."""
+        with None for each stored event and why for each one left out (alone: the others of
+        its group are committed)."""
         return await self._writer.run(lambda c: _record(c, events))
 
     async def probe_write(self) -> None:

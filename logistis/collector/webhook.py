@@ -12,7 +12,6 @@ import logging
 import time
 from datetime import UTC, datetime
 
-import orjson
 from aiohttp import web
 
 from logistis.collector.admission import (
@@ -20,15 +19,17 @@ from logistis.collector.admission import (
     Review,
     allowed_response,
     event_from_request,
-    parse_review,
+    read_review,
 )
 from logistis.collector.http import (
+    HANDLER_ARGS,
     RUNTIME,
     add_health_routes,
     json_error,
     json_errors,
     json_response,
 )
+from logistis.collector.payload import BodyError, read_body
 from logistis.collector.runtime import Runtime
 from logistis.collector.writer import NotRecorded
 
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 
 def create_webhook_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        client_max_size=runtime.settings.max_body_bytes, middlewares=[json_errors]
+        client_max_size=runtime.settings.max_body_bytes,
+        middlewares=[json_errors],
+        handler_args=HANDLER_ARGS,
     )
     app[RUNTIME] = runtime
     app.router.add_post("/validate", validate)
@@ -52,10 +55,13 @@ async def validate(request: web.Request) -> web.Response:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return json_error(415, "Content-Type must be application/json", request.content_type)
     try:
-        review = parse_review(orjson.loads(await request.read()))
-    except (orjson.JSONDecodeError, InvalidReview) as error:
+        review = read_review(await read_body(request, runtime.settings.max_body_bytes))
+    except BodyError as error:
         runtime.metrics.admission_requests.labels("invalid").inc()
-        return json_error(400, "not an AdmissionReview request", str(error))
+        return json_error(error.status, "the body cannot be read", str(error))
+    except InvalidReview as error:
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return json_error(400, "not an AdmissionReview request", str(error), field=error.field)
     outcome = await record(runtime, review)
     runtime.metrics.admission_requests.labels(outcome).inc()
     runtime.metrics.admission_latency.observe(time.perf_counter() - started)

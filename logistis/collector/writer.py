@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 from logistis.collector.events import Event
 from logistis.collector.metrics import Metrics
-from logistis.collector.store import Store
+from logistis.collector.store import NotStored, Store
 
 log = logging.getLogger(__name__)
 
+# A writer loop that failed unexpectedly starts again after this pause.
+RESTART_SECONDS = 0.1
 # Room for the WAL to grow to its checkpoint size (1000 pages of 4 KiB) before recording resumes.
 MIN_FREE_BYTES = 4 * 2**20
 
@@ -75,11 +77,14 @@ class Writer:
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stop_seen = False
         self.committed = CommitSignal()
         self.last_error: str | None = None
+        self.crashed: str | None = None
+        """The unexpected error that stopped the loop, until the loop runs again."""
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="writer")
+        self._task = asyncio.create_task(self._supervise(), name="writer")
 
     def submit(self, event: Event) -> asyncio.Future[None]:
         """Queue an event; the returned future resolves when it is committed."""
@@ -111,11 +116,26 @@ class Writer:
         self.last_error = None
 
     @property
-    def healthy(self) -> bool:
-        return self.last_error is None and self._task is not None and not self._task.done()
+    def running(self) -> bool:
+        """The loop is taking events (not between a failure and its restart, not ended)."""
+        return self.crashed is None and self._task is not None and not self._task.done()
+
+    async def _supervise(self) -> None:
+        """Run the loop; whatever it raises is logged at once and the loop starts again."""
+        while True:
+            try:
+                await self._run()
+            except Exception as error:  # the writer must outlive any failure
+                self.crashed = f"{type(error).__name__}: {error}"
+                log.exception("writer failed, restarting", extra={"error": self.crashed})
+                await asyncio.sleep(RESTART_SECONDS)
+                if not self._stop_seen:
+                    continue
+            return
 
     async def _run(self) -> None:
         while True:
+            self.crashed = None
             batch, stop = await self._next_batch()
             if batch:
                 await self._commit(batch)
@@ -125,11 +145,13 @@ class Writer:
     async def _next_batch(self) -> tuple[list[_Pending], bool]:
         first = await self._queue.get()
         if first is None:
+            self._stop_seen = True
             return [], True
         batch = [first]
         while len(batch) < self._max_batch and not self._queue.empty():
             item = self._queue.get_nowait()
             if item is None:
+                self._stop_seen = True
                 return batch, True
             batch.append(item)
         return batch, False
@@ -138,20 +160,25 @@ class Writer:
         try:
             # The change summary and compression happen in the store's write thread, off the
             # event loop, in the same hand-over as the transaction.
-            stored = await self._store.record([pending.event for pending in batch])
+            outcomes = await self._store.record([pending.event for pending in batch])
         except (sqlite3.Error, OSError) as error:
             self._fail(batch, error)
             # A full disk or a locked file: pause briefly so a stuck store is not hammered.
             await asyncio.sleep(0.2)
             return
+        except BaseException:
+            # Nobody waits out the commit timeout for a loop that is restarting.
+            for pending in batch:
+                _settle(pending.committed, NotRecorded("internal error"))
+            raise
         self.last_error = None
         recorded = 0
-        for pending, ok in zip(batch, stored, strict=True):
-            if ok:
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
                 recorded += 1
                 _settle(pending.committed, None)
             else:
-                _settle(pending.committed, NotRecorded("not encodable"))
+                _left_out(pending, outcome)
         if recorded:
             self._metrics.events_recorded.inc(recorded)
             self._metrics.commit_batch_size.observe(recorded)
@@ -165,6 +192,15 @@ class Writer:
         )
         for pending in batch:
             _settle(pending.committed, NotRecorded("store error"))
+
+
+def _left_out(pending: _Pending, outcome: NotStored) -> None:
+    """One event the store could not take; the webhook counts it under `outcome.reason`."""
+    log.warning(
+        "event not stored, the rest of its group committed",
+        extra={"uid": pending.event.uid, "reason": outcome.reason, "error": outcome.error},
+    )
+    _settle(pending.committed, NotRecorded(outcome.reason))
 
 
 def _settle(future: asyncio.Future[None], outcome: NotRecorded | None) -> None:
