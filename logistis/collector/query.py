@@ -76,12 +76,12 @@ class EventQuery:
         if self.until:
             clauses.append(("time_ms < ?", [time_to_ms(self.until)]))
         if self.text:
-            like = (
-                "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
+            # instr, not LIKE: LIKE reads its pattern as a C string, so a NUL in `q` cut it short
+            # and matched everything; instr compares every character, wildcards included. Both
+            # sides lowered by SQLite: ASCII case folding, as LIKE had.
             columns = ("username", "namespace", "name", "kind", "field_manager")
-            text_sql = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
-            clauses.append((f"({text_sql})", [like] * len(columns)))
+            text_sql = " OR ".join(f"instr(lower({c}), lower(?)) > 0" for c in columns)
+            clauses.append((f"({text_sql})", [self.text] * len(columns)))
         clauses.extend(extra)
         used = [(sql, params) for sql, params in clauses if sql]
         if not used:

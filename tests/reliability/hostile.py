@@ -44,10 +44,23 @@ ENVELOPE: dict[tuple[str, ...], str] = {
     ("request", "oldObject"): "object or null",
     ("request", "options"): "object or null",
     ("request", "dryRun"): "bool?",
+    # The options' fields by their Kubernetes types; each may also be null.
+    ("request", "options", "fieldManager"): "nullable str?",
+    ("request", "options", "fieldValidation"): "nullable str?",
+    ("request", "options", "propagationPolicy"): "nullable str?",
+    ("request", "options", "kind"): "nullable str?",
+    ("request", "options", "apiVersion"): "nullable str?",
+    ("request", "options", "dryRun"): "nullable list of str?",
+    ("request", "options", "force"): "nullable bool?",
+    ("request", "options", "orphanDependents"): "nullable bool?",
+    ("request", "options", "gracePeriodSeconds"): "nullable int64?",
+    ("request", "options", "preconditions"): "object or null",
 }
 FREE_FORM = (("request", "object"), ("request", "oldObject"), ("request", "options"))
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+# Integers JSON carries that 64 bits do not (orjson reads up to 2^64 - 1 as an int).
+past_int64 = st.integers(2**63, 2**64 - 1) | st.sampled_from([2**63, 2**64 - 1])
 scalars = (
     st.none()
     | st.booleans()
@@ -64,12 +77,18 @@ json_values = st.recursive(
 
 def _wrong_for(expected: str) -> st.SearchStrategy[Any]:
     """Values that break `expected` (a missing optional field is fine, so never absence)."""
+    if expected.startswith("nullable "):
+        return _wrong_for(expected.removeprefix("nullable ")).filter(lambda v: v is not None)
     if expected == "object":
         return json_values.filter(lambda v: not isinstance(v, dict))
     if expected == "object or null":
         return json_values.filter(lambda v: v is not None and not isinstance(v, dict))
     if expected == "bool?":
         return json_values.filter(lambda v: not isinstance(v, bool))
+    if expected == "int64?":
+        return past_int64 | json_values.filter(
+            lambda v: not isinstance(v, int) or isinstance(v, bool)
+        )
     if expected == "list of str?":
         return json_values.filter(
             lambda v: not (isinstance(v, list) and all(isinstance(s, str) for s in v))
@@ -102,6 +121,8 @@ def _required(expected: str) -> bool:
 def _set(review: Review, path: tuple[str, ...], value: Any) -> None:
     target = review
     for key in path[:-1]:
+        if not isinstance(target.get(key), dict):
+            target[key] = {}
         target = target[key]
     target[path[-1]] = value
 
@@ -109,7 +130,7 @@ def _set(review: Review, path: tuple[str, ...], value: Any) -> None:
 def _remove(review: Review, path: tuple[str, ...]) -> None:
     target = review
     for key in path[:-1]:
-        target = target[key]
+        target = target.get(key) or {}
     target.pop(path[-1], None)
 
 
@@ -161,7 +182,8 @@ def _not_utf8(draw: st.DrawFn) -> bytes:
 @st.composite
 def _nested_too_deep(draw: st.DrawFn) -> bytes:
     review = draw(bases)
-    depth = draw(st.integers(1100, 20_000))
+    # Past the 254 levels the store encodes, and past the 1024 the parser reads.
+    depth = draw(st.integers(254, 1030) | st.integers(1030, 20_000))
     body = json.dumps(review).encode()
     return body[:-1] + b', "deep": ' + b"[" * depth + b"]" * depth + b"}"
 
@@ -192,7 +214,8 @@ def _odd_contents(draw: st.DrawFn) -> Review:
     review = draw(bases)
     for path in FREE_FORM:
         if draw(st.booleans()):
-            _set(review, path, draw(st.none() | st.dictionaries(text, json_values, max_size=6)))
+            keys = text.filter(lambda k, path=path: (*path, k) not in ENVELOPE)
+            _set(review, path, draw(st.none() | st.dictionaries(keys, json_values, max_size=6)))
     if draw(st.booleans()):
         review["request"][draw(text.filter(lambda k: ("request", k) not in ENVELOPE))] = draw(
             json_values
@@ -222,8 +245,8 @@ def _huge_or_deep(draw: st.DrawFn) -> Review:
     if draw(st.booleans()):
         obj["huge"] = draw(st.sampled_from("aé€😀")) * draw(st.integers(10_000, 150_000))
     else:
-        # Deep, within what the JSON parser accepts (1024 levels, the envelope included).
-        depth = draw(st.integers(2, 800))
+        # Deep, within what the store encodes (254 levels, the envelope's three included).
+        depth = draw(st.integers(2, 251))
         nested: Any = "bottom"
         for _ in range(depth):
             nested = {"n": nested}
@@ -250,3 +273,53 @@ odd_reviews = st.one_of(
     _huge_or_deep().map(lambda r: json.dumps(r).encode()),
     _duplicate_last_right(),
 )
+
+
+# -- type confusion over every field path of the real fixtures ---------------------------------
+
+Path = tuple[str | int, ...]
+confusing_values = (
+    json_values
+    | past_int64
+    | st.sampled_from([-(2**63) - 1, 1e308, -0.0, "", "\x00", "a\x00b", [], {}, [[[]]], {"": {}}])
+)
+
+
+def _paths(value: Any, prefix: Path = ()) -> list[Path]:
+    """Every path to a value inside `value`, containers and leaves alike."""
+    found: list[Path] = [prefix] if prefix else []
+    children = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in children:
+        found.extend(_paths(child, (*prefix, key)))
+    return found
+
+
+def _replace(review: Review, path: Path, value: Any) -> None:
+    target: Any = review
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+def _same_type(a: Any, b: Any) -> bool:
+    # bool is an int to Python: compare the JSON types.
+    return type(a) is type(b)
+
+
+@st.composite
+def type_confused(draw: st.DrawFn) -> tuple[Review, Path]:
+    """A real fixture with the value at one of its field paths (any depth, envelope, objects
+    and options alike) replaced by a value of another JSON type."""
+    review = draw(bases)
+    path = draw(st.sampled_from(_paths(review)))
+    original: Any = review
+    for key in path:
+        original = original[key]
+    _replace(review, path, draw(confusing_values.filter(lambda v: not _same_type(v, original))))
+    return review, path
