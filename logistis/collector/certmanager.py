@@ -4,7 +4,9 @@ On start and then periodically, `SelfManagedTLS.reconcile` makes sure that:
 
 1. the Secret holds a CA and a serving certificate for the Service's DNS names that is
    not yet due for renewal (otherwise it issues new ones and stores them);
-2. every webhook of the ValidatingWebhookConfiguration trusts that CA (`caBundle`);
+2. every webhook of the ValidatingWebhookConfiguration trusts that CA (`caBundle`) and calls
+   the path that carries the webhook's secret token (`/validate/<token>`, the token kept in
+   the same Secret), so that only the apiserver, which reads it there, can write history;
 3. the serving pair is on disk, where `collector.tls.ReloadingTLS` picks it up.
 
 The order matters: the apiserver must trust a new CA before the collector serves a
@@ -21,10 +23,12 @@ import asyncio
 import base64
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -63,6 +67,8 @@ SERVING_VALIDITY = dt.timedelta(days=365)
 CA_COMMON_NAME = "logistis-collector-ca"
 
 CA_CERT, CA_KEY, TLS_CERT, TLS_KEY = "ca.crt", "ca.key", "tls.crt", "tls.key"
+WEBHOOK_TOKEN = "webhook-token"
+WEBHOOK_PATH = "/validate"
 
 
 class SelfManagedTLSError(Exception):
@@ -111,6 +117,13 @@ class StoredSecret:
 class Webhook:
     name: str
     ca_bundle: bytes
+    path: str | None = None
+    """The service path it calls; None for a webhook that calls a `url`."""
+    url: str | None = None
+
+
+def token_path(token: str) -> str:
+    return f"{WEBHOOK_PATH}/{token}"
 
 
 class TLSApi(Protocol):
@@ -125,8 +138,11 @@ class TLSApi(Protocol):
 
     def read_webhooks(self, configuration: str) -> list[Webhook]: ...
 
-    def patch_ca_bundle(self, configuration: str, webhooks: list[str], ca_bundle: bytes) -> None:
-        """Set the caBundle of the named webhooks, in the order `read_webhooks` listed them."""
+    def patch_client_config(
+        self, configuration: str, webhooks: list[Webhook], ca_bundle: bytes, path: str
+    ) -> None:
+        """Set the caBundle and the path of the webhooks, in the order `read_webhooks` listed
+        them."""
 
 
 def _b64(data: bytes) -> str:
@@ -191,29 +207,38 @@ class KubernetesTLSApi:
             f"read ValidatingWebhookConfiguration {configuration}",
             lambda: self._admission.read_validating_webhook_configuration(configuration),
         )
-        return [
-            Webhook(hook.name, base64.b64decode(hook.client_config.ca_bundle or ""))
-            for hook in found.webhooks or []
-        ]
+        return [_webhook(hook) for hook in found.webhooks or []]
 
-    def patch_ca_bundle(self, configuration: str, webhooks: list[str], ca_bundle: bytes) -> None:
+    def patch_client_config(
+        self, configuration: str, webhooks: list[Webhook], ca_bundle: bytes, path: str
+    ) -> None:
         # The test operations make the patch fail rather than touch a reordered list.
         patch: list[dict[str, Any]] = []
-        for index, name in enumerate(webhooks):
-            patch.append({"op": "test", "path": f"/webhooks/{index}/name", "value": name})
-            patch.append(
-                {
-                    "op": "add",
-                    "path": f"/webhooks/{index}/clientConfig/caBundle",
-                    "value": _b64(ca_bundle),
-                }
-            )
+        for index, hook in enumerate(webhooks):
+            at = f"/webhooks/{index}/clientConfig"
+            patch.append({"op": "test", "path": f"/webhooks/{index}/name", "value": hook.name})
+            patch.append({"op": "add", "path": f"{at}/caBundle", "value": _b64(ca_bundle)})
+            if hook.url is not None:
+                url = urlsplit(hook.url)._replace(path=path).geturl()
+                patch.append({"op": "replace", "path": f"{at}/url", "value": url})
+            else:
+                patch.append({"op": "add", "path": f"{at}/service/path", "value": path})
         _call(
             f"patch ValidatingWebhookConfiguration {configuration}",
             lambda: self._admission.patch_validating_webhook_configuration(
                 configuration, patch, _content_type="application/json-patch+json"
             ),
         )
+
+
+def _webhook(hook: Any) -> Webhook:
+    config = hook.client_config
+    return Webhook(
+        hook.name,
+        base64.b64decode(config.ca_bundle or ""),
+        path=config.service.path if config.service is not None else None,
+        url=config.url,
+    )
 
 
 def _call(action: str, request: Callable[[], T]) -> T:
@@ -245,6 +270,8 @@ class Material:
     ca: KeyPair
     serving: KeyPair
     bundle: bytes
+    token: str = ""
+    """The webhook's path token; empty in a Secret written before there was one."""
 
     def as_secret_data(self) -> dict[str, bytes]:
         return {
@@ -252,6 +279,7 @@ class Material:
             CA_KEY: self.ca.key_pem,
             TLS_CERT: self.serving.cert_pem,
             TLS_KEY: self.serving.key_pem,
+            WEBHOOK_TOKEN: self.token.encode(),
         }
 
 
@@ -265,9 +293,10 @@ def material_from_secret(data: dict[str, bytes]) -> Material | None:
         if not (pair_matches(ca) and pair_matches(serving)):
             return None
         serving.certificate.verify_directly_issued_by(ca.certificate)
+        token = data.get(WEBHOOK_TOKEN, b"").decode("ascii")
     except (ValueError, TypeError, InvalidSignature):
         return None
-    return Material(ca, serving, data[CA_CERT])
+    return Material(ca, serving, data[CA_CERT], token)
 
 
 class SelfManagedTLS:
@@ -280,22 +309,28 @@ class SelfManagedTLS:
         self.cert_path = settings.cert_dir / TLS_CERT
         self.key_path = settings.cert_dir / TLS_KEY
 
-    def reconcile(self) -> None:
+    def reconcile(self) -> str:
+        """Returns the webhook's path token."""
         material = self._stored_material()
-        self._trust(material.bundle)
+        self._trust(material.bundle, token_path(material.token))
         self._serve(material.serving)
+        return material.token
 
-    async def start(self) -> tuple[Path, Path]:
-        """Reconcile once (errors propagate: the collector cannot serve without it)."""
-        await asyncio.to_thread(self.reconcile)
-        return self.cert_path, self.key_path
+    async def start(self) -> tuple[Path, Path, str]:
+        """Reconcile once (errors propagate: the collector cannot serve without it); returns
+        the files to serve and the webhook's path token."""
+        token = await asyncio.to_thread(self.reconcile)
+        return self.cert_path, self.key_path, token
 
-    async def renew_forever(self, interval: float = DEFAULT_CHECK_INTERVAL) -> None:
-        """Reconcile every `interval` seconds; a failure is logged and retried next time."""
+    async def renew_forever(
+        self, on_token: Callable[[str], None], interval: float = DEFAULT_CHECK_INTERVAL
+    ) -> None:
+        """Reconcile every `interval` seconds; a failure is logged and retried next time. The
+        token is handed to `on_token` each time (a Secret deleted and made anew has another)."""
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(self.reconcile)
+                on_token(await asyncio.to_thread(self.reconcile))
             except (SelfManagedTLSError, OSError) as error:
                 log.warning("self-managed TLS not renewed, retrying in %.0fs: %s", interval, error)
 
@@ -303,9 +338,13 @@ class SelfManagedTLS:
         ref = self.settings.secret
         stored = self.api.read_secret(ref)
         current = material_from_secret(stored.data) if stored else None
-        if current and self._serving_usable(current):
+        if current and self._serving_usable(current) and current.token:
             return current
-        fresh = self._issue(current)
+        if current and self._serving_usable(current):
+            # Written before the token: add one, keep the certificates.
+            fresh = replace(current, token=new_token())
+        else:
+            fresh = self._issue(current)
         try:
             if stored is None:
                 self.api.create_secret(ref, fresh.as_secret_data())
@@ -315,7 +354,7 @@ class SelfManagedTLS:
             # Another collector (a rollout's overlap) stored its own first: use that one.
             stored = self.api.read_secret(ref)
             theirs = material_from_secret(stored.data) if stored else None
-            if theirs and self._serving_usable(theirs):
+            if theirs and self._serving_usable(theirs) and theirs.token:
                 return theirs
             raise
         log.info(
@@ -347,21 +386,34 @@ class SelfManagedTLS:
             previous = current.ca.certificate if current else None
             bundle = ca.cert_pem + _still_valid_pem(previous, now)
         serving = issue_serving_certificate(ca, self.settings.dns_names, SERVING_VALIDITY, now)
-        return Material(ca, serving, bundle)
+        token = current.token if current and current.token else new_token()
+        return Material(ca, serving, bundle, token)
 
-    def _trust(self, bundle: bytes) -> None:
+    def _trust(self, bundle: bytes, path: str) -> None:
         name = self.settings.webhook_configuration
         webhooks = self.api.read_webhooks(name)
         if not webhooks:
             raise SelfManagedTLSError(f"ValidatingWebhookConfiguration {name} has no webhooks")
-        if all(hook.ca_bundle == bundle for hook in webhooks):
+        if all(hook.ca_bundle == bundle and _calls(hook, path) for hook in webhooks):
             return
-        self.api.patch_ca_bundle(name, [hook.name for hook in webhooks], bundle)
-        log.info("set the caBundle of ValidatingWebhookConfiguration %s", name)
+        self.api.patch_client_config(name, webhooks, bundle, path)
+        # The path holds the token: it is never logged.
+        log.info("set the caBundle and path of ValidatingWebhookConfiguration %s", name)
 
     def _serve(self, serving: KeyPair) -> None:
         if read_pair(self.cert_path, self.key_path) != serving:
             write_pair(serving, self.cert_path, self.key_path)
+
+
+def new_token() -> str:
+    """A path token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _calls(hook: Webhook, path: str) -> bool:
+    if hook.url is not None:
+        return urlsplit(hook.url).path == path
+    return hook.path == path
 
 
 def _still_valid_pem(cert: x509.Certificate | None, now: dt.datetime) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import uvloop
 
 from logistis.collector import logs
+from logistis.collector.callers import CallerError
 from logistis.collector.certmanager import SelfManagedTLSError
 from logistis.collector.rules import RuleError
 from logistis.collector.server import serve
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # uvloop: about a third less CPU per TLS request than asyncio's own loop.
         uvloop.run(serve(settings))
-    except (SettingsError, RuleError) as error:
+    except (SettingsError, RuleError, CallerError) as error:
         print(f"logistis-collector: {error}", file=sys.stderr)
         return 2
     except (StoreError, CertificateError, SelfManagedTLSError, OSError) as error:

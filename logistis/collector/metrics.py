@@ -53,5 +53,12 @@ class Metrics:
             "logistis_stream_clients", "Open /api/v1/stream connections", registry=self.registry
         )
 
+        self.stream_disconnects = Counter(
+            "logistis_stream_disconnects",
+            "Stream connections closed by the collector, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

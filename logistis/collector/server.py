@@ -8,6 +8,7 @@ import gc
 import ipaddress
 import logging
 import signal
+import ssl
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from logistis.collector.api import create_api_app
+from logistis.collector.callers import ClientAuthorities, PathToken, WebhookGate
 from logistis.collector.certmanager import (
     SERVICE_DNS_NAMES,
     KubernetesTLSApi,
@@ -25,7 +27,7 @@ from logistis.collector.certmanager import (
 from logistis.collector.runtime import open_runtime
 from logistis.collector.settings import Listen, Settings, SettingsError
 from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
-from logistis.collector.webhook import create_webhook_app
+from logistis.collector.webhook import WEBHOOK_PATH, create_webhook_app
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,22 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     _check_api_exposure(settings.api_listen, settings.allow_public_api)
     stop = stop or _stop_on_signals()
     # The runtime first: a bad capture rule or database must stop the start before TLS work.
-    async with open_runtime(settings) as runtime, _serving_tls(settings) as tls:
+    gate = WebhookGate(
+        PathToken.from_file(settings.webhook_token_file),
+        ClientAuthorities.from_files(settings.client_ca_files, (WEBHOOK_PATH,)),
+    )
+    async with open_runtime(settings) as runtime, _serving_tls(settings, gate) as tls:
         webhook = web.AppRunner(
-            create_webhook_app(runtime), access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+            create_webhook_app(runtime, gate),
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
         api = web.AppRunner(create_api_app(runtime), access_log=None, shutdown_timeout=1.0)
         await webhook.setup()
         await api.setup()
+        listening: asyncio.Server | None = None
         try:
-            listen = settings.webhook_listen
-            await web.TCPSite(webhook, listen.host, listen.port, ssl_context=tls.context).start()
+            listening = await _listen_tls(webhook, settings, tls.context)
             await web.TCPSite(api, settings.api_listen.host, settings.api_listen.port).start()
             # What exists now (modules, the kubernetes client, compiled rules) lives as long as
             # the process. Frozen, it is no longer walked by every full collection, which took
@@ -56,7 +64,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             log.info(
                 "collector ready",
                 extra={
-                    "webhook": f"https://{listen}/validate",
+                    "webhook": f"https://{settings.webhook_listen}{WEBHOOK_PATH}",
                     "api": f"http://{settings.api_listen}/api/v1/events",
                     "database": str(settings.database),
                 },
@@ -66,8 +74,27 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         finally:
             # Webhook first: its in-flight requests still need the writer to commit.
             runtime.stopping.set()
+            if listening is not None:
+                listening.close()
             await webhook.cleanup()
             await api.cleanup()
+
+
+async def _listen_tls(
+    runner: web.AppRunner, settings: Settings, context: ssl.SSLContext
+) -> asyncio.Server:
+    """The webhook port. Not a TCPSite: that has no TLS handshake timeout, and a peer that
+    opens connections and never finishes its handshake would hold each for asyncio's 60 s."""
+    assert runner.server is not None
+    listen = settings.webhook_listen
+    return await asyncio.get_running_loop().create_server(
+        runner.server,
+        listen.host,
+        listen.port,
+        ssl=context,
+        ssl_handshake_timeout=settings.tls_handshake_timeout_seconds,
+        reuse_address=True,
+    )
 
 
 def _check_api_exposure(listen: Listen, allowed: bool) -> None:
@@ -94,18 +121,22 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 @contextlib.asynccontextmanager
-async def _serving_tls(settings: Settings) -> AsyncIterator[ReloadingTLS]:
+async def _serving_tls(settings: Settings, gate: WebhookGate) -> AsyncIterator[ReloadingTLS]:
     tasks: list[asyncio.Task[None]] = []
     if settings.tls_self_managed:
         manager = SelfManagedTLS(KubernetesTLSApi.in_cluster(), _self_managed_config(settings))
-        cert, key = await manager.start()
-        tasks.append(asyncio.create_task(manager.renew_forever(), name="tls-renew"))
+        cert, key, token = await manager.start()
+        # The token in the Secret wins over a file: it is what the webhook configuration calls.
+        gate.token.set(token)
+        renew = manager.renew_forever(on_token=gate.token.set)
+        tasks.append(asyncio.create_task(renew, name="tls-renew"))
     elif settings.tls_cert and settings.tls_key:
         cert, key = settings.tls_cert, settings.tls_key
     else:
         cert, key = ensure_dev_certificate(settings.data_dir)
         log.info("serving a self-signed certificate for localhost", extra={"cert": str(cert)})
     tls = ReloadingTLS(cert, key)
+    gate.authorities.configure(tls.context)
     tasks.append(asyncio.create_task(tls.watch(), name="tls-watch"))
     try:
         yield tls

@@ -75,6 +75,21 @@ class Settings:
     """DNS names of the self-managed certificate (default: the Service's names)."""
     tls_renew_before: timedelta = timedelta(days=30)
     """Renew the self-managed serving certificate this long before it expires."""
+    webhook_token_file: Path | None = None
+    """A file holding the webhook's path token: only `/validate/<token>` records, anything else
+    is a 403. Self-managed TLS keeps a token in its Secret and needs no file."""
+    client_ca_files: tuple[Path, ...] = ()
+    """CAs whose client certificates may call the webhook; when set, a caller without one is
+    refused (the apiserver presents it through its AdmissionConfiguration kubeconfig)."""
+    tls_handshake_timeout_seconds: float = 10.0
+    """Longest a TLS handshake may take on the webhook port."""
+    idle_timeout_seconds: float = 120.0
+    """A connection is closed when no whole request arrives this long after it opened or after
+    the last answer; bytes trickled in meanwhile do not extend it."""
+    body_timeout_seconds: float = 10.0
+    """Longest a request body may take to arrive once its head has."""
+    stream_write_timeout_seconds: float = 10.0
+    """A stream client that cannot take one batch within this long is disconnected."""
     config_file: Path | None = None
     """YAML file with `capture`, `retention` and `redaction` sections."""
     capture: Mapping[str, Any] | None = None
@@ -140,6 +155,12 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--webhook-configuration", {"metavar": "NAME", "help": f"ValidatingWebhookConfiguration to patch (default {DEFAULT_WEBHOOK_CONFIGURATION})"}),
     ("--tls-dns-name", {"metavar": "NAME", "action": "append", "help": "DNS name for the self-managed certificate (repeatable)"}),
     ("--tls-renew-before", {"metavar": "DURATION", "help": "renew the self-managed certificate this long before expiry (default 30d)"}),
+    ("--webhook-token-file", {"metavar": "FILE", "help": "path token the webhook URL must carry (/validate/TOKEN); self-managed TLS keeps one itself"}),
+    ("--client-ca-file", {"metavar": "FILE", "action": "append", "help": "require webhook callers to present a client certificate issued by this CA (repeatable)"}),
+    ("--tls-handshake-timeout", {"metavar": "SECONDS", "type": float, "help": "longest TLS handshake on the webhook port (default 10)"}),
+    ("--idle-timeout", {"metavar": "SECONDS", "type": float, "help": "close a connection that sends no whole request this long (default 120)"}),
+    ("--body-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a request body after its head (default 10)"}),
+    ("--stream-write-timeout", {"metavar": "SECONDS", "type": float, "help": "disconnect a stream client that takes no batch this long (default 10)"}),
     ("--config", {"metavar": "FILE", "help": "YAML: capture rules, retention, redaction"}),
     ("--record-dry-run", {"action": "store_true", "help": "also record dry-run requests (off: kubectl diff sends one per run)"}),
     *_SELECTOR_FLAGS,
@@ -258,6 +279,12 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         webhook_configuration=values.get("webhook_configuration", DEFAULT_WEBHOOK_CONFIGURATION),
         tls_dns_names=tuple(values.get("tls_dns_name") or ()),
         tls_renew_before=_duration(values.get("tls_renew_before", "30d"), "--tls-renew-before"),
+        webhook_token_file=_path(values.get("webhook_token_file")),
+        client_ca_files=tuple(Path(f) for f in values.get("client_ca_file") or ()),
+        tls_handshake_timeout_seconds=float(values.get("tls_handshake_timeout", 10.0)),
+        idle_timeout_seconds=float(values.get("idle_timeout", 120.0)),
+        body_timeout_seconds=float(values.get("body_timeout", 10.0)),
+        stream_write_timeout_seconds=float(values.get("stream_write_timeout", 10.0)),
         config_file=Path(values["config"]) if values.get("config") else None,
         capture=config.get("capture"),
         record_dry_run=values.get("record_dry_run") or None,
@@ -274,11 +301,22 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
     namespace, _, name = settings.tls_secret.partition("/")
     if not namespace or not name or "/" in name:
         raise SettingsError(f"--tls-secret {settings.tls_secret!r} must be NAMESPACE/NAME")
-    if settings.commit_timeout_seconds <= 0:
-        raise SettingsError("--commit-timeout must be positive")
+    for flag, seconds in (
+        ("--commit-timeout", settings.commit_timeout_seconds),
+        ("--tls-handshake-timeout", settings.tls_handshake_timeout_seconds),
+        ("--idle-timeout", settings.idle_timeout_seconds),
+        ("--body-timeout", settings.body_timeout_seconds),
+        ("--stream-write-timeout", settings.stream_write_timeout_seconds),
+    ):
+        if not seconds > 0:
+            raise SettingsError(f"{flag} must be positive")
     if settings.max_commit_batch < 1:
         raise SettingsError("--max-commit-batch must be at least 1")
     return settings
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _selectors(values: dict[str, Any], mode: str) -> dict[str, tuple[str, ...]]:

@@ -27,8 +27,6 @@ PING_SECONDS = 15.0
 # cost the event loop the admission requests share. A follower reads at most this often; an
 # event after a quiet spell goes out at once.
 GATHER_SECONDS = 0.05
-# A client that cannot take a batch within this long is disconnected, not waited for.
-WRITE_TIMEOUT_SECONDS = 10.0
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -51,8 +49,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
     runtime.metrics.stream_clients.inc()
     try:
         await _follow(request, response, query, last)
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:
         pass
+    except TimeoutError:
+        # It cannot take a batch within --stream-write-timeout: close the socket at once,
+        # discarding what the kernel and the transport still hold for it, so a client that
+        # stops reading holds neither a connection nor memory.
+        runtime.metrics.stream_disconnects.labels("slow client").inc()
+        if request.transport is not None:
+            request.transport.abort()
     finally:
         streams.discard(response)
         runtime.metrics.stream_clients.dec()
@@ -65,7 +70,8 @@ async def _follow(
     runtime = request.app[RUNTIME]
     signal = runtime.writer.committed
     clock = asyncio.get_running_loop().time
-    await _write(response, b": connected\n\n")
+    timeout = runtime.settings.stream_write_timeout_seconds
+    await _write(response, b": connected\n\n", timeout)
     next_read = 0.0
     while not runtime.stopping.is_set():
         if (pause := next_read - clock()) > 0:
@@ -74,12 +80,12 @@ async def _follow(
         commit = signal.next_commit()
         batch = await _shared_batch(request.app, query, last)
         if batch.count:
-            await _write(response, batch.payload)
+            await _write(response, batch.payload, timeout)
             last = batch.last
             if batch.count == BATCH:
                 continue
         if not await signal.wait(commit, PING_SECONDS):
-            await _write(response, b": ping\n\n")
+            await _write(response, b": ping\n\n", timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +120,8 @@ def _message(event: Event) -> bytes:
     return b"id: %d\nevent: change\ndata: %s\n\n" % (event.id, orjson.dumps(event.summary()))
 
 
-async def _write(response: web.StreamResponse, data: bytes) -> None:
-    await asyncio.wait_for(response.write(data), WRITE_TIMEOUT_SECONDS)
+async def _write(response: web.StreamResponse, data: bytes, seconds: float) -> None:
+    await asyncio.wait_for(response.write(data), seconds)
 
 
 async def close_streams(app: web.Application) -> None:

@@ -21,6 +21,7 @@ from logistis.collector.admission import (
     event_from_request,
     read_review,
 )
+from logistis.collector.callers import ClientAuthorities, PathToken, WebhookGate
 from logistis.collector.http import (
     HANDLER_ARGS,
     RUNTIME,
@@ -36,14 +37,22 @@ from logistis.collector.writer import NotRecorded
 log = logging.getLogger(__name__)
 
 
-def create_webhook_app(runtime: Runtime) -> web.Application:
+GATE = web.AppKey("gate", WebhookGate)
+WEBHOOK_PATH = "/validate"
+OPEN_GATE = WebhookGate(PathToken(None), ClientAuthorities())
+
+
+def create_webhook_app(runtime: Runtime, gate: WebhookGate = OPEN_GATE) -> web.Application:
+    settings = runtime.settings
     app = web.Application(
-        client_max_size=runtime.settings.max_body_bytes,
+        client_max_size=settings.max_body_bytes,
         middlewares=[json_errors],
-        handler_args=HANDLER_ARGS,
+        handler_args={**HANDLER_ARGS, "keepalive_timeout": settings.idle_timeout_seconds},
     )
     app[RUNTIME] = runtime
-    app.router.add_post("/validate", validate)
+    app[GATE] = gate
+    app.router.add_post(WEBHOOK_PATH, validate)
+    app.router.add_post(WEBHOOK_PATH + "/{token}", validate)
     add_health_routes(app)
     return app
 
@@ -51,11 +60,20 @@ def create_webhook_app(runtime: Runtime) -> web.Application:
 async def validate(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     started = time.perf_counter()
+    if not _admitted(request):
+        # Refused before the body is read: a forged review leaves no trace but this count.
+        runtime.metrics.admission_requests.labels("forbidden").inc()
+        return _closing(json_error(403, "forbidden", "this caller may not write history"))
     if request.content_type != "application/json":
         runtime.metrics.admission_requests.labels("invalid").inc()
         return json_error(415, "Content-Type must be application/json", request.content_type)
     try:
-        review = read_review(await read_body(request, runtime.settings.max_body_bytes))
+        async with asyncio.timeout(runtime.settings.body_timeout_seconds):
+            body = await read_body(request, runtime.settings.max_body_bytes)
+        review = read_review(body)
+    except TimeoutError:
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return _closing(json_error(408, "the body did not arrive in time"))
     except BodyError as error:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return json_error(error.status, "the body cannot be read", str(error))
@@ -66,6 +84,18 @@ async def validate(request: web.Request) -> web.Response:
     runtime.metrics.admission_requests.labels(outcome).inc()
     runtime.metrics.admission_latency.observe(time.perf_counter() - started)
     return json_response(allowed_response(review))
+
+
+def _closing(response: web.Response) -> web.Response:
+    """The connection ends with this answer: whatever is left of the body is never read."""
+    response.force_close()
+    return response
+
+
+def _admitted(request: web.Request) -> bool:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    peer = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return request.app[GATE].admits(WEBHOOK_PATH, request.match_info.get("token", ""), peer)
 
 
 async def record(runtime: Runtime, review: Review) -> str:

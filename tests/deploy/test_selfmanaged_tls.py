@@ -106,6 +106,11 @@ def ca_bundles(state: State) -> list[bytes]:
     return [base64.b64decode(hook["clientConfig"].get("caBundle", "")) for hook in hooks]
 
 
+def service_paths(state: State) -> list[str]:
+    hooks = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"]
+    return [hook["clientConfig"]["service"]["path"] for hook in hooks]
+
+
 async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     for _ in range(int(seconds / 0.01)):
         if condition():
@@ -141,11 +146,15 @@ async def served_certificate(tls: ReloadingTLS, ca_bundle: bytes | None) -> x509
 async def test_first_start_fills_the_secret_and_the_ca_bundle(
     manager: SelfManagedTLS, state: State
 ) -> None:
-    cert_path, key_path = await manager.start()
+    cert_path, key_path, token = await manager.start()
 
     data = stored_data(state)
-    assert set(data) == {"ca.crt", "ca.key", "tls.crt", "tls.key"}
+    assert set(data) == {"ca.crt", "ca.key", "tls.crt", "tls.key", "webhook-token"}
     assert ca_bundles(state) == [data["ca.crt"]]
+    # The token, kept in the Secret, is in the path the apiserver calls: only it knows it.
+    assert data["webhook-token"].decode() == token
+    assert len(token) >= 40
+    assert service_paths(state) == [f"/validate/{token}"]
     assert cert_path.read_bytes() == data["tls.crt"]
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
     assert state.writes() == [("PATCH", SECRET_PATH), ("PATCH", WEBHOOK_PATH)]
@@ -176,6 +185,34 @@ def test_a_restart_reuses_the_stored_certificate(
     assert (tmp_path / "tls" / "tls.crt").read_bytes() == first["tls.crt"]
 
 
+def test_a_secret_from_before_the_token_gets_one_and_keeps_its_certificates(
+    manager: SelfManagedTLS, state: State
+) -> None:
+    manager.reconcile()
+    secret = state.secrets[(SECRET.namespace, SECRET.name)]
+    del secret["data"]["webhook-token"]
+    before = stored_data(state)
+
+    token = manager.reconcile()
+
+    after = stored_data(state)
+    assert after.pop("webhook-token").decode() == token
+    assert after == before
+    assert service_paths(state) == [f"/validate/{token}"]
+
+
+def test_a_reset_webhook_path_is_patched_again(manager: SelfManagedTLS, state: State) -> None:
+    token = manager.reconcile()
+    hook = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"][0]
+    hook["clientConfig"]["service"]["path"] = "/validate"  # the manifests applied again
+    state.requests.clear()
+
+    assert manager.reconcile() == token
+
+    assert state.writes() == [("PATCH", WEBHOOK_PATH)]
+    assert service_paths(state) == [f"/validate/{token}"]
+
+
 def test_a_reset_ca_bundle_is_patched_again(manager: SelfManagedTLS, state: State) -> None:
     manager.reconcile()
     hook = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"][0]
@@ -191,7 +228,7 @@ def test_a_reset_ca_bundle_is_patched_again(manager: SelfManagedTLS, state: Stat
 async def test_renewal_reissues_from_the_same_ca_and_the_server_follows(
     manager: SelfManagedTLS, state: State, clock: Clock
 ) -> None:
-    cert_path, key_path = await manager.start()
+    cert_path, key_path, _ = await manager.start()
     tls = ReloadingTLS(cert_path, key_path)
     before = stored_data(state)
     state.requests.clear()
@@ -311,7 +348,8 @@ async def test_renewal_survives_an_unavailable_apiserver(
     hook = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"][0]
     del hook["clientConfig"]["caBundle"]
     state.failing = True
-    renewing = asyncio.create_task(manager.renew_forever(interval=0.01))
+    tokens: list[str] = []
+    renewing = asyncio.create_task(manager.renew_forever(tokens.append, interval=0.01))
     try:
         with caplog.at_level(logging.WARNING, logger="logistis.collector.certmanager"):
             await until(lambda: bool(caplog.records))
@@ -322,6 +360,7 @@ async def test_renewal_survives_an_unavailable_apiserver(
     finally:
         renewing.cancel()
     assert ca_bundles(state) == [stored_data(state)["ca.crt"]]
+    assert set(tokens) == {stored_data(state)["webhook-token"].decode()}
 
 
 @pytest.mark.parametrize("text", ["logistis", "/name", "ns/", "a/b/c", ""])

@@ -39,9 +39,12 @@ class CollectorProcess:
         env: dict[str, str] | None = None,
         executable: Path = COLLECTOR,
         cwd: Path | None = None,
+        token: str | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.args = args
+        self.token = token
+        """The webhook's path token, when the collector is started with one."""
+        self.args = (*args, "--webhook-token-file", str(self.token_file)) if token else args
         self.env = env or {}
         self.executable = executable
         self.cwd = cwd
@@ -55,8 +58,13 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
+    def token_file(self) -> Path:
+        return self.data_dir / "webhook-token"
+
+    @property
     def webhook_url(self) -> str:
-        return f"https://127.0.0.1:{self.webhook_port}/validate"
+        path = f"/validate/{self.token}" if self.token else "/validate"
+        return f"https://127.0.0.1:{self.webhook_port}{path}"
 
     @property
     def ca_file(self) -> Path:
@@ -64,6 +72,8 @@ class CollectorProcess:
 
     def start(self, timeout: float = 20.0) -> CollectorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.token:
+            self.token_file.write_text(self.token + "\n")
         command = [
             str(self.executable),
             "--data-dir", str(self.data_dir),

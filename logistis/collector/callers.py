@@ -1,0 +1,140 @@
+"""Who may call which path of the TLS port: the webhook's path token and client certificates.
+
+Anyone who reaches the webhook port could otherwise write history ("alice deleted the
+production database"). Two proofs that a caller is the kube-apiserver are checked here, and
+only here:
+
+- a secret path token (`/validate/<token>`): the apiserver learns it from the
+  ValidatingWebhookConfiguration, which only cluster administrators can read;
+- a client certificate, for apiservers configured to present one (an AdmissionConfiguration
+  with a kubeconfig for this webhook), issued by one of the CAs given for the webhook.
+
+The TLS context asks for a client certificate without requiring one (other paths, such as the
+probes, are called without), and OpenSSL checks a presented chain against every client CA
+the port trusts. Which of those CAs issued it, and whether that CA is trusted for the path
+asked for, is decided afterwards by `ClientAuthorities`: a port can trust several client CAs,
+each for its own paths.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ssl
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.serialization import Encoding
+
+
+class CallerError(ValueError):
+    """A client CA or token file cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuthority:
+    """A CA whose client certificates are trusted for the paths under `prefixes`."""
+
+    certificate: x509.Certificate
+    prefixes: tuple[str, ...]
+
+    def issued(self, peer: x509.Certificate) -> bool:
+        try:
+            peer.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
+
+
+class ClientAuthorities:
+    """The client CAs of one TLS port."""
+
+    def __init__(self, authorities: Sequence[ClientAuthority] = ()) -> None:
+        self._authorities = tuple(authorities)
+
+    @classmethod
+    def from_files(cls, files: Iterable[Path], prefixes: tuple[str, ...]) -> ClientAuthorities:
+        return cls([ClientAuthority(cert, prefixes) for f in files for cert in _load_cas(f)])
+
+    def __bool__(self) -> bool:
+        return bool(self._authorities)
+
+    def guards(self, path: str) -> bool:
+        """A client certificate is required on this path."""
+        return any(_under(path, a.prefixes) for a in self._authorities)
+
+    def allows(self, path: str, peer_der: bytes | None) -> bool:
+        """The peer's certificate was issued by a CA trusted for `path`."""
+        if peer_der is None:
+            return False
+        peer = x509.load_der_x509_certificate(peer_der)
+        return any(_under(path, a.prefixes) and a.issued(peer) for a in self._authorities)
+
+    def configure(self, context: ssl.SSLContext) -> None:
+        """Ask for client certificates on `context`, verified against every CA here."""
+        if not self._authorities:
+            return
+        context.verify_mode = ssl.CERT_OPTIONAL
+        for authority in self._authorities:
+            pem = authority.certificate.public_bytes(Encoding.PEM).decode()
+            context.load_verify_locations(cadata=pem)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def _load_cas(path: Path) -> list[x509.Certificate]:
+    try:
+        certificates = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as error:
+        raise CallerError(f"client CA {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise CallerError(f"client CA {path}: not a PEM certificate ({error})") from None
+    return certificates
+
+
+@dataclass(slots=True)
+class PathToken:
+    """The secret last segment of the webhook's path; None accepts the bare path. Self-managed
+    TLS replaces it when the Secret that keeps it is made anew."""
+
+    value: str | None
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> PathToken:
+        if path is None:
+            return cls(None)
+        try:
+            token = path.read_text().strip()
+        except OSError as error:
+            raise CallerError(f"--webhook-token-file {path}: {error.strerror}") from None
+        if len(token) < 16 or not token.isascii() or "/" in token:
+            raise CallerError(
+                f"--webhook-token-file {path}: the token must be 16 or more ASCII characters, no '/'"
+            )
+        return cls(token)
+
+    def set(self, value: str) -> None:
+        self.value = value
+
+    def accepts(self, given: str) -> bool:
+        if self.value is None:
+            return given == ""
+        # Compared in constant time: the time taken says nothing of how much was right.
+        return hmac.compare_digest(given.encode(), self.value.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookGate:
+    """Both proofs for the webhook path: the token in it, and the client certificate."""
+
+    token: PathToken
+    authorities: ClientAuthorities
+
+    def admits(self, path: str, given_token: str, peer_der: bytes | None) -> bool:
+        if not self.token.accepts(given_token):
+            return False
+        return not self.authorities.guards(path) or self.authorities.allows(path, peer_der)
