@@ -157,3 +157,53 @@ async def test_followers_that_vanish_mid_response_leave_nothing_behind(
     assert metric(collector, "logistis_stream_clients") == 0
     assert rss_mib(collector) - rss_before < 40
     assert load.denied == 0
+
+
+def fat_review(review: dict) -> dict:
+    """A review whose event summary is 40 kB (the user's extra is in it): a few hundred of them
+    fill any socket buffer."""
+    review["request"]["userInfo"]["extra"] = {"padding": ["x" * 40_000]}
+    return review
+
+
+def closed_by_peer(sock: socket.socket, seconds: float) -> bool:
+    """The other end closed: whatever was queued for us is read through, then EOF or a reset."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_followers_that_cannot_keep_up_are_disconnected(tmp_path: Path) -> None:
+    """They are not only forgotten: their sockets are closed and what was queued for them is
+    released, and each is counted."""
+    stuck_count = knob("stuck_clients", 50) // 5
+    process = CollectorProcess(tmp_path / "data", *PATIENT, "--stream-write-timeout", "1").start()
+    try:
+        stuck = [stuck_socket(process.api_port) for _ in range(stuck_count)]
+        await connected(process, stuck_count)
+        rss_before = rss_mib(process)
+        load = Load(process, workers=8)
+        load._supply = (fat_review(r) for r in load._supply)
+        await load.run_for(2.0)
+        for _ in range(100):
+            if metric(process, "logistis_stream_disconnects_total") >= stuck_count:
+                break
+            await asyncio.sleep(0.1)
+        assert metric(process, 'logistis_stream_disconnects_total{reason="slow client"}') == (
+            stuck_count
+        )
+        assert metric(process, "logistis_stream_clients") == 0
+        for sock in stuck:
+            assert await asyncio.to_thread(closed_by_peer, sock, 5.0)
+            sock.close()
+        # Nothing is held for them any more.
+        assert rss_mib(process) - rss_before < 40
+        assert load.denied == 0
+    finally:
+        assert await asyncio.to_thread(process.stop) == 0

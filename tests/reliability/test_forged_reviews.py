@@ -1,0 +1,143 @@
+"""Only the apiserver writes history: a made-up review from anyone else is refused and leaves no
+trace in the store.
+
+The apiserver proves itself by the path token it reads from the webhook configuration, and,
+where it is configured to present one, by its client certificate.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trustme
+
+from tests.support.collector import CollectorProcess, run_collector_command
+
+from .load import database, event_count, metric, stored_uids
+from .load import reviews as supply
+
+TOKEN = "a-test-token-of-more-than-sixteen-characters"
+
+
+def post(
+    collector: CollectorProcess, path: str, tls: ssl.SSLContext | None = None
+) -> tuple[httpx.Response, str]:
+    review = next(supply())
+    url = f"https://127.0.0.1:{collector.webhook_port}{path}"
+    with httpx.Client(verify=tls or collector.ssl_context(), timeout=10) as client:
+        return client.post(url, json=review), review["request"]["uid"]
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    with CollectorProcess(tmp_path_factory.mktemp("token") / "data", token=TOKEN) as process:
+        yield process
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/validate",
+        "/validate/",
+        "/validate/wrong",
+        f"/validate/{TOKEN[:-1]}",
+        f"/validate/{TOKEN}x",
+        f"/validate/{TOKEN.upper()}",
+        f"/validate/{TOKEN}/extra",
+        f"/{TOKEN}",
+    ],
+)
+def test_a_review_without_the_token_is_refused_and_leaves_no_trace(
+    guarded: CollectorProcess, path: str
+) -> None:
+    before = event_count(database(guarded))
+    answer, uid = post(guarded, path)
+    assert answer.status_code in (403, 404, 405), answer.text
+    assert answer.json()["error"]
+    assert "allowed" not in answer.text
+    assert event_count(database(guarded)) == before
+    assert uid not in stored_uids(database(guarded))
+
+
+def test_the_apiserver_with_the_token_is_recorded(guarded: CollectorProcess) -> None:
+    answer, uid = post(guarded, f"/validate/{TOKEN}")
+    assert answer.status_code == 200
+    assert answer.json()["response"]["allowed"] is True
+    assert uid in stored_uids(database(guarded))
+
+
+def test_forged_reviews_are_counted(guarded: CollectorProcess) -> None:
+    before = metric(guarded, 'logistis_admission_requests_total{outcome="forbidden"}')
+    post(guarded, "/validate")
+    after = metric(guarded, 'logistis_admission_requests_total{outcome="forbidden"}')
+    assert after == before + 1
+
+
+def test_a_bad_token_file_is_one_line(tmp_path: Path) -> None:
+    short = tmp_path / "token"
+    short.write_text("short")
+    result = run_collector_command(
+        ["--data-dir", str(tmp_path), "--webhook-token-file", str(short)]
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "16 or more" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def apiserver_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def certified(
+    tmp_path_factory: pytest.TempPathFactory, apiserver_ca: trustme.CA
+) -> Iterator[CollectorProcess]:
+    data = tmp_path_factory.mktemp("client-ca") / "data"
+    data.mkdir()
+    ca_file = data.parent / "apiserver-ca.pem"
+    apiserver_ca.cert_pem.write_to_path(str(ca_file))
+    with CollectorProcess(data, "--client-ca-file", str(ca_file), token=TOKEN) as process:
+        yield process
+
+
+def client_tls(collector: CollectorProcess, ca: trustme.CA | None) -> ssl.SSLContext:
+    tls = collector.ssl_context()
+    if ca is not None:
+        ca.issue_cert("kube-apiserver-webhook-client").configure_cert(tls)
+    return tls
+
+
+def test_with_client_ca_the_apiserver_certificate_is_recorded(
+    certified: CollectorProcess, apiserver_ca: trustme.CA
+) -> None:
+    answer, uid = post(certified, f"/validate/{TOKEN}", client_tls(certified, apiserver_ca))
+    assert answer.status_code == 200
+    assert uid in stored_uids(database(certified))
+
+
+def test_with_client_ca_a_caller_without_a_certificate_is_refused(
+    certified: CollectorProcess,
+) -> None:
+    before = event_count(database(certified))
+    answer, _ = post(certified, f"/validate/{TOKEN}", client_tls(certified, None))
+    assert answer.status_code == 403
+    assert event_count(database(certified)) == before
+    # The probes need no certificate.
+    with httpx.Client(verify=certified.ssl_context()) as client:
+        url = f"https://127.0.0.1:{certified.webhook_port}/healthz"
+        assert client.get(url).status_code == 200
+
+
+def test_with_client_ca_a_certificate_from_another_ca_is_refused(
+    certified: CollectorProcess,
+) -> None:
+    before = event_count(database(certified))
+    # OpenSSL refuses the chain in the handshake: the request is never sent.
+    with pytest.raises(httpx.TransportError):
+        post(certified, f"/validate/{TOKEN}", client_tls(certified, trustme.CA()))
+    assert event_count(database(certified)) == before
