@@ -29,8 +29,10 @@ INJECTIONS = (
 )
 TEXT_FILTERS = ("namespace", "kind", "group", "name", "user", "q")
 CHECKED_FILTERS = ("operation", "people", "since", "until", "limit", "cursor")
-# Text meaningful to LIKE and GLOB; the API matches it literally.
+# Text meaningful to LIKE and GLOB; the API matches it literally. A NUL ended LIKE's pattern
+# (C strings): `q=%00zzzz` matched every event.
 WILDCARDS = ("%", "_", "\\", "[a-z]*", "?", "*", "a%", "kube_system", "team-?", "[")
+NULS = ("\x00zzzz", "\x00", "team-a\x00", "\x00team-a")
 TRAVERSALS = (
     b"/api/v1/../../../../etc/passwd",
     b"/api/v1/events/..%2f..%2f..%2fetc%2fpasswd",
@@ -97,7 +99,7 @@ def matches_text(event: dict[str, Any], text: str) -> bool:
     return any(text.lower() in field.lower() for field in fields)
 
 
-@pytest.mark.parametrize("text", WILDCARDS)
+@pytest.mark.parametrize("text", WILDCARDS + NULS)
 def test_wildcard_characters_are_matched_literally(
     fed_collector: CollectorProcess, everything: list[dict[str, Any]], text: str
 ) -> None:
