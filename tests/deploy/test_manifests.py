@@ -294,3 +294,20 @@ def test_the_custom_image_overlay_changes_the_image_and_nothing_else() -> None:
     assert collector(custom)["image"] == "registry.example.com/platform/logistis:v0.1.0"
     collector(custom)["image"] = collector(base)["image"]
     assert custom == base
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_only_the_webhook_port_is_reachable_and_not_from_pods(variant: str) -> None:
+    objects = render(VARIANTS[variant])
+    policy = find(objects, "NetworkPolicy")
+    pod_labels = find(objects, "StatefulSet")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    (port,) = rule["ports"]
+    assert port_number(collector(objects), port["port"]) == WEBHOOK_PORT
+    # Every source is a block with the pod network carved out; no podSelector admits pods.
+    assert rule["from"]
+    for source in rule["from"]:
+        assert source.keys() == {"ipBlock"}
+        assert source["ipBlock"]["except"]
