@@ -25,7 +25,7 @@ OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
 INT64 = range(-(2**63), 2**63)
 # orjson, which encodes what the store keeps, refuses to go deeper than this (the body itself is
-# level 1). Real objects stay far below it: the deepest of testdata/admission is 14 levels.
+# level 1). Real reviews stay far below it: the deepest of testdata/admission is 15 levels.
 MAX_DEPTH = 254
 
 

@@ -28,6 +28,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
+WEBHOOK_PATH = "/validate"
+"""The webhook's path; with a token, the token is the one segment after it."""
+
+
+def token_path(token: str) -> str:
+    return f"{WEBHOOK_PATH}/{token}"
+
 
 class CallerError(ValueError):
     """A client CA or token file cannot be used; the message names the file."""

@@ -37,6 +37,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from logistis.collector.callers import token_path
 from logistis.collector.tls import (
     Clock,
     KeyPair,
@@ -68,7 +69,6 @@ CA_COMMON_NAME = "logistis-collector-ca"
 
 CA_CERT, CA_KEY, TLS_CERT, TLS_KEY = "ca.crt", "ca.key", "tls.crt", "tls.key"
 WEBHOOK_TOKEN = "webhook-token"
-WEBHOOK_PATH = "/validate"
 
 
 class SelfManagedTLSError(Exception):
@@ -120,10 +120,6 @@ class Webhook:
     path: str | None = None
     """The service path it calls; None for a webhook that calls a `url`."""
     url: str | None = None
-
-
-def token_path(token: str) -> str:
-    return f"{WEBHOOK_PATH}/{token}"
 
 
 class TLSApi(Protocol):

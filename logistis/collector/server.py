@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from logistis.collector.api import create_api_app
-from logistis.collector.callers import ClientAuthorities, PathToken, WebhookGate
+from logistis.collector.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
 from logistis.collector.certmanager import (
     SERVICE_DNS_NAMES,
     KubernetesTLSApi,
@@ -27,7 +27,7 @@ from logistis.collector.certmanager import (
 from logistis.collector.runtime import open_runtime
 from logistis.collector.settings import Listen, Settings, SettingsError
 from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
-from logistis.collector.webhook import WEBHOOK_PATH, create_webhook_app
+from logistis.collector.webhook import create_webhook_app
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from logistis.collector.admission import (
     event_from_request,
     read_review,
 )
-from logistis.collector.callers import ClientAuthorities, PathToken, WebhookGate
+from logistis.collector.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
 from logistis.collector.http import (
     HANDLER_ARGS,
     RUNTIME,
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 
 GATE = web.AppKey("gate", WebhookGate)
-WEBHOOK_PATH = "/validate"
 OPEN_GATE = WebhookGate(PathToken(None), ClientAuthorities())
 
 

@@ -128,12 +128,17 @@ def test_null_and_valid_option_values_are_recorded(collector: CollectorProcess) 
     assert review["request"]["uid"] in stored_uids(database(collector))
 
 
-def encoded(body: bytes, encoding: str) -> bytes:
+def encoded(body: bytes, encoding: str) -> tuple[bytes, str]:
+    """The body compressed, and the Content-Encoding that names it."""
     if encoding == "gzip":
-        return gzip.compress(body)
+        return gzip.compress(body), encoding
     if encoding == "deflate":
-        return zlib.compress(body)
-    raise AssertionError(encoding)
+        return zlib.compress(body), encoding
+    if encoding == "raw deflate":
+        # What some clients send as `deflate`: the stream without its zlib header.
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return packer.compress(body) + packer.flush(), "deflate"
+    return body, encoding
 
 
 def post_raw(
@@ -175,12 +180,13 @@ def test_bad_payload_encodings_are_a_json_4xx(
     assert event_count(database(collector)) == before
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw deflate", "identity", "GZip"])
 def test_encoded_reviews_are_recorded(collector: CollectorProcess, encoding: str) -> None:
     review = next(supply())
-    raw = orjson.dumps(review)
-    content = raw if encoding == "identity" else encoded(raw, encoding)
-    answer = post_raw(collector, content, {"Content-Encoding": encoding})
+    content, name = encoded(orjson.dumps(review), encoding.lower())
+    answer = post_raw(
+        collector, content, {"Content-Encoding": name if encoding.islower() else encoding}
+    )
     assert answer.status_code == 200, answer.text
     assert review["request"]["uid"] in stored_uids(database(collector))
 
