@@ -155,3 +155,28 @@ def metric(collector: CollectorProcess, name: str) -> float:
         for line in text.splitlines()
         if line.startswith((f"{name} ", f"{name}{{"))
     )
+
+
+@contextlib.contextmanager
+def patient_collector(data_dir: Path) -> Iterator[CollectorProcess]:
+    """A collector that gives commits all the time they need, and must exit cleanly after."""
+    process = CollectorProcess(data_dir, *PATIENT).start()
+    try:
+        yield process
+    finally:
+        assert process.stop() == 0, "the collector survives the test and stops cleanly"
+
+
+async def post_at_once(
+    collector: CollectorProcess, bodies: list[Review]
+) -> list[tuple[int, str, Any]]:
+    """Every review at the same moment, one connection each (up to 32): they share the writer's
+    groups. Returns each answer's status, content type and JSON."""
+    connector = aiohttp.TCPConnector(ssl=collector.ssl_context(), limit=min(32, len(bodies)))
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def post(body: Review) -> tuple[int, str, Any]:
+            async with session.post(collector.webhook_url, json=body) as response:
+                return response.status, response.content_type, await response.json()
+
+        return await asyncio.gather(*(post(body) for body in bodies))

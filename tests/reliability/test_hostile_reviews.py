@@ -14,14 +14,22 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 import pytest
 
 from tests.support.collector import CollectorProcess
 
-from .load import PATIENT, Review, database, event_count, fresh_review, metric, stored_uids
+from .load import (
+    Review,
+    database,
+    event_count,
+    fresh_review,
+    metric,
+    patient_collector,
+    post_at_once,
+    stored_uids,
+)
 from .load import reviews as supply
 
 # Values of every JSON type, for the typed fields of `options` (the issue's reproducer first).
@@ -49,11 +57,8 @@ HOSTILE_OPTIONS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path_factory.mktemp("hostile") / "data", *PATIENT).start()
-    try:
+    with patient_collector(tmp_path_factory.mktemp("hostile") / "data") as process:
         yield process
-    finally:
-        assert process.stop() == 0, "the collector survives the hostile reviews, exit status 0"
 
 
 def with_options(review: Review, options: dict[str, Any]) -> Review:
@@ -66,20 +71,6 @@ def ready(collector: CollectorProcess) -> bool:
         return client.get("/readyz").status_code == 200
 
 
-async def post_all(
-    collector: CollectorProcess, bodies: list[Review]
-) -> list[tuple[int, dict[str, Any]]]:
-    """Every review at once, over 32 connections: they share the writer's groups."""
-    connector = aiohttp.TCPConnector(ssl=collector.ssl_context(), limit=32)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def post(body: Review) -> tuple[int, dict[str, Any]]:
-            async with session.post(collector.webhook_url, json=body) as response:
-                return response.status, await response.json()
-
-        return await asyncio.gather(*(post(body) for body in bodies))
-
-
 def test_hostile_options_fail_alone_in_concurrent_groups(collector: CollectorProcess) -> None:
     """300 concurrent reviews, the hostile ones among them: each hostile one is a JSON 400
     naming its field, every valid one is stored, and nothing is dropped."""
@@ -90,9 +81,9 @@ def test_hostile_options_fail_alone_in_concurrent_groups(collector: CollectorPro
     for at, body in enumerate(hostile):
         mixed.insert(at * 16, body)
     bad = {body["request"]["uid"] for body in hostile}
-    answers = asyncio.run(post_all(collector, mixed))
+    answers = asyncio.run(post_at_once(collector, mixed))
     stored = stored_uids(database(collector))
-    for body, (status, answer) in zip(mixed, answers, strict=True):
+    for body, (status, _, answer) in zip(mixed, answers, strict=True):
         if body["request"]["uid"] in bad:
             assert status == 400, answer
             assert answer["field"].startswith("request.options."), answer
@@ -106,7 +97,7 @@ def test_hostile_options_fail_alone_in_concurrent_groups(collector: CollectorPro
     assert ready(collector)
     # The writer still commits: a review after them is stored.
     follow = next(supply())
-    [(status, _)] = asyncio.run(post_all(collector, [follow]))
+    [(status, _, _)] = asyncio.run(post_at_once(collector, [follow]))
     assert status == 200
     assert follow["request"]["uid"] in stored_uids(database(collector))
 
@@ -123,7 +114,7 @@ def test_null_and_valid_option_values_are_recorded(collector: CollectorProcess) 
         "someFutureField": {"anything": [1, 2.5, None]},
     }
     review = with_options(next(supply()), options)
-    [(status, answer)] = asyncio.run(post_all(collector, [review]))
+    [(status, _, answer)] = asyncio.run(post_at_once(collector, [review]))
     assert status == 200, answer
     assert review["request"]["uid"] in stored_uids(database(collector))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from tests.support.collector import CollectorProcess
 
 from .hostile import Path, type_confused
-from .load import PATIENT, Review, database, reviews, stored_uids
+from .load import Review, database, patient_collector, post_at_once, reviews, stored_uids
 from .scale import knob, report
 
 EXAMPLES = knob("fuzz_examples", 60)
@@ -29,26 +28,12 @@ cases = {"refused": 0, "recorded": 0}
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path_factory.mktemp("confusion") / "data", *PATIENT).start()
     try:
-        yield process
+        with patient_collector(tmp_path_factory.mktemp("confusion") / "data") as process:
+            yield process
     finally:
-        assert process.stop() == 0, "the collector survives the confused reviews and stops cleanly"
         report("type-confused reviews refused", cases["refused"])
         report("type-confused reviews recorded", cases["recorded"])
-
-
-async def post_together(
-    collector: CollectorProcess, bodies: list[Review]
-) -> list[tuple[int, str, Any]]:
-    connector = aiohttp.TCPConnector(ssl=collector.ssl_context(), limit=len(bodies))
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def post(body: Review) -> tuple[int, str, Any]:
-            async with session.post(collector.webhook_url, json=body) as response:
-                return response.status, response.content_type, await response.json()
-
-        return await asyncio.gather(*(post(body) for body in bodies))
 
 
 async def ready(collector: CollectorProcess) -> bool:
@@ -78,9 +63,7 @@ def test_type_confused_reviews_never_cost_another_its_record(
     review, path = confused
     supply = reviews()
     valid = [next(supply) for _ in range(ALONGSIDE)]
-    (status, content_type, answer), *others = asyncio.run(
-        post_together(collector, [review, *valid])
-    )
+    (status, content_type, answer), *others = asyncio.run(post_at_once(collector, [review, *valid]))
     assert content_type == "application/json"
     assert status in (200, 400), (path, status, answer)
     stored = stored_uids(database(collector))
@@ -101,6 +84,6 @@ def test_type_confused_reviews_never_cost_another_its_record(
     assert asyncio.run(ready(collector))
     # A valid review after it is committed: the writer is still there.
     after = next(supply)
-    [(after_status, _, _)] = asyncio.run(post_together(collector, [after]))
+    [(after_status, _, _)] = asyncio.run(post_at_once(collector, [after]))
     assert after_status == 200
     assert after["request"]["uid"] in stored_uids(database(collector))
