@@ -211,12 +211,21 @@ def _optional(
 
 
 def _shown(value: Any) -> str:
-    """A wrong value, short enough for an error message."""
-    try:
-        text = orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        text = type(value).__name__
-    return text if len(text) <= 60 else f"{text[:57]}..."
+    """The JSON type of a wrong value, never the value: it may be anything, a Secret's
+    included, and the answer goes back to the apiserver, which may log it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return (
+            "a number"
+            if _is_int64(value) or isinstance(value, float)
+            else "an integer past 64 bits"
+        )
+    return {str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def event_from_request(request: JSONObject, received: datetime, kinds: KindResolver) -> Event:

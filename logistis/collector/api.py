@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from logistis.collector.http import (
+    HANDLER_ARGS,
     RUNTIME,
     add_health_routes,
     json_error,
@@ -33,7 +34,7 @@ OPENAPI = orjson.loads(
 
 
 def create_api_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[json_errors, query_errors])
+    app = web.Application(middlewares=[json_errors, query_errors], handler_args=HANDLER_ARGS)
     app[RUNTIME] = runtime
     app[STREAMS] = set()
     app[READS] = {}

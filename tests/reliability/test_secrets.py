@@ -4,9 +4,12 @@ log or any API answer: every place is scanned for every value, as sent and decod
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,16 +55,25 @@ def secret_values() -> set[str]:
     return values
 
 
-def unencodable_secret() -> dict[str, Any]:
-    """A Secret the store cannot take (nested past the encoder's depth): it is dropped, and
+def dropped_secret() -> dict[str, Any]:
+    """A Secret whose event is dropped (the store is locked past the commit timeout), so that
     the drop is logged."""
     review = copy.deepcopy(load(145)["body"])
-    review["request"]["uid"] = "dropped-secret"
-    nested: Any = "bottom"
-    for _ in range(300):
-        nested = {"n": nested}
-    review["request"]["object"]["metadata"]["labels"] = {"deep": nested}
+    review["request"]["uid"] = "dropped-secret-uid"
+    review["request"]["name"] = review["request"]["object"]["metadata"]["name"] = "dropped-secret"
     return review
+
+
+@contextlib.contextmanager
+def write_locked(database: Path) -> Iterator[None]:
+    """Another process holds the database's write lock (a backup, an operator's shell)."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +82,10 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     config = data / "config.yaml"
     config.write_text(RULES)
     args = ("--config", str(config), "--log-level", "debug", "--record-dry-run")
-    with CollectorProcess(data / "data", *args) as process:
-        answers = post_reviews(process, [*bodies(), unencodable_secret()])
+    with CollectorProcess(data / "data", "--commit-timeout", "0.5", *args) as process:
+        answers = post_reviews(process, bodies())
+        with write_locked(process.data_dir / "logistis.db"):
+            answers += post_reviews(process, [dropped_secret()])
         assert {a.status_code for a in answers} == {200}
         yield process
 
