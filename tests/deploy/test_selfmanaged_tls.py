@@ -356,7 +356,7 @@ async def test_renewal_survives_an_unavailable_apiserver(
         assert "not renewed" in caplog.records[0].getMessage()
         assert "500" in caplog.records[0].getMessage()
         state.failing = False
-        await until(lambda: bool(ca_bundles(state)[0]))
+        await until(lambda: bool(ca_bundles(state)[0]) and bool(tokens))
     finally:
         renewing.cancel()
     assert ca_bundles(state) == [stored_data(state)["ca.crt"]]
