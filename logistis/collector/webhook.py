@@ -36,6 +36,11 @@ from logistis.collector.writer import NotRecorded
 
 log = logging.getLogger(__name__)
 
+# After an answer given before the whole body arrived (a 403, a 408), aiohttp reads on for this
+# long so that the peer sees the answer rather than a reset: long enough for an honest client,
+# short enough that a stalling one does not keep its connection by it (aiohttp's default: 10 s).
+LINGER_SECONDS = 2.0
+
 
 GATE = web.AppKey("gate", WebhookGate)
 OPEN_GATE = WebhookGate(PathToken(None), ClientAuthorities())
@@ -46,7 +51,11 @@ def create_webhook_app(runtime: Runtime, gate: WebhookGate = OPEN_GATE) -> web.A
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[json_errors],
-        handler_args={**HANDLER_ARGS, "keepalive_timeout": settings.idle_timeout_seconds},
+        handler_args={
+            **HANDLER_ARGS,
+            "keepalive_timeout": settings.idle_timeout_seconds,
+            "lingering_time": LINGER_SECONDS,
+        },
     )
     app[RUNTIME] = runtime
     app[GATE] = gate
