@@ -212,7 +212,7 @@ def from_args(
     args = parser.parse_args(argv)
     values = {
         **_from_environment(parser, environ),
-        **{k: v for k, v in vars(args).items() if v not in (None, False)},
+        **{k: v for k, v in vars(args).items() if v is not None and v is not False},
     }
     file_config = _load_config(values.get("config"))
     return _settings(values, file_config)
@@ -310,6 +310,8 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
     ):
         if not seconds > 0:
             raise SettingsError(f"{flag} must be positive")
+    if settings.max_body_bytes < 1:
+        raise SettingsError("--max-body-size must be positive")
     if settings.max_commit_batch < 1:
         raise SettingsError("--max-commit-batch must be at least 1")
     return settings

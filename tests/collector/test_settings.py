@@ -75,3 +75,20 @@ def test_bad_config_files_name_the_problem(tmp_path, text, message):
 def test_bad_environment_value_names_the_variable():
     with pytest.raises(SettingsError, match="LOGISTIS_MAX_EVENTS_PER_RESOURCE"):
         from_args([], environ={"LOGISTIS_MAX_EVENTS_PER_RESOURCE": "many"})
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--commit-timeout", "--commit-timeout must be positive"),
+        ("--tls-handshake-timeout", "--tls-handshake-timeout must be positive"),
+        ("--idle-timeout", "--idle-timeout must be positive"),
+        ("--body-timeout", "--body-timeout must be positive"),
+        ("--stream-write-timeout", "--stream-write-timeout must be positive"),
+        ("--max-body-size", "--max-body-size must be positive"),
+        ("--max-commit-batch", "--max-commit-batch must be at least 1"),
+    ],
+)
+def test_a_zero_flag_is_refused_not_taken_for_the_default(flag, message):
+    with pytest.raises(SettingsError, match=message):
+        from_args([flag, "0"], environ={})
