@@ -10,6 +10,7 @@ import uvloop
 from logistis.collector import logs
 from logistis.collector.callers import CallerError
 from logistis.collector.certmanager import SelfManagedTLSError
+from logistis.collector.frontproxy import ConfigurationError
 from logistis.collector.rules import RuleError
 from logistis.collector.server import serve
 from logistis.collector.settings import SettingsError, from_args
@@ -30,7 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, RuleError, CallerError) as error:
         print(f"logistis-collector: {error}", file=sys.stderr)
         return 2
-    except (StoreError, CertificateError, SelfManagedTLSError, OSError) as error:
+    except (
+        StoreError,
+        CertificateError,
+        SelfManagedTLSError,
+        ConfigurationError,
+        OSError,
+    ) as error:
         # One line, never a traceback: these are the operator's to fix (file, cluster, port).
         print(f"logistis-collector: {error}", file=sys.stderr)
         return 1

@@ -54,6 +54,8 @@ class EventQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str = ""
+    namespaced: bool = False
+    """Only changes to namespaced objects (the Kubernetes API's `changes` across namespaces)."""
 
     @property
     def needs_events(self) -> bool:
@@ -69,6 +71,8 @@ class EventQuery:
             _users(self.users),
             _any_of("operation = ?", self.operations),
         ]
+        if self.namespaced:
+            clauses.append(("namespace != ?", [""]))
         if self.people:
             clauses.append(("substr(username, 1, 7) != ?", [MACHINE_PREFIX]))
         if self.since:

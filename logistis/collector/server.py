@@ -24,6 +24,8 @@ from logistis.collector.certmanager import (
     SelfManagedConfig,
     SelfManagedTLS,
 )
+from logistis.collector.frontproxy import RequestHeaderAuth, configmap_source, file_source
+from logistis.collector.kubeapi.handlers import add_kube_api
 from logistis.collector.runtime import open_runtime
 from logistis.collector.settings import Listen, Settings, SettingsError
 from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
@@ -44,9 +46,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         PathToken.from_file(settings.webhook_token_file),
         ClientAuthorities.from_files(settings.client_ca_files, (WEBHOOK_PATH,)),
     )
-    async with open_runtime(settings) as runtime, _serving_tls(settings, gate) as tls:
+    async with (
+        open_runtime(settings) as runtime,
+        _serving_tls(settings, gate) as tls,
+        _front_proxy(settings, tls) as front_proxy,
+    ):
+        webhook_app = create_webhook_app(runtime, gate)
+        if front_proxy is not None:
+            add_kube_api(webhook_app, front_proxy)
         webhook = web.AppRunner(
-            create_webhook_app(runtime, gate),
+            webhook_app,
             access_log=None,
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
@@ -144,6 +153,23 @@ async def _serving_tls(settings: Settings, gate: WebhookGate) -> AsyncIterator[R
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def _front_proxy(
+    settings: Settings, tls: ReloadingTLS
+) -> AsyncIterator[RequestHeaderAuth | None]:
+    if not settings.kube_api:
+        yield None
+        return
+    if settings.requestheader_client_ca_file:
+        source = file_source(
+            settings.requestheader_client_ca_file, settings.requestheader_allowed_names
+        )
+    else:
+        source = configmap_source()
+    async with RequestHeaderAuth(source).following(tls.context) as auth:
+        yield auth
 
 
 def _self_managed_config(settings: Settings) -> SelfManagedConfig:

@@ -24,6 +24,7 @@ from logistis.version import add_version_flag
 ENV_PREFIX = "LOGISTIS_"
 DEFAULT_TLS_SECRET = "logistis/logistis-collector-tls"
 DEFAULT_WEBHOOK_CONFIGURATION = "logistis"
+DEFAULT_APISERVICE = "v1alpha1.logistis.io"
 SELECTORS = ("user", "group", "namespace", "kind", "operation")
 
 
@@ -90,6 +91,15 @@ class Settings:
     """Longest a request body may take to arrive once its head has."""
     stream_write_timeout_seconds: float = 10.0
     """A stream client that cannot take one batch within this long is disconnected."""
+    kube_api: bool = False
+    """Serve the history as the aggregated Kubernetes API on the TLS port (`/apis`), trusting the
+    apiserver's front proxy as ConfigMap kube-system/extension-apiserver-authentication says."""
+    requestheader_client_ca_file: Path | None = None
+    """The request-header CA from a file instead of the ConfigMap (implies `kube_api`)."""
+    requestheader_allowed_names: tuple[str, ...] = ()
+    """Front-proxy certificate CNs accepted with the file (the ConfigMap names its own)."""
+    apiservice: str = DEFAULT_APISERVICE
+    """APIService whose caBundle self-managed TLS patches when the Kubernetes API is served."""
     config_file: Path | None = None
     """YAML file with `capture`, `retention` and `redaction` sections."""
     capture: Mapping[str, Any] | None = None
@@ -112,6 +122,10 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.data_dir / "logistis.db"
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _size(value: str, what: str) -> int:
@@ -161,6 +175,10 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--idle-timeout", {"metavar": "SECONDS", "type": float, "help": "close a connection that sends no whole request this long (default 120)"}),
     ("--body-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a request body after its head (default 10)"}),
     ("--stream-write-timeout", {"metavar": "SECONDS", "type": float, "help": "disconnect a stream client that takes no batch this long (default 10)"}),
+    ("--kube-api", {"action": "store_true", "help": "serve the history as the Kubernetes API logistis.io/v1alpha1 on the TLS port"}),
+    ("--requestheader-client-ca-file", {"metavar": "FILE", "help": "front-proxy CA for --kube-api (default: from ConfigMap kube-system/extension-apiserver-authentication)"}),
+    ("--requestheader-allowed-name", {"metavar": "CN", "action": "append", "help": "front-proxy certificate CN accepted with --requestheader-client-ca-file (repeatable; none: any)"}),
+    ("--apiservice", {"metavar": "NAME", "help": f"APIService whose caBundle --tls-self-managed patches (default {DEFAULT_APISERVICE})"}),
     ("--config", {"metavar": "FILE", "help": "YAML: capture rules, retention, redaction"}),
     ("--record-dry-run", {"action": "store_true", "help": "also record dry-run requests (off: kubectl diff sends one per run)"}),
     *_SELECTOR_FLAGS,
@@ -285,6 +303,10 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         idle_timeout_seconds=float(values.get("idle_timeout", 120.0)),
         body_timeout_seconds=float(values.get("body_timeout", 10.0)),
         stream_write_timeout_seconds=float(values.get("stream_write_timeout", 10.0)),
+        kube_api=bool(values.get("kube_api") or values.get("requestheader_client_ca_file")),
+        requestheader_client_ca_file=_path(values.get("requestheader_client_ca_file")),
+        requestheader_allowed_names=tuple(values.get("requestheader_allowed_name") or ()),
+        apiservice=values.get("apiservice", DEFAULT_APISERVICE),
         config_file=Path(values["config"]) if values.get("config") else None,
         capture=config.get("capture"),
         record_dry_run=values.get("record_dry_run") or None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -20,13 +21,20 @@ from logistis.collector.query import FILTERS, STREAM, EventQuery, after_id, even
 from logistis.collector.runtime import Runtime
 
 STREAMS = web.AppKey("streams", set[web.StreamResponse])
-READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int], "asyncio.Future[_Batch]"])
+READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int, "Encode"], "asyncio.Future[_Batch]"])
 BATCH = 500
 PING_SECONDS = 15.0
 # Under load commits come every few milliseconds; waking every follower for each one would
 # cost the event loop the admission requests share. A follower reads at most this often; an
 # event after a quiet spell goes out at once.
 GATHER_SECONDS = 0.05
+
+
+Encode = Callable[[Event], bytes]
+"""One event as the bytes a follower writes: a module-level function, so that followers with
+the same encoding share reads (it is part of the key)."""
+Ping = Callable[[int], bytes]
+"""What a follower writes after a quiet spell, given the last event id it has sent."""
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -44,11 +52,47 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    await follow(request, response, query, last, _message, _ping, first=b": connected\n\n")
+    return response
+
+
+async def follow(
+    request: web.Request,
+    response: web.StreamResponse,
+    query: EventQuery,
+    last: int,
+    encode: Encode,
+    ping: Ping,
+    *,
+    first: bytes = b"",
+) -> None:
+    """Write every event matching `query` after `last`, as it is committed, until the client
+    leaves or the collector stops. `response` is prepared; a client that goes away ends this
+    quietly, one that stops reading is disconnected."""
+    runtime = request.app[RUNTIME]
     streams = request.app[STREAMS]
     streams.add(response)
     runtime.metrics.stream_clients.inc()
+    signal = runtime.writer.committed
+    clock = asyncio.get_running_loop().time
+    timeout = runtime.settings.stream_write_timeout_seconds
+    next_read = 0.0
     try:
-        await _follow(request, response, query, last)
+        if first:
+            await _write(response, first, timeout)
+        while not runtime.stopping.is_set():
+            if (pause := next_read - clock()) > 0:
+                await asyncio.sleep(pause)
+            next_read = clock() + GATHER_SECONDS
+            commit = signal.next_commit()
+            batch = await _shared_batch(request.app, query, last, encode)
+            if batch.count:
+                await _write(response, batch.payload, timeout)
+                last = batch.last
+                if batch.count == BATCH:
+                    continue
+            if not await signal.wait(commit, PING_SECONDS) and (quiet := ping(last)):
+                await _write(response, quiet, timeout)
     except ConnectionResetError:
         pass
     except TimeoutError:
@@ -61,31 +105,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
     finally:
         streams.discard(response)
         runtime.metrics.stream_clients.dec()
-    return response
-
-
-async def _follow(
-    request: web.Request, response: web.StreamResponse, query: EventQuery, last: int
-) -> None:
-    runtime = request.app[RUNTIME]
-    signal = runtime.writer.committed
-    clock = asyncio.get_running_loop().time
-    timeout = runtime.settings.stream_write_timeout_seconds
-    await _write(response, b": connected\n\n", timeout)
-    next_read = 0.0
-    while not runtime.stopping.is_set():
-        if (pause := next_read - clock()) > 0:
-            await asyncio.sleep(pause)
-        next_read = clock() + GATHER_SECONDS
-        commit = signal.next_commit()
-        batch = await _shared_batch(request.app, query, last)
-        if batch.count:
-            await _write(response, batch.payload, timeout)
-            last = batch.last
-            if batch.count == BATCH:
-                continue
-        if not await signal.wait(commit, PING_SECONDS):
-            await _write(response, b": ping\n\n", timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,29 +114,35 @@ class _Batch:
     count: int
 
 
-async def _shared_batch(app: web.Application, query: EventQuery, last: int) -> _Batch:
+async def _shared_batch(
+    app: web.Application, query: EventQuery, last: int, encode: Encode
+) -> _Batch:
     """The messages after `last`. Streams with the same filters at the same place share one
     read and one encoding: after a commit, hundreds of followers cost one query, not hundreds.
     """
     reads = app[READS]
-    key = (query, last)
+    key = (query, last, encode)
     read = reads.get(key)
     if read is None:
-        read = asyncio.ensure_future(_read(app[RUNTIME], query, last))
+        read = asyncio.ensure_future(_read(app[RUNTIME], query, last, encode))
         reads[key] = read
         read.add_done_callback(lambda _: reads.pop(key, None))
     # One follower leaving must not cancel the read the others wait for.
     return await asyncio.shield(read)
 
 
-async def _read(runtime: Runtime, query: EventQuery, last: int) -> _Batch:
+async def _read(runtime: Runtime, query: EventQuery, last: int, encode: Encode) -> _Batch:
     events = await runtime.store.events_after(last, query, BATCH)
-    payload = b"".join(_message(e) for e in events)
+    payload = b"".join(encode(e) for e in events)
     return _Batch(payload, events[-1].id if events else last, len(events))
 
 
 def _message(event: Event) -> bytes:
     return b"id: %d\nevent: change\ndata: %s\n\n" % (event.id, orjson.dumps(event.summary()))
+
+
+def _ping(last: int) -> bytes:
+    return b": ping\n\n"
 
 
 async def _write(response: web.StreamResponse, data: bytes, seconds: float) -> None:

@@ -1,0 +1,43 @@
+"""The one table of what the Kubernetes API serves: discovery, OpenAPI and routing read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "logistis.io"
+VERSION = "v1alpha1"
+GROUP_VERSION = f"{GROUP}/{VERSION}"
+VERBS = ("get", "list", "watch")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+
+CHANGES = Resource(
+    plural="changes",
+    singular="change",
+    kind="Change",
+    namespaced=True,
+    short_names=("chg",),
+    description="A recorded write to a namespaced object: who changed what, when and how.",
+)
+CLUSTER_CHANGES = Resource(
+    plural="clusterchanges",
+    singular="clusterchange",
+    kind="ClusterChange",
+    namespaced=False,
+    short_names=("cchg",),
+    description="A recorded write to a cluster-scoped object: who changed what, when and how.",
+)
+RESOURCES = (CHANGES, CLUSTER_CHANGES)
