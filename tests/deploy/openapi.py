@@ -40,16 +40,25 @@ class Schemas:
 
     def __init__(self, directory: Path) -> None:
         self._validators: dict[tuple[str, str], Draft4Validator] = {}
+        self._by_name: dict[str, Draft4Validator] = {}
         for path in sorted(directory.glob("ap*.json")):
             self._add_document(json.loads(path.read_text()))
 
     def _add_document(self, document: dict[str, Any]) -> None:
         components = _closed(copy.deepcopy(document["components"]))
         for name, schema in components["schemas"].items():
+            root = {"$ref": f"#/components/schemas/{name}", "components": components}
+            self._by_name.setdefault(name, Draft4Validator(root))
             for gvk in schema.get("x-kubernetes-group-version-kind", []):
                 api_version = "/".join(filter(None, (gvk["group"], gvk["version"])))
-                root = {"$ref": f"#/components/schemas/{name}", "components": components}
                 self._validators.setdefault((api_version, gvk["kind"]), Draft4Validator(root))
+
+    def errors_as(self, name: str, obj: Any) -> list[str]:
+        """`obj` against the schema `name` (for shapes without a kind of their own)."""
+        return [
+            f"/{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"
+            for e in self._by_name[name].iter_errors(obj)
+        ]
 
     def knows(self, obj: dict[str, Any]) -> bool:
         return (obj["apiVersion"], obj["kind"]) in self._validators

@@ -34,7 +34,13 @@ class FrontProxy:
     def context(
         self, collector: CollectorProcess, certificate: trustme.LeafCert | None = None
     ) -> ssl.SSLContext:
-        context = collector.ssl_context()
+        return self.context_for(collector.ca_file, certificate)
+
+    def context_for(
+        self, server_ca: Path, certificate: trustme.LeafCert | None = None
+    ) -> ssl.SSLContext:
+        """A client context trusting `server_ca` and presenting the proxy's certificate."""
+        context = ssl.create_default_context(cafile=str(server_ca))
         (certificate or self.certificate).configure_cert(context)
         return context
 

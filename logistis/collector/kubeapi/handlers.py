@@ -149,21 +149,24 @@ async def _list(
     else:
         resource_version = await store.last_id()
         start = resource_version + 1
-    token = None
+    list_meta: dict[str, str | int] = {"resourceVersion": str(resource_version)}
     if listing.event_id is not None:
         event = await store.get_event(listing.event_id) if listing.event_id < start else None
         events = [event] if event and _in_scope(resource, event, _namespace(listing.query)) else []
     else:
         events, cursor = await store.list_events(listing.query, Page(listing.limit, start))
-        token = encode_continue(resource_version, decode_cursor(cursor)) if cursor else None
+        if cursor:
+            list_meta["continue"] = encode_continue(resource_version, decode_cursor(cursor))
+            if listing.continue_from is None:
+                # How many more there are, on the first page only (as the apiserver may):
+                # what a client shows as a count without paging through everything.
+                total = (await store.facets(listing.query))["total"]
+                list_meta["remainingItemCount"] = max(0, total - len(events))
     version = accepted_table_version(request.headers.get("Accept", ""))
     if version:
-        list_meta = {"resourceVersion": str(resource_version)}
-        if token:
-            list_meta["continue"] = token
         include = include_object(listing.include_object)
         return _json(table(version, resource, events, include=include, list_meta=list_meta))
-    return _json(change_list(resource, events, resource_version, token))
+    return _json(change_list(resource, events, list_meta))
 
 
 def _namespace(query: EventQuery) -> str | None:

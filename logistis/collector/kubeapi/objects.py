@@ -40,12 +40,7 @@ def change(resource: Resource, event: Event, *, detail: bool = False) -> KubeObj
     return body
 
 
-def change_list(
-    resource: Resource, events: list[Event], resource_version: int, continue_token: str | None
-) -> KubeObject:
-    list_meta: KubeObject = {"resourceVersion": str(resource_version)}
-    if continue_token:
-        list_meta["continue"] = continue_token
+def change_list(resource: Resource, events: list[Event], list_meta: KubeObject) -> KubeObject:
     return {
         "apiVersion": GROUP_VERSION,
         "kind": resource.list_kind,
