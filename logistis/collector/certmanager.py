@@ -7,6 +7,7 @@ On start and then periodically, `SelfManagedTLS.reconcile` makes sure that:
 2. every webhook of the ValidatingWebhookConfiguration trusts that CA (`caBundle`) and calls
    the path that carries the webhook's secret token (`/validate/<token>`, the token kept in
    the same Secret), so that only the apiserver, which reads it there, can write history;
+   the APIService trusts the same CA when the Kubernetes API is served;
 3. the serving pair is on disk, where `collector.tls.ReloadingTLS` picks it up.
 
 The order matters: the apiserver must trust a new CA before the collector serves a
@@ -140,6 +141,10 @@ class TLSApi(Protocol):
         """Set the caBundle and the path of the webhooks, in the order `read_webhooks` listed
         them."""
 
+    def read_apiservice_ca(self, name: str) -> bytes: ...
+
+    def patch_apiservice_ca(self, name: str, ca_bundle: bytes) -> None: ...
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -151,6 +156,7 @@ class KubernetesTLSApi:
     def __init__(self, api_client: client.ApiClient) -> None:
         self._core = client.CoreV1Api(api_client)
         self._admission = client.AdmissionregistrationV1Api(api_client)
+        self._registration = client.ApiregistrationV1Api(api_client)
 
     @classmethod
     def in_cluster(cls) -> KubernetesTLSApi:
@@ -226,6 +232,19 @@ class KubernetesTLSApi:
             ),
         )
 
+    def read_apiservice_ca(self, name: str) -> bytes:
+        found = _call(f"read APIService {name}", lambda: self._registration.read_api_service(name))
+        return base64.b64decode(found.spec.ca_bundle or "")
+
+    def patch_apiservice_ca(self, name: str, ca_bundle: bytes) -> None:
+        body = {"spec": {"caBundle": _b64(ca_bundle)}}
+        _call(
+            f"patch APIService {name}",
+            lambda: self._registration.patch_api_service(
+                name, body, _content_type="application/merge-patch+json"
+            ),
+        )
+
 
 def _webhook(hook: Any) -> Webhook:
     config = hook.client_config
@@ -257,6 +276,8 @@ class SelfManagedConfig:
     cert_dir: Path
     dns_names: tuple[str, ...] = SERVICE_DNS_NAMES
     renew_before: dt.timedelta = DEFAULT_RENEW_BEFORE
+    apiservice: str | None = None
+    """The APIService of the Kubernetes API, when served: it trusts the same CA."""
 
 
 @dataclass(frozen=True)
@@ -390,11 +411,14 @@ class SelfManagedTLS:
         webhooks = self.api.read_webhooks(name)
         if not webhooks:
             raise SelfManagedTLSError(f"ValidatingWebhookConfiguration {name} has no webhooks")
-        if all(hook.ca_bundle == bundle and _calls(hook, path) for hook in webhooks):
-            return
-        self.api.patch_client_config(name, webhooks, bundle, path)
-        # The path holds the token: it is never logged.
-        log.info("set the caBundle and path of ValidatingWebhookConfiguration %s", name)
+        if not all(hook.ca_bundle == bundle and _calls(hook, path) for hook in webhooks):
+            self.api.patch_client_config(name, webhooks, bundle, path)
+            # The path holds the token: it is never logged.
+            log.info("set the caBundle and path of ValidatingWebhookConfiguration %s", name)
+        apiservice = self.settings.apiservice
+        if apiservice and self.api.read_apiservice_ca(apiservice) != bundle:
+            self.api.patch_apiservice_ca(apiservice, bundle)
+            log.info("set the caBundle of APIService %s", apiservice)
 
     def _serve(self, serving: KeyPair) -> None:
         if read_pair(self.cert_path, self.key_path) != serving:

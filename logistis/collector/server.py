@@ -182,4 +182,5 @@ def _self_managed_config(settings: Settings) -> SelfManagedConfig:
         cert_dir=cert_dir,
         dns_names=settings.tls_dns_names or SERVICE_DNS_NAMES,
         renew_before=settings.tls_renew_before,
+        apiservice=settings.apiservice if settings.kube_api else None,
     )

@@ -92,3 +92,19 @@ def test_bad_environment_value_names_the_variable():
 def test_a_zero_flag_is_refused_not_taken_for_the_default(flag, message):
     with pytest.raises(SettingsError, match=message):
         from_args([flag, "0"], environ={})
+
+
+def test_the_kubernetes_api_flags():
+    assert from_args([], environ={}).kube_api is False
+    settings = from_args(
+        [],
+        environ={
+            "LOGISTIS_REQUESTHEADER_CLIENT_CA_FILE": "/ca/front-proxy.crt",
+            "LOGISTIS_REQUESTHEADER_ALLOWED_NAME": "front-proxy-client,aggregator",
+        },
+    )
+    assert settings.kube_api is True  # a CA file means the API is wanted
+    assert settings.requestheader_client_ca_file == Path("/ca/front-proxy.crt")
+    assert settings.requestheader_allowed_names == ("front-proxy-client", "aggregator")
+    assert settings.apiservice == "v1alpha1.logistis.io"
+    assert from_args(["--kube-api"], environ={}).kube_api is True

@@ -1,8 +1,9 @@
 """A stand-in for the few kube-apiserver endpoints self-managed TLS uses.
 
 It serves, on 127.0.0.1, GET/POST/PATCH of Secrets (merge patch, with the
-resourceVersion precondition the real server applies) and GET/PATCH of
-ValidatingWebhookConfigurations (JSON patch, `test` operations included), and it
+resourceVersion precondition the real server applies), GET/PATCH of
+ValidatingWebhookConfigurations (JSON patch, `test` operations included) and GET/PATCH
+of APIServices (merge patch), and it
 authorizes every request against RBAC rules as the apiserver would, so the
 rendered Role and ClusterRole are proven sufficient, and no more is used.
 """
@@ -25,7 +26,9 @@ SECRET_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name
 WEBHOOK_PATH = re.compile(
     r"^/apis/admissionregistration\.k8s\.io/v1/validatingwebhookconfigurations/(?P<name>[^/]+)$"
 )
+APISERVICE_PATH = re.compile(r"^/apis/apiregistration\.k8s\.io/v1/apiservices/(?P<name>[^/]+)$")
 ADMISSION = "admissionregistration.k8s.io"
+REGISTRATION = "apiregistration.k8s.io"
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch"}
 Object = dict[str, Any]
 
@@ -74,6 +77,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 class State:
     secrets: dict[tuple[str, str], Object] = field(default_factory=dict)
     webhooks: dict[str, Object] = field(default_factory=dict)
+    apiservices: dict[str, Object] = field(default_factory=dict)
     grants: list[Grant] | None = None
     """None: everything is allowed."""
     requests: list[Request] = field(default_factory=list)
@@ -148,6 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
             name = match["name"]
             denied = self._deny(state, ADMISSION, "validatingwebhookconfigurations", None, name)
             return denied or _webhook(state, self.command, name, content_type, body)
+        if match := APISERVICE_PATH.match(self.path):
+            name = match["name"]
+            denied = self._deny(state, REGISTRATION, "apiservices", None, name)
+            return denied or _apiservice(state, self.command, name, content_type, body)
         return 404, _status(HTTPStatus.NOT_FOUND, f"no route for {self.command} {self.path}")
 
     def _deny(
@@ -210,6 +218,22 @@ def _webhook(
         return 422, _status(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
     patched["metadata"]["resourceVersion"] = state.next_version()
     state.webhooks[name] = patched
+    return 200, patched
+
+
+def _apiservice(
+    state: State, method: str, name: str, content_type: str, body: Any
+) -> tuple[int, Object]:
+    current = state.apiservices.get(name)
+    if current is None:
+        return 404, _status(HTTPStatus.NOT_FOUND, f'apiservices.apiregistration.k8s.io "{name}"')
+    if method == "GET":
+        return 200, current
+    if method != "PATCH" or content_type != "application/merge-patch+json":
+        return 415, _status(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{method} {content_type}")
+    patched = merge_patch(current, body)
+    patched["metadata"]["resourceVersion"] = state.next_version()
+    state.apiservices[name] = patched
     return 200, patched
 
 

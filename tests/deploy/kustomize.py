@@ -14,7 +14,15 @@ MANIFESTS = ROOT / "manifests"
 BASE = MANIFESTS
 CERT_MANAGER = MANIFESTS / "overlays" / "cert-manager"
 CUSTOM_IMAGE = MANIFESTS / "overlays" / "custom-image"
-VARIANTS = {"base": BASE, "cert-manager": CERT_MANAGER, "custom-image": CUSTOM_IMAGE}
+KUBE_API = MANIFESTS / "overlays" / "kube-api"
+KUBE_API_CERT_MANAGER = MANIFESTS / "overlays" / "kube-api-cert-manager"
+VARIANTS = {
+    "base": BASE,
+    "cert-manager": CERT_MANAGER,
+    "custom-image": CUSTOM_IMAGE,
+    "kube-api": KUBE_API,
+    "kube-api-cert-manager": KUBE_API_CERT_MANAGER,
+}
 
 Manifest = dict[str, Any]
 

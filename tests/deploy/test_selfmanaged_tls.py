@@ -39,9 +39,10 @@ from logistis.collector.certmanager import (
 )
 from logistis.collector.tls import ReloadingTLS, utcnow
 from tests.deploy.apiserver import Grant, State, serving
-from tests.deploy.kustomize import BASE, find, render
+from tests.deploy.kustomize import BASE, Manifest, find, render
 
 SECRET = SecretRef.parse(DEFAULT_SECRET)
+WEBHOOK_CA_ROLE = "logistis-collector-webhook-ca"
 SECRET_PATH = f"/api/v1/namespaces/{SECRET.namespace}/secrets/{SECRET.name}"
 WEBHOOK_PATH = (
     "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/"
@@ -49,15 +50,16 @@ WEBHOOK_PATH = (
 )
 
 
-def rendered_state() -> State:
-    objects = render(BASE)
+def rendered_state(objects: list[Manifest] | None = None) -> State:
+    """The stand-in seeded with the rendered objects (the base's unless given)."""
+    objects = objects or render(BASE)
     secret = find(objects, "Secret", SECRET.name)
     secret["metadata"]["resourceVersion"] = "1"
     webhooks = find(objects, "ValidatingWebhookConfiguration", DEFAULT_WEBHOOK_CONFIGURATION)
     webhooks["metadata"]["resourceVersion"] = "1"
-    role = find(objects, "Role")
+    role = find(objects, "Role", "logistis-collector-tls")
     grants = [Grant(rule, role["metadata"]["namespace"]) for rule in role["rules"]]
-    grants += [Grant(rule, None) for rule in find(objects, "ClusterRole")["rules"]]
+    grants += [Grant(rule, None) for rule in find(objects, "ClusterRole", WEBHOOK_CA_ROLE)["rules"]]
     return State(
         secrets={(SECRET.namespace, SECRET.name): secret},
         webhooks={DEFAULT_WEBHOOK_CONFIGURATION: webhooks},
