@@ -20,7 +20,7 @@ from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import Connected
 from logistis.tui.app.screens.browse import BrowseScreen
 from logistis.tui.core.api import CollectorError, LinkState, LinkStatus
-from logistis.tui.core.connect import connect
+from logistis.tui.core.connect import Via, connect
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForwardError
 
@@ -36,6 +36,7 @@ class ConnectionSettings:
     kubeconfig: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     kubectl: str = "kubectl"
+    via: Via = Via.AUTO
 
 
 class ConnectionFailed(Message):
@@ -88,6 +89,7 @@ class LogistisApp(App[None]):
                 kubeconfig=settings.kubeconfig,
                 namespace=settings.namespace,
                 kubectl=settings.kubectl,
+                via=settings.via,
             ) as client:
                 await client.namespaces()  # does the collector answer at all?
                 self.post_message(Connected(client))

@@ -7,13 +7,16 @@ import sys
 from collections.abc import Sequence
 
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.core.connect import Via
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE
 from logistis.version import add_version_flag
 
 EPILOG = """\
 examples:
-  logistis-tui                              port-forward to the collector in namespace logistis
+  logistis-tui                              the cluster's Kubernetes API if it serves the
+                                            history, else a port-forward to the collector
+  logistis-tui --via port-forward           always the port-forward (namespace logistis)
   logistis-tui --context prod -n audit      another cluster, collector in namespace audit
   logistis-tui --url http://127.0.0.1:8080  a collector you can reach directly (make run)
   logistis-tui --user alice --since 2h      start with filters
@@ -30,6 +33,13 @@ def parser() -> argparse.ArgumentParser:
     )
     where = p.add_argument_group("connection")
     where.add_argument("--url", help="collector API URL; skips the port-forward")
+    where.add_argument(
+        "--via",
+        choices=[v.value for v in Via],
+        default=Via.AUTO.value,
+        help="the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
+        "auto: the API when the cluster serves it (default)",
+    )
     where.add_argument("--context", help="kubeconfig context to use")
     where.add_argument("--kubeconfig", help="path to the kubeconfig file")
     where.add_argument(
@@ -52,7 +62,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    connection = ConnectionSettings(args.url, args.context, args.kubeconfig, args.namespace)
+    connection = ConnectionSettings(
+        args.url, args.context, args.kubeconfig, args.namespace, via=Via(args.via)
+    )
     initial = EventFilter(
         namespace=args.in_namespace,
         kind=args.kind,

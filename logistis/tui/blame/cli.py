@@ -49,6 +49,7 @@ async def _blame(options: Options, terminal: Terminal, environ: Mapping[str, str
         context=options.context,
         kubeconfig=options.kubeconfig,
         namespace=options.collector_namespace,
+        via=options.via,
     ) as client:
         return await run(Blame(options, client, terminal, environ))
 

@@ -51,7 +51,7 @@ class Blame:
 async def run(blame: Blame) -> ExitCode:
     o = blame.options
     if o.type is None and o.event is not None:
-        await _one_object_at_event(blame, await _event_by_id(blame.client, o.event))
+        await _one_object_at_event(blame, await _event_by_id(blame.client, o.event, o.namespace))
     elif o.type is None:
         await _without_type(blame)
     else:
@@ -158,9 +158,9 @@ async def _one_object_at_event(blame: Blame, event: Event) -> None:
     await _one_object(blame, filter, ResourceType(r.group, r.resource, r.kind))
 
 
-async def _event_by_id(client: CollectorClient, event_id: int) -> Event:
+async def _event_by_id(client: CollectorClient, event_id: int, namespace: str | None) -> Event:
     try:
-        return await client.event(event_id)
+        return await client.event(event_id, namespace)
     except CollectorHTTPError as error:
         if error.status == 404:
             raise BlameError(f"event {event_id} is not recorded", ExitCode.NOT_RECORDED) from None

@@ -49,7 +49,7 @@ async def in_full(client: CollectorClient, events: Iterable[Event]) -> list[Even
         if event.full:
             return event
         async with gate:
-            return await client.event(event.id)
+            return await client.event(event.id, event.namespace)
 
     return list(await asyncio.gather(*(one(e) for e in events)))
 

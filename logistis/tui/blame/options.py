@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from logistis.tui.blame.errors import MEANINGS, BlameError, ExitCode
+from logistis.tui.core.connect import Via
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.tui.core.timeparse import BadTime, parse_time
 from logistis.version import add_version_flag
@@ -70,6 +71,7 @@ class Options:
     kubeconfig: str | None
     url: str | None
     collector_namespace: str
+    via: Via
     user: str | None
     operation: str | None
     since: str | None
@@ -121,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     reach = parser.add_argument_group("reaching the collector")
     reach.add_argument(
         "--url", metavar="URL", help="the collector's API URL, no port-forward (env LOGISTIS_URL)"
+    )
+    reach.add_argument(
+        "--via",
+        choices=[v.value for v in Via],
+        default=Via.AUTO.value,
+        help="the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
+        "auto: the API when the cluster serves it (default)",
     )
     reach.add_argument(
         "--collector-namespace",
@@ -233,6 +242,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Optio
         collector_namespace=ns.collector_namespace
         or environ.get("LOGISTIS_NAMESPACE")
         or COLLECTOR_NAMESPACE,
+        via=Via(ns.via),
         user=ns.user,
         operation=ns.operation,
         since=ns.since,

@@ -73,8 +73,11 @@ class CollectorClient:
         recover: Recover | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         stream_idle_timeout: float = STREAM_IDLE_TIMEOUT,
+        http: httpx.AsyncClient | None = None,
     ):
-        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url, transport=transport, timeout=timeout
+        )
         self._recover = recover
         self._stream_timeout = httpx.Timeout(timeout, read=stream_idle_timeout)
 
@@ -112,7 +115,9 @@ class CollectorClient:
         body = await self._get_json(f"{API}/events", params)
         return Page(_parse(Event, body["items"]), body.get("next"))
 
-    async def event(self, event_id: int) -> Event:
+    async def event(self, event_id: int, namespace: str | None = None) -> Event:
+        """One event in full. `namespace`, where the caller knows it, spares a search where
+        events are filed by namespace (the Kubernetes API)."""
         body = await self._get_json(f"{API}/events/{event_id}")
         return _parse_one(Event, body)
 

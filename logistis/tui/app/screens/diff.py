@@ -93,7 +93,8 @@ class DiffScreen(WorkingScreen):
 
     @work(exclusive=True, group="diff-fetch", exit_on_error=False, description="loading the event")
     async def fetch(self) -> None:
-        self.post_message(self.Fetched(await self.client.event(self.summary.id)))
+        summary = self.summary
+        self.post_message(self.Fetched(await self.client.event(summary.id, summary.namespace)))
 
     # Diffing large objects is CPU work: a thread, so the UI keeps answering.
     @work(thread=True, exclusive=True, group="diff-render", exit_on_error=False,
