@@ -119,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, _status(401, "Unauthorized", "Unauthorized"))
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        if url.path == "/version":
+            return self._json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0"})
         if url.path in ("/api", "/api/v1", "/apis") or url.path.startswith("/apis/logistis.io"):
             if not (match := RESOURCE_PATH.match(url.path)) or match["resource"] in ("v1alpha1",):
                 return self._discovery(url.path, url.query)
