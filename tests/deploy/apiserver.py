@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -29,6 +29,8 @@ WEBHOOK_PATH = re.compile(
 APISERVICE_PATH = re.compile(r"^/apis/apiregistration\.k8s\.io/v1/apiservices/(?P<name>[^/]+)$")
 ADMISSION = "admissionregistration.k8s.io"
 REGISTRATION = "apiregistration.k8s.io"
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch"}
 Object = dict[str, Any]
 
@@ -151,11 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
         if match := WEBHOOK_PATH.match(self.path):
             name = match["name"]
             denied = self._deny(state, ADMISSION, "validatingwebhookconfigurations", None, name)
-            return denied or _webhook(state, self.command, name, content_type, body)
+            request = (self.command, content_type, body)
+            return denied or _patch_object(
+                state, state.webhooks, name, request, JSON_PATCH, jsonpatch.apply_patch
+            )
         if match := APISERVICE_PATH.match(self.path):
             name = match["name"]
             denied = self._deny(state, REGISTRATION, "apiservices", None, name)
-            return denied or _apiservice(state, self.command, name, content_type, body)
+            request = (self.command, content_type, body)
+            return denied or _patch_object(
+                state, state.apiservices, name, request, MERGE_PATCH, merge_patch
+            )
         return 404, _status(HTTPStatus.NOT_FOUND, f"no route for {self.command} {self.path}")
 
     def _deny(
@@ -202,38 +210,29 @@ def _secret(
     return 200, patched
 
 
-def _webhook(
-    state: State, method: str, name: str, content_type: str, body: Any
+def _patch_object(
+    state: State,
+    store: dict[str, Object],
+    name: str,
+    request: tuple[str, str, Any],
+    patch_type: str,
+    apply: Callable[[Object, Any], Object],
 ) -> tuple[int, Object]:
-    current = state.webhooks.get(name)
+    """GET or PATCH (of `patch_type`, applied with `apply`) of a cluster-scoped object."""
+    method, content_type, body = request
+    current = store.get(name)
     if current is None:
-        return 404, _status(HTTPStatus.NOT_FOUND, f'validatingwebhookconfigurations "{name}"')
+        return 404, _status(HTTPStatus.NOT_FOUND, f'"{name}" not found')
     if method == "GET":
         return 200, current
-    if method != "PATCH" or content_type != "application/json-patch+json":
+    if method != "PATCH" or content_type != patch_type:
         return 415, _status(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{method} {content_type}")
     try:
-        patched = jsonpatch.apply_patch(current, body)
+        patched = apply(current, body)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
         return 422, _status(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
     patched["metadata"]["resourceVersion"] = state.next_version()
-    state.webhooks[name] = patched
-    return 200, patched
-
-
-def _apiservice(
-    state: State, method: str, name: str, content_type: str, body: Any
-) -> tuple[int, Object]:
-    current = state.apiservices.get(name)
-    if current is None:
-        return 404, _status(HTTPStatus.NOT_FOUND, f'apiservices.apiregistration.k8s.io "{name}"')
-    if method == "GET":
-        return 200, current
-    if method != "PATCH" or content_type != "application/merge-patch+json":
-        return 415, _status(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{method} {content_type}")
-    patched = merge_patch(current, body)
-    patched["metadata"]["resourceVersion"] = state.next_version()
-    state.apiservices[name] = patched
+    store[name] = patched
     return 200, patched
 
 

@@ -23,7 +23,7 @@ from logistis.collector.kubeapi.objects import change, change_list
 from logistis.collector.kubeapi.resources import GROUP, RESOURCES, VERSION, Resource
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
-from logistis.collector.query import EventQuery, Page, decode_cursor
+from logistis.collector.query import EventQuery, Page, decode_cursor, whole_number
 from logistis.collector.stream import READS, STREAMS, Encode, Ping, close_streams, follow
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ async def _get(
 ) -> web.StreamResponse:
     if resource.namespaced and namespace is None:
         raise StatusError(404, f"{_qualified(resource)} are namespaced: name the namespace")
-    event_id = _event_id(name)
+    event_id = whole_number(name)
     event = await request.app[RUNTIME].store.get_event(event_id) if event_id else None
     if event is None or not _in_scope(resource, event, namespace):
         raise not_found(_qualified(resource), name)
@@ -134,10 +134,6 @@ async def _get(
         include = include_object(request.query.get("includeObject"))
         return _json(table(version, resource, [event], include=include))
     return _json(change(resource, event, detail=True))
-
-
-def _event_id(name: str) -> int | None:
-    return int(name) if name.isascii() and name.isdigit() and len(name) < 19 else None
 
 
 async def _list(

@@ -33,13 +33,7 @@ def parser() -> argparse.ArgumentParser:
     )
     where = p.add_argument_group("connection")
     where.add_argument("--url", help="collector API URL; skips the port-forward")
-    where.add_argument(
-        "--via",
-        choices=[v.value for v in Via],
-        default=Via.AUTO.value,
-        help="the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
-        "auto: the API when the cluster serves it (default)",
-    )
+    Via.add_flag(where)
     where.add_argument("--context", help="kubeconfig context to use")
     where.add_argument("--kubeconfig", help="path to the kubeconfig file")
     where.add_argument(

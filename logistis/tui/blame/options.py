@@ -124,13 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     reach.add_argument(
         "--url", metavar="URL", help="the collector's API URL, no port-forward (env LOGISTIS_URL)"
     )
-    reach.add_argument(
-        "--via",
-        choices=[v.value for v in Via],
-        default=Via.AUTO.value,
-        help="the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
-        "auto: the API when the cluster serves it (default)",
-    )
+    Via.add_flag(reach)
     reach.add_argument(
         "--collector-namespace",
         metavar="NS",

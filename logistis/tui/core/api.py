@@ -168,6 +168,21 @@ class CollectorClient:
             headers=headers,
             timeout=self._stream_timeout,
         )
+        parser = SSEParser()
+        async for line in self._lines(request, _raise_for_status, on_open):
+            message = parser.feed(line)
+            if message is not None and message.event == "change":
+                yield _parse_one(Event, _json(message.data))
+        raise CollectorUnreachable(f"the collector at {self.base_url} closed the live stream")
+
+    async def _lines(
+        self,
+        request: httpx.Request,
+        check: Callable[[httpx.Response], None],
+        on_open: Callable[[], None] | None,
+    ) -> AsyncIterator[str]:
+        """The lines of a long-lived answer, as they come; `check` raises for an error status,
+        `on_open` is called once the answer is a success. Ends when the server ends it."""
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as error:
@@ -175,19 +190,15 @@ class CollectorClient:
         try:
             if response.is_error:
                 await response.aread()
-                _raise_for_status(response)
+                check(response)
             if on_open is not None:
                 on_open()
-            parser = SSEParser()
             async for line in response.aiter_lines():
-                message = parser.feed(line)
-                if message is not None and message.event == "change":
-                    yield _parse_one(Event, _json(message.data))
+                yield line
         except httpx.TransportError as error:
             raise self._unreachable(error) from error
         finally:
             await response.aclose()
-        raise CollectorUnreachable(f"the collector at {self.base_url} closed the live stream")
 
     async def follow(
         self,

@@ -3,6 +3,7 @@ Kubernetes API (when the APIService is installed), or through a port-forward."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,11 @@ from logistis.tui.core.kubeapi import (
 )
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForward, PortForwardError, Target
 
+VIA_HELP = (
+    "the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
+    "auto: the API when the cluster serves it (default)"
+)
+
 
 class Via(StrEnum):
     """How to reach the history when no `--url` is given."""
@@ -27,6 +33,13 @@ class Via(StrEnum):
     """The Kubernetes API if the cluster serves it, else a port-forward."""
     KUBE_API = "kube-api"
     PORT_FORWARD = "port-forward"
+
+    @classmethod
+    def add_flag(cls, group: argparse._ArgumentGroup) -> None:
+        """`--via`, the same in every front end."""
+        group.add_argument(
+            "--via", choices=[v.value for v in cls], default=cls.AUTO.value, help=VIA_HELP
+        )
 
 
 @asynccontextmanager

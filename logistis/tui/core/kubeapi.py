@@ -312,23 +312,13 @@ class KubeAPIClient(CollectorClient):
         request = self._http.build_request(
             "GET", _path(filter.namespace), params=params, timeout=self._stream_timeout
         )
-        try:
-            response = await self._http.send(request, stream=True)
-        except httpx.TransportError as error:
-            raise self._unreachable(error) from error
-        try:
-            if response.is_error:
-                await response.aread()
-                _raise_for_kube_status(response, "watch", filter.namespace)
-            if on_open is not None:
-                on_open()
-            async for line in response.aiter_lines():
-                if event := _watch_event(line):
-                    yield event
-        except httpx.TransportError as error:
-            raise self._unreachable(error) from error
-        finally:
-            await response.aclose()
+
+        def check(response: httpx.Response) -> None:
+            _raise_for_kube_status(response, "watch", filter.namespace)
+
+        async for line in self._lines(request, check, on_open):
+            if event := _watch_event(line):
+                yield event
         raise CollectorUnreachable(f"the cluster at {self.base_url} closed the watch")
 
 
