@@ -51,6 +51,7 @@ KIND ?= kind
 KUSTOMIZATION ?= manifests
 MANIFEST_IMAGE := ghcr.io/logistis/logistis
 WEBHOOK_CONFIGURATION := logistis
+APISERVICE := v1alpha1.logistis.io
 DEPLOY_DIR := .local/deploy
 
 image: ## build the collector image $(IMAGE)
@@ -77,7 +78,8 @@ deploy: image ## build, load into kind when the context is kind-*, apply the man
 
 # The webhook configuration goes first: the apiserver must stop calling the collector
 # before the collector goes away.
-undeploy: ## remove logistis, webhook configuration first (the recorded history too)
+undeploy: ## remove logistis, APIService and webhook configuration first (the recorded history too)
+	$(KUBECTL) delete apiservice $(APISERVICE) --ignore-not-found
 	$(KUBECTL) delete validatingwebhookconfiguration $(WEBHOOK_CONFIGURATION) --ignore-not-found
 	$(KUBECTL) delete -k $(KUSTOMIZATION) --ignore-not-found
 

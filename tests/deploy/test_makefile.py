@@ -188,10 +188,13 @@ def test_the_original_local_makefile_works_as_it_did(project: Project, where: st
     ]
 
 
-def test_undeploy_removes_the_webhook_configuration_first(project: Project) -> None:
+def test_undeploy_removes_the_apiservice_and_webhook_configuration_first(
+    project: Project,
+) -> None:
     result = project.make("undeploy")
     assert result.returncode == 0, result.stderr
     assert project.calls() == [
+        "kubectl delete apiservice v1alpha1.logistis.io --ignore-not-found",
         "kubectl delete validatingwebhookconfiguration logistis --ignore-not-found",
         "kubectl delete -k manifests --ignore-not-found",
     ]
