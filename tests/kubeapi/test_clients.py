@@ -233,15 +233,29 @@ async def test_the_live_stream_is_a_watch(tmp_path, front_proxy):
     assert received == expected
 
 
-async def test_the_tui_shows_only_the_namespaces_the_user_may_read(configs):
+async def test_facets_without_a_namespace_cover_what_the_user_may_read(kube_collector, configs):
+    async with (
+        connect(None, kubeconfig=configs["alice"]) as kube,
+        CollectorClient(kube_collector.api_url) as direct,
+    ):
+        facets = await kube.facets(EventFilter())
+        reference = await direct.facets(EventFilter(namespace="team-a"))
+        assert await kube.home_namespace() == "team-a"
+    assert facets.total == reference.total
+    assert [n.value for n in facets.namespaces] == ["team-a"]
+    assert {k.kind for k in facets.kinds} == {k.kind for k in reference.kinds}
+
+
+async def test_the_tui_starts_where_the_user_may_read(configs):
     connection = ConnectionSettings(kubeconfig=configs["alice"], via=Via.KUBE_API)
-    app = LogistisApp(connection, EventFilter(namespace="team-a", people=True))
+    app = LogistisApp(connection, EventFilter(people=True))
     async with app.run_test(size=(160, 40)) as pilot:
         tree = app.browse.query_one(NamespaceTree)
         table = app.browse.query_one(EventTable)
         await wait_until(pilot, lambda: bool(table.events) and len(tree.root.children) > 0)
         assert [n.data.namespace for n in tree.root.children if n.data] == ["team-a"]
         assert {e.namespace for e in table.events} == {"team-a"}
+        assert app.browse.filter.namespace == "team-a"  # not every namespace: a 403
 
 
 def blame(*args: str, kubeconfig: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -259,6 +273,10 @@ def test_kubectl_blame_reads_its_namespace_and_is_refused_elsewhere(configs, tmp
     served = blame("deployments", "-n", "team-a", kubeconfig=configs["alice"], home=tmp_path)
     assert served.returncode == 0, served.stderr
     assert "nginx" in served.stdout
+    # A custom resource resolves through the kinds recorded where alice may read.
+    widgets = blame("widgets", "-n", "team-a", kubeconfig=configs["alice"], home=tmp_path)
+    assert widgets.returncode == 0, widgets.stderr
+    assert "w1" in widgets.stdout
     refused = blame("deployments", "-n", "team-b", kubeconfig=configs["alice"], home=tmp_path)
     assert refused.returncode == 7
     assert refused.stderr.count("\n") == 1

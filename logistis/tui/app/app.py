@@ -92,14 +92,14 @@ class LogistisApp(App[None]):
                 via=settings.via,
             ) as client:
                 await client.namespaces()  # does the collector answer at all?
-                self.post_message(Connected(client))
+                self.post_message(Connected(client, await client.home_namespace()))
                 await asyncio.Event().wait()  # until the app ends and cancels this worker
         except (PortForwardError, CollectorError) as error:
             self.post_message(ConnectionFailed(str(error)))
 
     def on_connected(self, message: Connected) -> None:
         self.failure = None
-        self.browse.attach(message.client)
+        self.browse.attach(message.client, message.home_namespace)
 
     def on_connection_failed(self, message: ConnectionFailed) -> None:
         self.failure = message.reason

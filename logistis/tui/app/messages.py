@@ -11,9 +11,10 @@ from logistis.tui.core.events import Event, EventFilter
 class Connected(Message):
     """The collector answered; the client is ready for the screens."""
 
-    def __init__(self, client: CollectorClient) -> None:
+    def __init__(self, client: CollectorClient, home_namespace: str | None = None) -> None:
         super().__init__()
         self.client = client
+        self.home_namespace = home_namespace
 
 
 class LinkChanged(Message):

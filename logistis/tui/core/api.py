@@ -129,6 +129,11 @@ class CollectorClient:
         body = await self._get_json(f"{API}/facets", filter.to_params())
         return _parse_one(Facets, body)
 
+    async def home_namespace(self) -> str | None:
+        """The namespace to start in when this client may not read every namespace; None when
+        it may (the collector's own API has no per-namespace rights)."""
+        return None
+
     async def _get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
         try:
             response = await self._http.get(path, params=params)

@@ -238,6 +238,15 @@ class KubeAPIClient(CollectorClient):
                 return str(item["metadata"].get("namespace", ""))
         raise KubeAPIError(404, f"event {event_id} is not recorded")
 
+    async def home_namespace(self) -> str | None:
+        try:
+            await self._kube("list", None, _path(None), [("limit", "1")])
+        except KubeAPIError as error:
+            if error.status == 403:
+                return self._default_namespace
+            raise
+        return None
+
     async def namespaces(self) -> tuple[NamespaceSummary, ...]:
         """The namespaces (and the cluster scope) whose history the user may read."""
         candidates = [*await self._candidate_namespaces(), ""]
@@ -280,24 +289,28 @@ class KubeAPIClient(CollectorClient):
         )
 
     async def facets(self, filter: EventFilter) -> Facets:
+        """Counts for filter pickers; without a namespace, over every namespace the user may
+        read (one list across namespaces if RBAC allows it, else one per namespace)."""
+        if filter.namespace is None:
+            try:
+                return _facets(*await self._sample(filter))
+            except KubeAPIError as error:
+                if error.status != 403:
+                    raise
+            readable = [s.namespace for s in await self.namespaces()]
+            samples = await asyncio.gather(
+                *(self._sample(filter.with_(namespace=n)) for n in readable)
+            )
+            events = [e for listed, _ in samples for e in listed]
+            return _facets(events, sum(total for _, total in samples))
+        return _facets(*await self._sample(filter))
+
+    async def _sample(self, filter: EventFilter) -> tuple[list[Event], int]:
+        """The newest SAMPLE events the filter selects, and how many it selects in all."""
         params = [*_params(filter), ("limit", str(SAMPLE))]
         body = await self._kube("list", filter.namespace, _path(filter.namespace), params)
         events = [_event(item) for item in body.get("items", ())]
-        return Facets(
-            _total(body, events),
-            tuple(
-                ValueCount(user, n, user.startswith("system:"))
-                for user, n in _counted(e.user.username for e in events)
-            ),
-            tuple(
-                KindCount(g, k, r, n)
-                for (g, k, r), n in _counted(
-                    (e.resource.group, e.resource.kind, e.resource.resource) for e in events
-                )
-            ),
-            tuple(ValueCount(ns, n) for ns, n in _counted(e.namespace for e in events)),
-            tuple(ValueCount(op, n) for op, n in _counted(e.operation for e in events)),
-        )
+        return events, _total(body, events)
 
     async def stream(
         self,
@@ -333,6 +346,24 @@ def _watch_event(line: str) -> Event | None:
     if kind == "ERROR":
         raise KubeAPIError(int(body.get("code") or 500), str(body.get("message") or body))
     return _event(body) if kind == "ADDED" else None
+
+
+def _facets(events: list[Event], total: int) -> Facets:
+    return Facets(
+        total,
+        tuple(
+            ValueCount(user, n, user.startswith("system:"))
+            for user, n in _counted(e.user.username for e in events)
+        ),
+        tuple(
+            KindCount(g, k, r, n)
+            for (g, k, r), n in _counted(
+                (e.resource.group, e.resource.kind, e.resource.resource) for e in events
+            )
+        ),
+        tuple(ValueCount(ns, n) for ns, n in _counted(e.namespace for e in events)),
+        tuple(ValueCount(op, n) for op, n in _counted(e.operation for e in events)),
+    )
 
 
 def _total(body: JSONObject, listed: list[Event]) -> int:

@@ -132,10 +132,14 @@ class BrowseScreen(WorkingScreen):
         self.filter = self._initial
         self.set_interval(RELATIVE_TIME_REFRESH_SECONDS, self._refresh_times)
 
-    def attach(self, client: CollectorClient) -> None:
-        """The connection is up: load everything for the current filter and go live."""
+    def attach(self, client: CollectorClient, home_namespace: str | None = None) -> None:
+        """The connection is up: load everything for the current filter and go live. A user
+        who may not read every namespace starts in `home_namespace` rather than a refusal."""
         self.client = client
-        self.action_reload()
+        if home_namespace is not None and self.filter.namespace is None:
+            self.filter = self.filter.with_(namespace=home_namespace)  # reloads
+        else:
+            self.action_reload()
 
     # -- state flowing down --------------------------------------------------------------------
 
