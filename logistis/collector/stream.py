@@ -21,9 +21,7 @@ from logistis.collector.query import FILTERS, STREAM, EventQuery, after_id, even
 from logistis.collector.runtime import Runtime
 
 STREAMS = web.AppKey("streams", set[web.StreamResponse])
-READS = web.AppKey(
-    "stream_reads", dict[tuple[EventQuery, int, "Encode"], "asyncio.Future[_Batch]"]
-)
+READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int, "Encode"], "asyncio.Future[_Batch]"])
 BATCH = 500
 PING_SECONDS = 15.0
 # Under load commits come every few milliseconds; waking every follower for each one would
