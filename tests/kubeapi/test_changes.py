@@ -153,6 +153,7 @@ def test_metadata_name_selects_one_change(kube, kube_collector):
         ({"since": "yesterday"}, "since"),
         ({"color": "blue"}, "color"),
         ({"includeObject": "All"}, "includeObject"),
+        ({"watch": "1", "sendInitialEvents": "true"}, "sendInitialEvents"),
     ],
 )
 def test_a_bad_parameter_is_a_400_status_naming_it(kube, params, words):
@@ -230,6 +231,13 @@ def test_one_change_as_a_table_and_the_older_table_version(kube, kube_collector)
     table = kube.get(f"{GV}/namespaces/team-a/changes/{newest}", headers={"Accept": accept}).json()
     assert table["apiVersion"] == "meta.k8s.io/v1beta1"
     assert [r["cells"][0] for r in table["rows"]] == [str(newest)]
+
+
+def test_what_kubectl_adds_is_accepted(kube):
+    params = {"timeout": "32s", "pretty": "true", "labelSelector": "", "resourceVersion": "0"}
+    response = kube.get(f"{GV}/changes", params={**params, "sendInitialEvents": "false"})
+    assert response.status_code == 200
+    assert response.json()["kind"] == "ChangeList"
 
 
 @pytest.mark.parametrize("accept", ["application/json", "*/*", "", "application/json, */*"])

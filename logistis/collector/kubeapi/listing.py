@@ -41,6 +41,9 @@ PARAMETERS = (
     "timeoutSeconds",
     "includeObject",
     "pretty",
+    # kubectl --request-timeout adds it; the connection's own timeout is what enforces it.
+    "timeout",
+    "sendInitialEvents",
     *EXTRA_FILTERS,
 )
 TRUE = ("1", "true")
@@ -72,6 +75,9 @@ def parse_list(
         query = event_query(filters)
     except QueryError as error:
         raise StatusError(400, f"invalid parameter {error.parameter!r}: {error}") from None
+    if (_single(grouped, "sendInitialEvents") or "").lower() in TRUE:
+        # Clients fall back to a list and a watch from its resourceVersion.
+        raise StatusError(400, "sendInitialEvents is not supported: list, then watch")
     if _single(grouped, "labelSelector"):
         raise StatusError(
             400,
