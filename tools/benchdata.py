@@ -8,7 +8,6 @@ by `collector.admission.event_from_request` and encoded by the writer's own func
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import random
@@ -28,12 +27,16 @@ from logistis.collector.events import Event, time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
 from logistis.collector.redaction import Redactor
-from logistis.collector.store import Store, encode_event, insert_rows
+from logistis.collector.store import StoreURL, encode_event, open_store
+from logistis.collector.store.postgres import PostgresStore
+from logistis.collector.store.sqlite import SQLiteStore as Store
+from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support.fixtures import bodies, load  # noqa: E402
+from tests.support.postgres import psql  # noqa: E402
 
 Request = dict[str, Any]
 Mutation = Callable[[dict[str, Any], int], None]
@@ -124,29 +127,35 @@ STREAMS: dict[str, Callable[[int], Iterator[Request]]] = {
 }
 
 
-async def storage_cost(requests: list[Request], directory: Path) -> dict[str, float]:
+async def storage_cost(requests: list[Request], url: StoreURL) -> dict[str, float]:
     """Bytes the store grows by per event, through the real redaction, writer and store."""
     redactor = Redactor(b"benchmark-redaction-key-32-bytes")
     kinds = KindResolver()
     raw = sum(len(orjson.dumps(r["object"])) + len(orjson.dumps(r["oldObject"])) for r in requests)
-    database = directory / "storage.db"
-    async with Store.open(database, max_events_per_resource=10**9) as store:
-        before = await store.used_bytes()
+    async with open_store(url, max_events_per_resource=10**9) as store:
+        before = await _bytes(store)
         writer = Writer(store, Metrics())
         writer.start()
         now = datetime.now(UTC)
         for request in requests:
             await writer.submit(event_from_request(redactor.redact(request), now, kinds))
         await writer.close()
-        after = await store.used_bytes()
-    with contextlib.closing(sqlite3.connect(database)) as connection:
-        (body,) = connection.execute("SELECT sum(length(body)) FROM events").fetchone()
+        after = await _bytes(store)
+        exported = await store.export_rows(0, len(requests))
+    body = sum(len(row[-1]) for row in exported)
     return {
         "events": len(requests),
         "db_bytes_per_event": (after - before) / len(requests),
         "body_bytes_per_event": body / len(requests),
         "raw_bytes_per_event": raw / len(requests),
     }
+
+
+async def _bytes(store: Any) -> int:
+    """SQLite: the file's used pages; PostgreSQL: every relation of the history on disk."""
+    if isinstance(store, PostgresStore):
+        return await store.relation_bytes()
+    return int(await store.used_bytes())
 
 
 # -- a large store ----------------------------------------------------------------------------
@@ -203,4 +212,18 @@ def fill_store(path: Path, count: int, chunk: int = 50_000) -> float:
         connection.execute("COMMIT")
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
+    return time.perf_counter() - started
+
+
+async def fill_postgres(url: StoreURL, count: int, chunk: int = 20_000) -> float:
+    """Insert `count` synthetic events into a PostgreSQL store with the store's own statement
+    (triggers, indexes and per-resource retention included); returns the seconds it took."""
+    started = time.perf_counter()
+    async with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        rows = synthetic_rows(count)
+        while batch := list(itertools.islice(rows, chunk)):
+            await store.import_rows([(None, *row) for row in batch])
+    # As autovacuum would after such a load: visibility map and planner statistics.
+    psql(url.url, "VACUUM ANALYZE")
     return time.perf_counter() - started

@@ -38,7 +38,7 @@ from logistis.collector.admission import event_from_request
 from logistis.collector.kinds import KindResolver
 from logistis.collector.redaction import Redactor
 from logistis.collector.runtime import KEY_FILE, load_or_create_key
-from logistis.collector.store import Store
+from logistis.collector.store import StoreURL, open_store
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.core.events import EventFilter
 
@@ -129,7 +129,8 @@ async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> in
     redactor = Redactor(load_or_create_key(data_dir / KEY_FILE))
     kinds = KindResolver()
     written = 0
-    async with Store.open(data_dir / "logistis.db", max_events_per_resource=per_resource) as store:
+    url = StoreURL.sqlite(data_dir / "logistis.db")
+    async with open_store(url, max_events_per_resource=per_resource) as store:
         batch = []
         for moment, request in history(count, days, seed=7):
             event = event_from_request(redactor.redact(request), moment, kinds)

@@ -5,7 +5,7 @@ storage benchmark (`tools/bench.py`) replays as update streams, so that the benc
 objects the dictionary has never seen. A new dictionary must get a new id: blobs written with
 an older one name it and stay readable only while it ships too.
 
-    .venv/bin/python tools/train_dictionary.py --id 1 > collector/codec-dictionary-1.json
+    .venv/bin/python tools/train_dictionary.py --id 1 > logistis/collector/store/codec-dictionary-1.json
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 
 import orjson
@@ -26,6 +27,7 @@ from logistis.collector.query import (
     whole_number,
 )
 from logistis.collector.runtime import Runtime
+from logistis.collector.store import StoreError
 from logistis.collector.stream import READS, STREAMS, close_streams, stream
 
 OPENAPI = orjson.loads(
@@ -56,6 +58,9 @@ async def query_errors(request: web.Request, handler: web.RequestHandler) -> web
         return await handler(request)
     except QueryError as error:
         return json_error(400, f"invalid parameter {error.parameter!r}", str(error))
+    except StoreError as error:
+        # The database is away (PostgreSQL restarting, a failover): say so, and try again later.
+        return json_error(503, "store unavailable", str(error))
 
 
 async def list_events(request: web.Request) -> web.Response:
@@ -94,5 +99,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME]
-    runtime.metrics.store_bytes.set(await runtime.store.used_bytes())
+    # The counters matter most while the store is away: they are served without its figure.
+    with contextlib.suppress(StoreError):
+        runtime.metrics.store_bytes.set(await runtime.store.used_bytes())
     return web.Response(body=runtime.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

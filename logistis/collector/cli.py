@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import uvloop
 
-from logistis.collector import logs
+from logistis.collector import logs, migrate
 from logistis.collector.callers import CallerError
 from logistis.collector.certmanager import SelfManagedTLSError
 from logistis.collector.frontproxy import ConfigurationError
@@ -19,6 +19,13 @@ from logistis.collector.tls import CertificateError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["migrate-store"]:
+        try:
+            return migrate.main(argv[1:])
+        except StoreError as error:
+            print(f"logistis-collector migrate-store: {error}", file=sys.stderr)
+            return 1
     try:
         settings = from_args(argv)
     except SettingsError as error:

@@ -1,7 +1,8 @@
 """The event filters of the API: parsed from query parameters, turned into one SQL WHERE clause.
 
 Parsing is strict: an unknown parameter or a malformed value raises `QueryError` naming it,
-which the HTTP edge answers with a 400.
+which the HTTP edge answers with a 400. The clauses differ between the stores only where their
+SQL does (case-insensitive comparison, glob patterns): each store's SQL module has a `Dialect`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,6 +44,21 @@ class QueryError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Dialect:
+    """The filter clauses one store writes in its own SQL, with `?` for each parameter."""
+
+    kind: str
+    """One kind (case-insensitive) or resource name: two parameters, the same value twice."""
+    user_glob: str
+    """The user name against one pattern in which only `*` is a wildcard."""
+    glob: Callable[[str], str]
+    """A user pattern as `user_glob` takes it."""
+    text: str
+    """`{column}` contains the text, case-insensitively, every character literal (no
+    wildcards): one parameter, the text as given."""
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     namespaces: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
@@ -62,13 +78,15 @@ class EventQuery:
         """True when a filter reaches past the aggregate table (name, time, text)."""
         return bool(self.names or self.since or self.until or self.text)
 
-    def where(self, extra: Iterable[tuple[str, list[object]]] = ()) -> tuple[str, list[object]]:
+    def where(
+        self, dialect: Dialect, extra: Iterable[tuple[str, list[object]]] = ()
+    ) -> tuple[str, list[object]]:
         clauses: list[tuple[str, list[object]]] = [
             _any_of("namespace = ?", self.namespaces),
-            _any_of("(kind = ? COLLATE NOCASE OR resource = lower(?))", self.kinds, repeat=2),
+            _any_of(dialect.kind, self.kinds, repeat=2),
             _any_of("grp = ?", self.groups),
             _any_of("name = ?", self.names),
-            _users(self.users),
+            _users(dialect, self.users),
             _any_of("operation = ?", self.operations),
         ]
         if self.namespaced:
@@ -80,11 +98,8 @@ class EventQuery:
         if self.until:
             clauses.append(("time_ms < ?", [time_to_ms(self.until)]))
         if self.text:
-            # instr, not LIKE: LIKE reads its pattern as a C string, so a NUL in `q` cut it short
-            # and matched everything; instr compares every character, wildcards included. Both
-            # sides lowered by SQLite: ASCII case folding, as LIKE had.
             columns = ("username", "namespace", "name", "kind", "field_manager")
-            text_sql = " OR ".join(f"instr(lower({c}), lower(?)) > 0" for c in columns)
+            text_sql = " OR ".join(dialect.text.format(column=c) for c in columns)
             clauses.append((f"({text_sql})", [self.text] * len(columns)))
         clauses.extend(extra)
         used = [(sql, params) for sql, params in clauses if sql]
@@ -93,13 +108,18 @@ class EventQuery:
         return "WHERE " + " AND ".join(sql for sql, _ in used), [p for _, ps in used for p in ps]
 
 
-def _users(patterns: tuple[str, ...]) -> tuple[str, list[object]]:
-    # An exact name compares with `=`: SQLite then walks events_by_user newest first and stops
-    # at the end of the page, where GLOB is a range scan that sorts every event of the user.
+def _users(dialect: Dialect, patterns: tuple[str, ...]) -> tuple[str, list[object]]:
+    # An exact name compares with `=`: the store then walks events_by_user newest first and
+    # stops at the end of the page, where a pattern is a range scan that sorts every event of
+    # the user.
     if not patterns:
         return "", []
-    tests = ["username GLOB ?" if "*" in p or "[" in p else "username = ?" for p in patterns]
-    return "(" + " OR ".join(tests) + ")", list(patterns)
+    globs = ["*" in p or "[" in p for p in patterns]
+    tests = [dialect.user_glob if glob else "username = ?" for glob in globs]
+    params: list[object] = [
+        dialect.glob(p) if glob else p for p, glob in zip(patterns, globs, strict=True)
+    ]
+    return "(" + " OR ".join(tests) + ")", params
 
 
 def _any_of(sql: str, values: tuple[str, ...], *, repeat: int = 1) -> tuple[str, list[object]]:

@@ -21,7 +21,7 @@ from logistis.collector.redaction import Redactor
 from logistis.collector.retention import enforce_forever
 from logistis.collector.rules import CaptureRules, build_rules
 from logistis.collector.settings import Settings
-from logistis.collector.store import Store
+from logistis.collector.store import Store, open_store
 from logistis.collector.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     )
     metrics = Metrics()
     retention = settings.retention
-    async with Store.open(
-        settings.database, max_events_per_resource=retention.max_events_per_resource
+    async with open_store(
+        settings.store, max_events_per_resource=retention.max_events_per_resource
     ) as store:
         kinds = KindResolver(await store.known_kinds())
         writer = Writer(store, metrics, max_batch=settings.max_commit_batch)

@@ -75,7 +75,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 extra={
                     "webhook": f"https://{settings.webhook_listen}{WEBHOOK_PATH}",
                     "api": f"http://{settings.api_listen}/api/v1/events",
-                    "database": str(settings.database),
+                    "database": runtime.store.name,
                 },
             )
             await stop.wait()

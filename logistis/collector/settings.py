@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from logistis.collector.store.url import StoreURL, StoreURLError
 from logistis.collector.units import parse_duration, parse_size
 from logistis.version import add_version_flag
 
@@ -57,6 +58,8 @@ class Retention:
 class Settings:
     data_dir: Path = Path(".logistis")
     """Where the SQLite database, the redaction key and a generated dev certificate live."""
+    store_url: StoreURL | None = None
+    """The database holding the history; None: the SQLite file in the data dir."""
     webhook_listen: Listen = Listen("0.0.0.0", 8443)
     """TLS admission endpoint (also serves /healthz and /readyz for kubelet probes)."""
     api_listen: Listen = Listen("127.0.0.1", 8080)
@@ -121,7 +124,12 @@ class Settings:
 
     @property
     def database(self) -> Path:
+        """The embedded default's SQLite file."""
         return self.data_dir / "logistis.db"
+
+    @property
+    def store(self) -> StoreURL:
+        return self.store_url or StoreURL.sqlite(self.database)
 
 
 def _path(value: str | None) -> Path | None:
@@ -159,6 +167,8 @@ _SELECTOR_FLAGS = tuple(
 # Every flag of the collector, in --help order; each is also LOGISTIS_<FLAG> in the environment.
 FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--data-dir", {"metavar": "DIR", "help": "database, redaction key and dev certificate"}),
+    ("--store", {"metavar": "URL", "help": "sqlite://PATH (default: logistis.db in --data-dir) or postgresql://USER@HOST/DB; prefer --store-file or the variable for a URL with a password"}),
+    ("--store-file", {"metavar": "FILE", "help": "read the --store URL from this file (a mounted Secret, e.g. CloudNativePG's uri key)"}),
     ("--webhook-listen", {"metavar": "HOST:PORT", "help": "TLS admission endpoint (default 0.0.0.0:8443)"}),
     ("--api-listen", {"metavar": "HOST:PORT", "help": "query API and metrics (default 127.0.0.1:8080)"}),
     ("--allow-public-api", {"action": "store_true", "help": "permit a non-loopback --api-listen"}),
@@ -206,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  logistis-collector --data-dir .logistis          # local, self-signed TLS\n"
+            "  LOGISTIS_STORE=postgresql://logistis:PASSWORD@db/logistis logistis-collector\n"
+            "  logistis-collector migrate-store --help          # move a history to another store\n"
             "  logistis-collector --config /etc/logistis/config.yaml --tls-self-managed\n"
             "  logistis-collector --exclude-user 'system:serviceaccount:kube-system:*'\n"
         ),
@@ -287,6 +299,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         raise SettingsError("--tls-cert and --tls-key go together")
     settings = Settings(
         data_dir=Path(values.get("data_dir", ".logistis")),
+        store_url=_store_url(values),
         webhook_listen=parse_listen(values.get("webhook_listen", "0.0.0.0:8443")),
         api_listen=parse_listen(values.get("api_listen", "127.0.0.1:8080")),
         allow_public_api=bool(values.get("allow_public_api")),
@@ -341,6 +354,29 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
+
+
+def _store_url(values: dict[str, Any]) -> StoreURL | None:
+    text, path = values.get("store"), values.get("store_file")
+    if text and path:
+        raise SettingsError("--store and --store-file: give one of them")
+    return read_store_url(text, path, "--store") if text or path else None
+
+
+def read_store_url(text: str | None, path: str | None, flag: str) -> StoreURL:
+    """A store URL given as `flag` or read from the file of `flag`-file; errors never repeat
+    it (it may hold a password)."""
+    what = flag
+    if path:
+        what = f"{flag}-file {path}"
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise SettingsError(f"{what}: {error.strerror}") from None
+    try:
+        return StoreURL.parse(text or "")
+    except StoreURLError as error:
+        raise SettingsError(f"{what}: {error}") from None
 
 
 def _selectors(values: dict[str, Any], mode: str) -> dict[str, tuple[str, ...]]:

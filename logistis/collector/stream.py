@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,9 @@ from logistis.collector.events import Event
 from logistis.collector.http import RUNTIME
 from logistis.collector.query import FILTERS, STREAM, EventQuery, after_id, event_query, parse_query
 from logistis.collector.runtime import Runtime
+from logistis.collector.store import StoreError
+
+log = logging.getLogger(__name__)
 
 STREAMS = web.AppKey("streams", set[web.StreamResponse])
 READS = web.AppKey("stream_reads", dict[tuple[EventQuery, int, "Encode"], "asyncio.Future[_Batch]"])
@@ -102,6 +106,9 @@ async def follow(
         runtime.metrics.stream_disconnects.labels("slow client").inc()
         if request.transport is not None:
             request.transport.abort()
+    except StoreError as error:
+        # The client resumes after the last id it received once the store is back.
+        log.warning("stream ended: store unavailable", extra={"error": str(error)})
     finally:
         streams.discard(response)
         runtime.metrics.stream_clients.dec()

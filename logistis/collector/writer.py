@@ -7,22 +7,18 @@ transaction, so durability costs one fsync per group rather than per request.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from logistis.collector.events import Event
 from logistis.collector.metrics import Metrics
-from logistis.collector.store import NotStored, Store
+from logistis.collector.store import NotStored, Store, StoreError
 
 log = logging.getLogger(__name__)
 
 # A writer loop that failed unexpectedly starts again after this pause.
 RESTART_SECONDS = 0.1
-# Room for the WAL to grow to its checkpoint size (1000 pages of 4 KiB) before recording resumes.
-MIN_FREE_BYTES = 4 * 2**20
 
 
 class NotRecorded(Exception):
@@ -105,13 +101,8 @@ class Writer:
             await self._task
 
     async def recover(self) -> None:
-        """Clear a commit failure once the disk has room again and a write of our own commits.
-
-        The write alone proves little on a full disk: it lands in WAL space that the failed
-        commits already allocated.
-        """
-        if self._store.free_bytes() < MIN_FREE_BYTES:
-            raise OSError(errno.ENOSPC, "still no room on the database's file system")
+        """Clear a commit failure once a write of our own commits (the disk has room again,
+        the database is back)."""
         await self._store.probe_write()
         self.last_error = None
 
@@ -161,9 +152,10 @@ class Writer:
             # The change summary and compression happen in the store's write thread, off the
             # event loop, in the same hand-over as the transaction.
             outcomes = await self._store.record([pending.event for pending in batch])
-        except (sqlite3.Error, OSError) as error:
+        except (StoreError, OSError) as error:
             self._fail(batch, error)
-            # A full disk or a locked file: pause briefly so a stuck store is not hammered.
+            # A full disk, a locked file, a database away: pause briefly so a stuck store is not
+            # hammered.
             await asyncio.sleep(0.2)
             return
         except BaseException:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import zstandard
 
-from logistis.collector import codec
+from logistis.collector.store import codec
 from tests.support.fixtures import bodies
 
 

@@ -1,18 +1,19 @@
-"""An acknowledged event survives `kill -9`; SIGTERM flushes everything acknowledged."""
+"""On both stores: an acknowledged event survives `kill -9`; SIGTERM flushes everything
+acknowledged."""
 
 from __future__ import annotations
 
 import signal
-import sqlite3
 import threading
 import time
 import uuid
 
 import httpx
 
-from logistis.collector.store import unpack_uid
+from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
+from tests.support.stores import store_env, stored_uids
 
 
 def hammer(collector: CollectorProcess, acknowledged: list[str], stop: threading.Event) -> None:
@@ -30,12 +31,6 @@ def hammer(collector: CollectorProcess, acknowledged: list[str], stop: threading
                 return
             if answer.status_code == 200 and answer.json()["response"]["allowed"]:
                 acknowledged.append(body["request"]["uid"])
-
-
-def stored_uids(collector: CollectorProcess) -> set[str]:
-    with sqlite3.connect(f"file:{collector.data_dir / 'logistis.db'}?mode=ro", uri=True) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        return {unpack_uid(uid) for (uid,) in db.execute("SELECT uid FROM events")}
 
 
 def run_load_then(collector: CollectorProcess, sig: int, at_least: int, then: float) -> list[str]:
@@ -62,26 +57,25 @@ def run_load_then(collector: CollectorProcess, sig: int, at_least: int, then: fl
     return acknowledged
 
 
-def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path):
+PATIENT = ("--max-events-per-resource", "100000", "--commit-timeout", "30")
+
+
+def test_kill_9_under_load_loses_no_acknowledged_event(tmp_path, store_url: StoreURL):
     # A high per-resource limit: retention must not be what removes an event here.
-    collector = CollectorProcess(
-        tmp_path / "data", "--max-events-per-resource", "100000", "--commit-timeout", "30"
-    )
+    collector = CollectorProcess(tmp_path / "data", *PATIENT, env=store_env(store_url))
     for round_number in range(3):
         collector.start()
         acknowledged = run_load_then(collector, signal.SIGKILL, 50, 0.1 * round_number)
         assert len(acknowledged) >= 50
-        missing = set(acknowledged) - stored_uids(collector)
+        missing = set(acknowledged) - stored_uids(store_url)
         assert not missing, f"round {round_number}: {len(missing)} acknowledged events lost"
     collector.start()
     collector.stop()
 
 
-def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path):
-    collector = CollectorProcess(
-        tmp_path / "data", "--max-events-per-resource", "100000", "--commit-timeout", "30"
-    ).start()
+def test_sigterm_under_load_flushes_everything_acknowledged(tmp_path, store_url: StoreURL):
+    collector = CollectorProcess(tmp_path / "data", *PATIENT, env=store_env(store_url)).start()
     acknowledged = run_load_then(collector, signal.SIGTERM, 50, 0.2)
     assert collector.process is not None
     assert collector.process.returncode == 0
-    assert set(acknowledged) <= stored_uids(collector)
+    assert set(acknowledged) <= stored_uids(store_url)

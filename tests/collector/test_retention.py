@@ -1,23 +1,25 @@
-"""Retention: per-resource limit (a trigger on insert), maximum age and maximum size."""
+"""Retention on both stores: per-resource limit (applied as events are recorded), maximum age
+and maximum size."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from logistis.collector.admission import event_from_request
 from logistis.collector.kinds import KindResolver
 from logistis.collector.query import EventQuery, Page
 from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
-from logistis.collector.store import Store
+from logistis.collector.store import StoreURL, open_store
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
+from tests.support.stores import store_env
 
 
-def test_per_resource_limit_keeps_the_newest(tmp_path):
-    with CollectorProcess(tmp_path / "data", "--max-events-per-resource", "3") as collector:
+def test_per_resource_limit_keeps_the_newest(tmp_path, store_url: StoreURL):
+    args = ("--max-events-per-resource", "3")
+    with CollectorProcess(tmp_path / "data", *args, env=store_env(store_url)) as collector:
         post_reviews(collector)
         events = all_events(collector)
         with collector.client() as client:
@@ -51,8 +53,8 @@ def stored_events(days_ago: list[int]) -> list:
     return events
 
 
-async def test_max_age_removes_old_events_and_keeps_counts_exact(tmp_path: Path):
-    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=1000) as store:
+async def test_max_age_removes_old_events_and_keeps_counts_exact(store_url: StoreURL):
+    async with open_store(store_url, max_events_per_resource=1000) as store:
         await store.record(stored_events([40] * 30 + [10] * 20 + [1] * 10))
         removed = await enforce_once(store, Retention(max_age=timedelta(days=30)))
         assert removed == 30
@@ -62,8 +64,8 @@ async def test_max_age_removes_old_events_and_keeps_counts_exact(tmp_path: Path)
         assert sum(n["count"] for n in await store.namespaces()) == 30
 
 
-async def test_max_size_removes_oldest_first(tmp_path: Path):
-    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=100000) as store:
+async def test_max_size_removes_oldest_first(store_url: StoreURL):
+    async with open_store(store_url, max_events_per_resource=100000) as store:
         await store.record(stored_events([5] * 2000))
         before = await store.used_bytes()
         await enforce_once(store, Retention(max_bytes=before // 2))

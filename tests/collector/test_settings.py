@@ -108,3 +108,49 @@ def test_the_kubernetes_api_flags():
     assert settings.requestheader_allowed_names == ("front-proxy-client", "aggregator")
     assert settings.apiservice == "v1alpha1.logistis.io"
     assert from_args(["--kube-api"], environ={}).kube_api is True
+
+
+PASSWORD = "pa:ss/w%40rd-7f3"
+URL_WITH_PASSWORD = f"postgresql://logistis:{PASSWORD}@db.example:5432/logistis?sslmode=require"
+
+
+def test_store_defaults_to_the_sqlite_file_in_the_data_dir():
+    store = from_args(["--data-dir", "/var/lib/logistis"], environ={}).store
+    assert (store.backend, store.path) == ("sqlite", Path("/var/lib/logistis/logistis.db"))
+
+
+def test_store_url_from_the_flag_the_environment_or_a_file(tmp_path):
+    uri = tmp_path / "uri"
+    uri.write_text(URL_WITH_PASSWORD + "\n")
+    from_flag = from_args(["--store", "sqlite:///data/x.db"], environ={}).store
+    from_env = from_args([], environ={"LOGISTIS_STORE": URL_WITH_PASSWORD}).store
+    from_file = from_args([], environ={"LOGISTIS_STORE_FILE": str(uri)}).store
+    assert (from_flag.backend, from_flag.path) == ("sqlite", Path("/data/x.db"))
+    assert from_env.url == from_file.url == URL_WITH_PASSWORD
+    assert from_env.backend == "postgresql"
+
+
+def test_the_store_password_is_masked_wherever_the_url_is_shown():
+    store = from_args([], environ={"LOGISTIS_STORE": URL_WITH_PASSWORD}).store
+    shown = [str(store), repr(store), store.hide(f"failed: {URL_WITH_PASSWORD}")]
+    for text in shown:
+        assert not [part for part in ("pa:ss", "w%40rd", "w@rd") if part in text], text
+    assert str(store) == "postgresql://logistis:***@db.example:5432/logistis?sslmode=require"
+    assert store.hide("password w@rd... pa:ss/w@rd-7f3") == "password w@rd... ***"
+    query = from_args(["--store", "postgresql://db/x?user=u&password=hunter2"], environ={})
+    assert "hunter2" not in str(query.store)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--store", f"mysql://root:{PASSWORD}@db/x"], "must be sqlite://PATH or postgresql://"),
+        (["--store", "sqlite://"], "needs a file path"),
+        (["--store", "sqlite:///x", "--store-file", "/nowhere"], "give one of them"),
+        (["--store-file", "/nowhere/uri"], "--store-file /nowhere/uri: No such file"),
+    ],
+)
+def test_bad_store_settings_name_the_problem_without_the_url(argv, message):
+    with pytest.raises(SettingsError, match=message) as raised:
+        from_args(argv, environ={})
+    assert PASSWORD not in str(raised.value)

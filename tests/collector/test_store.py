@@ -1,8 +1,10 @@
-"""The store's own file format: identities kept once, packed uids, and databases written by
-an older schema read after the upgrade."""
+"""What each store keeps and how: identities kept once, packed uids, databases written by an
+older schema read after the upgrade, schema migrations and the order of ids with several
+writers."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from dataclasses import replace
@@ -11,15 +13,18 @@ from pathlib import Path
 
 import orjson
 
-from logistis.collector import sql
 from logistis.collector.admission import event_from_request
 from logistis.collector.events import Event
 from logistis.collector.kinds import KindResolver
 from logistis.collector.query import EventQuery, Page
 from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
-from logistis.collector.store import Store, encode_event
+from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store import postgres_sql as pg_sql
+from logistis.collector.store import sqlite_sql as sql
 from tests.support.fixtures import bodies
+from tests.support.postgres import PostgresServer
+from tests.support.stores import table_rows
 
 # The INSERT of schema 2, before identities: kept here to write a database as it wrote them.
 INSERT_EVENT_V2 = """
@@ -49,44 +54,120 @@ async def all_stored(store: Store) -> list[Event]:
     return events[::-1]
 
 
-async def test_each_identity_is_stored_once_and_every_event_reads_its_own(tmp_path: Path):
+async def test_each_identity_is_stored_once_and_every_event_reads_its_own(store_url: StoreURL):
     events = fixture_events()
-    path = tmp_path / "db.sqlite"
-    async with Store.open(path, max_events_per_resource=1000) as store:
+    async with open_store(store_url, max_events_per_resource=1000) as store:
         assert await store.record(events) == [None] * len(events)
         stored = await all_stored(store)
     assert [user_of(e) for e in stored] == [user_of(e) for e in events]
     distinct = {orjson.dumps([e.user.uid, list(e.user.groups), e.user.extra]) for e in events}
-    assert len(rows(path, "SELECT id FROM identities")) == len(distinct) < len(events) / 5
+    assert len(table_rows(store_url, "SELECT id FROM identities")) == len(distinct)
+    assert len(distinct) < len(events) / 5
+
+
+def test_sqlite_events_name_their_identity_instead_of_holding_it(tmp_path: Path):
+    path = tmp_path / "db.sqlite"
+    asyncio.run(record_all(StoreURL.sqlite(path), fixture_events()))
     assert rows(path, "SELECT DISTINCT user_json FROM events") == [("",)]
 
 
-async def test_identities_leave_with_the_last_event_naming_them(tmp_path: Path):
-    path = tmp_path / "db.sqlite"
-    async with Store.open(path, max_events_per_resource=1000) as store:
+async def record_all(url: StoreURL, events: list[Event]) -> None:
+    async with open_store(url, max_events_per_resource=1000) as store:
+        await store.record(events)
+
+
+async def test_identities_leave_with_the_last_event_naming_them(store_url: StoreURL):
+    async with open_store(store_url, max_events_per_resource=1000) as store:
         await store.record(fixture_events(age=timedelta(days=40)))
         alice = [e for e in fixture_events() if e.user.username == "alice"]
         await store.record(alice)
         await enforce_once(store, Retention(max_age=timedelta(days=30)))
         stored = await all_stored(store)
     assert [user_of(e) for e in stored] == [user_of(e) for e in alice]
-    assert len(rows(path, "SELECT id FROM identities")) == 1
+    assert len(table_rows(store_url, "SELECT id FROM identities")) == 1
 
 
-async def test_request_uids_are_packed_when_they_are_uuids_and_read_back_as_sent(tmp_path: Path):
+UIDS = ["0f6b1d5e-5d0c-4b8e-9a57-3c1e2f4a6b7d", "0F6B1D5E-5D0C-4B8E-9A57-3C1E2F4A6B7E",
+        "review-1", ""]  # fmt: skip
+
+
+async def test_request_uids_are_read_back_as_sent(store_url: StoreURL):
     template = fixture_events()[0]
-    uids = ["0f6b1d5e-5d0c-4b8e-9a57-3c1e2f4a6b7d", "0F6B1D5E-5D0C-4B8E-9A57-3C1E2F4A6B7E",
-            "review-1", ""]  # fmt: skip
+    async with open_store(store_url) as store:
+        await store.record([replace(template, uid=uid, name=f"n{i}") for i, uid in enumerate(UIDS)])
+        assert [e.uid for e in await all_stored(store)] == UIDS
+
+
+def test_sqlite_packs_request_uids_that_are_uuids(tmp_path: Path):
     path = tmp_path / "db.sqlite"
-    async with Store.open(path) as store:
-        await store.record([replace(template, uid=uid, name=f"n{i}") for i, uid in enumerate(uids)])
-        assert [e.uid for e in await all_stored(store)] == uids
+    template = fixture_events()[0]
+    asyncio.run(record_all(StoreURL.sqlite(path), [replace(template, uid=u) for u in UIDS]))
     assert rows(path, "SELECT typeof(uid), length(uid) FROM events ORDER BY id") == [
         ("blob", 16), ("text", 36), ("text", 8), ("text", 0)
     ]  # fmt: skip
 
 
-async def test_a_database_of_schema_2_is_upgraded_and_its_events_read_as_written(tmp_path: Path):
+async def test_postgresql_keeps_request_uids_that_are_uuids_as_uuid(postgres: PostgresServer):
+    url = postgres.create_database()
+    template = fixture_events()[0]
+    await record_all(url, [replace(template, uid=u) for u in UIDS])
+    assert table_rows(url, "SELECT uid IS NOT NULL, uid_text FROM events ORDER BY id") == [
+        ("t", ""), ("f", UIDS[1]), ("f", UIDS[2]), ("f", "")
+    ]  # fmt: skip
+
+
+async def test_postgresql_collectors_starting_at_once_migrate_the_schema_once(
+    postgres: PostgresServer,
+):
+    url = postgres.create_database()
+
+    async def start() -> int:
+        async with open_store(url) as store:
+            return await store.last_id()
+
+    assert await asyncio.gather(*(start() for _ in range(4))) == [0] * 4
+    versions = table_rows(url, "SELECT version FROM logistis_schema ORDER BY version")
+    assert versions == [(str(n),) for n in range(1, len(pg_sql.MIGRATIONS) + 1)]
+
+
+async def test_postgresql_ids_become_visible_in_commit_order_with_two_writers(
+    postgres: PostgresServer,
+):
+    """Two stores (two collectors) commit groups at once while a follower reads after the
+    last id it has seen, as the stream does: it must see every event, in order, exactly once."""
+    url = postgres.create_database()
+    events = fixture_events()
+    groups = 60
+
+    async with open_store(url, max_events_per_resource=10**6) as a, open_store(url) as b:
+        seen: list[int] = []
+        done = asyncio.Event()
+
+        async def write(store: Store, offset: int) -> None:
+            for number in range(groups):
+                chunk = [replace(e, name=f"w{offset}-{number}") for e in events[:5]]
+                await store.record(chunk)
+
+        async def follow() -> None:
+            while True:
+                finished = done.is_set()
+                after = seen[-1] if seen else 0
+                seen.extend(e.id for e in await a.events_after(after, EventQuery(), 1000))
+                if finished:
+                    return
+
+        follower = asyncio.create_task(follow())
+        await asyncio.gather(write(a, 0), write(b, 1))
+        done.set()
+        await follower
+        everything = [e.id for e in await all_stored(a)]
+    assert len(everything) == 2 * groups * 5
+    assert seen == everything
+
+
+async def test_a_sqlite_database_of_schema_2_is_upgraded_and_its_events_read_as_written(
+    tmp_path: Path,
+):
     path = tmp_path / "db.sqlite"
     old = fixture_events(age=timedelta(days=1))
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
@@ -97,7 +178,7 @@ async def test_a_database_of_schema_2_is_upgraded_and_its_events_read_as_written
         written = [(e.uid, *encode_event(e).row[1:]) for e in old]
         connection.executemany(INSERT_EVENT_V2, written)
     new = fixture_events()
-    async with Store.open(path, max_events_per_resource=1000) as store:
+    async with open_store(StoreURL.sqlite(path), max_events_per_resource=1000) as store:
         await store.record(new)
         stored = await all_stored(store)
         detail = await store.get_event(stored[0].id)

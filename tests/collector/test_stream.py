@@ -47,15 +47,15 @@ def read_stream(collector: CollectorProcess, count: int, headers=None, **params)
     return received
 
 
-def test_live_events_arrive_in_order_with_their_ids(collector):
+def test_live_events_arrive_in_order_with_their_ids(store_collector):
     reviews = fresh(5)
     result: list[dict] = []
-    reader = threading.Thread(target=lambda: result.extend(read_stream(collector, 5)))
+    reader = threading.Thread(target=lambda: result.extend(read_stream(store_collector, 5)))
     reader.start()
     # The reader subscribes from "now": give it a moment to connect before posting.
     connected = threading.Event()
     connected.wait(0.5)
-    post_reviews(collector, reviews)
+    post_reviews(store_collector, reviews)
     reader.join(10)
     assert [m["event"] for m in result] == ["change"] * 5
     ids = [int(m["id"]) for m in result]
@@ -65,24 +65,24 @@ def test_live_events_arrive_in_order_with_their_ids(collector):
     assert [json.loads(m["data"])["uid"] for m in result] == [r["request"]["uid"] for r in reviews]
 
 
-def test_resume_after_last_event_id_has_no_gap_and_no_duplicate(collector):
-    post_reviews(collector, fresh(10))
-    first = read_stream(collector, 4, after="0")
+def test_resume_after_last_event_id_has_no_gap_and_no_duplicate(store_collector):
+    post_reviews(store_collector, fresh(10))
+    first = read_stream(store_collector, 4, after="0")
     last_id = first[-1]["id"]
-    post_reviews(collector, fresh(6, start=120))
-    rest = read_stream(collector, 12, headers={"Last-Event-ID": last_id})
+    post_reviews(store_collector, fresh(6, start=120))
+    rest = read_stream(store_collector, 12, headers={"Last-Event-ID": last_id})
     ids = [int(m["id"]) for m in first + rest]
     assert ids == list(range(1, 17))
 
 
-def test_stream_applies_filters(collector):
-    post_reviews(collector, fresh(60, start=40))
-    with collector.client() as client:
+def test_stream_applies_filters(store_collector):
+    post_reviews(store_collector, fresh(60, start=40))
+    with store_collector.client() as client:
         expected = [
             e["id"]
             for e in client.get("/api/v1/events", params={"user": "alice", "limit": 1000}).json()[
                 "items"
             ]
         ]
-    received = read_stream(collector, len(expected), after="0", user="alice")
+    received = read_stream(store_collector, len(expected), after="0", user="alice")
     assert sorted(int(m["id"]) for m in received) == sorted(expected)

@@ -1,5 +1,5 @@
-"""The writer behind the admission edge: an event the store cannot take fails alone, and the
-writer loop outlives anything a commit raises.
+"""The writer behind the admission edge: an event the store cannot take fails alone (on both
+stores), and the writer loop outlives anything a commit raises.
 
 These events skip the edge's type checks on purpose (`collector.admission` refuses them with a
 400 first): the writer must hold even if a value of a wrong type gets past it.
@@ -18,7 +18,7 @@ import pytest
 
 from logistis.collector.events import Event
 from logistis.collector.metrics import Metrics
-from logistis.collector.store import Store
+from logistis.collector.store import StoreURL, open_store
 from logistis.collector.writer import NotRecorded, Writer
 from tests.collector.test_store import all_stored, fixture_events
 
@@ -40,7 +40,7 @@ async def settle(futures: list[asyncio.Future[None]]) -> list[BaseException | No
 
 
 @pytest.mark.parametrize("field", COLUMN_FIELDS)
-async def test_every_hostile_value_fails_alone_inside_its_group(tmp_path: Path, field: str):
+async def test_every_hostile_value_fails_alone_inside_its_group(store_url: StoreURL, field: str):
     valid = [replace(e, uid=str(uuid.uuid4())) for e in fixture_events()]
     bad = [
         hostile(replace(valid[i % len(valid)], uid=str(uuid.uuid4())), field, value)
@@ -48,7 +48,7 @@ async def test_every_hostile_value_fails_alone_inside_its_group(tmp_path: Path, 
     ]
     mixed: list[tuple[Event, bool]] = [(e, True) for e in valid] + [(e, False) for e in bad]
     random.Random(field).shuffle(mixed)
-    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=10_000) as store:
+    async with open_store(store_url, max_events_per_resource=10_000) as store:
         writer = Writer(store, Metrics(), max_batch=64)
         writer.start()
         # Submitted in one go: they share groups of up to 64 with the hostile ones.
@@ -71,7 +71,8 @@ async def test_the_writer_restarts_after_an_unexpected_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     events = [replace(e, uid=str(uuid.uuid4())) for e in fixture_events()[:10]]
-    async with Store.open(tmp_path / "db.sqlite", max_events_per_resource=10_000) as store:
+    url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    async with open_store(url, max_events_per_resource=10_000) as store:
         writer = Writer(store, Metrics())
         writer.start()
         real_record = store.record

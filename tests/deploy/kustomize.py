@@ -16,12 +16,14 @@ CERT_MANAGER = MANIFESTS / "overlays" / "cert-manager"
 CUSTOM_IMAGE = MANIFESTS / "overlays" / "custom-image"
 KUBE_API = MANIFESTS / "overlays" / "kube-api"
 KUBE_API_CERT_MANAGER = MANIFESTS / "overlays" / "kube-api-cert-manager"
+POSTGRES = MANIFESTS / "overlays" / "postgres"
 VARIANTS = {
     "base": BASE,
     "cert-manager": CERT_MANAGER,
     "custom-image": CUSTOM_IMAGE,
     "kube-api": KUBE_API,
     "kube-api-cert-manager": KUBE_API_CERT_MANAGER,
+    "postgres": POSTGRES,
 }
 
 Manifest = dict[str, Any]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from logistis.collector.certmanager import (
     DEFAULT_SECRET,
@@ -13,6 +14,7 @@ from tests.deploy.kustomize import (
     BASE,
     CERT_MANAGER,
     CUSTOM_IMAGE,
+    POSTGRES,
     VARIANTS,
     Manifest,
     find,
@@ -322,3 +324,22 @@ def test_only_the_webhook_port_is_reachable_and_not_from_pods(variant: str) -> N
     for source in rule["from"]:
         assert source.keys() == {"ipBlock"}
         assert source["ipBlock"]["except"]
+
+
+def test_the_postgres_overlay_reads_the_store_url_from_the_cloudnativepg_secret() -> None:
+    objects = render(POSTGRES)
+    container = collector(objects)
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "store"]
+    (volume,) = [v for v in pod_spec(objects)["volumes"] if v["name"] == "store"]
+    assert mount["readOnly"] is True
+    assert env(container)["LOGISTIS_STORE_FILE"] == f"{mount['mountPath']}/uri"
+    assert volume["secret"]["items"] == [{"key": "uri", "path": "uri"}]
+    # The example cluster's operator writes exactly that Secret, in the collector's namespace.
+    cluster = yaml.safe_load((POSTGRES / "cluster.example.yaml").read_text())
+    assert (cluster["apiVersion"], cluster["kind"]) == ("postgresql.cnpg.io/v1", "Cluster")
+    assert cluster["metadata"]["namespace"] == NAMESPACE
+    assert volume["secret"]["secretName"] == f"{cluster['metadata']['name']}-app"
+    # Nothing else changes: no password in the spec, the same objects as the base.
+    assert not any("postgresql://" in str(v) for v in env(container).values())
+    # The example cluster is a custom resource kept out of the overlay.
+    assert kinds(objects) == kinds(render(BASE))

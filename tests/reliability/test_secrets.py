@@ -1,13 +1,12 @@
-"""No Secret value from the fixtures is ever in the database file, its WAL, the collector's
-log or any API answer: every place is scanned for every value, as sent and decoded."""
+"""No Secret value from the fixtures is ever in the database (the SQLite file and its WAL, or
+every file of the PostgreSQL server's data directory), the collector's log or any API answer:
+every place is scanned for every value, as sent and decoded."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,11 @@ import httpx
 import pytest
 
 from logistis.collector.redaction import LAST_APPLIED
+from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
+from tests.support.postgres import PostgresServer, psql
+from tests.support.stores import BACKENDS, store_env, write_locked
 
 SECRET_FIXTURES = (145, 146, 147, 222, 223)
 # Long enough not to occur by chance in compressed bytes or in unrelated text.
@@ -64,27 +66,28 @@ def dropped_secret() -> dict[str, Any]:
     return review
 
 
-@contextlib.contextmanager
-def write_locked(database: Path) -> Iterator[None]:
-    """Another process holds the database's write lock (a backup, an operator's shell)."""
-    holder = sqlite3.connect(database, isolation_level=None)
-    try:
-        holder.execute("BEGIN EXCLUSIVE")
-        yield
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> StoreURL:
+    if request.param == "sqlite":
+        return StoreURL.sqlite(tmp_path_factory.mktemp("secrets") / "data" / "logistis.db")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
 
 
 @pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    data = tmp_path_factory.mktemp("secrets")
-    config = data / "config.yaml"
+def collector(
+    store: StoreURL, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CollectorProcess]:
+    sqlite = store.backend == "sqlite"
+    data = store.path.parent if sqlite else tmp_path_factory.mktemp("secrets") / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    config = data.parent / "config.yaml"
     config.write_text(RULES)
     args = ("--config", str(config), "--log-level", "debug", "--record-dry-run")
-    with CollectorProcess(data / "data", "--commit-timeout", "0.5", *args) as process:
+    args = ("--commit-timeout", "0.5", *args)
+    with CollectorProcess(data, *args, env=store_env(store)) as process:
         answers = post_reviews(process, bodies())
-        with write_locked(process.data_dir / "logistis.db"):
+        with write_locked(store):
             answers += post_reviews(process, [dropped_secret()])
         assert {a.status_code for a in answers} == {200}
         yield process
@@ -101,11 +104,27 @@ def assert_clean(where: str, data: bytes) -> None:
     assert not found, f"{where} holds {found}"
 
 
-def test_no_secret_value_in_the_database_or_its_wal(collector: CollectorProcess) -> None:
-    files = sorted(collector.data_dir.glob("logistis.db*"))
-    assert {f.name for f in files} >= {"logistis.db", "logistis.db-wal"}
-    for path in files:
-        assert_clean(path.name, path.read_bytes())
+def database_files(
+    store: StoreURL, collector: CollectorProcess, request: pytest.FixtureRequest
+) -> list[Path]:
+    if store.backend == "sqlite":
+        files = sorted(collector.data_dir.glob("logistis.db*"))
+        assert {f.name for f in files} >= {"logistis.db", "logistis.db-wal"}
+        return files
+    # Everything the server keeps: tables, indexes, TOAST, WAL, after a checkpoint has written
+    # out what was only in its buffers.
+    server: PostgresServer = request.getfixturevalue("postgres")
+    psql(store.url, "CHECKPOINT")
+    files = [path for path in server.data_dir.rglob("*") if path.is_file()]
+    assert any(path.parent.name == "pg_wal" for path in files)
+    return files
+
+
+def test_no_secret_value_in_the_database_files(
+    store: StoreURL, collector: CollectorProcess, request: pytest.FixtureRequest
+) -> None:
+    for path in database_files(store, collector, request):
+        assert_clean(str(path), path.read_bytes())
 
 
 def test_no_secret_value_in_the_log(collector: CollectorProcess) -> None:

@@ -7,6 +7,7 @@ stops it with SIGTERM (or SIGKILL, for the durability tests). `post_review` send
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,18 @@ def post_reviews(
             )
             for review in (bodies() if reviews is None else reviews)
         ]
+
+
+@contextlib.contextmanager
+def fed(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[CollectorProcess]:
+    """A collector with all 228 fixtures posted (dry runs not recorded), stopped after."""
+    collector = CollectorProcess(data_dir, env=env).start()
+    try:
+        responses = post_reviews(collector)
+        assert all(r.status_code == 200 for r in responses)
+        yield collector
+    finally:
+        collector.stop()
 
 
 def run_collector_command(args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,7 @@ class CodecError(ValueError):
 
 @cache
 def _dictionary(number: int) -> zstandard.ZstdCompressionDict:
-    resource = importlib.resources.files("logistis.collector").joinpath(
+    resource = importlib.resources.files("logistis.collector.store").joinpath(
         f"codec-dictionary-{number}.json"
     )
     try:

@@ -1,4 +1,4 @@
-"""Every SQL statement of the store, in one place.
+"""Every SQL statement of the SQLite store, in one place.
 
 Aggregates (`stats` for facets and the namespaces overview, `resources` for per-resource
 retention) are kept by triggers, so every way an event enters or leaves the table keeps them
@@ -6,6 +6,8 @@ exact without a round trip from Python.
 """
 
 from __future__ import annotations
+
+from logistis.collector.query import Dialect
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
 APPLICATION_ID = 0x4C4F4749  # "LOGI"
@@ -132,14 +134,40 @@ INSERT_EVENT = """
             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+INSERT_EVENT_WITH_ID = """
+    INSERT INTO events (id, uid, time_ms, operation, dry_run, username, identity, user_json, grp,
+                        version, kind, resource, subresource, namespace, name, field_manager,
+                        changes, body)
+    VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM identities WHERE json = ?), '',
+            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+# The filters. GLOB takes the user patterns as they are. Text: instr, not LIKE: LIKE reads its
+# pattern as a C string, so a NUL in `q` cut it short and matched everything; instr compares
+# every character, wildcards included. Both sides lowered by SQLite: ASCII case folding.
+DIALECT = Dialect(
+    kind="(kind = ? COLLATE NOCASE OR resource = lower(?))",
+    user_glob="username GLOB ?",
+    glob=str,
+    text="instr(lower({column}), lower(?)) > 0",
+)
+
 # Events written before migration 3 carry their identity's JSON themselves.
+IDENTITY_JSON = (
+    "coalesce((SELECT json FROM identities WHERE identities.id = events.identity), user_json)"
+)
 SUMMARY_COLUMNS = (
-    "id, uid, time_ms, operation, dry_run, username,"
-    " coalesce((SELECT json FROM identities WHERE identities.id = events.identity), user_json),"
+    f"id, uid, time_ms, operation, dry_run, username, {IDENTITY_JSON},"
     " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
 
 SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
+SELECT_EXPORT = f"""
+    SELECT id, uid, time_ms, operation, dry_run, username, {IDENTITY_JSON}, grp, version, kind,
+           resource, subresource, namespace, name, field_manager, changes, body
+    FROM events WHERE id > ? ORDER BY id LIMIT ?
+"""
+SELECT_COUNT_UP_TO = "SELECT count(*) FROM events WHERE id <= ?"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
@@ -153,7 +181,7 @@ SELECT_NAMESPACES = """
 """
 SELECT_NAMESPACE_KINDS = """
     SELECT namespace, grp, kind, resource, sum(count) AS n FROM stats
-    GROUP BY namespace, grp, resource, kind ORDER BY namespace, n DESC
+    GROUP BY namespace, grp, resource, kind ORDER BY namespace, n DESC, grp, resource, kind
 """
 
 # Facets over the aggregate table, or over the events themselves when a filter needs them.
@@ -161,9 +189,17 @@ FACET_SOURCE_STATS = "stats"
 FACET_SOURCE_EVENTS = (
     "(SELECT namespace, grp, resource, kind, username, operation, 1 AS count FROM events {where})"
 )
+# Ties in the order of their values, as the PostgreSQL store orders them.
 SELECT_FACET = (
-    "SELECT {columns}, sum(count) AS n FROM {source} {where} GROUP BY {columns} ORDER BY n DESC"
+    "SELECT {columns}, sum(count) AS n FROM {source} {where} GROUP BY {columns}"
+    " ORDER BY n DESC, {bytewise}"
 )
+
+
+def bytewise(columns: str) -> str:
+    """Columns in the order of their bytes: SQLite's own order of text."""
+    return columns
+
 
 DELETE_OLDER_THAN = """
     DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT ?)

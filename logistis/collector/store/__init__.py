@@ -1,0 +1,45 @@
+"""Where the history is kept: one protocol (`Store`), two backends.
+
+`open_store` opens the one `--store` names: the embedded SQLite file (`collector.store.sqlite`)
+or a PostgreSQL database (`collector.store.postgres`). Nothing in this package imports the
+HTTP side of the collector; the HTTP side knows only the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from logistis.collector.store.protocol import NotStored, Store, StoredRow, StoreError
+from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
+from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
+
+__all__ = [
+    "EncodedEvent",
+    "NotStored",
+    "Store",
+    "StoreError",
+    "StoreURL",
+    "StoreURLError",
+    "StoredRow",
+    "encode_event",
+    "open_store",
+    "unpack_uid",
+]
+
+
+@asynccontextmanager
+async def open_store(url: StoreURL, *, max_events_per_resource: int = 100) -> AsyncIterator[Store]:
+    """Open (creating or migrating its schema) the store `url` names, and close it after."""
+    if url.backend == POSTGRESQL:
+        from logistis.collector.store.postgres import PostgresStore
+
+        async with PostgresStore.open(url, max_events_per_resource=max_events_per_resource) as pg:
+            yield pg
+    else:
+        from logistis.collector.store.sqlite import SQLiteStore
+
+        async with SQLiteStore.open(
+            url.path, max_events_per_resource=max_events_per_resource
+        ) as lite:
+            yield lite

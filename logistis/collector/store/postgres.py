@@ -1,0 +1,294 @@
+"""The PostgreSQL store: the same history in a database that outlives the pod, through asyncpg.
+
+Two pools, both opened and closed with the runtime: one connection for writes (commit groups,
+retention, write probes), so a burst of queries never delays a commit; a few for reads. Each
+commit group is one statement (`logistis_record`, see `postgres_sql`), its own transaction,
+committed with `synchronous_commit` on before any webhook waiting on it answers. A connection
+the server dropped is replaced on the next use, so recording resumes by itself when the
+database returns. Every driver error becomes `StoreError` here, with the password masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import asyncpg
+
+from logistis.collector.events import Event, time_to_ms
+from logistis.collector.store import postgres_sql as sql
+from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
+from logistis.collector.store.queries import SQLQueries
+from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
+from logistis.collector.store.url import StoreURL
+
+if TYPE_CHECKING:
+    # Settings name the store; the store needs only the shape of the retention limits.
+    from logistis.collector.settings import Retention
+
+# Four: the facets run their four aggregates at once.
+READERS = 4
+CONNECT_TIMEOUT_SECONDS = 5.0
+# A statement the server has not answered by then fails (the server cuts its own at 30 s).
+COMMAND_TIMEOUT_SECONDS = 10.0
+# Small chunks keep each retention transaction short, so commit groups never wait long.
+CHUNK = 500
+# What the driver raises when the server refuses, drops or never answers.
+DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+# What one row can raise on its own (text PostgreSQL cannot hold, a number out of range); a
+# database that is away or refuses every write fails the whole group (StoreError).
+ROW_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
+
+T = TypeVar("T")
+Connection = asyncpg.Connection
+Columns = tuple[list[Any], ...]
+
+
+class PostgresStore(SQLQueries):
+    _sql = sql
+
+    def __init__(
+        self,
+        url: StoreURL,
+        writer: asyncpg.Pool,
+        readers: asyncpg.Pool,
+        encoder: ThreadPoolExecutor,
+    ) -> None:
+        self.url = url
+        self.name = str(url)
+        self._writer = writer
+        self._readers = readers
+        self._encoder = encoder
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, url: StoreURL, *, max_events_per_resource: int = 100
+    ) -> AsyncIterator[PostgresStore]:
+        pools: list[asyncpg.Pool] = []
+        encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-encoder")
+        try:
+            for size in (1, READERS):
+                pools.append(await _mapped(url, _pool(url, size)))
+            store = cls(url, pools[0], pools[1], encoder)
+            await store._write(lambda c: _migrate(c, url, max_events_per_resource))
+            yield store
+        finally:
+            for pool in reversed(pools):
+                await _close(pool)
+            encoder.shutdown(wait=True)
+
+    async def _write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        return await _mapped(self.url, _with_connection(self._writer, work))
+
+    async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        return await _mapped(self.url, _with_connection(self._readers, work))
+
+    async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            # PostgreSQL text cannot hold a NUL: no stored value equals or contains one (and
+            # the server would refuse the parameter).
+            return []
+        return await self._read(lambda c: c.fetch(numbered(statement), *params))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def record(self, events: Sequence[Event]) -> list[NotStored | None]:
+        """Encode the events off the event loop, then insert them in one statement; a row the
+        database refuses (text PostgreSQL cannot hold, such as a NUL) is left out alone."""
+        encoded_events, rows, columns = await asyncio.get_running_loop().run_in_executor(
+            self._encoder, _encode_group, events
+        )
+        row_errors: list[str | None] = []
+        if rows:
+            row_errors = await self._write(lambda c: _insert(c, rows, columns))
+        return outcomes(encoded_events, row_errors)
+
+    async def import_rows(self, rows: Sequence[StoredRow]) -> None:
+        async def copy(connection: Connection) -> None:
+            async with connection.transaction():
+                await connection.execute(sql.RECORD, *_columns(rows))
+                await connection.execute(sql.ADVANCE_SEQUENCE)
+
+        await self._write(copy)
+
+    async def probe_write(self) -> None:
+        await self._write(lambda c: c.execute(sql.PROBE_WRITE))
+
+    async def check_writable(self) -> None:
+        # A server in recovery (a replica after a failover went wrong) refuses the write too.
+        await self.probe_write()
+
+    async def expire(self, retention: Retention, now: datetime) -> int:
+        """Age and size limits in small chunks, each behind the write lock. DELETE rather than
+        dropping time partitions: per-resource retention removes events of every age anyway,
+        and a partition key would have to join the primary key of the ids."""
+        removed = 0
+        if retention.max_age is not None:
+            cutoff = time_to_ms(now - retention.max_age)
+            while (deleted := await self._delete(sql.DELETE_OLDER_THAN, cutoff, CHUNK)) > 0:
+                removed += deleted
+        if retention.max_bytes is not None:
+            while await self.used_bytes() > retention.max_bytes:
+                deleted = await self._delete(sql.DELETE_OLDEST, CHUNK)
+                removed += deleted
+                if deleted == 0:
+                    break
+        await self._delete(sql.DELETE_UNUSED_IDENTITIES)
+        return removed
+
+    async def _delete(self, statement: str, *params: Any) -> int:
+        async def delete(connection: Connection) -> int:
+            async with connection.transaction():
+                await connection.execute(sql.TAKE_WRITE_LOCK)
+                status = await connection.execute(statement, *params)
+            return int(status.rpartition(" ")[2])
+
+        return await self._write(delete)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def used_bytes(self) -> int:
+        """The kept events' rows as PostgreSQL stores them, TOAST included (see postgres_sql)."""
+        return int(await self._read(lambda c: c.fetchval(sql.SELECT_USED_BYTES)))
+
+    async def relation_bytes(self) -> int:
+        """Everything the history takes on disk: tables, indexes, TOAST, free space."""
+        return int(await self._read(lambda c: c.fetchval(sql.SELECT_RELATION_BYTES)))
+
+    async def export_rows(self, after_id: int, limit: int) -> list[StoredRow]:
+        rows = await self._fetch(sql.SELECT_EXPORT, (after_id, limit))
+        return [
+            (row[0], row[1].bytes if row[1] is not None else row[2], *row[3:5], int(row[5]),
+             *row[6:])
+            for row in rows
+        ]  # fmt: skip
+
+
+def _pool(url: StoreURL, size: int) -> Awaitable[asyncpg.Pool]:
+    return asyncpg.create_pool(
+        url.url,
+        min_size=1,
+        max_size=size,
+        timeout=CONNECT_TIMEOUT_SECONDS,
+        command_timeout=COMMAND_TIMEOUT_SECONDS,
+        server_settings=sql.SERVER_SETTINGS,
+    )
+
+
+async def _close(pool: asyncpg.Pool) -> None:
+    """Close gracefully, or drop the connections of a server that no longer answers."""
+    try:
+        await asyncio.wait_for(pool.close(), CONNECT_TIMEOUT_SECONDS)
+    except DRIVER_ERRORS:
+        pool.terminate()
+
+
+async def _with_connection(pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async with pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+        return await work(connection)
+
+
+async def _mapped(url: StoreURL, work: Awaitable[T]) -> T:
+    """The driver's errors as the collector's StoreError, once, at the store's edge."""
+    try:
+        return await work
+    except DRIVER_ERRORS as error:
+        reason = str(error) or type(error).__name__
+        raise StoreError(url.hide(f"{url}: {reason}")) from None
+
+
+async def _migrate(connection: Connection, url: StoreURL, max_per_resource: int) -> None:
+    """Bring the schema up to date. Collectors starting at once take turns on a lock, and each
+    finds the version the one before it left."""
+    async with connection.transaction():
+        await connection.execute(sql.TAKE_MIGRATION_LOCK)
+        if await connection.fetchval(sql.SELECT_FOREIGN_EVENTS):
+            raise StoreError(f"{url}: has an events table that is not logistis's (refusing it)")
+        await connection.execute(sql.CREATE_SCHEMA_TABLE)
+        version = await connection.fetchval(sql.SELECT_SCHEMA_VERSION) or 0
+        if version > len(sql.MIGRATIONS):
+            raise StoreError(
+                f"{url}: schema version {version} is newer than this collector knows "
+                f"({len(sql.MIGRATIONS)}); upgrade logistis"
+            )
+        for number, script in enumerate(sql.MIGRATIONS[version:], start=version + 1):
+            await connection.execute(script)
+            await connection.execute(sql.SET_SCHEMA_VERSION, number)
+        await connection.execute(sql.SET_MAX_PER_RESOURCE, max_per_resource)
+
+
+def _encode_group(
+    events: Sequence[Event],
+) -> tuple[list[EncodedEvent | NotStored], list[StoredRow], Columns]:
+    encoded_events = [encoded(event) for event in events]
+    rows = [(None, *e.row) for e in encoded_events if isinstance(e, EncodedEvent)]
+    return encoded_events, rows, _columns(rows)
+
+
+async def _insert(
+    connection: Connection, rows: Sequence[StoredRow], columns: Columns
+) -> list[str | None]:
+    """The group in one statement; if one of its rows is refused, each row under a savepoint
+    of one transaction, so only the refused ones are left out (None for a stored row)."""
+    try:
+        await connection.execute(sql.RECORD, *columns)
+    except ROW_ERRORS:
+        pass
+    else:
+        return [None] * len(rows)
+    errors: list[str | None] = []
+    async with connection.transaction():
+        for row in rows:
+            try:
+                async with connection.transaction():
+                    await connection.execute(sql.RECORD, *_columns([row]))
+            except ROW_ERRORS as error:
+                errors.append(f"{type(error).__name__}: {error}")
+            else:
+                errors.append(None)
+    return errors
+
+
+def _columns(rows: Sequence[StoredRow]) -> Columns:
+    """Rows (id or None first, then the columns of `EncodedEvent`) as `logistis_record`'s
+    arrays."""
+    columns: Columns = tuple([] for _ in range(18))
+    for event_id, uid, *rest in rows:
+        packed = isinstance(uid, bytes)
+        values = (
+            event_id, uuid.UUID(bytes=uid) if packed else None, None if packed else uid,
+            rest[0], rest[1], bool(rest[2]), *rest[3:],
+        )  # fmt: skip
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    return columns
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(statement: str) -> str:
+    """The filters' `?` placeholders as PostgreSQL's `$1, $2, ...` (none of our SQL holds a
+    literal question mark)."""
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", statement)

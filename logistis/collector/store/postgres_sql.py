@@ -1,0 +1,308 @@
+"""Every SQL statement of the PostgreSQL store, in one place.
+
+A commit group is one call of `logistis_record`: one statement, so one round trip and one
+transaction. It takes a transaction-level advisory lock first, so groups from several collectors
+get their ids and commit one after the other: ids become visible in the order they were given,
+and a reader that has seen id N never later finds a smaller one appear (the stream's resume
+after `Last-Event-ID`, the cursor of the pages). Retention takes the same lock, so the
+aggregates below are only ever changed by one transaction at a time.
+
+Aggregates (`stats` for facets and the namespaces overview, `resources` for per-resource
+retention, `config.event_bytes` for the size limit) are kept by statement-level triggers over
+transition tables: once per statement, whatever the number of rows, for every way an event
+enters or leaves the table.
+"""
+
+from __future__ import annotations
+
+import re
+
+from logistis.collector.query import Dialect
+
+# pg_advisory_xact_lock keys: one for the order of writes, one for schema migrations.
+WRITE_LOCK = 0x4C4F4749_0001  # "LOGI" 1
+MIGRATION_LOCK = 0x4C4F4749_0002
+
+# Set on every connection: an acknowledged event must be on disk (the server's default, but a
+# database may have it off), and no statement may hold a connection for ever.
+SERVER_SETTINGS = {
+    "synchronous_commit": "on",
+    "statement_timeout": "30s",
+    "application_name": "logistis-collector",
+}
+
+CREATE_SCHEMA_TABLE = """
+    CREATE TABLE IF NOT EXISTS logistis_schema (version integer NOT NULL);
+"""
+SELECT_SCHEMA_VERSION = "SELECT max(version) FROM logistis_schema"
+SELECT_FOREIGN_EVENTS = """
+    SELECT to_regclass('events') IS NOT NULL AND to_regclass('logistis_schema') IS NULL
+"""
+TAKE_MIGRATION_LOCK = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+SET_SCHEMA_VERSION = "INSERT INTO logistis_schema VALUES ($1)"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
+    # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
+    # `body` is compressed already (collector.store.codec): STORAGE EXTERNAL spares PostgreSQL
+    # a second compression attempt on the large ones.
+    f"""
+    CREATE TABLE config (key text PRIMARY KEY, value bigint NOT NULL);
+    INSERT INTO config VALUES ('max_events_per_resource', 100), ('event_bytes', 0);
+    CREATE TABLE identities (
+        id serial PRIMARY KEY,
+        json text NOT NULL UNIQUE,
+        last_event bigint NOT NULL DEFAULT 0
+    );
+    CREATE SEQUENCE events_id_seq;
+    CREATE TABLE events (
+        id bigint PRIMARY KEY,
+        time_ms bigint NOT NULL,
+        identity integer NOT NULL,
+        dry_run boolean NOT NULL,
+        uid uuid,
+        uid_text text,
+        operation text NOT NULL,
+        username text NOT NULL,
+        grp text NOT NULL,
+        version text NOT NULL,
+        kind text NOT NULL,
+        resource text NOT NULL,
+        subresource text NOT NULL,
+        namespace text NOT NULL,
+        name text NOT NULL,
+        field_manager text NOT NULL,
+        changes text NOT NULL,
+        body bytea NOT NULL
+    );
+    ALTER SEQUENCE events_id_seq OWNED BY events.id;
+    ALTER TABLE events ALTER COLUMN body SET STORAGE EXTERNAL;
+    CREATE INDEX events_by_namespace ON events (namespace, id);
+    CREATE INDEX events_by_user ON events (username, id);
+    CREATE INDEX events_by_identity ON events (namespace, name, resource, grp, id);
+    -- Times rise with ids: a block range index finds old events at a few pages' cost.
+    CREATE INDEX events_by_time ON events USING brin (time_ms);
+    CREATE TABLE stats (
+        namespace text NOT NULL, grp text NOT NULL, resource text NOT NULL, kind text NOT NULL,
+        username text NOT NULL, operation text NOT NULL, count bigint NOT NULL,
+        PRIMARY KEY (namespace, grp, resource, kind, username, operation)
+    );
+    CREATE INDEX stats_by_user ON stats (username, count);
+    CREATE INDEX stats_by_kind ON stats (grp, resource, kind, count);
+    CREATE INDEX stats_by_operation ON stats (operation, count);
+    CREATE TABLE resources (
+        namespace text NOT NULL, name text NOT NULL, resource text NOT NULL, grp text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (namespace, name, resource, grp)
+    );
+
+    CREATE FUNCTION logistis_events_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO stats AS s
+            SELECT namespace, grp, resource, kind, username, operation, count(*) FROM inserted
+            GROUP BY namespace, grp, resource, kind, username, operation
+            ON CONFLICT (namespace, grp, resource, kind, username, operation)
+            DO UPDATE SET count = s.count + excluded.count;
+        INSERT INTO resources AS r
+            SELECT namespace, name, resource, grp, count(*) FROM inserted
+            GROUP BY namespace, name, resource, grp
+            ON CONFLICT (namespace, name, resource, grp)
+            DO UPDATE SET count = r.count + excluded.count;
+        UPDATE identities AS i SET last_event = m.last
+            FROM (SELECT identity, max(id) AS last FROM inserted GROUP BY identity) AS m
+            WHERE i.id = m.identity;
+        UPDATE config SET value = value + (SELECT coalesce(sum(pg_column_size(e.*)), 0)
+                                           FROM inserted AS e)
+            WHERE key = 'event_bytes';
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_counted AFTER INSERT ON events
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_counted();
+
+    CREATE FUNCTION logistis_events_uncounted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE stats AS s SET count = s.count - d.n
+            FROM (SELECT namespace, grp, resource, kind, username, operation, count(*) AS n
+                  FROM deleted GROUP BY namespace, grp, resource, kind, username, operation) AS d
+            WHERE (s.namespace, s.grp, s.resource, s.kind, s.username, s.operation)
+                = (d.namespace, d.grp, d.resource, d.kind, d.username, d.operation);
+        DELETE FROM stats AS s
+            USING (SELECT DISTINCT namespace, grp, resource, kind, username, operation
+                   FROM deleted) AS d
+            WHERE (s.namespace, s.grp, s.resource, s.kind, s.username, s.operation)
+                = (d.namespace, d.grp, d.resource, d.kind, d.username, d.operation)
+              AND s.count <= 0;
+        UPDATE resources AS r SET count = r.count - d.n
+            FROM (SELECT namespace, name, resource, grp, count(*) AS n
+                  FROM deleted GROUP BY namespace, name, resource, grp) AS d
+            WHERE (r.namespace, r.name, r.resource, r.grp)
+                = (d.namespace, d.name, d.resource, d.grp);
+        DELETE FROM resources AS r
+            USING (SELECT DISTINCT namespace, name, resource, grp FROM deleted) AS d
+            WHERE (r.namespace, r.name, r.resource, r.grp)
+                = (d.namespace, d.name, d.resource, d.grp)
+              AND r.count <= 0;
+        UPDATE config SET value = value - (SELECT coalesce(sum(pg_column_size(e.*)), 0)
+                                           FROM deleted AS e)
+            WHERE key = 'event_bytes';
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_uncounted AFTER DELETE ON events
+        REFERENCING OLD TABLE AS deleted
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_uncounted();
+
+    -- One commit group: identities, events in the order given (ids from the sequence, or
+    -- the ones given when a history is copied), then the resources written beyond their
+    -- per-resource limit trimmed to it. The events' columns come as one array each.
+    CREATE FUNCTION logistis_record(
+        ids bigint[], uids uuid[], uid_texts text[], times bigint[], operations text[],
+        dry_runs boolean[], usernames text[], identity_jsons text[], grps text[],
+        versions text[], kinds text[], resources text[], subresources text[],
+        namespaces text[], names text[], field_managers text[], changes text[], bodies bytea[]
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        keep bigint;
+    BEGIN
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        INSERT INTO identities (json) SELECT DISTINCT j FROM unnest(identity_jsons) AS j
+            ON CONFLICT (json) DO NOTHING;
+        -- The ordered subquery is not flattened, so nextval runs in the group's order.
+        INSERT INTO events
+            SELECT coalesce(g.id, nextval('events_id_seq')), g.time_ms, i.id, g.dry_run, g.uid,
+                   g.uid_text, g.operation, g.username, g.grp, g.version, g.kind, g.resource,
+                   g.subresource, g.namespace, g.name, g.field_manager, g.changes, g.body
+            FROM (SELECT * FROM unnest(ids, uids, uid_texts, times, operations, dry_runs,
+                                       usernames, identity_jsons, grps, versions, kinds,
+                                       resources, subresources, namespaces, names,
+                                       field_managers, changes, bodies)
+                      WITH ORDINALITY AS u(id, uid, uid_text, time_ms, operation, dry_run,
+                                           username, identity_json, grp, version, kind,
+                                           resource, subresource, namespace, name,
+                                           field_manager, changes, body, position)
+                  ORDER BY position) AS g
+            JOIN identities AS i ON i.json = g.identity_json
+            ORDER BY g.position;
+        SELECT value INTO keep FROM config WHERE key = 'max_events_per_resource';
+        -- Most groups push no resource past its limit: no DELETE then (a DELETE, even of no
+        -- row, fires the aggregates' trigger: ~0.5 ms a group).
+        IF EXISTS (SELECT FROM unnest(namespaces, names, resources, grps)
+                               AS t(namespace, name, resource, grp)
+                   JOIN resources AS r USING (namespace, name, resource, grp)
+                   WHERE r.count > keep) THEN
+            DELETE FROM events WHERE id IN (
+                SELECT old.id
+                FROM (SELECT DISTINCT * FROM unnest(namespaces, names, resources, grps)
+                          AS t(namespace, name, resource, grp)) AS t
+                JOIN resources AS r USING (namespace, name, resource, grp)
+                CROSS JOIN LATERAL (
+                    SELECT e.id FROM events AS e
+                    WHERE e.namespace = r.namespace AND e.name = r.name
+                      AND e.resource = r.resource AND e.grp = r.grp
+                    ORDER BY e.id DESC OFFSET keep) AS old
+                WHERE r.count > keep);
+        END IF;
+    END $$;
+    """,
+)
+
+RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
+# After rows copied with their own ids, the sequence continues after the largest.
+ADVANCE_SEQUENCE = """
+    SELECT setval('events_id_seq', greatest((SELECT max(id) FROM events), 1),
+                  (SELECT max(id) FROM events) IS NOT NULL)
+"""
+
+SET_MAX_PER_RESOURCE = "UPDATE config SET value = $1 WHERE key = 'max_events_per_resource'"
+PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
+TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+
+SUMMARY_COLUMNS = (
+    "id, coalesce(uid::text, uid_text), time_ms, operation, dry_run, username,"
+    " (SELECT json FROM identities WHERE identities.id = events.identity),"
+    " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
+)
+SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
+SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = $1"
+SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
+SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
+SELECT_EXPORT = f"""
+    SELECT {SUMMARY_COLUMNS.replace("coalesce(uid::text, uid_text)", "uid, uid_text")}, body
+    FROM events WHERE id > $1 ORDER BY id LIMIT $2
+"""
+SELECT_COUNT_UP_TO = "SELECT count(*) FROM events WHERE id <= $1"
+
+# Each namespace's count, and its newest event found by one index seek per namespace. Names
+# sort by their bytes, as SQLite sorts them.
+SELECT_NAMESPACES = """
+    SELECT s.namespace, s.n, e.time_ms, e.username
+    FROM (SELECT namespace, sum(count)::bigint AS n FROM stats GROUP BY namespace) AS s
+    LEFT JOIN LATERAL (SELECT time_ms, username FROM events
+                       WHERE events.namespace = s.namespace ORDER BY id DESC LIMIT 1) AS e
+        ON true
+    ORDER BY s.namespace COLLATE "C"
+"""
+SELECT_NAMESPACE_KINDS = """
+    SELECT namespace, grp, kind, resource, sum(count)::bigint AS n FROM stats
+    GROUP BY namespace, grp, resource, kind
+    ORDER BY namespace COLLATE "C", n DESC, grp COLLATE "C", resource COLLATE "C", kind COLLATE "C"
+"""
+
+# Facets over the aggregate table, or over the events themselves when a filter needs them.
+FACET_SOURCE_STATS = "stats"
+FACET_SOURCE_EVENTS = (
+    "(SELECT namespace, grp, resource, kind, username, operation, 1 AS count FROM events {where})"
+    " AS matching"
+)
+# Ties in the order of their values' bytes, as SQLite orders them.
+SELECT_FACET = (
+    "SELECT {columns}, sum(count)::bigint AS n FROM {source} {where}"
+    " GROUP BY {columns} ORDER BY n DESC, {bytewise}"
+)
+
+
+def bytewise(columns: str) -> str:
+    """`a, b` as `a COLLATE "C", b COLLATE "C"`."""
+    return ", ".join(f'{column} COLLATE "C"' for column in columns.split(", "))
+
+
+# Retention, each statement in a transaction of its own behind TAKE_WRITE_LOCK.
+DELETE_OLDER_THAN = """
+    DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < $1 LIMIT $2)
+"""
+DELETE_OLDEST = "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT $1)"
+DELETE_UNUSED_IDENTITIES = """
+    DELETE FROM identities
+    WHERE last_event < (SELECT coalesce(min(id), 9223372036854775807) FROM events)
+"""
+# The size limit counts the kept events' rows as PostgreSQL stores them (TOAST included), kept
+# exact by the triggers: the files themselves shrink only by VACUUM FULL, and the space of
+# deleted rows is reused for new ones.
+SELECT_USED_BYTES = "SELECT value FROM config WHERE key = 'event_bytes'"
+# What the events take on disk, indexes and TOAST included (the benchmarks' figure).
+SELECT_RELATION_BYTES = """
+    SELECT sum(pg_total_relation_size(c))::bigint
+    FROM unnest('{events,identities,stats,resources}'::regclass[]) AS c
+"""
+
+
+def glob_to_like(pattern: str) -> str:
+    """A user pattern (only `*` a wildcard, `[c]` a literal c) as a LIKE pattern."""
+    out = []
+    for match in re.finditer(r"\[(.)\]|(\*)|(.)", pattern, re.DOTALL):
+        bracketed, star, plain = match.groups()
+        if star:
+            out.append("%")
+        else:
+            char = bracketed if bracketed is not None else plain
+            out.append("\\" + char if char in "%_\\" else char)
+    return "".join(out)
+
+
+# Text: strpos over lowered text, every character literal, as SQLite's instr.
+DIALECT = Dialect(
+    kind="(lower(kind) = lower(?) OR resource = lower(?))",
+    user_glob="username LIKE ? ESCAPE '\\'",
+    glob=glob_to_like,
+    text="strpos(lower({column}), lower(?)) > 0",
+)

@@ -1,0 +1,105 @@
+"""What the collector needs of a store, whichever database holds the history.
+
+The webhook's writer, retention, the query API, the stream and `migrate-store` use only this;
+`collector.store.sqlite` and `collector.store.postgres` implement it. Every database error is
+turned into `StoreError` at the store's edge, so nothing above it knows which driver ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from logistis.collector.events import Event
+from logistis.collector.query import EventQuery, Page
+
+if TYPE_CHECKING:
+    # Settings name the store; the store needs only the shape of the retention limits.
+    from logistis.collector.settings import Retention
+
+# One stored event as `migrate-store` copies it: its id, then the columns of `EncodedEvent`.
+StoredRow = tuple[Any, ...]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message names it (never with a password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotStored:
+    """Why one event of a group was left out; the rest of its group is committed."""
+
+    reason: str
+    """`not encodable` or `not storable`: a metric label, so one of a few words."""
+    error: str
+    """What failed, for the log line that names the event."""
+
+
+class Store(Protocol):
+    name: str
+    """The database, for logs and errors: a path, or a URL without its password."""
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def record(self, events: Sequence[Event]) -> list[NotStored | None]:
+        """Encode the events and commit them in one transaction; returns once committed, with
+        None for each stored event and why for each one left out (alone: the others of its
+        group are committed)."""
+        ...
+
+    async def probe_write(self) -> None:
+        """Commit a write of our own: after a failed commit, proof that writes land again."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Raise StoreError unless the store would take a write now (for /readyz)."""
+        ...
+
+    async def expire(self, retention: Retention, now: datetime) -> int:
+        """Remove events past the age and size limits (the per-resource limit is applied as
+        events are recorded); returns how many were removed."""
+        ...
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def list_events(self, query: EventQuery, page: Page) -> tuple[list[Event], str | None]:
+        """One page of summaries, newest first, and the cursor of the next page."""
+        ...
+
+    async def events_after(self, after_id: int, query: EventQuery, limit: int) -> list[Event]:
+        """Summaries after an id, oldest first: the stream's read."""
+        ...
+
+    async def get_event(self, event_id: int) -> Event | None:
+        """One event with its objects."""
+        ...
+
+    async def last_id(self) -> int: ...
+
+    async def known_kinds(self) -> dict[tuple[str, str], str]:
+        """(group, resource) -> kind for every resource recorded."""
+        ...
+
+    async def namespaces(self) -> list[dict[str, Any]]: ...
+
+    async def facets(self, query: EventQuery) -> dict[str, Any]: ...
+
+    async def used_bytes(self) -> int:
+        """What the size limit counts (each backend says what that is)."""
+        ...
+
+    # -- copying the history (migrate-store) -------------------------------------------------
+
+    async def count(self, up_to_id: int) -> int:
+        """Events stored with an id up to `up_to_id`."""
+        ...
+
+    async def export_rows(self, after_id: int, limit: int) -> list[StoredRow]:
+        """Stored events after an id, oldest first, exactly as kept (objects still encoded)."""
+        ...
+
+    async def import_rows(self, rows: Sequence[StoredRow]) -> None:
+        """Store exported rows with their own ids, in one transaction."""
+        ...

@@ -1,0 +1,88 @@
+"""The reads both stores answer alike: pages, the stream's read, one event, the aggregates.
+
+Each store gives its SQL module (the same statement names, each in its own dialect) and a
+`_fetch` that runs one statement with `?` placeholders on a read connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from logistis.collector.events import Event
+from logistis.collector.query import EventQuery, Page, encode_cursor
+from logistis.collector.store.aggregates import facets_json, namespaces_json
+from logistis.collector.store.rows import summary_from_row, with_objects
+
+Rows = Sequence[Sequence[Any]]
+
+
+class SQLQueries:
+    _sql: ModuleType
+
+    async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> Rows:
+        raise NotImplementedError
+
+    async def list_events(self, query: EventQuery, page: Page) -> tuple[list[Event], str | None]:
+        extra = [("id < ?", [page.before_id])] if page.before_id is not None else []
+        where, params = query.where(self._sql.DIALECT, extra)
+        rows = await self._fetch(
+            f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id DESC LIMIT ?",
+            [*params, page.limit + 1],
+        )
+        events = [summary_from_row(row) for row in rows[: page.limit]]
+        next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
+        return events, next_cursor
+
+    async def events_after(self, after_id: int, query: EventQuery, limit: int) -> list[Event]:
+        where, params = query.where(self._sql.DIALECT, [("id > ?", [after_id])])
+        rows = await self._fetch(
+            f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
+        )
+        return [summary_from_row(row) for row in rows]
+
+    async def get_event(self, event_id: int) -> Event | None:
+        rows = await self._fetch(self._sql.SELECT_DETAIL, (event_id,))
+        return with_objects(summary_from_row(rows[0]), rows[0][-1]) if rows else None
+
+    async def last_id(self) -> int:
+        rows = await self._fetch(self._sql.SELECT_LAST_ID)
+        return int(rows[0][0])
+
+    async def count(self, up_to_id: int) -> int:
+        rows = await self._fetch(self._sql.SELECT_COUNT_UP_TO, (up_to_id,))
+        return int(rows[0][0])
+
+    async def known_kinds(self) -> dict[tuple[str, str], str]:
+        rows = await self._fetch(self._sql.SELECT_KNOWN_KINDS)
+        return {(grp, resource): kind for grp, resource, kind in rows}
+
+    async def namespaces(self) -> list[dict[str, Any]]:
+        # Both statements at once, on two read connections.
+        counts, kind_rows = await asyncio.gather(
+            self._fetch(self._sql.SELECT_NAMESPACES), self._fetch(self._sql.SELECT_NAMESPACE_KINDS)
+        )
+        return namespaces_json(counts, kind_rows)
+
+    async def facets(self, query: EventQuery) -> dict[str, Any]:
+        sql = self._sql
+        if query.needs_events:
+            inner_where, params = query.where(sql.DIALECT)
+            source, where = sql.FACET_SOURCE_EVENTS.format(where=inner_where), ""
+        else:
+            source = sql.FACET_SOURCE_STATS
+            where, params = query.where(sql.DIALECT)
+
+        async def facet(columns: str) -> Rows:
+            statement = sql.SELECT_FACET.format(
+                columns=columns, source=source, where=where, bytewise=sql.bytewise(columns)
+            )
+            return await self._fetch(statement, params)
+
+        # The four aggregates run at once, one per read connection.
+        users, kinds, namespaces, operations = await asyncio.gather(
+            facet("username"), facet("grp, resource, kind"), facet("namespace"), facet("operation")
+        )
+        return facets_json(users, kinds, namespaces, operations)

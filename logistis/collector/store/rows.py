@@ -1,0 +1,129 @@
+"""An event as both stores keep it: the columns of one row, and the summary read back from one.
+
+The row is computed off the event loop (the change summary and compression are the costly
+parts); each store maps it onto its own column types.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from logistis.collector.changes import compute_changes
+from logistis.collector.events import Event, ResourceRef, UserInfo, time_from_ms, time_to_ms
+from logistis.collector.store import codec
+from logistis.collector.store.protocol import NotStored
+
+# Where the request uid and the user's uid, groups and extra sit in an encoded row.
+UID = 0
+USER_JSON = 5
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event ready for INSERT: its columns, computed off the event loop.
+
+    uid, time_ms, operation, dry_run, username, user_json, grp, version, kind, resource,
+    subresource, namespace, name, field_manager, changes, body.
+    """
+
+    row: tuple[Any, ...]
+
+
+def encode_event(event: Event) -> EncodedEvent:
+    """The event's INSERT row. Its change summary is computed here and kept on the event:
+    the writer calls this in its encoding thread, off the event loop."""
+    event.changes = compute_changes(event.operation, event.old_object, event.object)
+    user = event.user
+    return EncodedEvent(
+        (
+            packed_uid(event.uid),
+            time_to_ms(event.time),
+            event.operation,
+            int(event.dry_run),
+            user.username,
+            orjson.dumps([user.uid, list(user.groups), user.extra]).decode(),
+            event.resource.group,
+            event.resource.version,
+            event.resource.kind,
+            event.resource.resource,
+            event.resource.subresource,
+            event.namespace,
+            event.name,
+            event.field_manager,
+            orjson.dumps(event.changes).decode(),
+            codec.encode(event.object, event.old_object, event.options),
+        )
+    )
+
+
+def packed_uid(uid: str) -> str | bytes:
+    """The apiserver's request uids are UUIDs: 16 bytes instead of 36 characters. Anything
+    else (the API accepts any string) is kept as it came."""
+    try:
+        packed = uuid.UUID(uid)
+    except ValueError:
+        return uid
+    return packed.bytes if str(packed) == uid else uid
+
+
+def unpack_uid(stored: str | bytes) -> str:
+    """A request uid as the apiserver sent it, from its column."""
+    return stored if isinstance(stored, str) else str(uuid.UUID(bytes=stored))
+
+
+def encoded(event: Event) -> EncodedEvent | NotStored:
+    """An event that cannot be encoded (an object nested deeper than the JSON encoder goes, a
+    value of a type the codec does not know) fails alone, never its group or the writer."""
+    try:
+        return encode_event(event)
+    except Exception as error:  # noqa: BLE001 - whatever one event raises is that event's
+        return NotStored("not encodable", f"{type(error).__name__}: {error}")
+
+
+def outcomes(
+    encoded_events: Sequence[EncodedEvent | NotStored], row_errors: Sequence[str | None]
+) -> list[NotStored | None]:
+    """Each event's outcome: why it was not encoded, or why its row was refused, or None."""
+    rejected = iter(row_errors)
+    result: list[NotStored | None] = []
+    for event in encoded_events:
+        if isinstance(event, NotStored):
+            result.append(event)
+        else:
+            error = next(rejected)
+            result.append(None if error is None else NotStored("not storable", error))
+    return result
+
+
+def summary_from_row(row: Sequence[Any]) -> Event:
+    """An event summary from the 16 summary columns both stores select in this order."""
+    (event_id, uid, time_ms, operation, dry_run, username, user_json, grp, version, kind,
+     resource, subresource, namespace, name, field_manager, changes) = row[:16]  # fmt: skip
+    user_uid, groups, extra = orjson.loads(user_json)
+    return Event(
+        id=event_id,
+        uid=unpack_uid(uid),
+        time=time_from_ms(time_ms),
+        operation=operation,
+        dry_run=bool(dry_run),
+        user=UserInfo(username, user_uid, tuple(groups), extra),
+        resource=ResourceRef(grp, version, kind, resource, subresource),
+        namespace=namespace,
+        name=name,
+        field_manager=field_manager,
+        object=None,
+        old_object=None,
+        options=None,
+        changes=orjson.loads(changes),
+    )
+
+
+def with_objects(event: Event, body: bytes) -> Event:
+    """The summary completed with its objects, decoded from the stored blob."""
+    event.object, event.old_object, event.options = codec.decode(body)
+    return event

@@ -1,0 +1,307 @@
+"""The embedded store: one SQLite file in WAL mode, one write connection, a few read connections.
+
+Writes come only from `collector.writer.Writer` (group commit) and retention. The write
+connection lives in a thread of its own and every write is one call into it: a group is
+encoded, inserted and committed in a single hand-over from the event loop. Reads are served by
+a small pool of read-only connections so queries never wait behind a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiosqlite
+
+from logistis.collector.events import Event, time_to_ms
+from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
+from logistis.collector.store.queries import SQLQueries
+from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
+
+if TYPE_CHECKING:
+    # Settings name the store; the store needs only the shape of the retention limits.
+    from logistis.collector.settings import Retention
+
+# Four: the facets run their four aggregates at once (SQLite runs them outside the GIL).
+READERS = 4
+
+# Room for the WAL to grow to its checkpoint size (1000 pages of 4 KiB) before recording resumes.
+MIN_FREE_BYTES = 4 * 2**20
+# Small chunks keep each retention transaction short, so admission commits never wait long.
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+class _WriteThread:
+    """The write connection and the one thread that uses it: each call is a whole unit of work
+    (a transaction, a retention DELETE), so no write waits on another's round trips."""
+
+    def __init__(self, executor: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> _WriteThread:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        loop = asyncio.get_running_loop()
+        try:
+            connection = await loop.run_in_executor(
+                executor, lambda: sqlite3.connect(path, isolation_level=None)
+            )
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, connection)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await _mapped(
+            asyncio.get_running_loop().run_in_executor(self._executor, work, self._connection)
+        )
+
+    async def close(self) -> None:
+        await self.run(sqlite3.Connection.close)
+        self._executor.shutdown(wait=True)
+
+
+def _in_transaction(
+    connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]
+) -> None:
+    try:
+        # Inside the try: a transaction somehow left open makes BEGIN fail, and is rolled back
+        # here instead of failing every commit after it.
+        connection.execute("BEGIN IMMEDIATE")
+        work(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def insert_rows(
+    connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], *, with_ids: bool = False
+) -> None:
+    """INSERT encoded events (or exported rows, their id first), inside the caller's
+    transaction."""
+    user_json = USER_JSON + 1 if with_ids else USER_JSON
+    connection.executemany(sql.INSERT_IDENTITY, {(row[user_json],) for row in rows})
+    connection.executemany(sql.INSERT_EVENT_WITH_ID if with_ids else sql.INSERT_EVENT, rows)
+
+
+# What one row can raise on its own (a value SQLite cannot bind, a constraint); a locked or
+# full database (OperationalError) fails the whole group and is the writer's to handle.
+ROW_ERRORS = (
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    OverflowError,
+    TypeError,
+    ValueError,
+)
+
+
+def _insert_each(
+    connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[str | None]:
+    """INSERT rows one by one, each under a savepoint: a row that fails is rolled back alone
+    and its error returned in its place (None for a stored row)."""
+    errors: list[str | None] = []
+    for row in rows:
+        connection.execute("SAVEPOINT row")
+        try:
+            insert_rows(connection, [row])
+        except ROW_ERRORS as error:
+            connection.execute("ROLLBACK TO row")
+            errors.append(f"{type(error).__name__}: {error}")
+        else:
+            errors.append(None)
+        connection.execute("RELEASE row")
+    return errors
+
+
+def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[NotStored | None]:
+    encoded_events = [encoded(event) for event in events]
+    rows = [e.row for e in encoded_events if isinstance(e, EncodedEvent)]
+    row_errors: list[str | None] = [None] * len(rows)
+    if rows:
+        try:
+            _in_transaction(connection, lambda c: insert_rows(c, rows))
+        except ROW_ERRORS:
+            # One bad row fails the whole statement: find it, and commit the others, in one
+            # more transaction (one fsync), rather than lose the group.
+            row_errors = []
+            _in_transaction(connection, lambda c: row_errors.extend(_insert_each(c, rows)))
+    return outcomes(encoded_events, row_errors)
+
+
+class SQLiteStore(SQLQueries):
+    _sql = sql
+
+    def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
+        self.path = path
+        self.name = str(path)
+        self._writer = writer
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, path: Path, *, max_events_per_resource: int = 100
+    ) -> AsyncIterator[SQLiteStore]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer: _WriteThread | None = None
+        readers: list[aiosqlite.Connection] = []
+        try:
+            # Inside the try: a file SQLite cannot open at all is a StoreError like any other.
+            writer = await _WriteThread.open(path)
+            await writer.run(lambda c: _prepare_writer(c, path, max_events_per_resource))
+            for _ in range(READERS):
+                reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+                readers.append(reader)
+                for pragma in sql.PRAGMAS_READER:
+                    await reader.execute(pragma)
+        except (sqlite3.Error, StoreError) as error:
+            await _close_all(writer, readers)
+            cause = error.__cause__ if isinstance(error, StoreError) else error
+            message = f"{path}: {cause}" if isinstance(cause, sqlite3.Error) else str(error)
+            raise StoreError(message) from error
+        except BaseException:
+            await _close_all(writer, readers)
+            raise
+        try:
+            yield cls(path, writer, readers)
+        finally:
+            await _close_all(writer, readers)
+
+    # -- writing (the writer task and retention only) ------------------------------------------
+
+    async def record(self, events: Sequence[Event]) -> list[NotStored | None]:
+        """Encode the events and insert them in one transaction; returns once it is committed,
+        with None for each stored event and why for each one left out (alone: the others of
+        its group are committed)."""
+        return await self._writer.run(lambda c: _record(c, events))
+
+    async def probe_write(self) -> None:
+        """Commit a one-row write: unlike BEGIN alone, it fails while the disk is full.
+
+        The write alone proves little on a full disk: it lands in WAL space that the failed
+        commits already allocated. So the file system must have room again first.
+        """
+        if self.free_bytes() < MIN_FREE_BYTES:
+            raise StoreError(
+                f"{self.path}: {os.strerror(errno.ENOSPC)} (still, on the database's file system)"
+            )
+        await self._writer.run(lambda c: _in_transaction(c, lambda t: t.execute(sql.PROBE_WRITE)))
+
+    async def _delete(self, statement: str, params: Sequence[Any]) -> int:
+        """Run one retention DELETE in its own transaction; returns the rows removed."""
+        return await self._writer.run(lambda c: c.execute(statement, params).rowcount)
+
+    def free_bytes(self) -> int:
+        """Space left for unprivileged writes on the database's file system."""
+        stats = os.statvfs(self.path.parent)
+        return stats.f_bavail * stats.f_frsize
+
+    async def check_writable(self) -> None:
+        await self._writer.run(lambda c: _in_transaction(c, lambda t: None))
+
+    async def expire(self, retention: Retention, now: datetime) -> int:
+        """Age and size limits in small chunks; per-resource retention is a trigger on insert."""
+        removed = 0
+        if retention.max_age is not None:
+            cutoff = time_to_ms(now - retention.max_age)
+            while (deleted := await self._delete(sql.DELETE_OLDER_THAN, (cutoff, CHUNK))) > 0:
+                removed += deleted
+        if retention.max_bytes is not None:
+            while await self.used_bytes() > retention.max_bytes:
+                deleted = await self._delete(sql.DELETE_OLDEST, (CHUNK,))
+                removed += deleted
+                if deleted == 0:
+                    break
+        # Identities follow their events.
+        await self._delete(sql.DELETE_UNUSED_IDENTITIES, ())
+        return removed
+
+    async def import_rows(self, rows: Sequence[StoredRow]) -> None:
+        await self._writer.run(
+            lambda c: _in_transaction(c, lambda t: insert_rows(t, rows, with_ids=True))
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        connection = await self._readers.get()
+        try:
+            yield connection
+        finally:
+            self._readers.put_nowait(connection)
+
+    async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._reader() as connection:
+            return await _mapped(connection.execute_fetchall(statement, params))
+
+    async def used_bytes(self) -> int:
+        """The database file's pages in use (free pages left by deletes are not counted)."""
+        rows = await self._fetch(sql.SELECT_USED_BYTES)
+        return int(rows[0][0])
+
+    async def export_rows(self, after_id: int, limit: int) -> list[StoredRow]:
+        return [tuple(row) for row in await self._fetch(sql.SELECT_EXPORT, (after_id, limit))]
+
+
+def _prepare_writer(connection: sqlite3.Connection, path: Path, max_per_resource: int) -> None:
+    def value(statement: str) -> Any:
+        row = connection.execute(statement).fetchone()
+        return row[0] if row else 0
+
+    application_id = value("PRAGMA application_id")
+    version = value("PRAGMA user_version")
+    # A file with no tables is new, unless another application has already stamped it.
+    if (value("SELECT count(*) FROM sqlite_schema") or application_id) and (
+        application_id != sql.APPLICATION_ID
+    ):
+        raise StoreError(f"{path}: not a logistis database (refusing to touch it)")
+    if version > len(sql.MIGRATIONS):
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this collector knows "
+            f"({len(sql.MIGRATIONS)}); upgrade logistis"
+        )
+    for pragma in sql.PRAGMAS_WRITER:
+        connection.execute(pragma)
+    for number, script in enumerate(sql.MIGRATIONS[version:], start=version + 1):
+        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    connection.execute(sql.SET_MAX_PER_RESOURCE, (max_per_resource,))
+    result = value("PRAGMA quick_check")
+    if result != "ok":
+        # quick_check lists its findings on several lines; the error stays one line.
+        findings = "; ".join(line.strip("* ") for line in result.splitlines())
+        raise StoreError(f"{path}: database is damaged ({findings})")
+
+
+async def _close_all(writer: _WriteThread | None, readers: list[aiosqlite.Connection]) -> None:
+    for reader in reversed(readers):
+        await reader.close()
+    if writer is not None:
+        await writer.close()
+
+
+async def _mapped(work: Awaitable[T]) -> T:
+    """SQLite's errors as the collector's StoreError, once, at the store's edge."""
+    try:
+        return await work
+    except sqlite3.Error as error:
+        raise StoreError(str(error)) from error

@@ -1,0 +1,78 @@
+"""Both stores for the tests: which backends there are, and what one holds, read from outside
+the collector (the SQLite file as the killed process left it, or the PostgreSQL database)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+
+from logistis.collector.store import StoreURL, unpack_uid
+from logistis.collector.store.postgres_sql import WRITE_LOCK
+from logistis.collector.store.url import SQLITE
+from tests.support.postgres import PSQL, psql
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def store_env(url: StoreURL) -> dict[str, str]:
+    """The environment that points a collector at the store (never a flag: it may hold a
+    password)."""
+    return {"LOGISTIS_STORE": url.url}
+
+
+def table_rows(url: StoreURL, statement: str) -> list[tuple[str, ...]]:
+    """What a statement both databases understand returns, every value as text."""
+    if url.backend == SQLITE:
+        with contextlib.closing(sqlite3.connect(url.path)) as database:
+            return [tuple(str(v) for v in row) for row in database.execute(statement)]
+    return [tuple(line.split("|")) for line in psql(url.url, statement)]
+
+
+def stored_uids(url: StoreURL) -> set[str]:
+    """Every request uid the store holds; the SQLite file is checked for damage first."""
+    if url.backend == SQLITE:
+        with contextlib.closing(sqlite3.connect(f"file:{url.path}?mode=ro", uri=True)) as database:
+            assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            return {unpack_uid(uid) for (uid,) in database.execute("SELECT uid FROM events")}
+    return set(psql(url.url, "SELECT coalesce(uid::text, uid_text) FROM events"))
+
+
+@contextlib.contextmanager
+def write_locked(url: StoreURL) -> Iterator[None]:
+    """Another session holds what every commit of the store needs: SQLite's write lock (a
+    backup, an operator's shell), or on PostgreSQL the commit groups' advisory lock."""
+    if url.backend == SQLITE:
+        holder = sqlite3.connect(url.path, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            yield
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        return
+    name = "logistis-test-lock"
+    command = [
+        str(PSQL),
+        "-X",
+        "-c",
+        f"SELECT pg_advisory_lock({WRITE_LOCK}), pg_sleep(60)",
+        url.url,
+    ]
+    holder = subprocess.Popen(
+        command, env={**os.environ, "PGAPPNAME": name}, stdout=subprocess.DEVNULL
+    )
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    try:
+        while psql(url.url, held) == ["0"]:
+            time.sleep(0.02)
+        yield
+    finally:
+        psql(
+            url.url,
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'",
+        )
+        holder.wait(10)
