@@ -7,6 +7,13 @@ a spread of time. Backdated events are written into the store before the collect
 (the webhook stamps every request with the time it arrives); while the TUI runs, a new
 request from one of the people is posted to the webhook every few seconds.
 
+One episode, the day before, shows what logistis says where its history has holes
+(docs/trust.md): the collector crashed and was started again while alice's `owner` label
+patch went by (a blind spot, and a gap at her next patch), her `kubectl scale` timed out at
+the webhook (a gap at the next event), and one `kubectl set image` of hers was refused by a
+later admission step (a change that never landed). The demo's own collector starts after the
+seeded history was written: the moment between shows as a blind spot too, a restart.
+
     .venv/bin/python tools/demo.py                   # the demo
     .venv/bin/python tools/demo.py --events 100000 --no-tui   # a big store, collector only
 """
@@ -35,10 +42,11 @@ from typing import Any
 import httpx
 
 from logistis.collector.admission import event_from_request
+from logistis.collector.events import time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.redaction import Redactor
 from logistis.collector.runtime import KEY_FILE, load_or_create_key
-from logistis.collector.store import StoreURL, open_store
+from logistis.collector.store import Store, StoreURL, open_store
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.core.events import EventFilter
 
@@ -52,6 +60,10 @@ DEPLOYMENTS = ("nginx", "frontend", "cart", "ledger", "indexer")
 # The people of the captured scenario, and the deployment it names `nginx`.
 SCENARIO_PEOPLE = ("alice", "bob", "carol", "dave")
 BATCH = 1000
+# In the troubled episode: alice's scale (059) and her `owner` label patch (082) are missing,
+# the latter while no collector ran; before her `set image` (071) comes a refused one.
+TIMED_OUT, DURING_CRASH, SET_IMAGE = 59, 82, 71
+REFUSED_IMAGE = "nginx:1.26-rc0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +75,18 @@ class Episode:
     step: timedelta
 
 
-def load_requests() -> list[dict[str, Any]]:
+def numbered_requests() -> list[tuple[int, dict[str, Any]]]:
+    """The captured requests with their fixture numbers, dry runs left out (the collector's
+    default capture rules do not record them)."""
     files = sorted(FIXTURES.glob("[0-9][0-9][0-9]-*.json"))
     if not files:
         sys.exit(f"demo: no AdmissionReview fixtures in {FIXTURES} (set LOGISTIS_FIXTURES)")
-    reviews = [json.loads(path.read_text())["body"] for path in files]
-    # Dry runs are not recorded by the collector's default capture rules.
-    return [r["request"] for r in reviews if not r["request"].get("dryRun")]
+    reviews = [(int(path.name[:3]), json.loads(path.read_text())["body"]) for path in files]
+    return [(n, r["request"]) for n, r in reviews if not r["request"].get("dryRun")]
+
+
+def load_requests() -> list[dict[str, Any]]:
+    return [request for _, request in numbered_requests()]
 
 
 def episode(rng: random.Random, start: datetime, *, unique: str = "") -> Episode:
@@ -102,26 +119,60 @@ def rewrite(request: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
     return rewritten
 
 
-def history(count: int, days: float, seed: int) -> Iterator[tuple[datetime, dict[str, Any]]]:
-    """`count` requests, oldest first, spread over the last `days` days."""
-    rng = random.Random(seed)
-    requests = load_requests()
+@dataclass(frozen=True, slots=True)
+class BlindSpot:
+    """When the seeded history had no collector recording: from a crash to the next start."""
+
+    crashed: datetime
+    started: datetime
+
+
+def history(
+    count: int, days: float, seed: int
+) -> tuple[list[tuple[datetime, dict[str, Any]]], BlindSpot | None]:
+    """`count` requests, oldest first, spread over the last `days` days, and the blind spot of
+    the troubled episode (None when the history is too short to hold it)."""
+    requests = numbered_requests()
     episodes = max(1, -(-count // len(requests)))
+    troubled = max(0, episodes - 2)
+    out: list[tuple[datetime, dict[str, Any]]] = []
+    spot: BlindSpot | None = None
+    for number, plan in enumerate(_episodes(episodes, days, random.Random(seed))):
+        times = {n: plan.start + plan.step * i for i, (n, _) in enumerate(requests)}
+        for fixture, request in requests:
+            if len(out) == count:
+                return out, spot
+            if number and request.get("namespace") not in ("team-a", "team-b"):
+                continue  # the cluster's own objects (kube-system, cluster-scoped): only once
+            if number == troubled and fixture in (TIMED_OUT, DURING_CRASH):
+                continue
+            if number == troubled and fixture == SET_IMAGE:
+                out.append((times[fixture] - plan.step / 2, refused(request, plan.renames)))
+            out.append((times[fixture], rewrite(request, plan.renames)))
+        if number == troubled:
+            step = plan.step / 4
+            spot = BlindSpot(times[DURING_CRASH] - step, times[DURING_CRASH] + step)
+    return out, spot
+
+
+def refused(request: dict[str, Any], renames: dict[str, str]) -> dict[str, Any]:
+    """The `set image` request with an image a later admission step refused: same old object."""
+    attempt = rewrite(request, renames)
+    attempt["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = REFUSED_IMAGE
+    return attempt
+
+
+def _episodes(episodes: int, days: float, rng: random.Random) -> Iterator[Episode]:
     now = datetime.now(UTC)
     first = now - timedelta(days=days)
     # The last episode starts an hour ago, so the newest history is fresh when the demo opens.
     spacing = (now - first - timedelta(hours=1)) / max(1, episodes - 1)
-    # With many episodes, each gets namespaces of its own, as a large cluster has.
-    unique = episodes > 50
-    produced = 0
+    # Each episode gets namespaces of its own: the scenario creates its objects, and creating
+    # them again where they still exist would be a history no cluster can have (logistis
+    # would rightly show every one as a gap).
     for number in range(episodes):
         start = first + spacing * number + timedelta(seconds=rng.uniform(0, 600))
-        plan = episode(rng, start, unique=f"-{number}" if unique else "")
-        for index, request in enumerate(requests):
-            if produced == count:
-                return
-            produced += 1
-            yield plan.start + plan.step * index, rewrite(request, plan.renames)
+        yield episode(rng, start, unique=f"-{number + 1}")
 
 
 async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> int:
@@ -129,10 +180,12 @@ async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> in
     redactor = Redactor(load_or_create_key(data_dir / KEY_FILE))
     kinds = KindResolver()
     written = 0
+    requests, spot = history(count, days, seed=7)
     url = StoreURL.sqlite(data_dir / "logistis.db")
     async with open_store(url, max_events_per_resource=per_resource) as store:
+        await _heartbeats(store, requests[0][0] - timedelta(hours=1), spot)
         batch = []
-        for moment, request in history(count, days, seed=7):
+        for moment, request in requests:
             event = event_from_request(redactor.redact(request), moment, kinds)
             batch.append(event)
             if len(batch) == BATCH:
@@ -142,6 +195,26 @@ async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> in
             await store.record(batch)
             written += len(batch)
     return written
+
+
+async def _heartbeats(store: Store, first: datetime, spot: BlindSpot | None) -> None:
+    """The runs of the collectors that recorded the seeded history: one crashed in the
+    troubled episode and was started again; the last stops as the demo's own starts."""
+    now = datetime.now(UTC)
+    if spot is None:
+        await _run(store, "demo-seed/0", first, now, stopped=True)
+        return
+    await _run(store, "demo-seed/0", first, spot.crashed, stopped=False)
+    await _run(store, "demo-seed/1", spot.started, now, stopped=True)
+
+
+async def _run(store: Store, name: str, start: datetime, end: datetime, *, stopped: bool) -> None:
+    started = time_to_ms(start)
+    await store.start_run(name, started)
+    if stopped:
+        await store.stop_run(name, started, time_to_ms(end))
+    else:
+        await store.beat(name, started, time_to_ms(end))  # and then nothing: a crash
 
 
 def free_port() -> int:

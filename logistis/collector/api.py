@@ -8,6 +8,8 @@ import importlib.resources
 import orjson
 from aiohttp import web
 
+from logistis.collector.coverage import blind_spots, clipped, now_ms, seconds_since_gap
+from logistis.collector.events import time_to_ms
 from logistis.collector.http import (
     HANDLER_ARGS,
     RUNTIME,
@@ -45,6 +47,7 @@ def create_api_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/namespaces", namespaces)
     app.router.add_get("/api/v1/facets", facets)
+    app.router.add_get("/api/v1/coverage", coverage)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     add_health_routes(app)
@@ -93,6 +96,21 @@ async def facets(request: web.Request) -> web.Response:
     return json_response(await request.app[RUNTIME].store.facets(event_query(grouped)))
 
 
+async def coverage(request: web.Request) -> web.Response:
+    window = event_query(parse_query(request.query.items(), allowed=("since", "until")))
+    runtime: Runtime = request.app[RUNTIME]
+    interval = runtime.settings.heartbeat_interval_seconds
+    moment = now_ms()
+    spots = blind_spots(await runtime.store.runs(), moment, interval)
+    since, until = (time_to_ms(t) if t else None for t in (window.since, window.until))
+    return json_response(
+        {
+            "heartbeatSeconds": interval,
+            "items": [spot.to_json(moment) for spot in clipped(spots, since, until)],
+        }
+    )
+
+
 async def openapi(request: web.Request) -> web.Response:
     return json_response(OPENAPI)
 
@@ -102,4 +120,9 @@ async def metrics(request: web.Request) -> web.Response:
     # The counters matter most while the store is away: they are served without its figure.
     with contextlib.suppress(StoreError):
         runtime.metrics.store_bytes.set(await runtime.store.used_bytes())
+        runtime.metrics.seconds_since_gap.set(
+            seconds_since_gap(
+                await runtime.store.runs(), now_ms(), runtime.settings.heartbeat_interval_seconds
+            )
+        )
     return web.Response(body=runtime.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -43,6 +43,9 @@ class SummaryJSON(TypedDict):
     name: str
     fieldManager: str
     changes: list[dict[str, str]]
+    continuity: str | None
+    unrecordedChanges: list[dict[str, str]]
+    applied: bool | None
 
 
 class DetailJSON(SummaryJSON):
@@ -108,6 +111,10 @@ class Event:
     options: JSONObject | None
     changes: list[dict[str, str]] = field(default_factory=list)
     id: int = 0
+    # Judged when read (collector/judgements.py), never at admission.
+    continuity: str | None = None
+    unrecorded_changes: list[dict[str, str]] = field(default_factory=list)
+    applied: bool | None = None
 
     def summary(self) -> SummaryJSON:
         return {
@@ -122,6 +129,9 @@ class Event:
             "name": self.name,
             "fieldManager": self.field_manager,
             "changes": self.changes,
+            "continuity": self.continuity,
+            "unrecordedChanges": self.unrecorded_changes,
+            "applied": self.applied,
         }
 
     def detail(self) -> DetailJSON:

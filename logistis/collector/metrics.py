@@ -59,6 +59,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.seconds_since_gap = Gauge(
+            "logistis_seconds_since_last_blind_spot",
+            "Seconds since the end of the last period no collector was recording "
+            "(or since the first start); 0 while none is",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from logistis.collector.coverage import beat_forever, collector_id
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
 from logistis.collector.redaction import Redactor
@@ -62,16 +63,21 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         writer = Writer(store, metrics, max_batch=settings.max_commit_batch)
         writer.start()
         runtime = Runtime(settings, store, writer, rules, redactor, kinds, metrics)
-        enforcing = asyncio.create_task(
-            enforce_forever(store, retention, metrics), name="retention"
-        )
+        tasks = [
+            asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
+            asyncio.create_task(
+                beat_forever(store, collector_id(), settings.heartbeat_interval_seconds),
+                name="heartbeat",
+            ),
+        ]
         try:
             yield runtime
         finally:
             runtime.stopping.set()
-            enforcing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await enforcing
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await writer.close()
 
 

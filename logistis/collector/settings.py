@@ -119,6 +119,8 @@ class Settings:
     """Longest a webhook answer waits for its commit before allowing without it."""
     max_commit_batch: int = 512
     """Most events committed in one transaction; 1 is one transaction per request (benchmarks)."""
+    heartbeat_interval_seconds: float = 10.0
+    """How often the collector writes that it is recording (blind spots are told from them)."""
     log_format: str = "text"
     log_level: str = "info"
 
@@ -199,6 +201,7 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--max-body-size", {"metavar": "SIZE", "help": "largest AdmissionReview accepted (default 3MiB)"}),
     ("--commit-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a commit before allowing anyway (default 2)"}),
     ("--max-commit-batch", {"metavar": "N", "type": int, "help": "most events per transaction (default 512; 1 commits each request alone)"}),
+    ("--heartbeat-interval", {"metavar": "SECONDS", "type": float, "help": "how often the collector records that it is recording (default 10)"}),
     ("--log-format", {"choices": ("json", "text"), "help": "default: text on a terminal, json otherwise"}),
     ("--log-level", {"choices": ("debug", "info", "warning", "error"), "help": "default info"}),
 )  # fmt: skip
@@ -330,6 +333,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         max_body_bytes=_size(values.get("max_body_size", "3MiB"), "--max-body-size"),
         commit_timeout_seconds=float(values.get("commit_timeout", 2.0)),
         max_commit_batch=values.get("max_commit_batch", 512),
+        heartbeat_interval_seconds=float(values.get("heartbeat_interval", 10.0)),
         log_format=values.get("log_format") or ("text" if sys.stderr.isatty() else "json"),
         log_level=values.get("log_level", "info"),
     )
@@ -342,6 +346,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         ("--idle-timeout", settings.idle_timeout_seconds),
         ("--body-timeout", settings.body_timeout_seconds),
         ("--stream-write-timeout", settings.stream_write_timeout_seconds),
+        ("--heartbeat-interval", settings.heartbeat_interval_seconds),
     ):
         if not seconds > 0:
             raise SettingsError(f"{flag} must be positive")

@@ -42,6 +42,21 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
         yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
 
 
+# Left out of the history with holes: alice's `kubectl scale` (059) and her merge patch of the
+# `owner` label (082), as if no collector had answered them.
+LEFT_OUT = (59, 82)
+
+
+@pytest.fixture(scope="session")
+def fed_with_holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    collector = CollectorProcess(tmp_path_factory.mktemp("blame-holes"))
+    kept = [path for path in fixture_files() if int(path.name[:3]) not in LEFT_OUT]
+    with collector:
+        responses = post_reviews(collector, (load(path.name)["body"] for path in kept))
+        assert all(r.status_code == 200 for r in responses)
+        yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
+
+
 def _ids_by_fixture(url: str) -> dict[int, int]:
     """Recorded events carry the request's uid; map them back to the fixture numbers."""
     by_uid = {
@@ -81,6 +96,17 @@ def blame(fed: Fed, tmp_path: Path):
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return run_blame(*args, env={**env, **extra_env}, url=fed.url)
+
+    return run
+
+
+@pytest.fixture
+def blame_with_holes(fed_with_holes: Fed, tmp_path: Path):
+    """`blame(...)` against the collector that missed the requests in LEFT_OUT."""
+    env = blame_env(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env=env, url=fed_with_holes.url)
 
     return run
 

@@ -315,6 +315,7 @@ def test_field_blame_as_json_for_scripts(blame, fed: Fed) -> None:
         "line": "  replicas: 3",
         "path": ["spec", "replicas"],
         "event": fed.ids[ALICE_SCALE],
+        "unrecorded": False,
         "user": "alice",
         "time": event_time(fed, ALICE_SCALE)[:19] + "Z",
         "operation": "UPDATE",
@@ -471,3 +472,15 @@ def test_help_has_examples(blame) -> None:
     assert "--collector-namespace" in result.stdout
     for code, meaning in MEANINGS.items():
         assert f"{code.value:>3}  {meaning}\n" in result.stdout
+
+
+def test_json_carries_the_marks_of_an_incomplete_history(blame_with_holes) -> None:
+    result = blame_with_holes("deploy/nginx", "-n", "team-a", "--user", "alice", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    items = body["items"] if isinstance(body, dict) else body
+    gaps = [e for e in items if e["continuity"] == "gap"]
+    assert [e["unrecordedChanges"] for e in gaps] == [
+        [{"op": "add", "path": "/metadata/labels/owner"}]
+    ]
+    assert {e["applied"] for e in items} <= {True, None}

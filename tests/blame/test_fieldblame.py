@@ -7,6 +7,8 @@ controller wrote its status in between, and alice deleted it in the foreground (
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from logistis.tui.core.fieldblame import BlamedLine, ItemKey, changed_paths, identity, replay
 from tests.blame.conftest import fixture_event, nginx_history
 
@@ -122,3 +124,25 @@ def test_writes_that_are_not_versions_of_the_object_are_skipped() -> None:
     token = fixture_event(46, kind="ServiceAccount")
     state = replay([account, token])
     assert state.object == account.object
+
+
+def test_a_field_changed_in_a_gap_is_credited_to_unrecorded_not_the_last_writer() -> None:
+    # The collector missed 082 (alice's `owner` label): 084 comes after a gap.
+    history = [
+        replace(e, continuity="gap") if e.id == 84 else e
+        for e in nginx_history()
+        if e.id not in (82, 193) and e.id < 193
+    ]
+    lines = replay(history).lines()
+    owner = line(lines, "owner: alice").author
+    assert owner is not None
+    assert (owner.unrecorded, owner.user, owner.event_id) == (True, "unrecorded", 84)
+    assert credit(lines, "env: dev") == (84, "alice", "kubectl-patch")
+
+
+def test_a_write_that_never_landed_is_credited_nothing() -> None:
+    history = [replace(e, applied=False) if e.id == 84 else e for e in nginx_history()]
+    state = replay(e for e in history if e.id <= 84)
+    assert all(each.text.strip() != "env: dev" for each in state.lines())
+    assert state.last is not None
+    assert state.last.event_id == 82

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,13 @@ CASES = {
     "diff-nginx-alice.txt": ["deploy/nginx", "-n", "team-a", "--user", "alice", "-o", "diff"],
     "diff-widget.txt": ["widgets", "w1", "-n", "team-a", "-o", "diff"],
 }
+# Against the history that misses alice's scale and her `owner` label (conftest.LEFT_OUT).
+HOLES = {
+    "holes-table-nginx.txt": ["deploy/nginx", "-n", "team-a"],
+    "holes-diff-nginx-alice.txt": ["deploy/nginx", "-n", "team-a", "--user", "alice", "-o", "diff"],
+    "holes-fields-nginx.txt": ["deploy/nginx", "-n", "team-a", "--fields"],
+    "never-landed-replicaset.txt": ["replicasets", "nginx-8ff954c69", "-n", "team-a"],
+}
 
 
 def masked(text: str) -> str:
@@ -31,7 +39,17 @@ def masked(text: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_output_matches_the_golden_file(blame, name: str) -> None:
-    result = blame(*CASES[name])
+    check(blame(*CASES[name]), name)
+
+
+@pytest.mark.parametrize("name", sorted(HOLES))
+def test_the_marks_of_an_incomplete_history_match_the_golden_file(
+    blame_with_holes, name: str
+) -> None:
+    check(blame_with_holes(*HOLES[name]), name)
+
+
+def check(result: subprocess.CompletedProcess[str], name: str) -> None:
     assert result.returncode == 0, result.stderr
     path = GOLDEN / name
     if os.environ.get("LOGISTIS_UPDATE_GOLDEN"):

@@ -146,7 +146,14 @@ def test_unknown_path_is_a_json_404(fed_collector):
 
 def test_openapi_description_is_served(fed_collector):
     spec = get(fed_collector, "/api/v1/openapi.json").json()
-    assert set(spec["paths"]) >= {"/api/v1/events", "/api/v1/stream", "/api/v1/facets"}
+    assert set(spec["paths"]) >= {
+        "/api/v1/events",
+        "/api/v1/stream",
+        "/api/v1/facets",
+        "/api/v1/coverage",
+    }
+    summary = spec["components"]["schemas"]["EventSummary"]
+    assert {"continuity", "unrecordedChanges", "applied"} <= set(summary["required"])
 
 
 def test_metrics_expose_admission_and_store_figures(fed_collector):

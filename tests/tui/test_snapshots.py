@@ -47,6 +47,9 @@ def settled(app: LogistisApp) -> Callable[[Pilot[None]], Awaitable[None]]:
 
     async def run_before(pilot: Pilot[None]) -> None:
         await wait_until(pilot, ready)
+        # The table sizes its columns on the refresh after its rows arrive: let it happen.
+        await pilot.pause()
+        await pilot.pause()
 
     return run_before
 

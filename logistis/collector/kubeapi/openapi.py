@@ -62,6 +62,13 @@ def _schemas(ref: Ref) -> dict[str, Schema]:
                 "type": "array",
                 "items": _object({"op": _STRING, "path": _STRING}),
             },
+            # Whether the history around the event is whole (docs/trust.md).
+            "continuity": {**_STRING, "x-nullable": True},
+            "unrecordedChanges": {
+                "type": "array",
+                "items": _object({"op": _STRING, "path": _STRING}),
+            },
+            "applied": {"type": "boolean", "x-nullable": True},
         },
         "The event summary of /api/v1/events: who, what, when, and the paths that changed.",
     )

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.judgements import Judge, Judgement
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries
+from logistis.collector.store.queries import SQLQueries, judgement_row
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
 
@@ -78,6 +79,7 @@ class PostgresStore(SQLQueries):
         self._writer = writer
         self._readers = readers
         self._encoder = encoder
+        self._judge = Judge(self)
 
     @classmethod
     @asynccontextmanager
@@ -130,6 +132,21 @@ class PostgresStore(SQLQueries):
                 await connection.execute(sql.ADVANCE_SEQUENCE)
 
         await self._write(copy)
+
+    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None:
+        rows = [judgement_row(i, judged) for i, judged in judgements.items()]
+        await self._write(lambda c: c.executemany(sql.UPSERT_JUDGEMENT, rows))
+
+    async def start_run(self, collector: str, started_ms: int) -> None:
+        await self._write(
+            lambda c: c.execute(sql.INSERT_HEARTBEAT, collector, started_ms, started_ms)
+        )
+
+    async def beat(self, collector: str, started_ms: int, at_ms: int) -> None:
+        await self._write(lambda c: c.execute(sql.UPDATE_HEARTBEAT, collector, started_ms, at_ms))
+
+    async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None:
+        await self._write(lambda c: c.execute(sql.STOP_HEARTBEAT, collector, started_ms, at_ms))
 
     async def probe_write(self) -> None:
         await self._write(lambda c: c.execute(sql.PROBE_WRITE))

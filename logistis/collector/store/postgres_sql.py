@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
 from logistis.collector.query import Dialect
 
 # pg_advisory_xact_lock keys: one for the order of writes, one for schema migrations.
@@ -204,6 +205,25 @@ MIGRATIONS: tuple[str, ...] = (
         END IF;
     END $$;
     """,
+    # 2: continuity and outcome kept as first judged (collector/judgements.py; `settled`: the
+    # outcome is final), removed with their events; the collectors' heartbeats, a row per run.
+    """
+    CREATE TABLE judgements (
+        id bigint PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+        continuity text,
+        unrecorded text NOT NULL,
+        applied boolean,
+        settled boolean NOT NULL,
+        checked_until bigint NOT NULL
+    );
+    CREATE TABLE heartbeats (
+        collector text NOT NULL,
+        started_ms bigint NOT NULL,
+        beat_ms bigint NOT NULL,
+        stopped_ms bigint,
+        PRIMARY KEY (collector, started_ms)
+    );
+    """,
 )
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
@@ -306,3 +326,58 @@ DIALECT = Dialect(
     glob=glob_to_like,
     text="strpos(lower({column}), lower(?)) > 0",
 )
+
+
+# -- continuity and outcome (an id list is one JSON array parameter) ---------------------------
+
+_LINKS = (
+    "NOT n.dry_run AND n.operation <> 'CONNECT' AND n.subresource IN ("
+    + ", ".join(f"'{name}'" for name in OBJECT_SUBRESOURCES)
+    + ")"
+)
+_SAME_OBJECT = (
+    "n.namespace = e.namespace AND n.name = e.name AND n.resource = e.resource AND n.grp = e.grp"
+)
+_IDS = "(SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))"
+SELECT_JUDGEMENTS = f"""
+    SELECT id, continuity, unrecorded, applied, settled, checked_until FROM judgements
+    WHERE id IN {_IDS}
+"""
+# The recorded neighbours of each event that later ones are compared with, newest first before
+# it and oldest first after it; each an index scan of events_by_identity.
+_NEIGHBOURS = """(SELECT coalesce(json_agg(id), '[]')::text FROM (
+    SELECT n.id FROM events AS n WHERE {same} AND n.id {side} e.id AND {links}
+    ORDER BY n.id {order} LIMIT {limit}) AS near)"""
+_BEFORE = _NEIGHBOURS.format(
+    same=_SAME_OBJECT, side="<", links=_LINKS, order="DESC", limit=NEIGHBOURS
+)
+_AFTER = _NEIGHBOURS.format(
+    same=_SAME_OBJECT, side=">", links=_LINKS, order="ASC", limit=NEIGHBOURS
+)
+_OF_IDS = f"FROM events AS e WHERE e.id IN {_IDS}"
+SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
+# Only after it, for an event whose continuity is already kept.
+SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
+SELECT_STEPS = f"SELECT id, operation, subresource, dry_run, body FROM events WHERE id IN {_IDS}"
+# An event removed meanwhile has no judgement to keep (its row would break the foreign key).
+UPSERT_JUDGEMENT = """
+    INSERT INTO judgements
+    SELECT $1::bigint, $2::text, $3::text, $4::boolean, $5::boolean, $6::bigint
+    WHERE EXISTS (SELECT FROM events WHERE id = $1::bigint)
+    ON CONFLICT (id) DO UPDATE SET continuity = excluded.continuity,
+        unrecorded = excluded.unrecorded, applied = excluded.applied,
+        settled = excluded.settled, checked_until = excluded.checked_until
+"""
+
+# -- coverage ----------------------------------------------------------------------------------
+
+INSERT_HEARTBEAT = """
+    INSERT INTO heartbeats VALUES ($1, $2, $3, NULL)
+    ON CONFLICT (collector, started_ms) DO UPDATE SET beat_ms = excluded.beat_ms
+"""
+UPDATE_HEARTBEAT = "UPDATE heartbeats SET beat_ms = $3 WHERE collector = $1 AND started_ms = $2"
+STOP_HEARTBEAT = (
+    "UPDATE heartbeats SET beat_ms = $3, stopped_ms = $3 WHERE collector = $1 AND started_ms = $2"
+)
+# One row per run of a collector: few enough to read whole.
+SELECT_HEARTBEATS = "SELECT collector, started_ms, beat_ms, stopped_ms FROM heartbeats"

@@ -7,7 +7,7 @@ turned into `StoreError` at the store's edge, so nothing above it knows which dr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +16,9 @@ from logistis.collector.events import Event
 from logistis.collector.query import EventQuery, Page
 
 if TYPE_CHECKING:
+    from logistis.collector.continuity import Step
+    from logistis.collector.judgements import Judgement, Neighbours
+
     # Settings name the store; the store needs only the shape of the retention limits.
     from logistis.collector.settings import Retention
 
@@ -35,6 +38,17 @@ class NotStored:
     """`not encodable` or `not storable`: a metric label, so one of a few words."""
     error: str
     """What failed, for the log line that names the event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run of one collector, from its heartbeats, in milliseconds since the epoch
+    (collector/coverage.py)."""
+
+    collector: str
+    started_ms: int
+    beat_ms: int
+    stopped_ms: int | None
 
 
 class Store(Protocol):
@@ -88,6 +102,34 @@ class Store(Protocol):
 
     async def used_bytes(self) -> int:
         """What the size limit counts (each backend says what that is)."""
+        ...
+
+    # -- continuity and outcome (collector/judgements.py) -------------------------------------
+
+    async def judgements(self, ids: Sequence[int]) -> dict[int, Judgement]:
+        """The kept judgements of these events."""
+        ...
+
+    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
+        """Each event's recorded neighbours that take part (only after it unless `before`)."""
+        ...
+
+    async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
+        """The events as continuity compares them: operation, subresource, objects."""
+        ...
+
+    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None: ...
+
+    # -- coverage (collector/coverage.py) -----------------------------------------------------
+
+    async def start_run(self, collector: str, started_ms: int) -> None: ...
+
+    async def beat(self, collector: str, started_ms: int, at_ms: int) -> None: ...
+
+    async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None: ...
+
+    async def runs(self) -> list[Run]:
+        """Every collector run's heartbeats."""
         ...
 
     # -- copying the history (migrate-store) -------------------------------------------------

@@ -7,13 +7,19 @@ Each store gives its SQL module (the same statement names, each in its own diale
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any
 
+import orjson
+
+from logistis.collector.continuity import Step
 from logistis.collector.events import Event
+from logistis.collector.judgements import Judge, Judgement, Neighbours
 from logistis.collector.query import EventQuery, Page, encode_cursor
+from logistis.collector.store import codec
 from logistis.collector.store.aggregates import facets_json, namespaces_json
+from logistis.collector.store.protocol import Run
 from logistis.collector.store.rows import summary_from_row, with_objects
 
 Rows = Sequence[Sequence[Any]]
@@ -21,6 +27,7 @@ Rows = Sequence[Sequence[Any]]
 
 class SQLQueries:
     _sql: ModuleType
+    _judge: Judge  # each store makes its own: Judge(self)
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
@@ -33,6 +40,7 @@ class SQLQueries:
             [*params, page.limit + 1],
         )
         events = [summary_from_row(row) for row in rows[: page.limit]]
+        await self._judge(events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
 
@@ -41,11 +49,17 @@ class SQLQueries:
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
-        return [summary_from_row(row) for row in rows]
+        events = [summary_from_row(row) for row in rows]
+        await self._judge(events, keep=False)
+        return events
 
     async def get_event(self, event_id: int) -> Event | None:
         rows = await self._fetch(self._sql.SELECT_DETAIL, (event_id,))
-        return with_objects(summary_from_row(rows[0]), rows[0][-1]) if rows else None
+        if not rows:
+            return None
+        event = with_objects(summary_from_row(rows[0]), rows[0][-1])
+        await self._judge([event])
+        return event
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)
@@ -86,3 +100,59 @@ class SQLQueries:
             facet("username"), facet("grp, resource, kind"), facet("namespace"), facet("operation")
         )
         return facets_json(users, kinds, namespaces, operations)
+
+    # -- continuity and outcome (collector/judgements.py), coverage (collector/coverage.py) --
+
+    async def judgements(self, ids: Sequence[int]) -> dict[int, Judgement]:
+        rows = await self._fetch(self._sql.SELECT_JUDGEMENTS, (_id_list(ids),))
+        return {
+            i: Judgement(
+                mark,
+                orjson.loads(ops),
+                None if applied is None else bool(applied),
+                bool(settled),
+                checked,
+            )
+            for i, mark, ops, applied, settled, checked in rows
+        }
+
+    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
+        statement = self._sql.SELECT_NEIGHBOURS if before else self._sql.SELECT_FOLLOWING
+        rows = await self._fetch(statement, (_id_list(ids),))
+        return {
+            i: Neighbours(
+                tuple(sorted(orjson.loads(earlier), reverse=True)),
+                tuple(sorted(orjson.loads(later))),
+            )
+            for i, earlier, later in rows
+        }
+
+    async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
+        rows = await self._fetch(self._sql.SELECT_STEPS, (_id_list(ids),))
+        return await asyncio.to_thread(lambda: {row[0]: _step(row) for row in rows})
+
+    async def runs(self) -> list[Run]:
+        return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
+
+
+def judgement_row(event_id: int, judged: Judgement) -> tuple[Any, ...]:
+    """A judgement as both stores keep it."""
+    return (
+        event_id,
+        judged.continuity,
+        orjson.dumps(judged.unrecorded).decode(),
+        judged.applied,
+        judged.settled,
+        judged.checked_until,
+    )
+
+
+def _id_list(ids: Iterable[int]) -> str:
+    """Ids as one JSON array parameter (both stores unpack it in SQL)."""
+    return orjson.dumps(list(ids)).decode()
+
+
+def _step(row: Sequence[Any]) -> Step:
+    _, operation, subresource, dry_run, body = row
+    new, old, _ = codec.decode(bytes(body))
+    return Step(operation, subresource, bool(dry_run), old, new)

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiosqlite
 
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.judgements import Judge, Judgement
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries
+from logistis.collector.store.queries import SQLQueries, judgement_row
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class SQLiteStore(SQLQueries):
         self.path = path
         self.name = str(path)
         self._writer = writer
+        self._judge = Judge(self)
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
@@ -234,6 +236,26 @@ class SQLiteStore(SQLQueries):
         # Identities follow their events.
         await self._delete(sql.DELETE_UNUSED_IDENTITIES, ())
         return removed
+
+    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None:
+        rows = [judgement_row(i, judged) for i, judged in judgements.items()]
+        await self._writer.run(
+            lambda c: _in_transaction(c, lambda t: t.executemany(sql.UPSERT_JUDGEMENT, rows))
+        )
+
+    async def start_run(self, collector: str, started_ms: int) -> None:
+        await self._write(sql.INSERT_HEARTBEAT, (collector, started_ms, started_ms))
+
+    async def beat(self, collector: str, started_ms: int, at_ms: int) -> None:
+        await self._write(sql.UPDATE_HEARTBEAT, (at_ms, collector, started_ms))
+
+    async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None:
+        await self._write(sql.STOP_HEARTBEAT, (at_ms, at_ms, collector, started_ms))
+
+    async def _write(self, statement: str, params: Sequence[Any]) -> None:
+        await _mapped(
+            self._writer.run(lambda c: _in_transaction(c, lambda t: t.execute(statement, params)))
+        )
 
     async def import_rows(self, rows: Sequence[StoredRow]) -> None:
         await self._writer.run(

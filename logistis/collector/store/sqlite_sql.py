@@ -7,6 +7,7 @@ exact without a round trip from Python.
 
 from __future__ import annotations
 
+from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
 from logistis.collector.query import Dialect
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
@@ -119,7 +120,76 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE identities SET last_event = NEW.id WHERE id = NEW.identity;
     END;
     """,
+    # 4: continuity and outcome of events (logistis/collector/continuity.py) computed when first
+    # read and kept; `settled` says whether `applied` is final (a later event can still decide
+    # it), `checked_until` the newest later event an open one was judged with. The collectors'
+    # heartbeats: one row per run, its last beat moved forward in place.
+    """
+    CREATE TABLE judgements (
+        id INTEGER PRIMARY KEY,
+        continuity TEXT,
+        unrecorded TEXT NOT NULL,
+        applied INTEGER,
+        settled INTEGER NOT NULL,
+        checked_until INTEGER NOT NULL
+    );
+    CREATE TRIGGER events_unjudged AFTER DELETE ON events BEGIN
+        DELETE FROM judgements WHERE id = OLD.id;
+    END;
+    CREATE TABLE heartbeats (
+        collector TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        beat_ms INTEGER NOT NULL,
+        stopped_ms INTEGER,
+        PRIMARY KEY (collector, started_ms)
+    ) WITHOUT ROWID;
+    """,
 )
+
+# -- continuity and outcome (an id list is one JSON array parameter) -----------------------------
+
+_LINKS = (
+    "dry_run = 0 AND operation != 'CONNECT' AND subresource IN ("
+    + ", ".join(f"'{name}'" for name in OBJECT_SUBRESOURCES)
+    + ")"
+)
+_SAME_OBJECT = (
+    "n.namespace = e.namespace AND n.name = e.name AND n.resource = e.resource AND n.grp = e.grp"
+)
+SELECT_JUDGEMENTS = """
+    SELECT id, continuity, unrecorded, applied, settled, checked_until FROM judgements
+    WHERE id IN (SELECT value FROM json_each(?))
+"""
+# The recorded neighbours of each event that later ones are compared with, newest first before
+# it and oldest first after it; each an index seek on events_by_identity.
+_NEIGHBOURS = """(SELECT json_group_array(id) FROM (
+    SELECT n.id FROM events AS n WHERE {same} AND n.id {side} e.id AND {links}
+    ORDER BY n.id {order} LIMIT {limit}))"""
+_BEFORE = _NEIGHBOURS.format(
+    same=_SAME_OBJECT, side="<", links=_LINKS, order="DESC", limit=NEIGHBOURS
+)
+_AFTER = _NEIGHBOURS.format(
+    same=_SAME_OBJECT, side=">", links=_LINKS, order="ASC", limit=NEIGHBOURS
+)
+_OF_IDS = "FROM events AS e WHERE e.id IN (SELECT value FROM json_each(?))"
+SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
+# Only after it, for an event whose continuity is already kept.
+SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
+SELECT_STEPS = """
+    SELECT id, operation, subresource, dry_run, body FROM events
+    WHERE id IN (SELECT value FROM json_each(?))
+"""
+UPSERT_JUDGEMENT = "INSERT OR REPLACE INTO judgements VALUES (?, ?, ?, ?, ?, ?)"
+
+# -- coverage ----------------------------------------------------------------------------------
+
+INSERT_HEARTBEAT = "INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?, NULL)"
+UPDATE_HEARTBEAT = "UPDATE heartbeats SET beat_ms = ? WHERE collector = ? AND started_ms = ?"
+STOP_HEARTBEAT = (
+    "UPDATE heartbeats SET beat_ms = ?, stopped_ms = ? WHERE collector = ? AND started_ms = ?"
+)
+# One row per run of a collector: few enough to read whole.
+SELECT_HEARTBEATS = "SELECT collector, started_ms, beat_ms, stopped_ms FROM heartbeats"
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"

@@ -9,6 +9,7 @@ from logistis.tui.blame.eventtable import event_key
 from logistis.tui.blame.terminal import Style, Terminal
 from logistis.tui.core.diff import DiffKind, DiffLine, unified_diff
 from logistis.tui.core.events import Event
+from logistis.tui.core.marks import gap_line, never_landed_line
 from logistis.tui.core.timeparse import format_time
 
 STYLES = {
@@ -46,9 +47,21 @@ def event_diffs(
                 Style.HEADER,
             )
         )
+        out.extend(_marks(event, terminal))
         lines = unified_diff(event.old_object, event.object, context=context, show_noise=show_noise)
         out.extend(paint_diff(lines, terminal) if lines else [NOTHING_SHOWN])
     return out
+
+
+def _marks(event: Event, terminal: Terminal) -> list[str]:
+    """Where the diff's "before" side is not what the previous recorded event left, and
+    whether the change landed."""
+    gap, lost = gap_line(event), never_landed_line(event)
+    style = Style.WARN if event.after_gap else Style.DIM
+    return [
+        *([terminal.paint(terminal.fit(gap), style)] if gap else []),
+        *([terminal.paint(terminal.fit(lost), Style.DIM)] if lost else []),
+    ]
 
 
 def paint_diff(lines: Iterable[DiffLine], terminal: Terminal) -> list[str]:

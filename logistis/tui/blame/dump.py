@@ -36,6 +36,9 @@ def event_json(event: Event) -> dict[str, Any]:
         "name": event.name,
         "fieldManager": event.field_manager,
         "changes": event.changes_json(),
+        "continuity": event.continuity,
+        "unrecordedChanges": [change.to_json() for change in event.unrecorded],
+        "applied": event.applied,
     }
     if event.full:
         body |= {"object": event.object, "oldObject": event.old_object, "options": event.options}

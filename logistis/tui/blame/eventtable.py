@@ -13,6 +13,13 @@ from logistis.tui.blame.table import Cell, Column, render_table
 from logistis.tui.blame.terminal import OPERATION_STYLES, Style, Terminal
 from logistis.tui.core.diff import patch_lines
 from logistis.tui.core.events import Event, NamespaceSummary
+from logistis.tui.core.marks import (
+    GAP_MARK,
+    NEVER_LANDED,
+    NEVER_LANDED_MARK,
+    UNRECORDED,
+    unrecorded_paths,
+)
 from logistis.tui.core.timeparse import format_time
 
 MAX_PATCH_LINES = 10
@@ -35,22 +42,44 @@ def operation_text(event: Event) -> str:
 
 
 def _operation_style(text: str) -> Style | None:
+    if text.startswith(GAP_MARK):
+        return Style.WARN
     return OPERATION_STYLES.get(text.split(" ", 1)[0])
+
+
+def _patch_style(text: str) -> Style | None:
+    return Style.DIM if text.startswith(NEVER_LANDED_MARK) else None
 
 
 _KEY = Column("KEY", shrink=True, min_width=12)
 _OPERATION = Column("OPERATION", style=_operation_style)
 _USER = Column("USER", shrink=True, keep_end=True, min_width=12, cap=USER_CAP)
 _TIME = Column("TIME")
-_PATCH = Column("PATCH", shrink=True, min_width=16)
+_PATCH = Column("PATCH", shrink=True, min_width=16, style=_patch_style)
 
 
 def event_table(events: Sequence[Event], terminal: Terminal) -> list[str]:
     rows = [
-        [event_key(e), operation_text(e), e.user.username, format_time(e.time), _paths(e)]
+        row
         for e in events
+        for row in _marked(
+            e, [event_key(e), operation_text(e), e.user.username, format_time(e.time), _paths(e)]
+        )
     ]
     return render_table([_KEY, _OPERATION, _USER, _TIME, _PATCH], rows, terminal)
+
+
+def _marked(event: Event, row: list[Cell]) -> list[list[Cell]]:
+    """The event's row, marked when it never landed, and below it (before it in time) a row
+    for what changed outside the recorded history."""
+    if event.never_landed:
+        row = [*row[:-1], [f"{NEVER_LANDED_MARK} {NEVER_LANDED}", *row[-1]]]
+    if not event.after_gap:
+        return [row]
+    gap = [event_key(event), f"{GAP_MARK} {UNRECORDED}", "?", "-", unrecorded_paths(event)]
+    if len(row) > len(gap):  # the wide table: no id, no manager
+        gap = ["", *gap[:4], "-", gap[4]]
+    return [row, gap]
 
 
 def wide_table(
@@ -59,16 +88,20 @@ def wide_table(
     """`events` must be fetched in full: the patch shows values."""
     columns = [Column("ID"), _KEY, _OPERATION, _USER, _TIME, Column("MANAGER", shrink=True), _PATCH]
     rows: list[list[Cell]] = [
-        [
-            str(e.id),
-            event_key(e),
-            operation_text(e),
-            e.user.username,
-            format_time(e.time),
-            e.field_manager or "-",
-            _capped(patch_lines(e.old_object, e.object, show_noise=show_noise)),
-        ]
+        row
         for e in events
+        for row in _marked(
+            e,
+            [
+                str(e.id),
+                event_key(e),
+                operation_text(e),
+                e.user.username,
+                format_time(e.time),
+                e.field_manager or "-",
+                _capped(patch_lines(e.old_object, e.object, show_noise=show_noise)),
+            ],
+        )
     ]
     return render_table(columns, rows, terminal)
 

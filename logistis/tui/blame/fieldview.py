@@ -8,13 +8,14 @@ from typing import Any
 from logistis.tui.blame.table import Column, render_table
 from logistis.tui.blame.terminal import Style, Terminal
 from logistis.tui.core.events import is_machine
-from logistis.tui.core.fieldblame import Author, BlamedLine, ObjectState
+from logistis.tui.core.fieldblame import UNRECORDED, Author, BlamedLine, ObjectState
 from logistis.tui.core.timeparse import format_time
 
 MAX_USER = 18
 MAX_MANAGER = 16
 MIN_TEXT = 24
 UNKNOWN = "?"
+UNRECORDED_MARK = "⋯"
 GAP = "  "
 SEPARATOR = "| "
 
@@ -26,6 +27,11 @@ def header(key: str, state: ObjectState, writes: int) -> list[str]:
         lines.append(f"# created {_by(state.creator)}")
     else:
         lines.append("# created before the recorded history: lines marked ? predate it")
+    if any(a.unrecorded for a in state.authors.values()):
+        lines.append(
+            f"# {UNRECORDED_MARK} {UNRECORDED}: changed by a write no collector recorded "
+            "(the time is when it was found)"
+        )
     if state.deleted_by is not None:
         lines.append(f"# deleted {_by(state.deleted_by)}: this is its last recorded version")
     return lines
@@ -56,10 +62,14 @@ def _row(line: BlamedLine) -> list[str]:
     author = line.author
     if author is None:
         return [UNKNOWN, "", "", "", text]
+    if author.unrecorded:
+        return [UNRECORDED_MARK, author.user, format_time(author.time), "-", text]
     return [str(author.event_id), author.user, format_time(author.time), author.via, text]
 
 
 def _user_style(user: str) -> Style | None:
+    if user == UNRECORDED:
+        return Style.WARN
     return Style.DIM if is_machine(user) else None
 
 
@@ -69,7 +79,8 @@ def blame_json(lines: list[BlamedLine]) -> list[dict[str, Any]]:
         {
             "line": line.text,
             "path": list(line.path),
-            "event": line.author.event_id if line.author else None,
+            "event": line.author.event_id if line.author and not line.author.unrecorded else None,
+            "unrecorded": bool(line.author and line.author.unrecorded),
             "user": line.author.user if line.author else None,
             "time": format_time(line.author.time) if line.author else None,
             "operation": line.author.operation if line.author else None,

@@ -23,6 +23,7 @@ class Style(StrEnum):
     CREATE = "32"
     UPDATE = "33"
     DELETE = "31"
+    WARN = "1;35"
 
 
 OPERATION_STYLES = {"CREATE": Style.CREATE, "UPDATE": Style.UPDATE, "DELETE": Style.DELETE}

@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from logistis.tui.core.events import (
+    BlindSpot,
     Event,
     EventFilter,
     Facets,
@@ -133,6 +134,16 @@ class CollectorClient:
         """The namespace to start in when this client may not read every namespace; None when
         it may (the collector's own API has no per-namespace rights)."""
         return None
+
+    async def coverage(self) -> tuple[BlindSpot, ...]:
+        """The periods when no collector was recording (an older collector has none to tell)."""
+        try:
+            body = await self._get_json(f"{API}/coverage")
+        except CollectorHTTPError as error:
+            if error.status == 404:
+                return ()
+            raise
+        return _parse(BlindSpot, body["items"])
 
     async def _get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
         try:

@@ -76,6 +76,10 @@ class Change:
         return {"op": self.op, "path": self.path}
 
 
+GAP = "gap"
+EXPECTED_GAP = "expected"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     id: int
@@ -89,6 +93,11 @@ class Event:
     name: str
     field_manager: str
     changes: tuple[Change, ...]
+    # Whether the history around this event is whole (docs/trust.md): `continuity` against the
+    # previous recorded event, `unrecorded` what changed in between, `applied` its outcome.
+    continuity: str | None = None
+    unrecorded: tuple[Change, ...] = ()
+    applied: bool | None = None
     # Only an event fetched in full (`/api/v1/events/{id}`) carries the objects.
     object: JSONObject | None = field(default=None, compare=False)
     old_object: JSONObject | None = field(default=None, compare=False)
@@ -103,6 +112,15 @@ class Event:
     def reference(self) -> str:
         """`namespace/name` as kubectl prints it, or `name` for cluster-scoped objects."""
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @property
+    def after_gap(self) -> bool:
+        """The object changed before this event without a recorded event (not only status)."""
+        return self.continuity == GAP
+
+    @property
+    def never_landed(self) -> bool:
+        return self.applied is False
 
     def changes_json(self) -> list[dict[str, str]]:
         return [change.to_json() for change in self.changes]
@@ -121,7 +139,10 @@ class Event:
                 namespace=data["namespace"],
                 name=data["name"],
                 field_manager=data["fieldManager"],
-                changes=tuple(Change(c["op"], c["path"]) for c in data["changes"]),
+                changes=_changes(data["changes"]),
+                continuity=data.get("continuity"),
+                unrecorded=_changes(data.get("unrecordedChanges") or ()),
+                applied=data.get("applied"),
                 object=data.get("object"),
                 old_object=data.get("oldObject"),
                 options=data.get("options"),
@@ -129,6 +150,30 @@ class Event:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEvent(f"malformed event from the collector: {error!r}") from error
+
+
+def _changes(items: Sequence[JSONObject]) -> tuple[Change, ...]:
+    return tuple(Change(c["op"], c["path"]) for c in items)
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSpot:
+    """A period when no collector was recording (`GET /api/v1/coverage`)."""
+
+    start: datetime
+    end: datetime | None  # None: none is recording now
+    seconds: float
+    cause: str
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> BlindSpot:
+        end = data.get("end")
+        return cls(
+            parse_time(data["start"]),
+            parse_time(end) if end else None,
+            float(data["seconds"]),
+            data["cause"],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from logistis.tui.core.diff import strip_noise
-from logistis.tui.core.events import Event
+from logistis.tui.core.diff import NOISE, strip_noise
+from logistis.tui.core.events import EXPECTED_GAP, GAP, Event
 from logistis.tui.core.managedfields import owner_of
 from logistis.tui.core.yamltext import FieldPath, yaml_lines
 
@@ -29,6 +29,9 @@ from logistis.tui.core.yamltext import FieldPath, yaml_lines
 MERGE_KEYS = ("name", "type", "containerPort", "port", "mountPath", "devicePath", "ip")
 
 SCALE_KIND = "Scale"
+GAPS = (GAP, EXPECTED_GAP)
+# Who a field is credited to when it changed outside the recorded history.
+UNRECORDED = "unrecorded"
 REPLICAS: FieldPath = ("spec", "replicas")
 
 
@@ -53,10 +56,14 @@ class Author:
     operation: str
     manager: str
     subresource: str = ""
+    # Changed outside the recorded history, found before event `event_id` at `time`.
+    unrecorded: bool = False
 
     @property
     def via(self) -> str:
         """The field manager, with the subresource written through: `kubectl (scale)`."""
+        if self.unrecorded:
+            return "-"
         manager = self.manager or "-"
         return f"{manager} ({self.subresource})" if self.subresource else manager
 
@@ -65,7 +72,7 @@ class Author:
 class BlamedLine:
     text: str
     path: FieldPath
-    author: Author | None  # None: set before the recorded history, or by an unrecorded write
+    author: Author | None  # None: set before the recorded history
 
 
 @dataclass(slots=True)
@@ -110,10 +117,14 @@ class ObjectState:
 
 
 def replay(events: Iterable[Event]) -> ObjectState:
-    """The state the given events (oldest first, fetched in full) leave the object in."""
+    """The state the given events (oldest first, fetched in full) leave the object in.
+
+    A write that never landed (a later request found its old values) is answerable for nothing.
+    """
     state = ObjectState()
     for event in events:
-        _apply(state, event, _author(event))
+        if not event.never_landed:
+            _apply(state, event, _author(event))
     return state
 
 
@@ -146,26 +157,32 @@ def _apply(state: ObjectState, event: Event, author: Author) -> None:
         state.authors, state.unnamed, state.creator, state.deleted_by = {}, set(), author, None
         old = None
     elif state.object is not None and old is not None:
-        _account_for_gap(state, old)
+        # Credited as unrecorded only where the collector found a gap: a difference it judged
+        # continuous comes from requests that raced (or noise), and nobody can be named.
+        found = Author(author.event_id, UNRECORDED, author.time, "", "", unrecorded=True)
+        _account_for_gap(state, old, found if event.continuity in GAPS else None)
     for path in changed_paths(old, new):
         state.credit(path, author)
     state.name_managers(new)
     state.object, state.last = new, author
 
 
-def _account_for_gap(state: ObjectState, old: dict[str, Any]) -> None:
+def _account_for_gap(state: ObjectState, old: dict[str, Any], unrecorded: Author | None) -> None:
     """Credit what changed between the last recorded version and this write's `oldObject`.
 
     After a DELETE, the metadata that changed is what the apiserver did for it
-    (`deletionTimestamp`, finalizers); anything else changed in a write that went unrecorded,
-    and nobody can be named.
+    (`deletionTimestamp`, finalizers); fields the server rewrites on every write are nobody's;
+    anything else changed in a write that went unrecorded: it is credited as such.
     """
     deleting = state.deleted_by
     for path in changed_paths(state.object, old):
         if deleting is not None and path[:1] == ("metadata",):
             state.credit(path, deleting)
-        else:
+        elif unrecorded is None or any(path[: len(noise)] == noise for noise in NOISE):
             state.authors.pop(path, None)
+            state.unnamed.discard(path)
+        else:
+            state.authors[path] = unrecorded
             state.unnamed.discard(path)
 
 

@@ -38,6 +38,7 @@ from logistis.tui.core.api import (
     Page,
 )
 from logistis.tui.core.events import (
+    BlindSpot,
     Event,
     EventFilter,
     Facets,
@@ -199,6 +200,10 @@ class KubeAPIClient(CollectorClient):
     def __init__(self, http: httpx.AsyncClient, *, default_namespace: str | None = None) -> None:
         super().__init__(str(http.base_url), http=http)
         self._default_namespace = default_namespace
+
+    async def coverage(self) -> tuple[BlindSpot, ...]:
+        """The Kubernetes API serves changes, not the collectors' heartbeats: none to show."""
+        return ()
 
     async def _kube(
         self, verb: str, namespace: str | None, path: str, params: list[tuple[str, str]]

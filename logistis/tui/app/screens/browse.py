@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from enum import Enum, auto
 
@@ -25,7 +26,7 @@ from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
 from logistis.tui.core.api import CollectorClient, LinkState, LinkStatus
-from logistis.tui.core.events import Event, EventFilter, Facets, NamespaceSummary
+from logistis.tui.core.events import BlindSpot, Event, EventFilter, Facets, NamespaceSummary
 from logistis.tui.core.window import PageSpan, PageWindow
 
 PAGE_SIZE = 100
@@ -69,6 +70,12 @@ class ObjectsLoaded(Message):
     def __init__(self, place: Place, objects: list[ObjectSummary]) -> None:
         super().__init__()
         self.place, self.objects = place, objects
+
+
+class CoverageLoaded(Message):
+    def __init__(self, spots: tuple[BlindSpot, ...]) -> None:
+        super().__init__()
+        self.spots = spots
 
 
 class NamespacesLoaded(Message):
@@ -162,7 +169,11 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
     async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
-        page = await client.events(filter, limit=self.page_size)
+        page, spots = await asyncio.gather(
+            client.events(filter, limit=self.page_size), client.coverage()
+        )
+        # Before the page: its rows are laid out with the blind spots between them.
+        self.post_message(CoverageLoaded(spots))
         self.post_message(PageLoaded(filter, Where.FIRST, None, page.items, page.next))
         after = max((e.id for e in page.items), default=0)
         self.follow(client, filter, after)
@@ -252,6 +263,9 @@ class BrowseScreen(WorkingScreen):
 
     def on_objects_loaded(self, message: ObjectsLoaded) -> None:
         self.query_one(NamespaceTree).show_objects(message.place, message.objects)
+
+    def on_coverage_loaded(self, message: CoverageLoaded) -> None:
+        self.query_one(EventTable).blind_spots = message.spots
 
     def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)

@@ -19,8 +19,10 @@ from logistis.tui.app.widgets.line_view import LineView
 from logistis.tui.core.api import CollectorClient
 from logistis.tui.core.diff import DiffLine, patch_lines, strip_noise, to_yaml, unified_diff
 from logistis.tui.core.events import Event
+from logistis.tui.core.marks import gap_line, never_landed_line
 
 NO_CHANGE = "no change (noise hidden: m shows it)"
+BEFORE_SIDE = "  so the (before) side below is not what the previous recorded event left"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,14 @@ def render(event: Event, *, show_noise: bool) -> Rendering:
         patch=patch_lines(old, new, show_noise=show_noise),
         yaml=to_yaml(strip_noise(shown, show_noise)).splitlines() if shown is not None else [],
     )
+
+
+def history_marks(event: Event) -> str:
+    """Where the "before" side is not what the previous recorded event left, and whether the
+    change landed (docs/trust.md); empty when the history around the event is whole."""
+    gap, lost = gap_line(event), never_landed_line(event)
+    lines = [gap, BEFORE_SIDE] if gap else []
+    return "\n".join([*lines, *([lost] if lost else [])])
 
 
 class DiffScreen(WorkingScreen):
@@ -78,6 +88,8 @@ class DiffScreen(WorkingScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._title(), id="diff-title")
+        marks = history_marks(self.summary)
+        yield Static(marks, id="diff-marks", classes="" if marks else "-hidden", markup=False)
         with TabbedContent(initial="diff"):
             with TabPane("YAML diff", id="diff"):
                 yield LineView(id="diff-view")

@@ -1,5 +1,11 @@
 """The event list, newest first; it asks for the page below or above when the cursor nears
-either end of the rows held."""
+either end of the rows held.
+
+Where the history is not whole, rows say so (docs/trust.md): below an event that found a gap,
+a row for what changed outside the recorded history; between events, a row for each blind
+spot (no collector recording); an event whose change never landed is dimmed, and says why.
+Such rows belong to the event below them: selecting one selects that event.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,15 @@ from logistis.tui.app.format import (
     system_clock,
     user_text,
 )
-from logistis.tui.core.events import Event
+from logistis.tui.core.events import BlindSpot, Event
+from logistis.tui.core.marks import (
+    GAP_MARK,
+    NEVER_LANDED,
+    NEVER_LANDED_MARK,
+    UNRECORDED,
+    unrecorded_summary,
+    why_never_landed,
+)
 
 COLUMNS = ("time", "operation", "user", "kind", "object", "manager", "changes")
 # How close to the last (or first) row the cursor gets before the next page is asked for.
@@ -32,6 +46,13 @@ PREFETCH_ROWS = 20
 
 
 class EventTable(DataTable[str | Text]):
+    # Styled in logistis.tcss.
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "event-table--gap",
+        "event-table--never-landed",
+        "event-table--blind-spot",
+    }
+
     class NearEnd(Message):
         """The cursor is close to the last loaded row: time to load the next page."""
 
@@ -44,6 +65,9 @@ class EventTable(DataTable[str | Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.clock = clock
         self.events: list[Event] = []
+        # Each row's key and the event it belongs to, in row order.
+        self._rows: list[tuple[str, Event]] = []
+        self.blind_spots: tuple[BlindSpot, ...] = ()
 
     def on_mount(self) -> None:
         for column in COLUMNS:
@@ -51,9 +75,9 @@ class EventTable(DataTable[str | Text]):
 
     @property
     def selected(self) -> Event | None:
-        if not self.events or not 0 <= self.cursor_row < len(self.events):
+        if not 0 <= self.cursor_row < len(self._rows):
             return None
-        return self.events[self.cursor_row]
+        return self._rows[self.cursor_row][1]
 
     @property
     def at_top(self) -> bool:
@@ -62,6 +86,7 @@ class EventTable(DataTable[str | Text]):
     def show(self, events: Iterable[Event]) -> None:
         """Replace everything shown (a new filter, a refresh)."""
         self.events = []
+        self._rows = []
         self.clear()
         self.append(events)
 
@@ -69,8 +94,23 @@ class EventTable(DataTable[str | Text]):
         """Older events, at the bottom (the next page)."""
         now = self._now()
         for event in events:
+            newer = self.events[-1] if self.events else None
+            for spot in self.blind_spots:
+                if event.time <= spot.start and (newer is None or spot.start < newer.time):
+                    self._add(
+                        f"spot-{spot.start.isoformat()}-{event.id}", event, self._spot_cells(spot)
+                    )
             self.events.append(event)
-            self.add_row(*self._cells(event, now), key=str(event.id))
+            self._add(str(event.id), event, self._cells(event, now))
+            if event.after_gap:
+                self._add(f"{event.id}-gap", event, self._gap_cells(event))
+
+    def _add(self, key: str, event: Event, cells: list[str | Text]) -> None:
+        self._rows.append((key, event))
+        self.add_row(*cells, key=key)
+
+    def _first_row_of(self, event: Event) -> int | None:
+        return next((i for i, (_, e) in enumerate(self._rows) if e.id == event.id), None)
 
     def drop_top(self, count: int) -> None:
         """Drop the first `count` rows (the newest page, the window moving down); the cursor
@@ -80,15 +120,17 @@ class EventTable(DataTable[str | Text]):
         # remove_row's bookkeeping (Textual 8) done once for all `count` rows.
         if not count:
             return
-        dropped, self.events = self.events[:count], self.events[count:]
-        row = max(self.cursor_row - count, 0)
+        self.events = self.events[count:]
+        kept = self._first_row_of(self.events[0]) if self.events else len(self._rows)
+        dropped, self._rows = self._rows[:kept], self._rows[kept:]
+        row = max(self.cursor_row - len(dropped), 0)
         height = self.cursor_row - round(self.scroll_y)
-        for event in dropped:
-            key = RowKey(str(event.id))
+        for name, _ in dropped:
+            key = RowKey(name)
             for column in self._data[key]:
                 self._updated_cells.discard(CellKey(key, column))
             del self.rows[key], self._data[key]
-        self._row_locations = TwoWayDict({RowKey(str(e.id)): i for i, e in enumerate(self.events)})
+        self._row_locations = TwoWayDict({RowKey(k): i for i, (k, _) in enumerate(self._rows)})
         self._require_update_dimensions = True
         self._update_count += 1
         self.hover_coordinate = Coordinate(0, 0)
@@ -108,10 +150,13 @@ class EventTable(DataTable[str | Text]):
         (negative: up): the cursor stays on it and at the same height on screen, so rows
         added or dropped above do not move the view."""
         # DataTable only appends: rows are rebuilt, which is cheap for the window held.
-        row = min(max(self.cursor_row + shift, 0), max(len(events) - 1, 0))
-        height = self.cursor_row - round(self.scroll_y)
+        current, height = self.selected, self.cursor_row - round(self.scroll_y)
+        first = self._first_row_of(current) if current is not None else None
+        offset = self.cursor_row - first if first is not None else 0
         self.show(events)
-        self._keep_in_view(row, height)
+        found = self._first_row_of(current) if current is not None and shift else None
+        row = found + offset if found is not None else self.cursor_row + shift
+        self._keep_in_view(min(max(row, 0), max(len(self._rows) - 1, 0)), height)
 
     def _keep_in_view(self, row: int, height: int) -> None:
         """The cursor on `row`, `height` rows below the top of the view, where its event was
@@ -142,7 +187,7 @@ class EventTable(DataTable[str | Text]):
         # Text, not str: DataTable parses a str as markup each time it measures or draws the
         # cell, a third of the cost of showing a page (and a name with "[" is not markup).
         palette = Palette.of(self.app.current_theme)
-        return [
+        cells = [
             Text(event_time(event, now, absolute=self.absolute_time)),
             operation_text(event, palette),
             user_text(event.user.username, palette),
@@ -151,3 +196,31 @@ class EventTable(DataTable[str | Text]):
             Text(event.field_manager),
             Text(change_summary(event)),
         ]
+        if event.never_landed:
+            style = self.get_component_rich_style("event-table--never-landed")
+            why = why_never_landed(event)
+            cells[-1] = Text(f"{NEVER_LANDED_MARK} {NEVER_LANDED} ({why}): {cells[-1]}")
+            for cell in cells:
+                cell.stylize(style)
+        return list(cells)
+
+    def _gap_cells(self, event: Event) -> list[str | Text]:
+        style = self.get_component_rich_style("event-table--gap")
+        note = f"changed outside the recorded history: {unrecorded_summary(event)}"
+        return ["", Text(f"{GAP_MARK} {UNRECORDED}", style), Text("?", style), "", "", "",
+                Text(note, style)]  # fmt: skip
+
+    def _spot_cells(self, spot: BlindSpot) -> list[str | Text]:
+        style = self.get_component_rich_style("event-table--blind-spot")
+        note = f"no collector was recording for {_duration(spot.seconds)} ({spot.cause})"
+        return ["", Text(f"{GAP_MARK} blind spot", style), "", "", "", "", Text(note, style)]
+
+
+def _duration(seconds: float) -> str:
+    """`42s`, `5m 3s`, `2h 10m`."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60}s"
+    return f"{whole // 3600}h {whole % 3600 // 60}m"

@@ -1,0 +1,237 @@
+"""Whether the recorded history of one object is whole, and whether a recorded change landed.
+
+A validating webhook sees each write before it is stored: a later admission step or a
+conflicting write can still undo it, and with `failurePolicy: Ignore` whatever arrives while
+no collector answers is never seen. Both show in the objects themselves. An event's old object
+is what the apiserver held when the request came in; it should be what the previous recorded
+event left (`continuity`), and the next recorded request should find this event's new values
+(`applied`). Pure functions of the recorded objects, no I/O: the store feeds them neighbours.
+
+Requests admitted against the same stored version (the same `resourceVersion` in their old
+objects) are rivals: at most one of them landed (the storage write is conditional on that
+version), so their old objects say nothing about each other, and the first later request
+admitted against another version tells which one it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from logistis.collector.changes import compute_changes
+
+JSONObject = dict[str, Any]
+Continuity = Literal["first", "continuous", "gap", "expected"]
+Ops = list[dict[str, str]]
+
+# Subresources whose requests carry the object itself (or its Scale): they take part in its
+# history. Others (serviceaccounts/token, pods/exec, pods/eviction, ...) carry another kind.
+OBJECT_SUBRESOURCES = (
+    "",
+    "status",
+    "scale",
+    "finalize",
+    "approval",
+    "ephemeralcontainers",
+    "resize",
+)
+# How many recorded neighbours on each side are looked at: enough for a few racing writers.
+NEIGHBOURS = 4
+# A DELETE of an object with finalizers leaves it in place with these set by the apiserver.
+_DELETION_MARKS = ("deletionTimestamp", "deletionGracePeriodSeconds")
+_DELETION_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
+# Where controllers write (their requests are usually left out by the webhook's
+# matchConditions): a gap only there is expected, not a hole in what people did.
+_CONTROLLER_PATHS = ("/status",)
+_MISSING = object()
+_NO_EVIDENCE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One recorded request, as far as the history of its object goes."""
+
+    operation: str
+    subresource: str
+    dry_run: bool
+    old: JSONObject | None
+    new: JSONObject | None
+
+    @property
+    def takes_part(self) -> bool:
+        """Whether this request wrote the object itself (a dry run is judged, never a link)."""
+        return self.operation != "CONNECT" and self.subresource in OBJECT_SUBRESOURCES
+
+    @property
+    def links(self) -> bool:
+        """Whether later events of the object are compared with this one."""
+        return self.takes_part and not self.dry_run
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """`applied`, and whether a later event can still change it (caches keep only final ones)."""
+
+    applied: bool | None
+    final: bool
+
+
+PENDING = Outcome(None, final=False)
+
+
+def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | None, Ops]:
+    """This event against the recorded events before it (newest first, only linking ones).
+
+    None for a request that does not write the object (CONNECT, token, eviction, ...).
+    """
+    if not current.takes_part:
+        return None, []
+    if not previous:
+        return "first", []
+    last = previous[0]
+    if current.old is None:
+        # A CREATE after a recorded DELETE (or after a CREATE that may never have landed) is a
+        # new life of the name; after an update the object existed, so its removal went unseen.
+        if last.operation in ("DELETE", "CREATE"):
+            return "first", []
+        return "gap", [{"op": "remove", "path": ""}]
+    candidates = _references(previous)
+    differences = [_difference(reference, current.old, last) for reference in candidates]
+    smallest = min(differences, key=len)
+    if not smallest:
+        return "continuous", []
+    return ("expected" if _only_controllers(smallest) else "gap"), smallest
+
+
+def outcome(current: Step, following: Sequence[Step]) -> Outcome:
+    """Whether this event's change landed, from the recorded events after it (oldest first)."""
+    if not current.takes_part:
+        return Outcome(None, final=True)
+    if current.dry_run:
+        return Outcome(False, final=True)
+    version = _resource_version(current.old)
+    rivals = []
+    for later in following:
+        if later.old is not None and version and _resource_version(later.old) == version:
+            rivals.append(later)  # admitted against the same stored version as this one
+            continue
+        verdict = _landed(current, later)
+        if verdict is _NO_EVIDENCE:
+            continue
+        if verdict is not True and any(_landed(rival, later) is True for rival in rivals):
+            verdict = False  # of writes against one version only one lands: a rival's did
+        return Outcome(verdict, final=True)
+    return PENDING
+
+
+def _references(previous: Sequence[Step]) -> list[JSONObject]:
+    """What the object may have been after the last recorded events: the new object of any of
+    the racing requests at the end of the history, or their common old one if none landed."""
+    last = previous[0]
+    version = _resource_version(last.old)
+    racing = [last]
+    for step in previous[1:]:
+        if not version or _resource_version(step.old) != version:
+            break
+        racing.append(step)
+    references = [step.new for step in racing if step.new is not None]
+    if last.old is not None:
+        references.append(last.old)
+    return references
+
+
+def _difference(reference: JSONObject, old: JSONObject, last: Step) -> Ops:
+    if _uid(reference) and _uid(old) and _uid(reference) != _uid(old):
+        return [{"op": "replace", "path": ""}]  # deleted and created again, neither recorded
+    if last.operation == "DELETE":
+        reference = _after_deletion(reference, old)
+    before, after = _comparable(reference, old)
+    return compute_changes("UPDATE", before, after)
+
+
+def _after_deletion(reference: JSONObject, old: JSONObject) -> JSONObject:
+    """The object a recorded DELETE left while its finalizers run: marked by the apiserver."""
+    metadata = dict(reference.get("metadata") or {})
+    seen = old.get("metadata") or {}
+    for mark in _DELETION_MARKS:
+        if mark in seen:
+            metadata[mark] = seen[mark]
+    before = set(metadata.get("finalizers") or ())
+    now = seen.get("finalizers") or []
+    if before < set(now) and set(now) - before <= _DELETION_FINALIZERS:
+        metadata["finalizers"] = now
+    return {**reference, "metadata": metadata}
+
+
+def _comparable(first: JSONObject, second: JSONObject) -> tuple[JSONObject, JSONObject]:
+    """Both sides as far as they can be compared: a Scale (the scale subresource's own kind)
+    shares only the replica count with its parent."""
+    if first.get("kind") == second.get("kind"):
+        return first, second
+    return _replicas(first), _replicas(second)
+
+
+def _replicas(obj: JSONObject) -> JSONObject:
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and "replicas" in spec:
+        return {"spec": {"replicas": spec["replicas"]}}
+    return {}
+
+
+def _landed(current: Step, later: Step) -> bool | object | None:
+    """What the first later request not racing with this one found."""
+    if current.operation == "DELETE":
+        if later.old is None:
+            return True  # created again: the delete went through
+        metadata = later.old.get("metadata") or {}
+        return "deletionTimestamp" in metadata or _uid(later.old) != _uid(current.old)
+    if later.old is None or current.new is None:
+        return None  # the object was gone by then: whether this landed first cannot be told
+    if current.old is None:
+        return True if _uid(later.old) == _uid(current.new) else None
+    return _landed_update(current.old, current.new, later.old)
+
+
+def _landed_update(old: JSONObject, new: JSONObject, found: JSONObject) -> bool | object | None:
+    paths = [change["path"] for change in compute_changes("UPDATE", old, new)]
+    if not paths:
+        return True  # nothing to land
+    if found.get("kind") != new.get("kind"):
+        # A Scale shows only the replica count (and its parent shows nothing of a Scale's).
+        paths = [path for path in paths if path == "/spec/replicas"]
+        if not paths:
+            return _NO_EVIDENCE
+    kept = sum(_at(found, p) == _at(new, p) for p in paths)
+    lost = sum(_at(found, p) == _at(old, p) for p in paths)
+    if kept == lost:
+        return None  # changed again in between, without a record: cannot tell
+    return kept > lost
+
+
+def _at(obj: Any, path: str) -> Any:
+    """The value at an RFC 6901 pointer, or a marker when there is none."""
+    for token in path.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(obj, dict) and token in obj:
+            obj = obj[token]
+        elif isinstance(obj, list) and token.isdigit() and int(token) < len(obj):
+            obj = obj[int(token)]
+        else:
+            return _MISSING
+    return obj
+
+
+def _only_controllers(ops: Ops) -> bool:
+    return all(
+        any(op["path"] == p or op["path"].startswith(p + "/") for p in _CONTROLLER_PATHS)
+        for op in ops
+    )
+
+
+def _resource_version(obj: JSONObject | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _uid(obj: JSONObject | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("uid") or "")

@@ -1,0 +1,139 @@
+"""When no collector was recording: heartbeats written by each collector, and the blind spots
+between them.
+
+Each run of a collector is one row: when it started, its last beat, and when it stopped
+cleanly (none after a crash or a kill). A run covers the time from its start to its clean stop,
+or to its last beat if it never stopped cleanly; the union over all runs (replicas included)
+is the time something was recording. Whatever lies between is a blind spot: with the webhook's
+`failurePolicy: Ignore`, writes made then are missing from the history. A beat that comes
+late (the process stalled) ends the run there and starts a new one, so a stall shows too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from logistis.collector.events import format_time, time_from_ms
+from logistis.collector.store.protocol import Run, StoreError
+
+log = logging.getLogger(__name__)
+
+Cause = Literal["stopped", "lost", "silent"]
+# A beat this many intervals late means the collector was not recording in between.
+LATE_BEATS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSpot:
+    start_ms: int
+    end_ms: int | None  # None: nothing is recording now
+    cause: Cause
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
+        end = self.end_ms if self.end_ms is not None else now_ms
+        return {
+            "start": format_time(time_from_ms(self.start_ms)),
+            "end": format_time(time_from_ms(self.end_ms)) if self.end_ms is not None else None,
+            "seconds": round((end - self.start_ms) / 1000, 3),
+            "cause": self.cause,
+        }
+
+
+def blind_spots(runs: Sequence[Run], now_ms: int, interval_s: float) -> list[BlindSpot]:
+    """The periods no run covers, from the first start on, oldest first.
+
+    `stopped`: the collector before it stopped cleanly; `lost`: its beats ended without a
+    clean stop (a crash, a kill, a lost node, a stall); `silent`: none is beating now.
+    """
+    spots: list[BlindSpot] = []
+    covered_until: int | None = None
+    cause: Cause = "stopped"
+    for run in sorted(runs, key=lambda r: r.started_ms):
+        if covered_until is not None and run.started_ms > covered_until:
+            spots.append(BlindSpot(covered_until, run.started_ms, cause))
+        end, end_cause = _end(run, now_ms, interval_s)
+        if covered_until is None or end > covered_until:
+            covered_until, cause = end, end_cause
+    if covered_until is not None and covered_until < now_ms:
+        spots.append(BlindSpot(covered_until, None, "silent" if cause == "lost" else cause))
+    return spots
+
+
+def _end(run: Run, now_ms: int, interval_s: float) -> tuple[int, Cause]:
+    if run.stopped_ms is not None:
+        return run.stopped_ms, "stopped"
+    if now_ms - run.beat_ms <= LATE_BEATS * interval_s * 1000:
+        return now_ms, "lost"  # beating: covered up to now
+    return run.beat_ms, "lost"
+
+
+def clipped(
+    spots: Sequence[BlindSpot], since_ms: int | None, until_ms: int | None
+) -> list[BlindSpot]:
+    """The blind spots that overlap [since, until)."""
+    return [
+        s
+        for s in spots
+        if (since_ms is None or s.end_ms is None or s.end_ms > since_ms)
+        and (until_ms is None or s.start_ms < until_ms)
+    ]
+
+
+def seconds_since_gap(runs: Sequence[Run], now: int, interval_s: float) -> float:
+    """Since the last blind spot ended (or the first run started): 0 while blind now."""
+    if not runs:
+        return 0.0
+    spots = blind_spots(runs, now, interval_s)
+    if not spots:
+        return (now - min(run.started_ms for run in runs)) / 1000
+    end = spots[-1].end_ms
+    return 0.0 if end is None else (now - end) / 1000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def collector_id() -> str:
+    """The pod's name (its hostname) and the process: unique among replicas and restarts."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+class HeartbeatStore(Protocol):
+    """What beating needs of a store (each backend implements it with its own SQL)."""
+
+    async def start_run(self, collector: str, started_ms: int) -> None: ...
+
+    async def beat(self, collector: str, started_ms: int, at_ms: int) -> None: ...
+
+    async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None: ...
+
+
+async def beat_forever(store: HeartbeatStore, collector: str, interval_s: float) -> None:
+    """Start a run, beat every interval, and stop the run cleanly when cancelled."""
+    started = last = now_ms()
+    await store.start_run(collector, started)
+    try:
+        while True:
+            await asyncio.sleep(interval_s)
+            moment = now_ms()
+            try:
+                if moment - last > LATE_BEATS * interval_s * 1000:
+                    # Stalled: the time since the last beat is not vouched for.
+                    started = moment
+                    await store.start_run(collector, started)
+                else:
+                    await store.beat(collector, started, moment)
+            except StoreError as error:
+                log.warning("heartbeat not written", extra={"error": str(error)})
+            else:
+                last = moment
+    finally:
+        await store.stop_run(collector, started, now_ms())

@@ -1,0 +1,90 @@
+"""Blind spots: the periods when no collector was recording, from their heartbeats."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from logistis.collector.coverage import BlindSpot, Run, blind_spots, clipped, seconds_since_gap
+from logistis.collector.store import StoreURL
+from tests.support.collector import CollectorProcess
+from tests.support.stores import store_env
+
+SECOND = 1000
+
+
+def test_a_clean_stop_then_a_start_is_one_blind_spot():
+    runs = [Run("a/1", 0, 50 * SECOND, 60 * SECOND), Run("a/2", 90 * SECOND, 100 * SECOND, None)]
+    assert blind_spots(runs, 105 * SECOND, 10) == [BlindSpot(60 * SECOND, 90 * SECOND, "stopped")]
+
+
+def test_a_crash_is_blind_from_its_last_beat_and_nothing_beating_now_is_silent():
+    runs = [Run("a/1", 0, 50 * SECOND, None), Run("a/2", 90 * SECOND, 100 * SECOND, None)]
+    assert blind_spots(runs, 200 * SECOND, 10) == [
+        BlindSpot(50 * SECOND, 90 * SECOND, "lost"),
+        BlindSpot(100 * SECOND, None, "silent"),
+    ]
+
+
+def test_replicas_cover_for_each_other():
+    runs = [
+        Run("a/1", 0, 50 * SECOND, 50 * SECOND),
+        Run("b/1", 10 * SECOND, 100 * SECOND, None),
+        Run("a/2", 60 * SECOND, 100 * SECOND, None),
+    ]
+    assert blind_spots(runs, 105 * SECOND, 10) == []
+    assert seconds_since_gap(runs, 105 * SECOND, 10) == 105
+
+
+def test_a_window_keeps_the_spots_it_overlaps():
+    spots = [BlindSpot(10, 20, "stopped"), BlindSpot(30, 40, "lost"), BlindSpot(50, None, "silent")]
+    assert clipped(spots, 25, 45) == [spots[1]]
+    assert clipped(spots, 45, None) == [spots[2]]
+
+
+def coverage(collector: CollectorProcess) -> list[dict]:
+    with collector.client() as client:
+        return client.get("/api/v1/coverage").json()["items"]
+
+
+# Short enough to beat within a test, long enough that a loaded machine's stalls (a beat more
+# than two intervals late starts a new run) do not add blind spots of their own.
+BEAT = ("--heartbeat-interval", "1")
+
+
+def test_a_collector_stopped_for_a_while_then_started_shows_one_blind_spot(
+    tmp_path: Path, store_url: StoreURL
+):
+    data, env = tmp_path / "data", store_env(store_url)
+    first = CollectorProcess(data, *BEAT, env=env).start()
+    time.sleep(0.5)
+    first.stop()
+    time.sleep(1.0)
+    with CollectorProcess(data, *BEAT, env=env) as second:
+        spots = coverage(second)
+        with second.client() as client:
+            metrics = client.get("/metrics").text
+    assert len(spots) == 1
+    assert spots[0]["cause"] == "stopped"
+    assert spots[0]["start"] < spots[0]["end"]
+    assert spots[0]["seconds"] >= 1.0  # at least the sleep between the two runs
+    assert "logistis_seconds_since_last_blind_spot" in metrics
+
+
+def test_a_killed_collector_is_blind_from_its_last_beat(tmp_path: Path):
+    data = tmp_path / "data"
+    first = CollectorProcess(data, *BEAT).start()
+    time.sleep(1.5)  # at least one beat after the start
+    first.kill()
+    with CollectorProcess(data, *BEAT) as second:
+        spots = coverage(second)
+        with second.client() as client:
+            since = client.get("/api/v1/coverage", params={"since": spots[-1]["end"]}).json()
+            before = client.get("/api/v1/coverage", params={"until": spots[0]["start"]}).json()
+    # The kill, last; a machine loaded enough to stall the collector twice its interval would
+    # show that stall before it, as lost too.
+    assert spots
+    assert {s["cause"] for s in spots} == {"lost"}
+    assert since["items"] == []  # the window starts as recording resumes
+    assert before["items"] == []
+    assert since["heartbeatSeconds"] == 1

@@ -1,0 +1,113 @@
+"""Where the history is not whole, in the TUI: gaps, blind spots and changes that never landed.
+
+The collector misses alice's `kubectl scale` (059), and is restarted while her merge patch of
+the `owner` label (082) goes by: the nginx Deployment's history has two gaps and a blind spot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+from textual.pilot import Pilot
+
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.core.events import EventFilter
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import fixture_files, load
+from tests.tui.conftest import wait_until
+
+SIZE = (160, 50)
+NGINX = EventFilter(namespace="team-a", kind="Deployment", name="nginx")
+# A clean stop ends a run where it stops, whatever the interval; a long one keeps a loaded
+# machine's stalls (a beat more than two intervals late starts a new run) out of the picture.
+BEAT = ("--heartbeat-interval", "5")
+
+
+def reviews(first: int, last: int, *, skip: tuple[int, ...] = ()) -> list[dict]:
+    numbers = [int(p.name[:3]) for p in fixture_files()]
+    return [load(n)["body"] for n in numbers if first <= n <= last and n not in skip]
+
+
+@pytest.fixture(scope="module")
+def holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    data = tmp_path_factory.mktemp("holes") / "data"
+    with CollectorProcess(data, *BEAT) as before:
+        assert all(r.status_code == 200 for r in post_reviews(before, reviews(1, 81, skip=(59,))))
+    time.sleep(0.5)  # nobody recording: 082 goes by unseen
+    with CollectorProcess(data, *BEAT) as after:
+        assert all(r.status_code == 200 for r in post_reviews(after, reviews(83, 228)))
+        yield after
+
+
+def row_texts(table: EventTable) -> list[str]:
+    return [" ".join(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+
+
+@asynccontextmanager
+async def shown(url: str, filter: EventFilter) -> AsyncIterator[tuple[Pilot[None], EventTable]]:
+    """The TUI on `filter`, once its first rows are in the table."""
+    app = LogistisApp(ConnectionSettings(url=url), filter)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        yield pilot, table
+
+
+async def test_gaps_and_the_blind_spot_are_rows_where_they_happened(
+    holes: CollectorProcess,
+) -> None:
+    async with shown(holes.api_url, NGINX) as (_, table):
+        rows = row_texts(table)
+    marks = [(i, text) for i, text in enumerate(rows) if "⋯" in text]
+    assert [text.split("  ")[0].strip() for _, text in marks] == [
+        "⋯ unrecorded ?",
+        "⋯ blind spot",
+        "⋯ unrecorded ?",
+    ]
+    owner, spot, replicas = (text for _, text in marks)
+    assert "changed outside the recorded history: metadata.labels.owner" in owner
+    assert "no collector was recording for" in spot
+    assert "(stopped)" in spot
+    assert "changed outside the recorded history: spec.replicas" in replicas
+    # Each gap row sits right below the event that found it: alice's next label patch, and
+    # the controller's first status write after the scale.
+    assert "alice" in rows[marks[0][0] - 1]
+    assert "metadata.labels.env" in rows[marks[0][0] - 1]
+    assert "deployment-controller" in rows[marks[2][0] - 1]
+
+
+async def test_a_gap_row_opens_the_event_that_found_it_with_the_reason(
+    holes: CollectorProcess,
+) -> None:
+    async with shown(holes.api_url, NGINX) as (pilot, table):
+        gap_row = next(i for i, text in enumerate(row_texts(table)) if "⋯ unrecorded" in text)
+        table.move_cursor(row=gap_row)
+        found = table.selected
+        assert found is not None
+        assert found.after_gap
+        await pilot.press("enter")
+        screen = pilot.app.screen
+        assert isinstance(screen, DiffScreen)
+        marks = str(screen.query_one("#diff-marks").render())
+    assert "⋯ changed outside the recorded history: metadata.labels.owner" in marks
+    assert "not what the previous recorded event left" in marks
+
+
+async def test_a_change_that_never_landed_is_dimmed_and_says_why(
+    fed_collector: CollectorProcess,
+) -> None:
+    replicaset = EventFilter(namespace="team-a", kind="ReplicaSet", name="nginx-8ff954c69")
+    async with shown(fed_collector.api_url, replicaset) as (_, table):
+        lost = [e for e in table.events if e.never_landed]
+        row = table.get_row_index(str(lost[0].id))
+        changes = table.get_row_at(row)[-1]
+        dim = table.get_component_rich_style("event-table--never-landed").dim
+    assert len(lost) == 1
+    assert str(changes).startswith("✗ never landed (a later recorded request found the old values")
+    assert dim
+    assert changes.spans[-1].style.dim
