@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from logistis.collector.coverage import BlindSpot, Run, blind_spots, clipped, seconds_since_gap
+from logistis.collector.coverage import (
+    LATE_BEATS,
+    BlindSpot,
+    Run,
+    blind_spots,
+    clipped,
+    seconds_since_gap,
+)
 from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess
 from tests.support.stores import store_env
@@ -76,6 +83,9 @@ def test_a_killed_collector_is_blind_from_its_last_beat(tmp_path: Path):
     first = CollectorProcess(data, *BEAT).start()
     time.sleep(1.5)  # at least one beat after the start
     first.kill()
+    # A killed run is known to be over only once its beats are late (LATE_BEATS intervals):
+    # until then it may just be slow. Start the next one after that, as a restarted pod would.
+    time.sleep(LATE_BEATS * 1 + 0.5)
     with CollectorProcess(data, *BEAT) as second:
         spots = coverage(second)
         with second.client() as client:
