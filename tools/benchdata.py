@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from logistis.collector.admission import event_from_request
+from logistis.collector.deriver import BATCH, Deriver
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
@@ -140,6 +141,10 @@ async def storage_cost(requests: list[Request], url: StoreURL) -> dict[str, floa
         for request in requests:
             await writer.submit(event_from_request(redactor.redact(request), now, kinds))
         await writer.close()
+        # The change summaries are derived after the commit: counted once all are in.
+        deriver = Deriver(store, writer.committed, Metrics())
+        while await deriver.derive_once() == BATCH:
+            pass
         after = await _bytes(store)
         exported = await store.export_rows(0, len(requests))
     body = sum(len(row[-1]) for row in exported)

@@ -43,6 +43,17 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
             registry=self.registry,
         )
+        self.derive_lag = Histogram(
+            "logistis_derive_lag_seconds",
+            "Time from an event's admission to its derived fields (the change summary) saved",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.events_underived = Gauge(
+            "logistis_events_underived",
+            "Committed events the deriver has not reached yet (at most, by ids)",
+            registry=self.registry,
+        )
         self.store_bytes = Gauge(
             "logistis_store_bytes", "Bytes used in the database file", registry=self.registry
         )

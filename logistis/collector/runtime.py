@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logistis.collector.coverage import beat_forever, collector_id
+from logistis.collector.deriver import Deriver
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
 from logistis.collector.redaction import Redactor
@@ -35,6 +36,7 @@ class Runtime:
     settings: Settings
     store: Store
     writer: Writer
+    deriver: Deriver
     rules: CaptureRules
     redactor: Redactor
     kinds: KindResolver
@@ -62,7 +64,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         kinds = KindResolver(await store.known_kinds())
         writer = Writer(store, metrics, max_batch=settings.max_commit_batch)
         writer.start()
-        runtime = Runtime(settings, store, writer, rules, redactor, kinds, metrics)
+        deriver = Deriver(store, writer.committed, metrics)
+        deriver.start()
+        runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
         tasks = [
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
             asyncio.create_task(
@@ -79,6 +83,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await writer.close()
+            await deriver.close()
 
 
 def load_or_create_key(path: Path) -> bytes:

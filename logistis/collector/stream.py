@@ -77,7 +77,8 @@ async def follow(
     streams = request.app[STREAMS]
     streams.add(response)
     runtime.metrics.stream_clients.inc()
-    signal = runtime.writer.committed
+    # After the deriver's pass, not the bare commit: the read then finds the summaries stored.
+    signal = runtime.deriver.ready
     clock = asyncio.get_running_loop().time
     timeout = runtime.settings.stream_write_timeout_seconds
     next_read = 0.0
@@ -158,7 +159,7 @@ async def _write(response: web.StreamResponse, data: bytes, seconds: float) -> N
 
 async def close_streams(app: web.Application) -> None:
     """On shutdown: wake every stream so it sees `stopping` and ends."""
-    app[RUNTIME].writer.committed.fire()
+    app[RUNTIME].deriver.ready.fire()
     for response in list(app[STREAMS]):
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()

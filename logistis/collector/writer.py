@@ -116,22 +116,36 @@ class Writer:
         while True:
             try:
                 await self._run()
-            except Exception as error:  # the writer must outlive any failure
-                self.crashed = f"{type(error).__name__}: {error}"
-                log.exception("writer failed, restarting", extra={"error": self.crashed})
+            except Exception as error:  # noqa: BLE001 - the writer outlives any failure; logged
+                if self.crashed is None:
+                    self._crash(error)
                 await asyncio.sleep(RESTART_SECONDS)
                 if not self._stop_seen:
                     continue
             return
 
     async def _run(self) -> None:
-        while True:
-            self.crashed = None
-            batch, stop = await self._next_batch()
-            if batch:
-                await self._commit(batch)
-            if stop:
-                return
+        # Groups in flight at once (the store says how many): the next one is taken from the
+        # queue only when it may start, so it gathers every event that came meanwhile.
+        in_flight: set[asyncio.Task[None]] = set()
+        self.crashed = None
+        try:
+            while True:
+                while len(in_flight) >= self._store.concurrent_commits:
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        task.result()
+                batch, stop = await self._next_batch()
+                if batch:
+                    in_flight.add(asyncio.create_task(self._commit(batch)))
+                if stop:
+                    return
+        finally:
+            # Whatever ends the loop, the groups already taken finish: each settles its own
+            # waiters and logs its own failure.
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _next_batch(self) -> tuple[list[_Pending], bool]:
         first = await self._queue.get()
@@ -158,7 +172,10 @@ class Writer:
             # hammered.
             await asyncio.sleep(0.2)
             return
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, Exception):
+                # Before its waiters hear of it: by then the writer is known not to be running.
+                self._crash(error)
             # Nobody waits out the commit timeout for a loop that is restarting.
             for pending in batch:
                 _settle(pending.committed, NotRecorded("internal error"))
@@ -175,6 +192,11 @@ class Writer:
             self._metrics.events_recorded.inc(recorded)
             self._metrics.commit_batch_size.observe(recorded)
             self.committed.fire()
+
+    def _crash(self, error: Exception) -> None:
+        """An unexpected error: the loop stops and starts again; logged at once."""
+        self.crashed = f"{type(error).__name__}: {error}"
+        log.exception("writer failed, restarting", extra={"error": self.crashed})
 
     def _fail(self, batch: list[_Pending], error: Exception) -> None:
         self.last_error = f"{type(error).__name__}: {error}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from logistis.collector.store.protocol import NotStored, Store, StoredRow, StoreError
+from logistis.collector.store.protocol import NotStored, Store, StoredRow, StoreError, Underived
 from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
 from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
 
@@ -22,6 +22,7 @@ __all__ = [
     "StoreURL",
     "StoreURLError",
     "StoredRow",
+    "Underived",
     "encode_event",
     "open_store",
     "unpack_uid",

@@ -224,6 +224,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (collector, started_ms)
     );
     """,
+    # 3: change summaries are derived after the commit; every event before this one has its own.
+    """
+    INSERT INTO config VALUES ('derived_up_to', (SELECT coalesce(max(id), 0) FROM events));
+    """,
 )
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
@@ -232,6 +236,34 @@ ADVANCE_SEQUENCE = """
     SELECT setval('events_id_seq', greatest((SELECT max(id) FROM events), 1),
                   (SELECT max(id) FROM events) IS NOT NULL)
 """
+
+# The deriver: where it stands and the newest id, then the events it has not reached (read on
+# a read connection), then their changes and its new mark: one transaction behind the write
+# lock (the size aggregate is a row the commit groups and retention update too), not flushed
+# before it returns (derived fields can be derived again).
+SELECT_DERIVE_STATE = """
+    SELECT (SELECT value FROM config WHERE key = 'derived_up_to'),
+           (SELECT coalesce(max(id), 0) FROM events)
+"""
+SELECT_UNDERIVED = """
+    SELECT id, time_ms, operation, body FROM events
+    WHERE id > $1 AND id <= $2 AND changes = '' ORDER BY id LIMIT $3
+"""
+SKIP_FLUSH = "SET LOCAL synchronous_commit = off"
+# The size aggregate grows by what the summaries add to their rows.
+UPDATE_CHANGES = """
+    WITH derived AS (
+        UPDATE events AS e SET changes = d.changes
+        FROM unnest($1::bigint[], $2::text[]) AS d(id, changes)
+        WHERE e.id = d.id AND e.changes = ''
+        RETURNING octet_length(d.changes) AS grown
+    )
+    UPDATE config SET value = value + (SELECT coalesce(sum(grown), 0) FROM derived)
+        WHERE key = 'event_bytes'
+"""
+SET_DERIVED_UP_TO = "UPDATE config SET value = greatest(value, $1) WHERE key = 'derived_up_to'"
+# Rows copied in with their own ids may be underived below the mark.
+LOWER_DERIVED_UP_TO = "UPDATE config SET value = least(value, $1) WHERE key = 'derived_up_to'"
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = $1 WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
@@ -242,7 +274,8 @@ SUMMARY_COLUMNS = (
     " (SELECT json FROM identities WHERE identities.id = events.identity),"
     " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
-SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
+# The body comes along only for an event whose change summary is not derived yet.
+SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS}, CASE WHEN changes = '' THEN body END FROM events"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = $1"
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"

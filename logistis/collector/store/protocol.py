@@ -51,9 +51,22 @@ class Run:
     stopped_ms: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Underived:
+    """An event committed without its derived fields, as the deriver reads it."""
+
+    id: int
+    time_ms: int
+    operation: str
+    body: bytes
+
+
 class Store(Protocol):
     name: str
     """The database, for logs and errors: a path, or a URL without its password."""
+    concurrent_commits: int
+    """Commit groups the writer may have in flight at once; each commits after the one before
+    it, so ids still become visible in the order they were given."""
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -74,6 +87,23 @@ class Store(Protocol):
     async def expire(self, retention: Retention, now: datetime) -> int:
         """Remove events past the age and size limits (the per-resource limit is applied as
         events are recorded); returns how many were removed."""
+        ...
+
+    # -- deriving (collector.deriver) -------------------------------------------------------
+
+    derives_after_commit: bool
+    """Whether commit groups leave the derived fields to the deriver (else they carry them,
+    and only events copied in from another store may lack them)."""
+
+    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int]:
+        """Up to `limit` committed events after the id `after` (None: after the mark last
+        saved) without their derived fields, oldest first, and the newest committed id (when
+        fewer than `limit` come back, every event up to it is derived once these are)."""
+        ...
+
+    async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
+        """Fill in (event id, `changes` column) and move the mark to `up_to`, in one
+        transaction; an event already derived or removed meanwhile is left as it is."""
         ...
 
     # -- reading -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from logistis.collector.judgements import Judge, Judgement, Neighbours
 from logistis.collector.query import EventQuery, Page, encode_cursor
 from logistis.collector.store import codec
 from logistis.collector.store.aggregates import facets_json, namespaces_json
-from logistis.collector.store.protocol import Run
+from logistis.collector.store.protocol import Run, Underived
 from logistis.collector.store.rows import summary_from_row, with_objects
 
 Rows = Sequence[Sequence[Any]]
@@ -39,7 +39,7 @@ class SQLQueries:
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id DESC LIMIT ?",
             [*params, page.limit + 1],
         )
-        events = [summary_from_row(row) for row in rows[: page.limit]]
+        events = await _summaries(rows[: page.limit])
         await self._judge(events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
@@ -49,7 +49,7 @@ class SQLQueries:
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
-        events = [summary_from_row(row) for row in rows]
+        events = await _summaries(rows)
         await self._judge(events, keep=False)
         return events
 
@@ -60,6 +60,15 @@ class SQLQueries:
         event = with_objects(summary_from_row(rows[0]), rows[0][-1])
         await self._judge([event])
         return event
+
+    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int]:
+        # The newest id first: every event up to it is committed, so reading up to it alone
+        # sees each one that the mark will pass.
+        mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
+        start = mark if after is None else after
+        rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
+        events = [Underived(int(i), int(t), op, bytes(body)) for i, t, op, body in rows]
+        return events, int(newest)
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)
@@ -156,3 +165,11 @@ def _step(row: Sequence[Any]) -> Step:
     _, operation, subresource, dry_run, body = row
     new, old, _ = codec.decode(bytes(body))
     return Step(operation, subresource, bool(dry_run), old, new)
+
+
+async def _summaries(rows: Rows) -> list[Event]:
+    """Summaries from their rows; those the deriver has not reached yet (their body selected)
+    have their changes computed here, off the event loop."""
+    if any(row[16] is not None for row in rows):
+        return await asyncio.to_thread(lambda: [summary_from_row(row) for row in rows])
+    return [summary_from_row(row) for row in rows]

@@ -1,7 +1,9 @@
 """An event as both stores keep it: the columns of one row, and the summary read back from one.
 
-The row is computed off the event loop (the change summary and compression are the costly
-parts); each store maps it onto its own column types.
+The row is computed off the event loop (compression is the costly part); each store maps it
+onto its own column types. The change summary is derived from the stored objects after the
+commit (`collector.deriver`): a row is committed with `PENDING` in its `changes` column, and a
+summary read before the deriver reached it computes its changes from the objects instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from logistis.collector.store.protocol import NotStored
 UID = 0
 USER_JSON = 5
 
+# The `changes` column of an event whose change summary is not derived yet (never valid JSON).
+PENDING = ""
+
 
 @dataclass(frozen=True, slots=True)
 class EncodedEvent:
@@ -34,10 +39,13 @@ class EncodedEvent:
     row: tuple[Any, ...]
 
 
-def encode_event(event: Event) -> EncodedEvent:
-    """The event's INSERT row. Its change summary is computed here and kept on the event:
-    the writer calls this in its encoding thread, off the event loop."""
-    event.changes = compute_changes(event.operation, event.old_object, event.object)
+def encode_event(event: Event, *, derived: bool = True) -> EncodedEvent:
+    """The event's INSERT row, off the event loop. With `derived`, its change summary is
+    computed here and kept on the event; without, the row carries `PENDING` for the deriver."""
+    changes = PENDING
+    if derived:
+        event.changes = compute_changes(event.operation, event.old_object, event.object)
+        changes = orjson.dumps(event.changes).decode()
     user = event.user
     return EncodedEvent(
         (
@@ -55,7 +63,7 @@ def encode_event(event: Event) -> EncodedEvent:
             event.namespace,
             event.name,
             event.field_manager,
-            orjson.dumps(event.changes).decode(),
+            changes,
             codec.encode(event.object, event.old_object, event.options),
         )
     )
@@ -76,11 +84,13 @@ def unpack_uid(stored: str | bytes) -> str:
     return stored if isinstance(stored, str) else str(uuid.UUID(bytes=stored))
 
 
-def encoded(event: Event) -> EncodedEvent | NotStored:
-    """An event that cannot be encoded (an object nested deeper than the JSON encoder goes, a
-    value of a type the codec does not know) fails alone, never its group or the writer."""
+def encoded(event: Event, *, derived: bool) -> EncodedEvent | NotStored:
+    """The row a commit group inserts, with its change summary or (`derived` False) without,
+    for the deriver to fill in after the commit. An event that cannot be encoded (an object
+    nested deeper than the JSON encoder goes, a value of a type the codec does not know) fails
+    alone, never its group or the writer."""
     try:
-        return encode_event(event)
+        return encode_event(event, derived=derived)
     except Exception as error:  # noqa: BLE001 - whatever one event raises is that event's
         return NotStored("not encodable", f"{type(error).__name__}: {error}")
 
@@ -100,8 +110,19 @@ def outcomes(
     return result
 
 
+def derive_changes(operation: str, body: bytes) -> str:
+    """The `changes` column of a stored event, from its stored objects."""
+    return orjson.dumps(_computed(operation, body)).decode()
+
+
+def _computed(operation: str, body: bytes) -> list[dict[str, str]]:
+    new, old, _ = codec.decode(body)
+    return compute_changes(operation, old, new)
+
+
 def summary_from_row(row: Sequence[Any]) -> Event:
-    """An event summary from the 16 summary columns both stores select in this order."""
+    """An event summary from the 16 summary columns both stores select in this order, and
+    the body (only needed, and selected, while its changes are `PENDING`) after them."""
     (event_id, uid, time_ms, operation, dry_run, username, user_json, grp, version, kind,
      resource, subresource, namespace, name, field_manager, changes) = row[:16]  # fmt: skip
     user_uid, groups, extra = orjson.loads(user_json)
@@ -119,7 +140,9 @@ def summary_from_row(row: Sequence[Any]) -> Event:
         object=None,
         old_object=None,
         options=None,
-        changes=orjson.loads(changes),
+        # Read before the deriver reached it: computed here as the deriver will, never shown
+        # empty.
+        changes=orjson.loads(changes) if changes != PENDING else _computed(operation, row[16]),
     )
 
 

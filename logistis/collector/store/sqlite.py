@@ -27,6 +27,7 @@ from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
 from logistis.collector.store.queries import SQLQueries, judgement_row
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
+from logistis.collector.threads import worker
 
 if TYPE_CHECKING:
     # Settings name the store; the store needs only the shape of the retention limits.
@@ -53,7 +54,7 @@ class _WriteThread:
 
     @classmethod
     async def open(cls, path: Path) -> _WriteThread:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        executor = worker("sqlite-writer")
         loop = asyncio.get_running_loop()
         try:
             connection = await loop.run_in_executor(
@@ -132,7 +133,8 @@ def _insert_each(
 
 
 def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[NotStored | None]:
-    encoded_events = [encoded(event) for event in events]
+    # Without their change summaries: derived after the commit and updated in place.
+    encoded_events = [encoded(event, derived=False) for event in events]
     rows = [e.row for e in encoded_events if isinstance(e, EncodedEvent)]
     row_errors: list[str | None] = [None] * len(rows)
     if rows:
@@ -146,8 +148,28 @@ def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[Not
     return outcomes(encoded_events, row_errors)
 
 
+def _save_derived(
+    connection: sqlite3.Connection, changes: Sequence[tuple[int, str]], up_to: int
+) -> None:
+    def save(transaction: sqlite3.Connection) -> None:
+        transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
+        transaction.execute(sql.SET_DERIVED_UP_TO, (up_to,))
+
+    # Not flushed before it returns: derived fields lost with the power are derived again (the
+    # mark is lost with them), and the next commit group's fsync carries them to disk.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    try:
+        _in_transaction(connection, save)
+    finally:
+        connection.execute("PRAGMA synchronous=FULL")
+
+
 class SQLiteStore(SQLQueries):
     _sql = sql
+    # One write thread: a second group would only queue behind the first, gathering less.
+    concurrent_commits = 1
+    # Updated in place after the commit: the row grows, nothing else is written twice.
+    derives_after_commit = True
 
     def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
         self.path = path
@@ -258,9 +280,15 @@ class SQLiteStore(SQLQueries):
         )
 
     async def import_rows(self, rows: Sequence[StoredRow]) -> None:
-        await self._writer.run(
-            lambda c: _in_transaction(c, lambda t: insert_rows(t, rows, with_ids=True))
-        )
+        def copy(connection: sqlite3.Connection) -> None:
+            insert_rows(connection, rows, with_ids=True)
+            if rows:
+                connection.execute(sql.LOWER_DERIVED_UP_TO, (min(row[0] for row in rows) - 1,))
+
+        await self._writer.run(lambda c: _in_transaction(c, copy))
+
+    async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
+        await self._writer.run(lambda c: _save_derived(c, changes, up_to))
 
     # -- reading -----------------------------------------------------------------------------
 

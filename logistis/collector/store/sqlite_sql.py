@@ -144,6 +144,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (collector, started_ms)
     ) WITHOUT ROWID;
     """,
+    # 5: change summaries are derived after the commit; every event before this one has its own.
+    # `derived_up_to`: every event up to this id has its derived fields (its `changes` is no
+    # longer '', rows.PENDING).
+    """
+    INSERT INTO config VALUES ('derived_up_to', (SELECT coalesce(max(id), 0) FROM events));
+    """,
 )
 
 # -- continuity and outcome (an id list is one JSON array parameter) -----------------------------
@@ -212,6 +218,21 @@ INSERT_EVENT_WITH_ID = """
             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+# The deriver: where it stands and the newest id, then the events it has not reached (read on
+# a read connection), then their changes and its new mark (one transaction).
+SELECT_DERIVE_STATE = """
+    SELECT (SELECT value FROM config WHERE key = 'derived_up_to'),
+           (SELECT coalesce(max(id), 0) FROM events)
+"""
+SELECT_UNDERIVED = """
+    SELECT id, time_ms, operation, body FROM events
+    WHERE id > ? AND id <= ? AND changes = '' ORDER BY id LIMIT ?
+"""
+UPDATE_CHANGES = "UPDATE events SET changes = ? WHERE id = ? AND changes = ''"
+SET_DERIVED_UP_TO = "UPDATE config SET value = max(value, ?) WHERE key = 'derived_up_to'"
+# Rows copied in with their own ids may be underived below the mark.
+LOWER_DERIVED_UP_TO = "UPDATE config SET value = min(value, ?) WHERE key = 'derived_up_to'"
+
 # The filters. GLOB takes the user patterns as they are. Text: instr, not LIKE: LIKE reads its
 # pattern as a C string, so a NUL in `q` cut it short and matched everything; instr compares
 # every character, wildcards included. Both sides lowered by SQLite: ASCII case folding.
@@ -231,7 +252,8 @@ SUMMARY_COLUMNS = (
     " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
 
-SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM events"
+# The body comes along only for an event whose change summary is not derived yet.
+SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS}, CASE WHEN changes = '' THEN body END FROM events"
 SELECT_EXPORT = f"""
     SELECT id, uid, time_ms, operation, dry_run, username, {IDENTITY_JSON}, grp, version, kind,
            resource, subresource, namespace, name, field_manager, changes, body

@@ -1,0 +1,130 @@
+"""On both stores: events committed without their change summary (SQLite's commit groups; on
+PostgreSQL, rows copied in by migrate-store from such a store) read exactly as if it were
+stored, and the deriver fills it in: it catches up after a burst, and a collector stopped
+before deriving derives on its next start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from logistis.collector.changes import compute_changes
+from logistis.collector.deriver import BATCH, Deriver
+from logistis.collector.events import Event
+from logistis.collector.metrics import Metrics
+from logistis.collector.query import EventQuery, Page
+from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store.url import SQLITE
+from logistis.collector.writer import CommitSignal
+from tests.collector.test_store import fixture_events
+from tests.support.collector import CollectorProcess
+from tests.support.postgres import PostgresServer
+from tests.support.stores import store_env, table_rows
+
+UNDERIVED = "SELECT count(*) FROM events WHERE changes = ''"
+
+
+def expected(events: list[Event]) -> dict[str, list[dict[str, str]]]:
+    return {e.uid: compute_changes(e.operation, e.old_object, e.object) for e in events}
+
+
+async def changes_read(store: Store) -> dict[str, list[dict[str, str]]]:
+    """Every event's changes through the three reads: a page, the stream's, one event."""
+    page, _ = await store.list_events(EventQuery(), Page(limit=1000))
+    streamed = await store.events_after(0, EventQuery(), 1000)
+    assert [(e.uid, e.changes) for e in streamed] == [(e.uid, e.changes) for e in page[::-1]]
+    for summary in page[::10]:
+        full = await store.get_event(summary.id)
+        assert full is not None
+        assert full.changes == summary.changes
+    return {e.uid: e.changes for e in page}
+
+
+def underived(url: StoreURL) -> int:
+    return int(table_rows(url, UNDERIVED)[0][0])
+
+
+async def commit_underived(store: Store, url: StoreURL, events: list[Event]) -> None:
+    """Commit events without their change summaries: SQLite's commit groups store them so;
+    PostgreSQL's carry them, and gets such rows copied in from a SQLite store."""
+    if url.backend == SQLITE:
+        assert await store.record(events) == [None] * len(events)
+        return
+    first = await store.last_id() + 1
+    rows = [(first + n, *encode_event(e, derived=False).row) for n, e in enumerate(events)]
+    await store.import_rows(rows)
+
+
+async def test_events_read_before_deriving_carry_their_changes(store_url: StoreURL):
+    events = fixture_events()
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await commit_underived(store, store_url, events)
+        # Committed raw: not one summary derived yet, and every read has them right.
+        assert underived(store_url) == len(events)
+        assert await changes_read(store) == expected(events)
+        deriver = Deriver(store, CommitSignal(), Metrics())
+        while await deriver.derive_once() == BATCH:
+            pass
+        assert underived(store_url) == 0
+        assert await changes_read(store) == expected(events)
+
+
+async def test_the_deriver_catches_up_after_a_burst(tmp_path: Path):
+    # SQLite's deriver follows the commits (PostgreSQL's groups carry their summaries: its
+    # deriver catches up once at start, as the next test shows).
+    store_url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    templates = fixture_events()
+    burst = [replace(e, uid=f"{round_}-{e.uid}") for round_ in range(4) for e in templates]
+    metrics = Metrics()
+    async with open_store(store_url, max_events_per_resource=10_000) as store:
+        signal = CommitSignal()
+        deriver = Deriver(store, signal, metrics)
+        deriver.start()
+        try:
+            # Groups committed faster than it derives; each commit wakes it, as the writer's do.
+            for start in range(0, len(burst), 16):
+                await store.record(burst[start : start + 16])
+                signal.fire()
+            for _ in range(1200):  # up to a minute on a busy machine
+                if not underived(store_url):
+                    break
+                await asyncio.sleep(0.05)
+            assert underived(store_url) == 0
+            assert await changes_read(store) == expected(burst)
+        finally:
+            await deriver.close()
+    sample = metrics.registry.get_sample_value
+    assert sample("logistis_events_underived") == 0
+    assert sample("logistis_derive_lag_seconds_count") == len(burst)
+
+
+def test_a_collector_stopped_before_deriving_derives_on_its_next_start(
+    tmp_path: Path, store_url: StoreURL
+):
+    events = fixture_events()
+
+    async def record_only() -> None:
+        # What a collector killed between its commits and their deriving leaves behind.
+        async with open_store(store_url, max_events_per_resource=1000) as store:
+            await commit_underived(store, store_url, events)
+
+    asyncio.run(record_only())
+    assert underived(store_url) == len(events)
+    with CollectorProcess(tmp_path / "data", env=store_env(store_url)) as collector:
+        deadline = time.monotonic() + 30
+        while underived(store_url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert underived(store_url) == 0
+        listed = collector.client().get("/api/v1/events", params={"limit": 1000}).json()
+    assert {e["uid"]: e["changes"] for e in listed["items"]} == expected(events)
+
+
+async def test_postgresql_commit_groups_carry_their_change_summaries(postgres: PostgresServer):
+    url = postgres.create_database()
+    events = fixture_events()
+    async with open_store(url, max_events_per_resource=1000) as store:
+        assert await store.record(events) == [None] * len(events)
+        assert underived(url) == 0
+        assert await changes_read(store) == expected(events)
