@@ -67,13 +67,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         deriver = Deriver(store, writer.committed, metrics)
         deriver.start()
         runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
-        tasks = [
+        tasks = (
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
             asyncio.create_task(
                 beat_forever(store, collector_id(), settings.heartbeat_interval_seconds),
                 name="heartbeat",
             ),
-        ]
+            # Other collectors' commits wake this one's streams as its own do.
+            asyncio.create_task(store.watch_commits(writer.committed.fire), name="commits"),
+        )
         try:
             yield runtime
         finally:

@@ -54,12 +54,19 @@ def write_locked(url: StoreURL) -> Iterator[None]:
         finally:
             holder.close()
         return
+    with advisory_locked(url, WRITE_LOCK):
+        yield
+
+
+@contextlib.contextmanager
+def advisory_locked(url: StoreURL, key: int) -> Iterator[None]:
+    """Another PostgreSQL session holds the session-level advisory lock `key` meanwhile."""
     name = "logistis-test-lock"
     command = [
         str(PSQL),
         "-X",
         "-c",
-        f"SELECT pg_advisory_lock({WRITE_LOCK}), pg_sleep(60)",
+        f"SELECT pg_advisory_lock({key}), pg_sleep(60)",
         url.url,
     ]
     holder = subprocess.Popen(

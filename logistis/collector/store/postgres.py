@@ -12,6 +12,8 @@ database returns. Every driver error becomes `StoreError` here, with the passwor
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -61,6 +63,13 @@ ROW_ERRORS = (
     TypeError,
     ValueError,
 )
+
+# A lost listener connection is tried again this often; a live one is checked this often (a
+# network split drops no connection by itself).
+LISTEN_RETRY_SECONDS = 1.0
+LISTEN_CHECK_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Connection = asyncpg.Connection
@@ -183,7 +192,57 @@ class PostgresStore(SQLQueries):
         # A server in recovery (a replica after a failover went wrong) refuses the write too.
         await self.probe_write()
 
+    async def watch_commits(self, wake: Callable[[], None]) -> None:
+        """LISTEN on a connection of its own (a pooled one would lose the subscription when
+        the pool resets it), and wake after every commit of any collector. When the
+        connection is lost it is opened again, and wakes once: whatever was committed while
+        nobody listened is read then, as the streams read by id."""
+        while True:
+            try:
+                await self._listen(wake)
+            except DRIVER_ERRORS as error:
+                log.warning(
+                    "commit listener lost the database, reconnecting",
+                    extra={"error": self.url.hide(str(error) or type(error).__name__)},
+                )
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    async def _listen(self, wake: Callable[[], None]) -> None:
+        connection = await asyncpg.connect(
+            self.url.url,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            command_timeout=COMMAND_TIMEOUT_SECONDS,
+            server_settings=sql.LISTENER_SETTINGS,
+        )
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        try:
+            await connection.add_listener(sql.COMMIT_CHANNEL, lambda *_: wake())
+            wake()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+                if not lost.is_set():
+                    await connection.execute(sql.KEEPALIVE)
+        finally:
+            connection.terminate()
+
     async def expire(self, retention: Retention, now: datetime) -> int:
+        """Age and size limits, by one collector at a time: a pass starts only if no other
+        collector on the database is in one (it is skipped, not waited for)."""
+
+        async def pass_if_first(connection: Connection) -> int:
+            if not await connection.fetchval(sql.TRY_RETENTION_LOCK):
+                return 0
+            try:
+                return await self._expire(retention, now)
+            finally:
+                await connection.execute(sql.RELEASE_RETENTION_LOCK)
+
+        # A reader holds the lock: the writer's one connection stays free for commit groups.
+        return await self._read(pass_if_first)
+
+    async def _expire(self, retention: Retention, now: datetime) -> int:
         """Age and size limits in small chunks, each behind the write lock. DELETE rather than
         dropping time partitions: per-resource retention removes events of every age anyway,
         and a partition key would have to join the primary key of the ids."""

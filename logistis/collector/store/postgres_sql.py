@@ -20,9 +20,13 @@ import re
 from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
 from logistis.collector.query import Dialect
 
-# pg_advisory_xact_lock keys: one for the order of writes, one for schema migrations.
+# Advisory lock keys: the order of writes, schema migrations, the retention pass.
 WRITE_LOCK = 0x4C4F4749_0001  # "LOGI" 1
 MIGRATION_LOCK = 0x4C4F4749_0002
+RETENTION_LOCK = 0x4C4F4749_0003
+# Each commit group notifies this channel with its last id, in its own transaction: delivered
+# at commit, in commit order, to every collector listening (their live streams then read).
+COMMIT_CHANNEL = "logistis_commits"
 
 # Set on every connection: an acknowledged event must be on disk (the server's default, but a
 # database may have it off), and no statement may hold a connection for ever.
@@ -228,6 +232,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO config VALUES ('derived_up_to', (SELECT coalesce(max(id), 0) FROM events));
     """,
+    # 4: every statement that adds events tells the collectors listening, once per statement
+    # (a commit group is one), with only its last id: a NOTIFY payload is small, and a
+    # listener reads what it has not seen from the table anyway.
+    f"""
+    CREATE FUNCTION logistis_events_notified() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('{COMMIT_CHANNEL}', (SELECT max(id) FROM inserted)::text);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_notified AFTER INSERT ON events
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_notified();
+    """,
 )
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
@@ -268,6 +285,13 @@ LOWER_DERIVED_UP_TO = "UPDATE config SET value = least(value, $1) WHERE key = 'd
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = $1 WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+# Session-level, on a connection held for the whole pass: one collector's pass at a time.
+TRY_RETENTION_LOCK = f"SELECT pg_try_advisory_lock({RETENTION_LOCK})"
+RELEASE_RETENTION_LOCK = f"SELECT pg_advisory_unlock({RETENTION_LOCK})"
+# The commit listener's connection, as pg_stat_activity names it.
+LISTENER_SETTINGS = {**SERVER_SETTINGS, "application_name": "logistis-collector-listener"}
+# The listener's proof, now and then, that its connection still reaches the server.
+KEEPALIVE = "SELECT 1"
 
 SUMMARY_COLUMNS = (
     "id, coalesce(uid::text, uid_text), time_ms, operation, dry_run, username,"

@@ -7,7 +7,7 @@ turned into `StoreError` at the store's edge, so nothing above it knows which dr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -104,6 +104,12 @@ class Store(Protocol):
     async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
         """Fill in (event id, `changes` column) and move the mark to `up_to`, in one
         transaction; an event already derived or removed meanwhile is left as it is."""
+        ...
+
+    async def watch_commits(self, wake: Callable[[], None]) -> None:
+        """Call `wake` after commits of other collectors sharing the store, until cancelled;
+        a store only one collector writes returns at once (its own writer wakes the
+        streams)."""
         ...
 
     # -- reading -----------------------------------------------------------------------------

@@ -242,6 +242,9 @@ class SQLiteStore(SQLQueries):
     async def check_writable(self) -> None:
         await self._writer.run(lambda c: _in_transaction(c, lambda t: None))
 
+    async def watch_commits(self, wake: Callable[[], None]) -> None:
+        """One collector owns the file: its own writer wakes its streams."""
+
     async def expire(self, retention: Retention, now: datetime) -> int:
         """Age and size limits in small chunks; per-resource retention is a trigger on insert."""
         removed = 0
