@@ -53,6 +53,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    if runtime.draining.is_set():
+        return json_error(503, "not ready", "draining: shutting down")
     writer = runtime.writer
     if not writer.running:
         return json_error(503, "not ready", f"writer not running: {writer.crashed or 'stopped'}")

@@ -42,6 +42,8 @@ class Runtime:
     kinds: KindResolver
     metrics: Metrics
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set on SIGTERM: still answering, but unready, until the drain period ends."""
 
 
 @contextlib.asynccontextmanager

@@ -26,7 +26,7 @@ from logistis.collector.certmanager import (
 )
 from logistis.collector.frontproxy import RequestHeaderAuth, configmap_source, file_source
 from logistis.collector.kubeapi.handlers import add_kube_api
-from logistis.collector.runtime import open_runtime
+from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import Listen, Settings, SettingsError
 from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
 from logistis.collector.webhook import create_webhook_app
@@ -79,6 +79,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 },
             )
             await stop.wait()
+            await _drain(runtime, settings.drain_seconds)
             log.info("shutting down: finishing admission requests, flushing the store")
         finally:
             # Webhook first: its in-flight requests still need the writer to commit.
@@ -103,7 +104,18 @@ async def _listen_tls(
         ssl=context,
         ssl_handshake_timeout=settings.tls_handshake_timeout_seconds,
         reuse_address=True,
+        reuse_port=settings.reuse_port or None,
     )
+
+
+async def _drain(runtime: Runtime, seconds: float) -> None:
+    """Unready but answering for `seconds`: the endpoints drop this replica and callers move
+    to the others before the port closes, so no request meets a closed port."""
+    if seconds <= 0:
+        return
+    runtime.draining.set()
+    log.info("draining: unready, still answering", extra={"seconds": seconds})
+    await asyncio.sleep(seconds)
 
 
 def _check_api_exposure(listen: Listen, allowed: bool) -> None:

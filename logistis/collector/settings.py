@@ -85,6 +85,12 @@ class Settings:
     client_ca_files: tuple[Path, ...] = ()
     """CAs whose client certificates may call the webhook; when set, a caller without one is
     refused (the apiserver presents it through its AdmissionConfiguration kubeconfig)."""
+    reuse_port: bool = False
+    """Open the webhook port with SO_REUSEPORT, so several collectors on one host share it."""
+    drain_seconds: float = 0.0
+    """After SIGTERM: unready (/readyz 503) but still answering this long, so endpoints and
+    the apiserver move to other replicas before the port closes. 0: stop at once (one
+    replica has nowhere to send the traffic)."""
     tls_handshake_timeout_seconds: float = 10.0
     """Longest a TLS handshake may take on the webhook port."""
     idle_timeout_seconds: float = 120.0
@@ -183,6 +189,8 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--tls-renew-before", {"metavar": "DURATION", "help": "renew the self-managed certificate this long before expiry (default 30d)"}),
     ("--webhook-token-file", {"metavar": "FILE", "help": "path token the webhook URL must carry (/validate/TOKEN); self-managed TLS keeps one itself"}),
     ("--client-ca-file", {"metavar": "FILE", "action": "append", "help": "require webhook callers to present a client certificate issued by this CA (repeatable)"}),
+    ("--reuse-port", {"action": "store_true", "help": "open the webhook port with SO_REUSEPORT (collectors sharing one port on one host)"}),
+    ("--drain-seconds", {"metavar": "SECONDS", "type": float, "help": "after SIGTERM, keep answering this long while unready (default 0; several replicas: 5)"}),
     ("--tls-handshake-timeout", {"metavar": "SECONDS", "type": float, "help": "longest TLS handshake on the webhook port (default 10)"}),
     ("--idle-timeout", {"metavar": "SECONDS", "type": float, "help": "close a connection that sends no whole request this long (default 120)"}),
     ("--body-timeout", {"metavar": "SECONDS", "type": float, "help": "longest wait for a request body after its head (default 10)"}),
@@ -315,6 +323,8 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         tls_renew_before=_duration(values.get("tls_renew_before", "30d"), "--tls-renew-before"),
         webhook_token_file=_path(values.get("webhook_token_file")),
         client_ca_files=tuple(Path(f) for f in values.get("client_ca_file") or ()),
+        reuse_port=bool(values.get("reuse_port")),
+        drain_seconds=float(values.get("drain_seconds", 0.0)),
         tls_handshake_timeout_seconds=float(values.get("tls_handshake_timeout", 10.0)),
         idle_timeout_seconds=float(values.get("idle_timeout", 120.0)),
         body_timeout_seconds=float(values.get("body_timeout", 10.0)),
@@ -350,6 +360,8 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
     ):
         if not seconds > 0:
             raise SettingsError(f"{flag} must be positive")
+    if not settings.drain_seconds >= 0:
+        raise SettingsError("--drain-seconds must not be negative")
     if settings.max_body_bytes < 1:
         raise SettingsError("--max-body-size must be positive")
     if settings.max_commit_batch < 1:

@@ -62,7 +62,15 @@ def create_webhook_app(runtime: Runtime, gate: WebhookGate = OPEN_GATE) -> web.A
     app.router.add_post(WEBHOOK_PATH, validate)
     app.router.add_post(WEBHOOK_PATH + "/{token}", validate)
     add_health_routes(app)
+    app.on_response_prepare.append(_close_when_draining)
     return app
+
+
+async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    """A draining collector closes each connection after its answer: the caller's next
+    request opens a new one, which the Service sends to a replica that stays."""
+    if request.app[RUNTIME].draining.is_set():
+        response.force_close()
 
 
 async def validate(request: web.Request) -> web.Response:

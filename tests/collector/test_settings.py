@@ -94,6 +94,17 @@ def test_a_zero_flag_is_refused_not_taken_for_the_default(flag, message):
         from_args([flag, "0"], environ={})
 
 
+def test_the_drain_and_the_shared_port_for_several_replicas():
+    assert (from_args([], environ={}).drain_seconds, from_args([], environ={}).reuse_port) == (
+        0.0,
+        False,
+    )
+    settings = from_args(["--drain-seconds", "5"], environ={"LOGISTIS_REUSE_PORT": "true"})
+    assert (settings.drain_seconds, settings.reuse_port) == (5.0, True)
+    with pytest.raises(SettingsError, match="--drain-seconds must not be negative"):
+        from_args(["--drain-seconds", "-1"], environ={})
+
+
 def test_the_kubernetes_api_flags():
     assert from_args([], environ={}).kube_api is False
     settings = from_args(

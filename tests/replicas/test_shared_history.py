@@ -16,7 +16,7 @@ from tests.collector.test_stream import fresh, messages
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import load
 from tests.support.postgres import PostgresServer, psql
-from tests.support.stores import store_env
+from tests.support.replicas import replicas
 
 # Below the stream's 15 s ping: a stream that only learnt of the other collector's commits on
 # its ping would time out here.
@@ -24,20 +24,9 @@ DELIVERY_SECONDS = 10.0
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, postgres: PostgresServer) -> Iterator[list[CollectorProcess]]:
-    """Two collectors on one database, sharing one redaction key, as the HA Deployment runs."""
-    url = postgres.create_database()
-    key = tmp_path / "redaction.key"
-    key.write_bytes(uuid.uuid4().bytes * 2)
-    collectors = [
-        CollectorProcess(tmp_path / name, "--redaction-key-file", str(key), env=store_env(url))
-        for name in ("a", "b")
-    ]
-    try:
-        yield [collector.start() for collector in collectors]
-    finally:
-        for collector in collectors:
-            collector.stop()
+def two(tmp_path: Path, postgres: PostgresServer) -> Iterator[list[CollectorProcess]]:
+    with replicas(tmp_path, postgres.create_database(), 2) as collectors:
+        yield collectors
 
 
 class Stream:
@@ -69,8 +58,8 @@ def uids(received: list[dict[str, str]]) -> list[str]:
     return [httpx.Response(200, content=m["data"]).json()["uid"] for m in received]
 
 
-def test_an_event_recorded_by_one_collector_reaches_a_stream_on_the_other(replicas):
-    a, b = replicas
+def test_an_event_recorded_by_one_collector_reaches_a_stream_on_the_other(two):
+    a, b = two
     stream = Stream(b)
     try:
         # Nothing is posted to b: only a's commits can wake its stream.
@@ -83,10 +72,8 @@ def test_an_event_recorded_by_one_collector_reaches_a_stream_on_the_other(replic
     assert [int(m["id"]) for m in received] == list(range(1, 7))
 
 
-def test_the_stream_keeps_up_after_its_listener_is_cut_and_resumes_without_gap(
-    replicas, postgres: PostgresServer
-):
-    a, b = replicas
+def test_the_stream_keeps_up_after_its_listener_is_cut_and_resumes_without_gap(two):
+    a, b = two
     url = a.env["LOGISTIS_STORE"]
     stream = Stream(b)
     try:
@@ -109,13 +96,13 @@ def test_the_stream_keeps_up_after_its_listener_is_cut_and_resumes_without_gap(
     assert [int(m["id"]) for m in first + second + rest] == list(range(1, 10))
 
 
-def test_a_secret_posted_through_either_collector_gets_one_digest(replicas):
-    for collector in replicas:
+def test_a_secret_posted_through_either_collector_gets_one_digest(two):
+    for collector in two:
         review = load(145)["body"]
         review["request"]["uid"] = str(uuid.uuid4())
         assert post_reviews(collector, [review])[0].status_code == 200
     served = []
-    for collector, event in zip(replicas, all_events(replicas[0]), strict=True):
+    for collector, event in zip(two, all_events(two[0]), strict=True):
         with collector.client() as client:
             served.append(client.get(f"/api/v1/events/{event['id']}").json()["object"]["data"])
     assert served[0] == served[1]
