@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import datetime as dt
 import logging
 import ssl
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -369,3 +371,28 @@ async def test_renewal_survives_an_unavailable_apiserver(
 def test_a_bad_secret_reference_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="NAMESPACE/NAME"):
         SecretRef.parse(text)
+
+
+def test_collectors_starting_at_once_adopt_one_certificate(
+    api: KubernetesTLSApi, state: State, tmp_path: Path
+) -> None:
+    """Replicas of a Deployment reconcile together against one apiserver: the Secret's
+    resourceVersion lets one write, the others adopt what it wrote."""
+    settings = [
+        SelfManagedConfig(SECRET, DEFAULT_WEBHOOK_CONFIGURATION, tmp_path / f"replica-{n}")
+        for n in range(4)
+    ]
+    managers = [SelfManagedTLS(api, s) for s in settings]
+    together = threading.Barrier(len(managers))
+
+    def start(manager: SelfManagedTLS) -> str:
+        together.wait()
+        return manager.reconcile()
+
+    with concurrent.futures.ThreadPoolExecutor(len(managers)) as pool:
+        tokens = list(pool.map(start, managers))
+
+    stored = stored_data(state)
+    assert tokens == [stored["webhook-token"].decode()] * len(managers)
+    assert ca_bundles(state) == [stored["ca.crt"]]
+    assert {m.cert_path.read_bytes() for m in managers} == {stored["tls.crt"]}
