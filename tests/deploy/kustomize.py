@@ -17,6 +17,7 @@ CUSTOM_IMAGE = MANIFESTS / "overlays" / "custom-image"
 KUBE_API = MANIFESTS / "overlays" / "kube-api"
 KUBE_API_CERT_MANAGER = MANIFESTS / "overlays" / "kube-api-cert-manager"
 POSTGRES = MANIFESTS / "overlays" / "postgres"
+HA = MANIFESTS / "overlays" / "ha"
 VARIANTS = {
     "base": BASE,
     "cert-manager": CERT_MANAGER,
@@ -24,7 +25,10 @@ VARIANTS = {
     "kube-api": KUBE_API,
     "kube-api-cert-manager": KUBE_API_CERT_MANAGER,
     "postgres": POSTGRES,
+    "ha": HA,
 }
+# The collector runs as a StatefulSet on SQLite, as a Deployment in the HA overlay.
+WORKLOADS = ("StatefulSet", "Deployment")
 
 Manifest = dict[str, Any]
 
@@ -51,6 +55,12 @@ def find(objects: list[Manifest], kind: str, name: str | None = None) -> Manifes
     matches = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
     assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
     return matches[0]
+
+
+def workload(objects: list[Manifest]) -> Manifest:
+    """The one StatefulSet or Deployment that runs the collector."""
+    (found,) = [o for o in objects if o["kind"] in WORKLOADS]
+    return found
 
 
 def kinds(objects: list[Manifest]) -> set[str]:

@@ -10,16 +10,19 @@ from logistis.collector.certmanager import (
     DEFAULT_WEBHOOK_CONFIGURATION,
     SERVICE_DNS_NAMES,
 )
+from logistis.collector.server import SHUTDOWN_GRACE_SECONDS
 from tests.deploy.kustomize import (
     BASE,
     CERT_MANAGER,
     CUSTOM_IMAGE,
+    HA,
     POSTGRES,
     VARIANTS,
     Manifest,
     find,
     kinds,
     render,
+    workload,
 )
 from tests.deploy.openapi import Schemas, openapi_dir
 
@@ -47,7 +50,7 @@ def schemas() -> Schemas:
 
 
 def pod_spec(objects: list[Manifest]) -> Manifest:
-    return find(objects, "StatefulSet", "logistis-collector")["spec"]["template"]["spec"]
+    return workload(objects)["spec"]["template"]["spec"]
 
 
 def collector(objects: list[Manifest]) -> Manifest:
@@ -140,8 +143,7 @@ def test_the_webhook_calls_the_service_that_reaches_the_collector(variant: str) 
         }
     }
     assert f"{service['metadata']['name']}.{NAMESPACE}.svc" == SERVICE_DNS_NAMES[0]
-    statefulset = find(objects, "StatefulSet")
-    pod_labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    pod_labels = workload(objects)["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
@@ -181,7 +183,7 @@ def test_the_pod_runs_unprivileged(variant: str) -> None:
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "ha"])
 def test_one_replica_with_its_database_on_a_volume_and_bounded_resources(variant: str) -> None:
     objects = render(VARIANTS[variant])
     statefulset = find(objects, "StatefulSet")
@@ -313,7 +315,7 @@ def test_the_custom_image_overlay_changes_the_image_and_nothing_else() -> None:
 def test_only_the_webhook_port_is_reachable_and_not_from_pods(variant: str) -> None:
     objects = render(VARIANTS[variant])
     policy = find(objects, "NetworkPolicy")
-    pod_labels = find(objects, "StatefulSet")["spec"]["template"]["metadata"]["labels"]
+    pod_labels = workload(objects)["spec"]["template"]["metadata"]["labels"]
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     (rule,) = policy["spec"]["ingress"]
@@ -343,3 +345,62 @@ def test_the_postgres_overlay_reads_the_store_url_from_the_cloudnativepg_secret(
     assert not any("postgresql://" in str(v) for v in env(container).values())
     # The example cluster is a custom resource kept out of the overlay.
     assert kinds(objects) == kinds(render(BASE))
+
+
+# High availability
+
+
+def test_the_ha_overlay_runs_three_interchangeable_replicas_on_postgresql() -> None:
+    objects = render(HA)
+    deployment = find(objects, "Deployment", "logistis-collector")
+    assert "StatefulSet" not in kinds(objects)
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    spec = pod_spec(objects)
+    container = collector(objects)
+    settings = env(container)
+    # One history (the database's URL from CloudNativePG's Secret, as the postgres overlay),
+    # one redaction key: the same Secret value has one digest whichever replica recorded it.
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert volumes["store"]["secret"]["secretName"] == "logistis-db-app"
+    assert settings["LOGISTIS_STORE_FILE"] == f"{mounts['store']['mountPath']}/uri"
+    key = volumes["redaction-key"]["secret"]
+    assert key["secretName"] == "logistis-redaction-key"
+    assert mounts["redaction-key"]["readOnly"] is True
+    (item,) = key["items"]
+    assert settings["LOGISTIS_REDACTION_KEY_FILE"] == (
+        f"{mounts['redaction-key']['mountPath']}/{item['path']}"
+    )
+    # Nothing a pod keeps: no claim, the data dir is scratch space.
+    assert "emptyDir" in volumes[mounts["data"]["name"]]
+    assert not any("persistentVolumeClaim" in v for v in spec["volumes"])
+
+
+def test_the_ha_overlay_stops_a_replica_only_after_it_drained() -> None:
+    objects = render(HA)
+    spec = pod_spec(objects)
+    container = collector(objects)
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain = float(env(container)["LOGISTIS_DRAIN_SECONDS"])
+    # preStop, the drain, then up to SHUTDOWN_GRACE_SECONDS for the last requests.
+    assert pre_stop > 0
+    assert drain > 0
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop + drain + SHUTDOWN_GRACE_SECONDS
+
+
+def test_the_ha_overlay_spreads_replicas_and_keeps_two_through_a_disruption() -> None:
+    objects = render(HA)
+    pod_labels = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    budget = find(objects, "PodDisruptionBudget", "logistis-collector")
+    assert budget["metadata"]["namespace"] == NAMESPACE
+    assert budget["spec"]["minAvailable"] == 2
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    (by_node,) = [
+        c
+        for c in pod_spec(objects)["topologySpreadConstraints"]
+        if c["topologyKey"] == "kubernetes.io/hostname"
+    ]
+    assert by_node["maxSkew"] == 1
+    assert by_node["whenUnsatisfiable"] == "DoNotSchedule"
+    assert by_node["labelSelector"]["matchLabels"].items() <= pod_labels.items()

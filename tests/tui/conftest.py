@@ -25,8 +25,8 @@ class FakeKubectl:
     record: Path
     monkeypatch: pytest.MonkeyPatch
 
-    def serve(self, url: str) -> None:
-        self.monkeypatch.setenv("FAKE_KUBECTL_MODE", "serve")
+    def serve(self, url: str, mode: str = "serve") -> None:
+        self.monkeypatch.setenv("FAKE_KUBECTL_MODE", mode)
         self.monkeypatch.setenv("FAKE_KUBECTL_UPSTREAM", urlsplit(url).netloc)
 
     def fail(self, mode: str) -> None:

@@ -4,7 +4,8 @@ It behaves like the real one where logistis can tell: it prints
 `Forwarding from 127.0.0.1:PORT -> 8080` once it listens on a free port, logs
 `Handling connection for PORT` for each connection, forwards the bytes to
 `$FAKE_KUBECTL_UPSTREAM` (`host:port`, standing in for the pod), and runs until terminated.
-`$FAKE_KUBECTL_MODE` makes it fail instead, with kubectl's own messages and exit status 1.
+`$FAKE_KUBECTL_MODE` makes it fail instead, with kubectl's own messages and exit status 1
+(`nopod`: only when asked for a pod, as a cluster with the collector's Deployment does).
 `$FAKE_KUBECTL_RECORD` names a file that gets one line per run: the pid and the arguments.
 """
 
@@ -76,6 +77,9 @@ def main() -> int:
         with open(record, "a") as file:
             file.write(json.dumps({"pid": os.getpid(), "args": sys.argv[1:]}) + "\n")
     mode = os.environ.get("FAKE_KUBECTL_MODE", "serve")
+    if mode == "nopod" and any(arg.startswith("pod/") for arg in sys.argv):
+        # A cluster running the HA overlay: a Deployment, no pod logistis-collector-0.
+        mode = "notfound"
     if mode in FAILURES:
         for line in FAILURES[mode]:
             print(line, file=sys.stderr)

@@ -37,6 +37,19 @@ async def test_forward_reaches_the_collector_and_stops_kubectl(
         os.kill(int(str(run["pid"])), 0)
 
 
+async def test_without_the_single_pod_the_forward_goes_to_the_ha_deployment(
+    fake_kubectl: FakeKubectl, fed_collector: CollectorProcess
+) -> None:
+    fake_kubectl.serve(fed_collector.api_url, mode="nopod")
+    async with PortForward() as forward, CollectorClient(forward.url) as client:
+        page = await client.events(EventFilter(), limit=5)
+    assert len(page.items) == 5
+    assert [run["args"][5] for run in fake_kubectl.runs()] == [
+        "pod/logistis-collector-0",
+        "deployment/logistis-collector",
+    ]
+
+
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [

@@ -1,7 +1,8 @@
 """A `kubectl port-forward` session to the collector's API, started and stopped by us.
 
 The API port is not in the collector's Service: it binds loopback inside the pod, so the
-forward goes to the StatefulSet's pod. kubectl picks a free local port (`:8080`) and says
+forward goes to a pod: the StatefulSet's, or when there is none (the HA overlay) one of the
+Deployment's, as kubectl picks it. kubectl picks a free local port (`:8080`) and says
 which on stdout (`Forwarding from 127.0.0.1:PORT -> 8080`); its errors go to stderr and are
 turned into one line an operator can act on.
 """
@@ -18,6 +19,7 @@ from typing import Self
 
 DEFAULT_NAMESPACE = "logistis"
 DEFAULT_TARGET = "pod/logistis-collector-0"
+HA_TARGET = "deployment/logistis-collector"
 API_PORT = 8080
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 3.0
@@ -30,18 +32,26 @@ _KLOG = re.compile(r"^[IWEF]\d{4} ")
 class PortForwardError(Exception):
     """The forward could not be opened or kept; `str()` is one line saying why."""
 
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
+        """kubectl found no such object (another target may exist)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
     namespace: str = DEFAULT_NAMESPACE
     resource: str = DEFAULT_TARGET
+    fallbacks: tuple[str, ...] = (HA_TARGET,)
+    """Tried in turn when kubectl finds no `resource`: the single-pod StatefulSet's pod first,
+    then the HA overlay's Deployment."""
     remote_port: int = API_PORT
     context: str | None = None
     kubeconfig: str | None = None
 
-    def command(self, kubectl: str) -> list[str]:
+    def command(self, kubectl: str, resource: str) -> list[str]:
         command = [kubectl, "port-forward", "--namespace", self.namespace]
-        command += ["--address", "127.0.0.1", self.resource, f":{self.remote_port}"]
+        command += ["--address", "127.0.0.1", resource, f":{self.remote_port}"]
         if self.context:
             command += ["--context", self.context]
         if self.kubeconfig:
@@ -70,6 +80,7 @@ class PortForward:
         self._readers: list[asyncio.Task[None]] = []
         self._stderr: deque[str] = deque(maxlen=20)
         self._port: int | None = None
+        self._resource = self.target.resource
 
     @property
     def url(self) -> str:
@@ -94,9 +105,26 @@ class PortForward:
         await self.stop()
 
     async def start(self) -> None:
+        """Forward to the target's resource, or to the first of its fallbacks that exists; when
+        none does, the error is the first one's."""
+        first: PortForwardError | None = None
+        for resource in (self.target.resource, *self.target.fallbacks):
+            self._resource = resource
+            try:
+                await self._start()
+            except PortForwardError as error:
+                if not error.missing:
+                    raise
+                first = first or error
+            else:
+                return
+        assert first is not None
+        raise first
+
+    async def _start(self) -> None:
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *self.target.command(self._kubectl),
+                *self.target.command(self._kubectl, self._resource),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -165,7 +193,8 @@ class PortForward:
         if self._port is None:
             await process.wait()
             await stderr_reader
-            raise PortForwardError(f"{self._where()}: {explain(list(self._stderr))}")
+            lines = list(self._stderr)
+            raise PortForwardError(f"{self._where()}: {explain(lines)}", missing=_missing(lines))
         # kubectl logs every connection on stdout; drained, or it would block on a full pipe.
         self._readers.append(asyncio.create_task(self._collect(process.stdout, keep=False)))
 
@@ -176,7 +205,7 @@ class PortForward:
                 self._stderr.append(line)
 
     def _where(self) -> str:
-        return f"port-forward to {self.target.resource} in namespace {self.target.namespace}"
+        return f"port-forward to {self._resource} in namespace {self.target.namespace}"
 
 
 async def _forwarded_port(stdout: asyncio.StreamReader) -> int | None:
@@ -185,6 +214,10 @@ async def _forwarded_port(stdout: asyncio.StreamReader) -> int | None:
         if match:
             return int(match.group(1))
     return None
+
+
+def _missing(stderr: list[str]) -> bool:
+    return any("(NotFound)" in line for line in stderr)
 
 
 def explain(stderr: list[str]) -> str:
