@@ -3,14 +3,13 @@ and when one stops the other answers alone."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from logistis.collector.tls import ensure_dev_certificate
 from tests.collector.test_stream import fresh
 from tests.reliability.test_postgres_outage import counter
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.postgres import PostgresServer
+from tests.support.replicas import share_one_port
 from tests.support.stores import store_env, stored_uids
 
 
@@ -19,12 +18,7 @@ def test_two_collectors_share_one_webhook_port(tmp_path: Path, postgres: Postgre
     first, second = (
         CollectorProcess(tmp_path / name, "--reuse-port", env=store_env(url)) for name in "ab"
     )
-    # One serving certificate for the one port, as a Service's replicas have.
-    cert, key = ensure_dev_certificate(first.data_dir)
-    second.data_dir.mkdir(parents=True)
-    for path in (cert, key):
-        shutil.copy2(path, second.data_dir / path.name)
-    second.webhook_port = first.webhook_port
+    share_one_port([first, second])
     with first, second:
         reviews = fresh(40)
         # A connection of its own for each request: the kernel spreads them over both.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from logistis.collector.store import StoreURL
+from logistis.collector.tls import ensure_dev_certificate
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 from tests.support.stores import store_env
@@ -37,6 +39,18 @@ def replicas(
     finally:
         for collector in collectors:
             collector.stop()
+
+
+def share_one_port(collectors: list[CollectorProcess]) -> None:
+    """Before they start: every collector on the first one's webhook port, serving its
+    certificate (they must be started with --reuse-port), as replicas behind one Service."""
+    first = collectors[0]
+    cert, key = ensure_dev_certificate(first.data_dir)
+    for collector in collectors[1:]:
+        collector.data_dir.mkdir(parents=True, exist_ok=True)
+        collector.webhook_port = first.webhook_port
+        for path in (cert, key):
+            shutil.copy2(path, collector.data_dir / path.name)
 
 
 @dataclass
