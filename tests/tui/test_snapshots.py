@@ -45,11 +45,21 @@ def settled(app: LogistisApp) -> Callable[[Pilot[None]], Awaitable[None]]:
             and status.link.state == LinkState.LIVE
         )
 
+    def layout() -> tuple[object, ...]:
+        table = app.browse.query_one(EventTable)
+        widths = tuple(column.get_render_width(table) for column in table.columns.values())
+        return (table.row_count, widths, table.virtual_size)
+
     async def run_before(pilot: Pilot[None]) -> None:
         await wait_until(pilot, ready)
-        # The table sizes its columns on the refresh after its rows arrive: let it happen.
-        await pilot.pause()
-        await pilot.pause()
+        # The table sizes its columns on a refresh after its rows arrive, and rows may still
+        # come (history marks): take the picture once the layout held still for a while.
+        previous, still = layout(), 0
+        while still < 3:
+            await pilot.pause(0.05)
+            current = layout()
+            still = still + 1 if current == previous else 0
+            previous = current
 
     return run_before
 
