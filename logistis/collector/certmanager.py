@@ -28,14 +28,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from logistis.collector.callers import token_path
@@ -50,6 +48,9 @@ from logistis.collector.tls import (
     utcnow,
     write_pair,
 )
+
+if TYPE_CHECKING:
+    from kubernetes import client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,12 +155,18 @@ class KubernetesTLSApi:
     """`TLSApi` through the official client; errors become `ClusterAPIError`s."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
+        # The official client is imported only here, in a pod: it costs a third of a second at
+        # every start of a collector that never talks to the apiserver.
+        from kubernetes import client
+
         self._core = client.CoreV1Api(api_client)
         self._admission = client.AdmissionregistrationV1Api(api_client)
         self._registration = client.ApiregistrationV1Api(api_client)
 
     @classmethod
     def in_cluster(cls) -> KubernetesTLSApi:
+        from kubernetes import client, config
+
         configuration = client.Configuration()
         try:
             config.load_incluster_config(client_configuration=configuration)
@@ -258,6 +265,8 @@ def _webhook(hook: Any) -> Webhook:
 
 def _call(action: str, request: Callable[[], T]) -> T:
     """Run one API request; the client's exceptions become ClusterAPIErrors naming `action`."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         return request()
     except ApiException as error:

@@ -30,8 +30,6 @@ import orjson
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 from multidict import CIMultiDictProxy, MultiDictProxy
 from urllib3.exceptions import HTTPError
 
@@ -215,6 +213,11 @@ def file_source(path: Path, allowed_names: tuple[str, ...]) -> Source:
 def configmap_source() -> Source:
     """The ConfigMap, read with the pod's service account (Role
     extension-apiserver-authentication-reader in kube-system)."""
+    # Imported here: the official client costs a third of a second at every start, and only
+    # this source, in a pod, needs it.
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
     configuration = client.Configuration()
     try:
         config.load_incluster_config(client_configuration=configuration)

@@ -22,41 +22,20 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cel
-from cel import stdlib
+if TYPE_CHECKING:
+    from logistis.collector.cel_condition import Activation, CelCondition
 
 log = logging.getLogger(__name__)
 
 REGEX_PREFIX = "re:"
 OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
-CEL_VARIABLES = ("request", "object", "oldObject")
 SELECTORS = ("users", "groups", "extra", "namespaces", "kinds", "operations", "subresources")
 RULE_KEYS = frozenset({"name", "cel", *SELECTORS})
 CAPTURE_KEYS = frozenset({"dryRun", "include", "exclude"})
 # Selectors that can be given on the command line (`--include-user`, `--exclude-kind`, ...).
 FLAG_SELECTORS = frozenset({"users", "groups", "namespaces", "kinds", "operations", "subresources"})
-
-# Errors the CEL runtime raises for an expression that does not fit a request (missing key,
-# wrong type, bad index, overflow, unknown function); they mean "this rule does not match".
-_CEL_ERRORS = (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError)
-# Identifiers cel.Program.variables() reports that are not free variables: type names.
-_CEL_TYPE_NAMES = frozenset(
-    {"bool", "bytes", "double", "int", "list", "map", "null_type", "string", "type", "uint"}
-)
-# Macros bind their first argument (`x` in `list.all(x, ...)`); those names are not variables.
-_CEL_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*(\w+)\s*,")
-
-
-def _stdlib_functions() -> Mapping[str, Callable[..., Any]]:
-    """Functions beyond the CEL core (strings, lists, math, sets), as in Kubernetes' CEL."""
-    context = cel.Context()
-    stdlib.add_stdlib_to_context(context)
-    return context.functions
-
-
-_STDLIB_FUNCTIONS = _stdlib_functions()
 
 
 class RuleError(ValueError):
@@ -220,101 +199,11 @@ class _KindSelector:
         return any(c in self._qualified or self._patterns.match(c) for c in candidates)
 
 
-class _CelCondition:
-    """A compiled CEL expression, evaluated with the variables of Kubernetes matchConditions."""
-
-    def __init__(self, source: str) -> None:
-        try:
-            self.program = cel.compile(source)
-        except ValueError as e:
-            raise _Invalid(f"does not compile: {_parse_error(e)}") from None
-        self.variables = _free_variables(source, self.program)
-        unknown = self.variables.difference(CEL_VARIABLES)
-        if unknown:
-            raise _Invalid(
-                f"unknown variable {', '.join(sorted(unknown))} "
-                f"(the variables are {', '.join(CEL_VARIABLES)})"
-            )
-        self.uses_managed_fields = "managedFields" in source
-        self.functions = {
-            name: _STDLIB_FUNCTIONS[name]
-            for name in self.program.functions()
-            if name in _STDLIB_FUNCTIONS
-        }
-
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0]
-
-
-def _parse_error(error: ValueError) -> str:
-    """The parser's own line (`ERROR: <input>:1:7: Syntax error: ...`), without the echo of a
-    possibly multi-line expression that precedes it."""
-    text = str(error)
-    return _first_line(text[max(text.find("ERROR: "), 0) :])
-
-
-def _free_variables(source: str, program: cel.Program) -> frozenset[str]:
-    bound = set(_CEL_MACRO_BINDING.findall(source))
-    return frozenset(program.variables()).difference(bound, _CEL_TYPE_NAMES)
-
-
-def _cel_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The `request` variable: the AdmissionRequest without its objects, as Kubernetes gives it
-    to matchConditions, with optional strings defaulted so `request.subResource == ''` works."""
-    view = {key: value for key, value in request.items() if key not in ("object", "oldObject")}
-    for key in ("name", "namespace", "subResource"):
-        view.setdefault(key, "")
-    view["userInfo"] = {"username": "", "uid": "", "groups": [], "extra": {}, **_user(request)}
-    return view
-
-
-def _without_managed_fields(obj: Any) -> Any:
-    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
-    if not isinstance(metadata, Mapping) or "managedFields" not in metadata:
-        return obj
-    trimmed = {key: value for key, value in metadata.items() if key != "managedFields"}
-    return {**obj, "metadata": trimmed}
-
-
-class _Activation:
-    """The CEL variables of one request, converted only when a rule first needs them.
-
-    Converting a Python object into CEL values costs about 2 µs per field, far more than the
-    evaluation itself, so each variable is converted at most once per request, and only
-    if an expression that uses it is reached. `metadata.managedFields`, half of a typical
-    object, is left out unless an expression names it.
-    """
-
-    def __init__(
-        self, request: Mapping[str, Any], functions: Mapping[str, Any], managed_fields: bool
-    ) -> None:
-        self._request = request
-        self._functions = functions
-        self._managed_fields = managed_fields
-        self._context: cel.Context | None = None
-        self._bound: set[str] = set()
-
-    def context(self, variables: frozenset[str]) -> cel.Context:
-        if self._context is None:
-            self._context = cel.Context(functions=dict(self._functions))
-        for name in variables.difference(self._bound):
-            self._context.add_variable(name, self._value(name))
-            self._bound.add(name)
-        return self._context
-
-    def _value(self, name: str) -> Any:
-        if name == "request":
-            return _cel_request(self._request)
-        obj = self._request.get(name)
-        return obj if self._managed_fields else _without_managed_fields(obj)
-
-
 @dataclass(frozen=True)
 class _Rule:
     name: str
     checks: tuple[Check, ...]
-    condition: _CelCondition | None
+    condition: CelCondition | None
 
 
 class CaptureRules:
@@ -328,13 +217,12 @@ class CaptureRules:
         # Failed CEL evaluations per rule name; each counted as "no match".
         self.evaluation_errors: Counter[str] = Counter()
         conditions = [r.condition for r in (*self.include, *self.exclude) if r.condition]
-        self._functions = {name: f for c in conditions for name, f in c.functions.items()}
-        self._managed_fields = any(c.uses_managed_fields for c in conditions)
+        self._activation = _activations(conditions)
 
     def decide(self, request: Mapping[str, Any]) -> Decision:
         if request.get("dryRun") and not self.record_dry_run:
             return _DRY_RUN_DROPPED
-        activation = _Activation(request, self._functions, self._managed_fields)
+        activation = self._activation(request) if self._activation else None
         for rule in self.exclude:
             if self._matches(rule, request, activation):
                 return Decision(record=False, rule=rule.name)
@@ -345,21 +233,20 @@ class CaptureRules:
                 return Decision(record=True, rule=rule.name)
         return _NOT_INCLUDED
 
-    def _matches(self, rule: _Rule, request: Mapping[str, Any], activation: _Activation) -> bool:
+    def _matches(
+        self, rule: _Rule, request: Mapping[str, Any], activation: Activation | None
+    ) -> bool:
         if not all(check(request) for check in rule.checks):
             return False
         condition = rule.condition
         if condition is None:
             return True
+        assert activation is not None, "made for every request when a rule has a condition"
         try:
-            result = condition.program.execute(activation.context(condition.variables))
-        except _CEL_ERRORS as e:
-            self._count_error(rule, _first_line(str(e)))
+            return condition.evaluate(activation)
+        except ValueError as e:
+            self._count_error(rule, str(e))
             return False
-        if not isinstance(result, bool):
-            self._count_error(rule, f"result is {type(result).__name__}, not bool")
-            return False
-        return result
 
     def _count_error(self, rule: _Rule, reason: str) -> None:
         if not self.evaluation_errors[rule.name]:
@@ -452,12 +339,29 @@ def _rule(spec: Any, position: str) -> _Rule:
     for key, value in spec.items():
         try:
             if key == "cel":
-                condition = _CelCondition(_string(value))
+                condition = _cel_condition(_string(value))
             elif key != "name":
                 checks.append(_SELECTOR_BUILDERS[key](value))
-        except _Invalid as e:
+        except (_Invalid, ValueError) as e:
             raise RuleError(f"{label}: {key}: {e}") from None
     return _Rule(name=name, checks=tuple(checks), condition=condition)
+
+
+def _cel_condition(source: str) -> CelCondition:
+    # Imported on first use: the cel package costs a quarter of a second at every start.
+    from logistis.collector.cel_condition import CelCondition
+
+    return CelCondition(source)
+
+
+def _activations(
+    conditions: Sequence[CelCondition],
+) -> Callable[[Mapping[str, Any]], Activation] | None:
+    if not conditions:
+        return None
+    from logistis.collector.cel_condition import activations
+
+    return activations(conditions)
 
 
 def _string(value: Any) -> str:

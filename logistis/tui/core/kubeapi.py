@@ -23,11 +23,9 @@ import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from kubernetes import client as kube_client
-from kubernetes import config as kube_config
 
 from logistis.tui.core.api import (
     DEFAULT_TIMEOUT,
@@ -48,6 +46,9 @@ from logistis.tui.core.events import (
     NamespaceSummary,
     ValueCount,
 )
+
+if TYPE_CHECKING:
+    from kubernetes import client as kube_client
 
 GROUP = "logistis.io"
 API = f"/apis/{GROUP}/v1alpha1"
@@ -95,6 +96,11 @@ class Credentials:
 
 def load_credentials(kubeconfig: str | None, context: str | None) -> Credentials:
     """The kubeconfig as the official client reads it (blocking: exec plugins run here)."""
+    # Imported here: the official client costs a third of a second, and a client given --url
+    # never reads the kubeconfig.
+    from kubernetes import client as kube_client
+    from kubernetes import config as kube_config
+
     configuration = kube_client.Configuration()
     try:
         kube_config.load_kube_config(
