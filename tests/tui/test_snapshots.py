@@ -6,6 +6,8 @@ pictures do not change from run to run.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -22,6 +24,7 @@ from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 
 SIZE = (150, 34)
+_EXPORT_ID = re.compile(r"terminal-\d+")
 Compare = Callable[..., bool]
 
 
@@ -35,7 +38,9 @@ def frozen_app(collector: CollectorProcess, initial: EventFilter | None = None) 
     return LogistisApp(ConnectionSettings(url=collector.api_url), initial, clock=clock)
 
 
-def settled(app: LogistisApp) -> Callable[[Pilot[None]], Awaitable[None]]:
+def loaded(app: LogistisApp) -> Callable[[], bool]:
+    """Whether the first page, the count of hidden machine events and the live link are in."""
+
     def ready() -> bool:
         status = app.browse.query_one(StatusBar)
         counted = status.hidden is not None or not app.browse.filter.people
@@ -45,23 +50,31 @@ def settled(app: LogistisApp) -> Callable[[Pilot[None]], Awaitable[None]]:
             and status.link.state == LinkState.LIVE
         )
 
-    def layout() -> tuple[object, ...]:
-        table = app.browse.query_one(EventTable)
-        widths = tuple(column.get_render_width(table) for column in table.columns.values())
-        return (table.row_count, widths, table.virtual_size)
+    return ready
 
-    async def run_before(pilot: Pilot[None]) -> None:
-        await wait_until(pilot, ready)
-        # The table sizes its columns on a refresh after its rows arrive, and rows may still
-        # come (history marks): take the picture once the layout held still for a while.
-        previous, still = layout(), 0
-        while still < 3:
-            await pilot.pause(0.05)
-            current = layout()
-            still = still + 1 if current == previous else 0
-            previous = current
 
-    return run_before
+async def held_still(pilot: Pilot[None], within: float = 10.0) -> None:
+    """Until the picture stayed the same for three looks in a row.
+
+    Widgets lay out over several refreshes after their content arrives (the table sizes its
+    columns, history-mark rows may still come, the Markdown of the help screen builds its
+    blocks, the screen behind a modal repaints): a picture taken earlier differs by a column
+    header or a row now and then, more often on a loaded machine.
+    """
+    deadline = time.monotonic() + within
+    previous, still = _picture(pilot), 0
+    while still < 3:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the picture did not hold still within {within}s")
+        await pilot.pause(0.1)
+        current = _picture(pilot)
+        still = still + 1 if current == previous else 0
+        previous = current
+
+
+def _picture(pilot: Pilot[None]) -> str:
+    # The SVG's class names carry a random id per export.
+    return _EXPORT_ID.sub("", pilot.app.export_screenshot())
 
 
 @pytest.fixture
@@ -69,12 +82,11 @@ def snap(snap_compare: Compare) -> Callable[..., bool]:
     def compare(
         app: LogistisApp, *press: str, extra: Callable[[Pilot[None]], Awaitable[None]] | None = None
     ) -> bool:
-        ready = settled(app)
-
         async def run_before(pilot: Pilot[None]) -> None:
-            await ready(pilot)
+            await wait_until(pilot, loaded(app))
             if extra is not None:
                 await extra(pilot)
+            await held_still(pilot)
 
         return snap_compare(app, press=press, terminal_size=SIZE, run_before=run_before)
 
@@ -115,7 +127,6 @@ def test_help_screen(snap: Callable[..., bool], fed_collector: CollectorProcess)
         await pilot.press("question_mark")
         # The Markdown widget builds its blocks asynchronously.
         await wait_until(pilot, lambda: bool(app.screen.query("MarkdownTableContent")))
-        await pilot.pause(0.2)
 
     assert snap(app, extra=open_help)
 
