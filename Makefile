@@ -28,7 +28,7 @@ lint: $(STAMP) ## ruff and the import contracts
 	$(VENV)/bin/lint-imports
 
 test: lint ## the whole suite (well under five minutes)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4
 
 run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for localhost
 	$(VENV)/bin/logistis-collector --data-dir $(DATA_DIR)
