@@ -151,10 +151,10 @@ class PostgresStore(SQLQueries):
             async with connection.transaction():
                 await connection.execute(sql.RECORD, *_columns(rows))
                 await connection.execute(sql.ADVANCE_SEQUENCE)
-                if rows:
-                    await connection.execute(
-                        sql.LOWER_DERIVED_UP_TO, min(row[0] for row in rows) - 1
-                    )
+                # Rows without an id take new ones, above the mark: the deriver reaches them.
+                given = [row[0] for row in rows if row[0] is not None]
+                if given:
+                    await connection.execute(sql.LOWER_DERIVED_UP_TO, min(given) - 1)
 
         await self._write(copy)
 
