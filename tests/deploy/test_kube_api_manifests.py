@@ -91,7 +91,24 @@ def test_viewers_of_a_namespace_read_its_changes_and_nobody_the_cluster_changes(
         for k in cluster["metadata"].get("labels", {})
     )
     assert bindings_to(objects, "logistis-clusterchanges-view") == []
-    assert {r.plural for r in RESOURCES} == {"changes", "clusterchanges"}
+    assert {r.plural for r in RESOURCES} == {"changes", "clusterchanges", "blindspots"}
+
+
+@pytest.mark.parametrize("variant", KUBE_API_VARIANTS)
+def test_every_authenticated_user_reads_the_blind_spots_and_nothing_else_through_them(
+    variant: str,
+) -> None:
+    objects = render(KUBE_API_VARIANTS[variant])
+    role = find(objects, "ClusterRole", "logistis-blindspots-view")
+    assert role["rules"] == [
+        {"apiGroups": [GROUP], "resources": ["blindspots"], "verbs": ["get", "list"]}
+    ]
+    (binding,) = bindings_to(objects, "logistis-blindspots-view")
+    assert binding["kind"] == "ClusterRoleBinding"
+    assert binding["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}
+    ]
+    assert model_errors(binding, "V1ClusterRoleBinding") == []
 
 
 @pytest.mark.parametrize("variant", KUBE_API_VARIANTS)
@@ -130,9 +147,13 @@ def test_with_cert_manager_the_apiservice_ca_is_injected_like_the_webhooks() -> 
     key = "cert-manager.io/inject-ca-from"
     assert apiservice[key] == webhook[key]
     # Self-managed TLS and its RBAC are gone; only the front-proxy reader stays.
-    assert [o["metadata"]["name"] for o in objects if o["kind"].endswith("Binding")] == [
-        "logistis-collector-auth-reader"
+    collector_bindings = [
+        o["metadata"]["name"]
+        for o in objects
+        if o["kind"].endswith("Binding")
+        and any(s["kind"] == "ServiceAccount" for s in o["subjects"])
     ]
+    assert collector_bindings == ["logistis-collector-auth-reader"]
 
 
 def test_self_managed_tls_keeps_the_apiservice_ca_with_the_rendered_rbac(tmp_path: Path) -> None:

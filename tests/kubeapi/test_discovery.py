@@ -33,7 +33,7 @@ def get(kube_collector, front_proxy):
         yield fetch
 
 
-def test_the_resource_list_validates_and_names_both_resources(get, schemas):
+def test_the_resource_list_validates_and_names_the_resources(get, schemas):
     resources = get(GV)
     assert schemas.errors_as(f"{META}.APIResourceList", resources) == []
     assert model_errors(resources, "V1APIResourceList") == []
@@ -43,7 +43,11 @@ def test_the_resource_list_validates_and_names_both_resources(get, schemas):
     assert by_name["changes"]["kind"] == "Change"
     assert by_name["clusterchanges"]["namespaced"] is False
     assert by_name["clusterchanges"]["kind"] == "ClusterChange"
-    assert all(r["verbs"] == ["get", "list", "watch"] for r in by_name.values())
+    assert by_name["changes"]["verbs"] == by_name["clusterchanges"]["verbs"]
+    assert by_name["changes"]["verbs"] == ["get", "list", "watch"]
+    assert by_name["blindspots"]["namespaced"] is False
+    assert by_name["blindspots"]["kind"] == "BlindSpot"
+    assert by_name["blindspots"]["verbs"] == ["get", "list"]
 
 
 def test_the_group_documents_validate(get):
@@ -82,8 +86,16 @@ def test_the_openapi_v3_document_is_valid_and_names_the_kinds(get):
         for gvk in schema.get("x-kubernetes-group-version-kind", [])
         if gvk["group"] == "logistis.io"
     }
-    assert kinds == {"Change", "ChangeList", "ClusterChange", "ClusterChangeList"}
+    assert kinds == {
+        "Change",
+        "ChangeList",
+        "ClusterChange",
+        "ClusterChangeList",
+        "BlindSpot",
+        "BlindSpotList",
+    }
     assert f"{GV}/namespaces/{{namespace}}/changes/{{name}}" in document["paths"]
+    assert f"{GV}/blindspots/{{name}}" in document["paths"]
 
 
 def test_the_openapi_v2_document_is_valid(get):
@@ -100,6 +112,8 @@ def test_an_unknown_document_or_group_is_a_404_status(kube_collector, front_prox
             "/apis/apps/v1",
             f"{GV}/widgets",
             f"{GV}/namespaces/a/clusterchanges",
+            f"{GV}/namespaces/a/blindspots",
+            f"{GV}/blindspots/1/more",
         ):
             response = client.get(path)
             assert response.status_code == 404, path

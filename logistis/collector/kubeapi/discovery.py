@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logistis.collector.kubeapi.resources import GROUP, GROUP_VERSION, RESOURCES, VERBS, VERSION
+from logistis.collector.kubeapi.resources import GROUP, GROUP_VERSION, RESOURCES, VERSION
 
 Document = dict[str, Any]
 
@@ -36,7 +36,7 @@ def api_resource_list() -> Document:
                 "singularName": r.singular,
                 "namespaced": r.namespaced,
                 "kind": r.kind,
-                "verbs": list(VERBS),
+                "verbs": list(r.verbs),
                 "shortNames": list(r.short_names),
                 "categories": ["logistis"],
             }

@@ -14,13 +14,27 @@ from functools import cache
 import orjson
 from aiohttp import web
 
+from logistis.collector.coverage import blind_spots, clipped, now_ms
 from logistis.collector.events import Event
 from logistis.collector.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
 from logistis.collector.http import RUNTIME, Handler
 from logistis.collector.kubeapi import discovery, openapi
+from logistis.collector.kubeapi.blindspots import (
+    Window,
+    blind_spot,
+    blind_spot_list,
+    blind_spot_table,
+    parse_window,
+)
 from logistis.collector.kubeapi.listing import ListRequest, encode_continue, parse_list
 from logistis.collector.kubeapi.objects import change, change_list
-from logistis.collector.kubeapi.resources import GROUP, RESOURCES, VERSION, Resource
+from logistis.collector.kubeapi.resources import (
+    BLIND_SPOTS,
+    CHANGE_RESOURCES,
+    GROUP,
+    VERSION,
+    Resource,
+)
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.query import EventQuery, Page, decode_cursor, whole_number
@@ -30,7 +44,7 @@ log = logging.getLogger(__name__)
 
 AUTH = web.AppKey("request_header_auth", RequestHeaderAuth)
 JSON = "application/json"
-BY_PLURAL = {r.plural: r for r in RESOURCES}
+BY_PLURAL = {r.plural: r for r in CHANGE_RESOURCES}
 
 
 def add_kube_api(app: web.Application, auth: RequestHeaderAuth) -> None:
@@ -99,6 +113,8 @@ async def _resource_request(request: web.Request, parts: list[str]) -> web.Strea
     namespace = None
     if parts[0] == "namespaces" and len(parts) >= 3:
         namespace, parts = parts[1], parts[2:]
+    if parts[0] == BLIND_SPOTS.plural and namespace is None and len(parts) <= 2:
+        return await _blind_spots(request, parts[1] if len(parts) == 2 else None)
     resource = BY_PLURAL.get(parts[0])
     if resource is None or len(parts) > 2 or (namespace is not None and not resource.namespaced):
         raise StatusError(404, f"the server could not find the requested resource {request.path}")
@@ -163,6 +179,28 @@ async def _list(
         include = include_object(listing.include_object)
         return _json(table(version, resource, events, include=include, list_meta=list_meta))
     return _json(change_list(resource, events, list_meta))
+
+
+async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResponse:
+    """A list from the heartbeats, or one spot by its name (its start)."""
+    runtime = request.app[RUNTIME]
+    window = parse_window(list(request.query.items())) if name is None else Window(None, None)
+    moment = now_ms()
+    spots = blind_spots(
+        await runtime.store.runs(), moment, runtime.settings.heartbeat_interval_seconds
+    )
+    spots = clipped(spots, window.since_ms, window.until_ms)
+    if name is not None:
+        spots = [s for s in spots if str(s.start_ms) == name]
+        if not spots:
+            raise not_found(_qualified(BLIND_SPOTS), name)
+    version = accepted_table_version(request.headers.get("Accept", ""))
+    if version:
+        include = include_object(request.query.get("includeObject"))
+        return _json(blind_spot_table(version, spots, moment, include))
+    if name is not None:
+        return _json(blind_spot(spots[0], moment))
+    return _json(blind_spot_list(spots, moment))
 
 
 def _namespace(query: EventQuery) -> str | None:

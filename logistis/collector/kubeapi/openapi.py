@@ -11,7 +11,14 @@ from typing import Any
 
 import orjson
 
-from logistis.collector.kubeapi.resources import GROUP, GROUP_VERSION, RESOURCES, VERSION, Resource
+from logistis.collector.kubeapi.resources import (
+    BLIND_SPOTS,
+    CHANGE_RESOURCES,
+    GROUP,
+    GROUP_VERSION,
+    VERSION,
+    Resource,
+)
 
 Schema = dict[str, Any]
 Ref = Callable[[str], Schema]
@@ -106,7 +113,7 @@ def _schemas(ref: Ref) -> dict[str, Schema]:
             {"type": _STRING, "object": _ANY_OBJECT}, required=["type", "object"]
         ),
     }
-    for resource in RESOURCES:
+    for resource in CHANGE_RESOURCES:
         schemas[f"{OURS}.{resource.kind}"] = _object(
             {
                 "apiVersion": _STRING,
@@ -119,18 +126,36 @@ def _schemas(ref: Ref) -> dict[str, Schema]:
             resource.description,
             **_gvk(resource.kind),
         )
-        schemas[f"{OURS}.{resource.list_kind}"] = _object(
-            {
-                "apiVersion": _STRING,
-                "kind": _STRING,
-                "metadata": ref(f"{META}.ListMeta"),
-                "items": {"type": "array", "items": ref(f"{OURS}.{resource.kind}")},
-            },
-            f"A page of {resource.plural}, newest first.",
-            required=["items"],
-            **_gvk(resource.list_kind),
-        )
+        schemas[f"{OURS}.{resource.list_kind}"] = _list(ref, resource, "newest first")
+    schemas[f"{OURS}.{BLIND_SPOTS.kind}"] = _object(
+        {
+            "apiVersion": _STRING,
+            "kind": _STRING,
+            "metadata": ref(f"{META}.ObjectMeta"),
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time", "x-nullable": True},
+            "seconds": {"type": "number", "format": "double"},
+            "cause": {**_STRING, "description": "stopped, lost or silent"},
+        },
+        BLIND_SPOTS.description,
+        **_gvk(BLIND_SPOTS.kind),
+    )
+    schemas[f"{OURS}.{BLIND_SPOTS.list_kind}"] = _list(ref, BLIND_SPOTS, "oldest first")
     return schemas
+
+
+def _list(ref: Ref, resource: Resource, order: str) -> Schema:
+    return _object(
+        {
+            "apiVersion": _STRING,
+            "kind": _STRING,
+            "metadata": ref(f"{META}.ListMeta"),
+            "items": {"type": "array", "items": ref(f"{OURS}.{resource.kind}")},
+        },
+        f"A page of {resource.plural}, {order}.",
+        required=["items"],
+        **_gvk(resource.list_kind),
+    )
 
 
 # name, location, type, description
@@ -141,6 +166,10 @@ _NAMESPACE = (
     "object name and auth scope, such as for teams and projects",
 )
 _NAME = ("name", "path", "string", "the event id")
+_WINDOW = (
+    ("since", "query", "string", "RFC 3339 time or a duration back from now (15m, 2h, 7d)"),
+    ("until", "query", "string", "RFC 3339 time or a duration back from now"),
+)
 _LIST = (
     ("limit", "query", "integer", "most items per page (at most 1000)"),
     ("continue", "query", "string", "the continue token of the previous page"),
@@ -162,15 +191,20 @@ _LIST = (
     ("allowWatchBookmarks", "query", "boolean", "send BOOKMARK events while quiet"),
     ("timeoutSeconds", "query", "integer", "end the watch after this long"),
     ("q", "query", "string", "text in user, namespace, name, kind or field manager"),
-    ("since", "query", "string", "RFC 3339 time or a duration back from now (15m, 2h, 7d)"),
-    ("until", "query", "string", "RFC 3339 time or a duration back from now"),
+    *_WINDOW,
     ("people", "query", "boolean", "leave out system:* users"),
+)
+
+_SPOT_NAME = ("name", "path", "string", "the start of the blind spot, in Unix milliseconds")
+_SPOTS_LIST = (
+    *_WINDOW,
+    ("limit", "query", "integer", "accepted and not applied: the list is served whole"),
 )
 
 
 def _paths(ref: Ref, parameter: Callable[[tuple[str, str, str, str]], Schema]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for resource in RESOURCES:
+    for resource in CHANGE_RESOURCES:
         kind, plural = resource.kind, resource.plural
         scopes = [
             ("Namespaced", f"/apis/{GROUP_VERSION}/namespaces/{{namespace}}/{plural}", [_NAMESPACE])
@@ -196,6 +230,21 @@ def _paths(ref: Ref, parameter: Callable[[tuple[str, str, str, str]], Schema]) -
             ref(f"{OURS}.{kind}"),
             [parameter(p) for p in (*item_fixed, _NAME)],
         )
+    spots = f"/apis/{GROUP_VERSION}/{BLIND_SPOTS.plural}"
+    paths[spots] = _operation(
+        f"list{BLIND_SPOTS.kind}",
+        "list",
+        BLIND_SPOTS,
+        ref(f"{OURS}.{BLIND_SPOTS.list_kind}"),
+        [parameter(p) for p in _SPOTS_LIST],
+    )
+    paths[spots + "/{name}"] = _operation(
+        f"read{BLIND_SPOTS.kind}",
+        "get",
+        BLIND_SPOTS,
+        ref(f"{OURS}.{BLIND_SPOTS.kind}"),
+        [parameter(_SPOT_NAME)],
+    )
     return paths
 
 

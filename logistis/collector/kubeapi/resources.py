@@ -18,6 +18,7 @@ class Resource:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     description: str = ""
+    verbs: tuple[str, ...] = VERBS
 
     @property
     def list_kind(self) -> str:
@@ -40,4 +41,16 @@ CLUSTER_CHANGES = Resource(
     short_names=("cchg",),
     description="A recorded write to a cluster-scoped object: who changed what, when and how.",
 )
-RESOURCES = (CHANGES, CLUSTER_CHANGES)
+BLIND_SPOTS = Resource(
+    plural="blindspots",
+    singular="blindspot",
+    kind="BlindSpot",
+    namespaced=False,
+    description=(
+        "A period when no collector was recording: writes admitted then are missing from the "
+        "history (the webhook fails open)."
+    ),
+    verbs=("get", "list"),
+)
+CHANGE_RESOURCES = (CHANGES, CLUSTER_CHANGES)
+RESOURCES = (*CHANGE_RESOURCES, BLIND_SPOTS)

@@ -6,7 +6,9 @@ application/json`: the first Table version offered is served; otherwise plain JS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from logistis.collector.events import Event
@@ -16,11 +18,12 @@ from logistis.collector.kubeapi.status import StatusError
 
 TABLE_VERSIONS = ("v1", "v1beta1")
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
+Column = tuple[str, str, str, int, str]
 # Changes listed in the CHANGES cell before "+N more".
 SHOWN_CHANGES = 3
 
 # name, type, format, priority (1: only with -o wide), description
-COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
+COLUMNS: tuple[Column, ...] = (
     ("Name", "string", "name", 0, "The event id."),
     ("Age", "string", "", 0, "Time since the change was admitted."),
     ("Operation", "string", "", 0, "CREATE, UPDATE, DELETE or CONNECT."),
@@ -67,29 +70,47 @@ def table(
     now: datetime | None = None,
 ) -> KubeObject:
     now = now or datetime.now(UTC)
+    rows = [
+        row(version, cells(e, now), include, metadata(e), partial(change, resource, e))
+        for e in events
+    ]
+    return frame(version, COLUMNS, rows, list_meta)
+
+
+def frame(
+    version: str, columns: tuple[Column, ...], rows: list[KubeObject], list_meta: KubeObject | None
+) -> KubeObject:
+    """The Table around its rows; `columns` as (name, type, format, priority, description)."""
     return {
         "kind": "Table",
         "apiVersion": f"meta.k8s.io/{version}",
         "metadata": list_meta or {},
         "columnDefinitions": [
             {"name": n, "type": t, "format": f, "description": d, "priority": p}
-            for n, t, f, p, d in COLUMNS
+            for n, t, f, p, d in columns
         ],
-        "rows": [_row(version, resource, e, include, now) for e in events],
+        "rows": rows,
     }
 
 
-def _row(version: str, resource: Resource, event: Event, include: str, now: datetime) -> KubeObject:
-    row: KubeObject = {"cells": cells(event, now)}
+def row(
+    version: str,
+    cells: list[Any],
+    include: str,
+    meta: KubeObject,
+    whole: Callable[[], KubeObject],
+) -> KubeObject:
+    """One row: its cells, and its object as `includeObject` asks (None, Metadata, Object)."""
+    built: KubeObject = {"cells": cells}
     if include == "Metadata":
-        row["object"] = {
+        built["object"] = {
             "kind": "PartialObjectMetadata",
             "apiVersion": f"meta.k8s.io/{version}",
-            "metadata": metadata(event),
+            "metadata": meta,
         }
     elif include == "Object":
-        row["object"] = change(resource, event)
-    return row
+        built["object"] = whole()
+    return built
 
 
 def cells(event: Event, now: datetime) -> list[Any]:

@@ -197,7 +197,7 @@ def _event(item: Any) -> Event:
             data["object"], data["oldObject"] = item.get("object"), item.get("oldObject")
         return Event.from_json(data)
     except (MalformedEvent, KeyError, TypeError, ValueError) as error:
-        raise CollectorError(f"unexpected answer from the Kubernetes API: {error!r}") from error
+        raise _unexpected(error) from error
 
 
 class KubeAPIClient(CollectorClient):
@@ -208,8 +208,18 @@ class KubeAPIClient(CollectorClient):
         self._default_namespace = default_namespace
 
     async def coverage(self) -> tuple[BlindSpot, ...]:
-        """The Kubernetes API serves changes, not the collectors' heartbeats: none to show."""
-        return ()
+        """The cluster-scoped `blindspots`; none when the collector is older than them, or when
+        RBAC does not let this user list them (the manifests let every authenticated user)."""
+        try:
+            body = await self._kube("list", "", f"{API}/blindspots", [])
+        except KubeAPIError as error:
+            if error.status in (403, 404):
+                return ()
+            raise
+        try:
+            return tuple(BlindSpot.from_json(item) for item in body["items"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise _unexpected(error) from error
 
     async def _kube(
         self, verb: str, namespace: str | None, path: str, params: list[tuple[str, str]]
@@ -406,3 +416,7 @@ def _raise_for_kube_status(response: httpx.Response, verb: str, namespace: str |
     raise KubeAPIError(
         status, f"the Kubernetes API answered {status}: {message or response.reason_phrase}"
     )
+
+
+def _unexpected(error: Exception) -> CollectorError:
+    return CollectorError(f"unexpected answer from the Kubernetes API: {error!r}")
