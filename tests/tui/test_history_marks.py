@@ -111,3 +111,19 @@ async def test_a_change_that_never_landed_is_dimmed_and_says_why(
     assert str(changes).startswith("✗ never landed (a later recorded request found the old values")
     assert dim
     assert changes.spans[-1].style.dim
+
+
+async def test_a_shown_change_is_marked_when_a_later_event_finds_it_never_landed(
+    collector: CollectorProcess,
+) -> None:
+    replicaset = EventFilter(namespace="team-a", kind="ReplicaSet", name="nginx-8ff954c69")
+    assert all(r.status_code == 200 for r in post_reviews(collector, reviews(1, 213)))
+    async with shown(collector.api_url, replicaset) as (pilot, table):
+        newest = table.events[0]
+        assert newest.applied is None  # nothing after it yet
+        assert all(r.status_code == 200 for r in post_reviews(collector, reviews(214, 228)))
+        await wait_until(pilot, lambda: any(e.never_landed for e in table.events))
+        (lost,) = [e for e in table.events if e.never_landed]
+        changes = table.get_row_at(table.get_row_index(str(lost.id)))[-1]
+    assert lost.id == newest.id
+    assert str(changes).startswith("✗ never landed")

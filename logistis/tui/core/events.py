@@ -7,7 +7,7 @@ so the front ends never index into raw dicts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -122,6 +122,11 @@ class Event:
     def never_landed(self) -> bool:
         return self.applied is False
 
+    @property
+    def object_key(self) -> tuple[str, str, str, str]:
+        """The object written, whichever subresource (`scale`, `status`) the write went to."""
+        return (self.resource.group, self.resource.resource, self.namespace, self.name)
+
     def changes_json(self) -> list[dict[str, str]]:
         return [change.to_json() for change in self.changes]
 
@@ -150,6 +155,24 @@ class Event:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise MalformedEvent(f"malformed event from the collector: {error!r}") from error
+
+
+def awaiting_outcome(shown: Sequence[Event], incoming: Iterable[Event]) -> list[Event]:
+    """The shown events (newest first) whose outcome the incoming ones may have decided: for
+    each incoming event, the newest shown event of the same object before it, while its
+    outcome is open.
+
+    An event is `applied` (or not) once the next recorded request for its object shows it;
+    an event shown before that request came is shown undecided until asked again.
+    """
+    newest: dict[tuple[str, str, str, str], Event] = {}
+    for event in incoming:
+        for candidate in shown:
+            if candidate.id < event.id and candidate.object_key == event.object_key:
+                if candidate.applied is None:
+                    newest.setdefault(candidate.object_key, candidate)
+                break
+    return list(newest.values())
 
 
 def _changes(items: Sequence[JSONObject]) -> tuple[Change, ...]:

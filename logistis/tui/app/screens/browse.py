@@ -26,7 +26,14 @@ from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
 from logistis.tui.core.api import CollectorClient, LinkState, LinkStatus
-from logistis.tui.core.events import BlindSpot, Event, EventFilter, Facets, NamespaceSummary
+from logistis.tui.core.events import (
+    BlindSpot,
+    Event,
+    EventFilter,
+    Facets,
+    NamespaceSummary,
+    awaiting_outcome,
+)
 from logistis.tui.core.window import PageSpan, PageWindow
 
 PAGE_SIZE = 100
@@ -76,6 +83,14 @@ class CoverageLoaded(Message):
     def __init__(self, spots: tuple[BlindSpot, ...]) -> None:
         super().__init__()
         self.spots = spots
+
+
+class OutcomesLoaded(Message):
+    """Shown events whose outcome a later event decided."""
+
+    def __init__(self, events: list[Event]) -> None:
+        super().__init__()
+        self.events = events
 
 
 class NamespacesLoaded(Message):
@@ -194,6 +209,11 @@ class BrowseScreen(WorkingScreen):
             hidden = everything.total - facets.total
         self.post_message(FacetsLoaded(filter, facets, hidden))
 
+    @work(group="outcomes", exit_on_error=False, description="loading outcomes")
+    async def load_outcomes(self, client: CollectorClient, events: list[Event]) -> None:
+        decided = await asyncio.gather(*(client.event(e.id, e.namespace) for e in events))
+        self.post_message(OutcomesLoaded([e for e in decided if e.applied is not None]))
+
     @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
     async def load_namespaces(self, client: CollectorClient) -> None:
         self.post_message(NamespacesLoaded(await client.namespaces()))
@@ -267,6 +287,9 @@ class BrowseScreen(WorkingScreen):
     def on_coverage_loaded(self, message: CoverageLoaded) -> None:
         self.query_one(EventTable).blind_spots = message.spots
 
+    def on_outcomes_loaded(self, message: OutcomesLoaded) -> None:
+        self.query_one(EventTable).settle(message.events)
+
     def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)
 
@@ -283,6 +306,9 @@ class BrowseScreen(WorkingScreen):
     def _take_incoming(self) -> None:
         incoming, self._incoming = self._incoming, []
         table = self.query_one(EventTable)
+        undecided = awaiting_outcome(table.events, incoming)
+        if undecided and self.client is not None:
+            self.load_outcomes(self.client, undecided)
         if self.following and self.window.at_newest and table.at_top and not self._pending:
             self._put_on_top(incoming)
         else:

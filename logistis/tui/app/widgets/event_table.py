@@ -158,6 +158,17 @@ class EventTable(DataTable[str | Text]):
         row = found + offset if found is not None else self.cursor_row + shift
         self._keep_in_view(min(max(row, 0), max(len(self._rows) - 1, 0)), height)
 
+    def settle(self, decided: Iterable[Event]) -> None:
+        """Events shown before their outcome was known, as the collector now tells them."""
+        now = self._now()
+        by_id = {event.id: event for event in decided}
+        self.events = [by_id.get(e.id, e) for e in self.events]
+        self._rows = [(key, by_id.get(e.id, e)) for key, e in self._rows]
+        for event in by_id.values():
+            if str(event.id) in self.rows:
+                for column, cell in zip(COLUMNS, self._cells(event, now), strict=True):
+                    self.update_cell(str(event.id), column, cell)
+
     def _keep_in_view(self, row: int, height: int) -> None:
         """The cursor on `row`, `height` rows below the top of the view, where its event was
         before rows above it came or went."""
