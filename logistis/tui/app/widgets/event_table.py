@@ -68,10 +68,22 @@ class EventTable(DataTable[str | Text]):
         # Each row's key and the event it belongs to, in row order.
         self._rows: list[tuple[str, Event]] = []
         self.blind_spots: tuple[BlindSpot, ...] = ()
+        self._widths: tuple[int, ...] = ()
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(column, key=column)
+
+    def on_idle(self) -> None:
+        # DataTable (Textual 8) measures its columns when idle, after rows came, and keeps
+        # what it rendered at the old widths: a header drawn in between stays narrower than
+        # the rows until the cursor moves. Runs before DataTable's own idle handler, so it
+        # sees a change at the next idle after it (the new size's repaint brings one).
+        widths = tuple(column.content_width for column in self.columns.values())
+        if widths != self._widths:
+            self._widths = widths
+            self._clear_caches()
+            self.refresh()
 
     @property
     def selected(self) -> Event | None:
