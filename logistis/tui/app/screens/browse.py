@@ -86,11 +86,11 @@ class CoverageLoaded(Message):
 
 
 class OutcomesLoaded(Message):
-    """Shown events whose outcome a later event decided."""
+    """Outcomes (`applied`) of shown events, by id, that later events decided."""
 
-    def __init__(self, events: list[Event]) -> None:
+    def __init__(self, outcomes: dict[int, bool]) -> None:
         super().__init__()
-        self.events = events
+        self.outcomes = outcomes
 
 
 class NamespacesLoaded(Message):
@@ -211,8 +211,8 @@ class BrowseScreen(WorkingScreen):
 
     @work(group="outcomes", exit_on_error=False, description="loading outcomes")
     async def load_outcomes(self, client: CollectorClient, events: list[Event]) -> None:
-        decided = await asyncio.gather(*(client.event(e.id, e.namespace) for e in events))
-        self.post_message(OutcomesLoaded([e for e in decided if e.applied is not None]))
+        asked = await asyncio.gather(*(client.event(e.id, e.namespace) for e in events))
+        self.post_message(OutcomesLoaded({e.id: e.applied for e in asked if e.applied is not None}))
 
     @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
     async def load_namespaces(self, client: CollectorClient) -> None:
@@ -288,7 +288,7 @@ class BrowseScreen(WorkingScreen):
         self.query_one(EventTable).blind_spots = message.spots
 
     def on_outcomes_loaded(self, message: OutcomesLoaded) -> None:
-        self.query_one(EventTable).settle(message.events)
+        self.query_one(EventTable).settle(message.outcomes)
 
     def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)

@@ -9,7 +9,8 @@ Such rows belong to the event below them: selecting one selects that event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from rich.text import Text
@@ -170,14 +171,18 @@ class EventTable(DataTable[str | Text]):
         row = found + offset if found is not None else self.cursor_row + shift
         self._keep_in_view(min(max(row, 0), max(len(self._rows) - 1, 0)), height)
 
-    def settle(self, decided: Iterable[Event]) -> None:
-        """Events shown before their outcome was known, as the collector now tells them."""
+    def settle(self, outcomes: Mapping[int, bool]) -> None:
+        """Outcomes (`applied`) of shown events, by id, decided since they were shown."""
         now = self._now()
-        by_id = {event.id: event for event in decided}
-        self.events = [by_id.get(e.id, e) for e in self.events]
-        self._rows = [(key, by_id.get(e.id, e)) for key, e in self._rows]
-        for event in by_id.values():
-            if str(event.id) in self.rows:
+
+        def settled(event: Event) -> Event:
+            applied = outcomes.get(event.id, event.applied)
+            return event if applied is event.applied else replace(event, applied=applied)
+
+        self.events = [settled(e) for e in self.events]
+        self._rows = [(key, settled(e)) for key, e in self._rows]
+        for event in self.events:
+            if event.id in outcomes and str(event.id) in self.rows:
                 for column, cell in zip(COLUMNS, self._cells(event, now), strict=True):
                     self.update_cell(str(event.id), column, cell)
 
