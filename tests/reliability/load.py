@@ -67,6 +67,7 @@ class Load:
     errors: int = 0
     """Connections that failed; each ends its worker (a killed collector ends them all)."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _answered: asyncio.Event = field(default_factory=asyncio.Event)
     _supply: Iterator[Review] = field(default_factory=reviews)
 
     async def run(self) -> None:
@@ -82,6 +83,12 @@ class Load:
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def answered(self, within: float = 30.0) -> None:
+        """Until the collector acknowledged a first review (connecting takes a while on a
+        loaded machine)."""
+        async with asyncio.timeout(within):
+            await self._answered.wait()
 
     async def _worker(self, session: aiohttp.ClientSession) -> None:
         url = f"{self.collector.webhook_url}?timeout=5s"
@@ -99,6 +106,7 @@ class Load:
             allowed = answer.get("response", {}).get("allowed")
             if allowed is True:
                 self.acknowledged.add(review["request"]["uid"])
+                self._answered.set()
             else:
                 self.denied += 1
 

@@ -21,8 +21,9 @@ async def test_every_acknowledged_event_survives_kill_9(tmp_path: Path) -> None:
             collector.start()
             load = Load(collector, workers=16)
             running = asyncio.create_task(load.run())
+            await load.answered()
             # Random moments: early in a group commit, mid-batch, between batches.
-            await asyncio.sleep(random.uniform(0.2, 0.8))
+            await asyncio.sleep(random.uniform(0.0, 0.6))
             collector.kill()
             await running
             assert load.acknowledged, "the load got no answers before the kill"
