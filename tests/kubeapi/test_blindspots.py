@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +22,11 @@ from logistis.tui.core.events import EventFilter
 from logistis.tui.core.kubeapi import KubeAPIClient
 from tests.kubeapi.conftest import GV, TABLE_ACCEPT
 from tests.kubeapi.test_clients import ALICE, AUDITOR
-from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.collector import CollectorProcess
 from tests.support.frontproxy import FrontProxy
 from tests.support.kube_apiserver import Allow, Cluster, Running, serving
 from tests.tui.conftest import wait_until
-from tests.tui.test_history_marks import BEAT, NGINX, reviews, row_texts
+from tests.tui.test_history_marks import NGINX, history_with_holes, row_texts
 
 # As the manifests grant it (a ClusterRoleBinding to system:authenticated), but for the auditor,
 # whose cluster lacks that binding.
@@ -43,13 +42,8 @@ def gapped(
     tmp_path_factory: pytest.TempPathFactory, front_proxy: FrontProxy
 ) -> Iterator[CollectorProcess]:
     data = tmp_path_factory.mktemp("gapped") / "data"
-    flags = (*BEAT, *front_proxy.collector_args())
-    with CollectorProcess(data, *flags) as before:
-        assert all(r.status_code == 200 for r in post_reviews(before, reviews(1, 81, skip=(59,))))
-    time.sleep(0.5)  # nobody recording: 082 goes by unseen
-    with CollectorProcess(data, *flags) as after:
-        assert all(r.status_code == 200 for r in post_reviews(after, reviews(83, 228)))
-        yield after
+    with history_with_holes(data, *front_proxy.collector_args()) as collector:
+        yield collector
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +55,7 @@ def apiserver(gapped: CollectorProcess, front_proxy: FrontProxy) -> Iterator[Run
 
 @pytest.fixture(scope="module")
 def configs(apiserver: Running, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    directory = tmp_path_factory.mktemp("kubeconfigs")
-    return {
-        user.name: str(apiserver.kubeconfig(directory / user.name, user, "team-a"))
-        for user in (ALICE, AUDITOR)
-    }
+    return apiserver.kubeconfigs(tmp_path_factory.mktemp("kubeconfigs"), "team-a")
 
 
 def coverage(collector: CollectorProcess) -> list[dict]:

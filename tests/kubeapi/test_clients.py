@@ -60,11 +60,7 @@ def apiserver(kube_collector, front_proxy) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def configs(apiserver: Running, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    directory = tmp_path_factory.mktemp("kubeconfigs")
-    return {
-        user.name: str(apiserver.kubeconfig(directory / user.name, user, "team-a"))
-        for user in (ALICE, AUDITOR, NOBODY)
-    }
+    return apiserver.kubeconfigs(tmp_path_factory.mktemp("kubeconfigs"), "team-a")
 
 
 async def all_pages(client: CollectorClient, filter: EventFilter) -> list[int]:

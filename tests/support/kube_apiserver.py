@@ -219,6 +219,13 @@ class Running:
     ca: trustme.CA
     cluster: Cluster
 
+    def kubeconfigs(self, directory: Path, namespace: str | None = None) -> dict[str, str]:
+        """A kubeconfig file for each user of the cluster, by user name."""
+        return {
+            user.name: str(self.kubeconfig(directory / user.name, user, namespace))
+            for user in self.cluster.users
+        }
+
     def kubeconfig(self, path: Path, user: User, namespace: str | None = None) -> Path:
         context: dict[str, Any] = {"cluster": "standin", "user": user.name}
         if namespace:

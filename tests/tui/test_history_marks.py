@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -33,15 +34,21 @@ def reviews(first: int, last: int, *, skip: tuple[int, ...] = ()) -> list[dict]:
     return [load(n)["body"] for n in numbers if first <= n <= last and n not in skip]
 
 
-@pytest.fixture(scope="module")
-def holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    data = tmp_path_factory.mktemp("holes") / "data"
-    with CollectorProcess(data, *BEAT) as before:
+@contextmanager
+def history_with_holes(data: Path, *flags: str) -> Iterator[CollectorProcess]:
+    """A collector that missed 059 and was stopped while 082 went by, running again."""
+    with CollectorProcess(data, *BEAT, *flags) as before:
         assert all(r.status_code == 200 for r in post_reviews(before, reviews(1, 81, skip=(59,))))
     time.sleep(0.5)  # nobody recording: 082 goes by unseen
-    with CollectorProcess(data, *BEAT) as after:
+    with CollectorProcess(data, *BEAT, *flags) as after:
         assert all(r.status_code == 200 for r in post_reviews(after, reviews(83, 228)))
         yield after
+
+
+@pytest.fixture(scope="module")
+def holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    with history_with_holes(tmp_path_factory.mktemp("holes") / "data") as collector:
+        yield collector
 
 
 def row_texts(table: EventTable) -> list[str]:
