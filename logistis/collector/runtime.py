@@ -64,7 +64,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         settings.store, max_events_per_resource=retention.max_events_per_resource
     ) as store:
         kinds = KindResolver(await store.known_kinds())
-        writer = Writer(store, metrics, max_batch=settings.max_commit_batch)
+        writer = Writer(
+            store,
+            metrics,
+            max_batch=settings.max_commit_batch,
+            commit_timeout=settings.commit_timeout_seconds,
+        )
         writer.start()
         deriver = Deriver(store, writer.committed, metrics)
         deriver.start()

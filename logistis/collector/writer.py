@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from logistis.collector.events import Event
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # A writer loop that failed unexpectedly starts again after this pause.
 RESTART_SECONDS = 0.1
+# Without a --commit-timeout, as the settings' default.
+COMMIT_TIMEOUT_SECONDS = 2.0
 
 
 class NotRecorded(Exception):
@@ -61,16 +64,29 @@ class CommitSignal:
 class _Pending:
     event: Event
     committed: asyncio.Future[None]
+    deadline: float
 
 
 class Writer:
     def __init__(
-        self, store: Store, metrics: Metrics, *, queue_size: int = 10_000, max_batch: int = 512
+        self,
+        store: Store,
+        metrics: Metrics,
+        *,
+        queue_size: int = 10_000,
+        max_batch: int = 512,
+        commit_timeout: float = COMMIT_TIMEOUT_SECONDS,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(queue_size)
         self._max_batch = max_batch
+        self._timeout = commit_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Every submitted event not yet settled, oldest (first to time out) first, and one timer
+        # for the oldest: a timer per review cost a third of the webhook's own work per answer.
+        self._waiting: deque[_Pending] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._stop_seen = False
@@ -80,18 +96,36 @@ class Writer:
         """The unexpected error that stopped the loop, until the loop runs again."""
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name="writer")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._supervise(), name="writer")
 
     def submit(self, event: Event) -> asyncio.Future[None]:
-        """Queue an event; the returned future resolves when it is committed."""
+        """Queue an event; the returned future resolves when it is committed, or fails with
+        NotRecorded (`commit timeout` once the commit has taken longer than the timeout: the
+        writer still commits the event later, and finds its waiter gone)."""
         if self._closing:
             raise NotRecorded("shutting down")
-        pending = _Pending(event, asyncio.get_running_loop().create_future())
+        loop = self._loop or asyncio.get_running_loop()
+        pending = _Pending(event, loop.create_future(), loop.time() + self._timeout)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             raise NotRecorded("queue full") from None
+        self._waiting.append(pending)
+        if self._timer is None:
+            self._timer = loop.call_at(pending.deadline, self._give_up)
         return pending.committed
+
+    def _give_up(self) -> None:
+        """Fail the waiters whose commit outlived the timeout; wait for the next oldest."""
+        self._timer = None
+        waiting = self._waiting
+        loop = self._loop or asyncio.get_running_loop()
+        now = loop.time()
+        while waiting and (waiting[0].committed.done() or waiting[0].deadline <= now):
+            _settle(waiting.popleft().committed, NotRecorded("commit timeout"))
+        if waiting:
+            self._timer = loop.call_at(waiting[0].deadline, self._give_up)
 
     async def close(self) -> None:
         """Stop accepting, commit everything already queued, stop the task."""
@@ -99,6 +133,8 @@ class Writer:
         if self._task is not None:
             await self._queue.put(None)
             await self._task
+        if self._timer is not None:
+            self._timer.cancel()
 
     async def recover(self) -> None:
         """Clear a commit failure once a write of our own commits (the disk has room again,
@@ -179,6 +215,7 @@ class Writer:
             # Nobody waits out the commit timeout for a loop that is restarting.
             for pending in batch:
                 _settle(pending.committed, NotRecorded("internal error"))
+            self._forget_settled()
             raise
         self.last_error = None
         recorded = 0
@@ -188,6 +225,7 @@ class Writer:
                 _settle(pending.committed, None)
             else:
                 _left_out(pending, outcome)
+        self._forget_settled()
         if recorded:
             self._metrics.events_recorded.inc(recorded)
             self._metrics.commit_batch_size.observe(recorded)
@@ -206,6 +244,14 @@ class Writer:
         )
         for pending in batch:
             _settle(pending.committed, NotRecorded("store error"))
+        self._forget_settled()
+
+    def _forget_settled(self) -> None:
+        """Drop the settled waiters at the head: groups settle in the order they were queued,
+        so nothing holds an event long after its commit."""
+        waiting = self._waiting
+        while waiting and waiting[0].committed.done():
+            waiting.popleft()
 
 
 def _left_out(pending: _Pending, outcome: NotStored) -> None:
