@@ -84,9 +84,7 @@ async def validate(request: web.Request) -> web.Response:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return json_error(415, "Content-Type must be application/json", request.content_type)
     try:
-        async with asyncio.timeout(runtime.settings.body_timeout_seconds):
-            body = await read_body(request, runtime.settings.max_body_bytes)
-        review = read_review(body)
+        review = read_review(await _body(request, runtime))
     except TimeoutError:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return _closing(json_error(408, "the body did not arrive in time"))
@@ -100,6 +98,16 @@ async def validate(request: web.Request) -> web.Response:
     runtime.metrics.admission_requests.labels(outcome).inc()
     runtime.metrics.admission_latency.observe(time.perf_counter() - started)
     return json_response(allowed_response(review))
+
+
+async def _body(request: web.Request, runtime: Runtime) -> bytes:
+    limit = runtime.settings.max_body_bytes
+    if request.content.is_eof():
+        # Arrived whole with its headers, as nearly every review does: nothing to wait for, so
+        # no timer (arming and cancelling one was ~8 µs of every answer).
+        return await read_body(request, limit)
+    async with asyncio.timeout(runtime.settings.body_timeout_seconds):
+        return await read_body(request, limit)
 
 
 def _closing(response: web.Response) -> web.Response:
