@@ -59,11 +59,15 @@ def read_review(raw: bytes) -> Review:
         raise InvalidReview("body", f"is not JSON: {error}") from None
     review = parse_review(body)
     # A review the JSON encoder cannot write back (nested past its limit) is refused here, the
-    # same way at every depth, rather than answered and then lost by the store.
-    try:
-        orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        raise InvalidReview("body", f"is nested deeper than {MAX_DEPTH} levels") from None
+    # same way at every depth, rather than answered and then lost by the store. Nesting needs
+    # an opening bracket per level: a body with few of them (nearly every review) cannot be
+    # too deep, and is not encoded again to find out (counting: ~3 µs of a 4 KB review; the
+    # encoding: 6-10 µs).
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        try:
+            orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            raise InvalidReview("body", f"is nested deeper than {MAX_DEPTH} levels") from None
     return review
 
 
