@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,11 +55,19 @@ class ClientAuthority:
         return True
 
 
+# Verdicts kept per (path, certificate): a caller presents the same certificate on every
+# request of a connection and on every connection, and checking its signature again each time
+# cost more than the rest of the webhook's own work on a review. Bounded: a flood of distinct
+# certificates (each one OpenSSL already accepted) only starts the memory over.
+VERDICTS = 256
+
+
 class ClientAuthorities:
     """The client CAs of one TLS port."""
 
     def __init__(self, authorities: Sequence[ClientAuthority] = ()) -> None:
         self._authorities = tuple(authorities)
+        self._verdicts: dict[tuple[str, bytes], bool] = {}
 
     @classmethod
     def from_files(cls, files: Iterable[Path], prefixes: tuple[str, ...]) -> ClientAuthorities:
@@ -76,8 +84,14 @@ class ClientAuthorities:
         """The peer's certificate was issued by a CA trusted for `path`."""
         if peer_der is None:
             return False
-        peer = x509.load_der_x509_certificate(peer_der)
-        return any(_under(path, a.prefixes) and a.issued(peer) for a in self._authorities)
+        verdict = self._verdicts.get((path, peer_der))
+        if verdict is None:
+            peer = x509.load_der_x509_certificate(peer_der)
+            verdict = any(_under(path, a.prefixes) and a.issued(peer) for a in self._authorities)
+            if len(self._verdicts) >= VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[(path, peer_der)] = verdict
+        return verdict
 
     def configure(self, context: ssl.SSLContext) -> None:
         """Ask for client certificates on `context`, verified against every CA here."""
@@ -141,7 +155,8 @@ class WebhookGate:
     token: PathToken
     authorities: ClientAuthorities
 
-    def admits(self, path: str, given_token: str, peer_der: bytes | None) -> bool:
+    def admits(self, path: str, given_token: str, peer: Callable[[], bytes | None]) -> bool:
+        """`peer` gives the caller's certificate (DER); asked only where one is required."""
         if not self.token.accepts(given_token):
             return False
-        return not self.authorities.guards(path) or self.authorities.allows(path, peer_der)
+        return not self.authorities.guards(path) or self.authorities.allows(path, peer())

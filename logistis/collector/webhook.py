@@ -117,9 +117,14 @@ def _closing(response: web.Response) -> web.Response:
 
 
 def _admitted(request: web.Request) -> bool:
+    gate = request.app[GATE]
+    return gate.admits(WEBHOOK_PATH, request.match_info.get("token", ""), lambda: _peer(request))
+
+
+def _peer(request: web.Request) -> bytes | None:
+    """The caller's client certificate (DER), asked for only where one is required."""
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    peer = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return request.app[GATE].admits(WEBHOOK_PATH, request.match_info.get("token", ""), peer)
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 
 async def record(runtime: Runtime, review: Review) -> str:
