@@ -1,16 +1,20 @@
-"""Continuity and outcome of the events a reader asks for, computed when first read.
+"""Continuity and outcome of recorded events: judged by the deriver after the commit, kept by
+the store, and computed on demand for an event a reader reaches first.
 
-The webhook's answer waits for nothing of this: an event is judged from its recorded
-neighbours when it is first read, off the event loop, and the judgement is kept by the store.
-`applied` stays open while no later event has decided it, so an open one is judged again at
-every read and only a final one is kept as such: a reader never sees a stale value.
+The webhook's answer waits for nothing of this. The deriver judges each event it reaches from
+its recorded neighbours, and judges again the outcome of the events before it that were still
+open (`applied` stays open while no later event has decided it). Judgements are kept only when
+they differ from the usual one (`USUAL`: continuous, applied, final), so most events cost no
+row: an event the deriver has passed without a row is one of those. A reader meets three cases:
+an event the deriver has passed reads its kept judgement; an open one is judged again only if
+events came after the deriver's mark; an event beyond the mark, or older than the deriver's
+judging (`judged_from`), is judged on demand, never left empty, and never kept by a reader.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +30,20 @@ class Judgement:
     settled: bool = False
     checked_until: int = 0  # the newest later event `applied` was judged with
 
+    @property
+    def usual(self) -> bool:
+        """Whether the store keeps no row for it (see `USUAL`)."""
+        return (
+            self.continuity == "continuous"
+            and not self.unrecorded
+            and self.applied is True
+            and self.settled
+        )
+
+
+# Most events: what the previous one left, and landed. Not kept as a row.
+USUAL = Judgement("continuous", [], True, settled=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Neighbours:
@@ -36,10 +54,34 @@ class Neighbours:
     after: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """Kept judgements of some events, and how far the deriver's judging reaches: every event
+    from `judged_from` up to `derived_up_to` is judged with every event up to that mark (no
+    row: `USUAL`); `newest` is the newest committed event when this was read."""
+
+    kept: dict[int, Judgement]
+    judged_from: int
+    derived_up_to: int
+    newest: int
+
+    def of(self, event_id: int) -> Judgement | None:
+        """The judgement that stands for this event, or None when it must be judged now."""
+        if self.judged_from <= event_id <= self.derived_up_to:
+            judged = self.kept.get(event_id, USUAL)
+            # Open, and events came after the mark: one of them may decide it.
+            if judged.settled or self.newest <= self.derived_up_to:
+                return judged
+            return None
+        # Beyond the deriver, or before its judging began: only what a reader kept as final.
+        judged = self.kept.get(event_id)
+        return judged if judged is not None and judged.settled else None
+
+
 class JudgementStore(Protocol):
     """What judging needs of a store (each backend implements it with its own SQL)."""
 
-    async def judgements(self, ids: Sequence[int]) -> dict[int, Judgement]: ...
+    async def judgements(self, ids: Sequence[int]) -> Judged: ...
 
     async def neighbours(
         self, ids: Sequence[int], *, before: bool = True
@@ -47,53 +89,63 @@ class JudgementStore(Protocol):
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]: ...
 
-    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None: ...
+
+async def fill_in(store: JudgementStore, events: Sequence[Event]) -> None:
+    """Fill in the continuity and outcome of events being read: kept ones as kept, the others
+    judged now (and not kept: that is the deriver's)."""
+    if not events:
+        return
+    judged = await store.judgements([event.id for event in events])
+    found: dict[int, Judgement] = {}
+    missing: list[int] = []
+    for event in events:
+        standing = judged.of(event.id)
+        if standing is None:
+            missing.append(event.id)
+        else:
+            found[event.id] = standing
+    if missing:
+        # An open kept judgement needs only what follows it; a new one everything.
+        known = {i: judged.kept[i] for i in missing if i in judged.kept}
+        found.update(known)
+        found.update(await _judge(store, missing, known, {}))
+    for event in events:
+        standing = found.get(event.id, Judgement(None))
+        event.continuity = standing.continuity
+        event.unrecorded_changes = standing.unrecorded
+        event.applied = standing.applied
 
 
-class Judge:
-    """Judges events for one store, remembering the latest judgements in memory as well: the
-    live stream reads each new event once per follower position, and its reads do not keep
-    what they judge in the store (that would add a commit to each, beside admission's)."""
-
-    def __init__(self, store: JudgementStore, capacity: int = 10_000) -> None:
-        self._store = store
-        self._capacity = capacity
-        self._recent: OrderedDict[int, Judgement] = OrderedDict()
-
-    async def __call__(self, events: Sequence[Event], *, keep: bool = True) -> None:
-        """Fill in the continuity and outcome of the events (`keep`: in the store too)."""
-        if not events:
-            return
-        ids = [event.id for event in events]
-        known = {i: self._recent[i] for i in ids if i in self._recent}
-        missing = [i for i in ids if i not in known]
-        if missing:
-            known.update(await self._store.judgements(missing))
-        open_ids = [i for i in ids if i not in known or not known[i].settled]
-        if open_ids:
-            found = await _judge(self._store, open_ids, known, keep)
-            known.update(found)
-        for event in events:
-            judged = known.get(event.id, Judgement(None))
-            self._remember(event.id, judged)
-            event.continuity = judged.continuity
-            event.unrecorded_changes = judged.unrecorded
-            event.applied = judged.applied
-
-    def _remember(self, event_id: int, judged: Judgement) -> None:
-        self._recent[event_id] = judged
-        self._recent.move_to_end(event_id)
-        while len(self._recent) > self._capacity:
-            self._recent.popitem(last=False)
+async def judge_committed(
+    store: JudgementStore, batch: Sequence[int], steps: Mapping[int, Step], derived_up_to: int
+) -> dict[int, Judgement]:
+    """The deriver's judgements of newly committed events, and the outcomes they decide among
+    the events before them (derived already, up to the mark). `steps` holds the events'
+    decoded steps, and any others in hand; the rest are read."""
+    if not batch:
+        return {}
+    neighbours = await store.neighbours(batch)
+    earlier = {n for near in neighbours.values() for n in near.before if n <= derived_up_to}
+    kept = (await store.judgements(sorted(earlier))).kept if earlier else {}
+    # Earlier events without a row are settled (USUAL); open ones look at what follows them.
+    reopened = {i: kept[i] for i in earlier if i in kept and not kept[i].settled}
+    return await _judge(store, [*batch, *reopened], reopened, steps, neighbours)
 
 
 async def _judge(
-    store: JudgementStore, ids: list[int], known: dict[int, Judgement], keep: bool
+    store: JudgementStore,
+    ids: list[int],
+    known: dict[int, Judgement],
+    steps_in_hand: Mapping[int, Step],
+    neighbours: dict[int, Neighbours] | None = None,
 ) -> dict[int, Judgement]:
+    """Judge `ids`: continuity from the events before (unless `known`), outcome from those
+    after. Steps in hand are not read again."""
     fresh = [i for i in ids if i not in known]
-    neighbours = await store.neighbours(fresh) if fresh else {}
+    if neighbours is None:
+        neighbours = await store.neighbours(fresh) if fresh else {}
     # An event already judged needs only what follows it; while nothing new does, its outcome
-    # stays open and no object needs reading (the newest event of every object, at each read).
+    # stays as it is and no object needs reading.
     judged = [i for i in ids if i in known]
     following = await store.neighbours(judged, before=False) if judged else {}
     neighbours.update(
@@ -106,11 +158,10 @@ async def _judge(
     wanted = set(neighbours)
     for near in neighbours.values():
         wanted.update(near.before, near.after)
-    steps = await store.steps(wanted)
-    found = await asyncio.to_thread(_judge_all, list(neighbours), known, neighbours, steps)
-    if found and keep:
-        await store.keep_judgements(found)
-    return found
+    steps = {i: steps_in_hand[i] for i in wanted if i in steps_in_hand}
+    if unread := wanted.difference(steps):
+        steps.update(await store.steps(unread))
+    return await asyncio.to_thread(_judge_all, list(neighbours), known, neighbours, steps)
 
 
 def _judge_all(

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 
 from logistis.collector.events import Event, time_to_ms
-from logistis.collector.judgements import Judge, Judgement
+from logistis.collector.judgements import Judgement
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries, judgement_row
+from logistis.collector.store.queries import SQLQueries, judgement_rows
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
 from logistis.collector.threads import worker
@@ -100,7 +100,6 @@ class PostgresStore(SQLQueries):
         # Its own connection: deriving never queues a commit group behind it on the client.
         self._deriver = deriver
         self._encoder = encoder
-        self._judge = Judge(self)
 
     @classmethod
     @asynccontextmanager
@@ -158,10 +157,6 @@ class PostgresStore(SQLQueries):
 
         await self._write(copy)
 
-    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None:
-        rows = [judgement_row(i, judged) for i, judged in judgements.items()]
-        await self._write(lambda c: c.executemany(sql.UPSERT_JUDGEMENT, rows))
-
     async def start_run(self, collector: str, started_ms: int) -> None:
         await self._write(
             lambda c: c.execute(sql.INSERT_HEARTBEAT, collector, started_ms, started_ms)
@@ -173,14 +168,24 @@ class PostgresStore(SQLQueries):
     async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None:
         await self._write(lambda c: c.execute(sql.STOP_HEARTBEAT, collector, started_ms, at_ms))
 
-    async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
+    async def save_derived(
+        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+    ) -> None:
+        kept, usual = judgement_rows(judgements)
+
         async def save(connection: Connection) -> None:
             async with connection.transaction():
                 await connection.execute(sql.TAKE_WRITE_LOCK)
                 await connection.execute(sql.SKIP_FLUSH)
+                if await connection.fetchval(sql.SELECT_DERIVED_UP_TO) >= up_to:
+                    return
                 await connection.execute(
                     sql.UPDATE_CHANGES, [i for i, _ in changes], [text for _, text in changes]
                 )
+                if kept:
+                    await connection.executemany(sql.UPSERT_JUDGEMENT, kept)
+                if usual:
+                    await connection.execute(sql.DELETE_JUDGEMENTS, usual)
                 await connection.execute(sql.SET_DERIVED_UP_TO, up_to)
 
         await _mapped(self.url, _with_connection(self._deriver, save))

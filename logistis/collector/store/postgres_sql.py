@@ -244,6 +244,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER events_notified AFTER INSERT ON events
         REFERENCING NEW TABLE AS inserted
         FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_notified();
+    """,  # 5: continuity and outcome are judged by the deriver too, from the next event on (see
+    # collector/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
+    # row in `judgements` is a usual one. Those before were judged when read, and still are.
+    """
+    INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
     """,
 )
 
@@ -259,14 +264,20 @@ ADVANCE_SEQUENCE = """
 # lock (the size aggregate is a row the commit groups and retention update too), not flushed
 # before it returns (derived fields can be derived again).
 SELECT_DERIVE_STATE = """
-    SELECT (SELECT value FROM config WHERE key = 'derived_up_to'),
+    SELECT (SELECT value FROM config WHERE key = 'judged_from'),
+           (SELECT value FROM config WHERE key = 'derived_up_to'),
            (SELECT coalesce(max(id), 0) FROM events)
 """
 SELECT_UNDERIVED = """
-    SELECT id, time_ms, operation, body FROM events
-    WHERE id > $1 AND id <= $2 AND changes = '' ORDER BY id LIMIT $3
+    SELECT id, time_ms, operation, subresource, dry_run, body, changes = '' FROM events
+    WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3
 """
+# Another collector on the database may have derived past this pass meanwhile: its
+# judgements saw at least as much, and are kept.
+SELECT_DERIVED_UP_TO = "SELECT value FROM config WHERE key = 'derived_up_to' FOR UPDATE"
 SKIP_FLUSH = "SET LOCAL synchronous_commit = off"
+# The usual judgement is no row.
+DELETE_JUDGEMENTS = "DELETE FROM judgements WHERE id = ANY($1::bigint[])"
 # The size aggregate grows by what the summaries add to their rows.
 UPDATE_CHANGES = """
     WITH derived AS (

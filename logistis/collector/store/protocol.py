@@ -7,7 +7,7 @@ turned into `StoreError` at the store's edge, so nothing above it knows which dr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,7 +17,7 @@ from logistis.collector.query import EventQuery, Page
 
 if TYPE_CHECKING:
     from logistis.collector.continuity import Step
-    from logistis.collector.judgements import Judgement, Neighbours
+    from logistis.collector.judgements import Judged, Judgement, Neighbours
 
     # Settings name the store; the store needs only the shape of the retention limits.
     from logistis.collector.settings import Retention
@@ -53,12 +53,16 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Underived:
-    """An event committed without its derived fields, as the deriver reads it."""
+    """A committed event the deriver has not reached, as it reads it."""
 
     id: int
     time_ms: int
     operation: str
+    subresource: str
+    dry_run: bool
     body: bytes
+    changes_pending: bool
+    """Committed without its change summary (SQLite's commit groups, rows copied in)."""
 
 
 class Store(Protocol):
@@ -92,18 +96,22 @@ class Store(Protocol):
     # -- deriving (collector.deriver) -------------------------------------------------------
 
     derives_after_commit: bool
-    """Whether commit groups leave the derived fields to the deriver (else they carry them,
-    and only events copied in from another store may lack them)."""
+    """Whether commit groups leave the change summary to the deriver (else they carry it,
+    and only events copied in from another store lack it). Continuity and outcome are the
+    deriver's on both."""
 
-    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int]:
+    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         """Up to `limit` committed events after the id `after` (None: after the mark last
-        saved) without their derived fields, oldest first, and the newest committed id (when
-        fewer than `limit` come back, every event up to it is derived once these are)."""
+        saved), oldest first; the mark they follow; and the newest committed id (when fewer
+        than `limit` come back, every event up to it is derived once these are)."""
         ...
 
-    async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
-        """Fill in (event id, `changes` column) and move the mark to `up_to`, in one
-        transaction; an event already derived or removed meanwhile is left as it is."""
+    async def save_derived(
+        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+    ) -> None:
+        """Fill in (event id, `changes` column) and the judgements, and move the mark to
+        `up_to`, in one transaction; an event already derived or removed meanwhile is left as
+        it is, and so is a mark another collector has moved past `up_to`."""
         ...
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
@@ -142,8 +150,8 @@ class Store(Protocol):
 
     # -- continuity and outcome (collector/judgements.py) -------------------------------------
 
-    async def judgements(self, ids: Sequence[int]) -> dict[int, Judgement]:
-        """The kept judgements of these events."""
+    async def judgements(self, ids: Sequence[int]) -> Judged:
+        """The kept judgements of these events, and how far the deriver's judging reaches."""
         ...
 
     async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
@@ -153,8 +161,6 @@ class Store(Protocol):
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
         """The events as continuity compares them: operation, subresource, objects."""
         ...
-
-    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None: ...
 
     # -- coverage (collector/coverage.py) -----------------------------------------------------
 

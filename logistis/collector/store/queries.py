@@ -7,7 +7,7 @@ Each store gives its SQL module (the same statement names, each in its own diale
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +15,7 @@ import orjson
 
 from logistis.collector.continuity import Step
 from logistis.collector.events import Event
-from logistis.collector.judgements import Judge, Judgement, Neighbours
+from logistis.collector.judgements import Judged, Judgement, Neighbours, fill_in
 from logistis.collector.query import EventQuery, Page, encode_cursor
 from logistis.collector.store import codec
 from logistis.collector.store.aggregates import facets_json, namespaces_json
@@ -27,7 +27,6 @@ Rows = Sequence[Sequence[Any]]
 
 class SQLQueries:
     _sql: ModuleType
-    _judge: Judge  # each store makes its own: Judge(self)
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
@@ -40,7 +39,7 @@ class SQLQueries:
             [*params, page.limit + 1],
         )
         events = await _summaries(rows[: page.limit])
-        await self._judge(events)
+        await fill_in(self, events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
 
@@ -50,7 +49,7 @@ class SQLQueries:
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
         events = await _summaries(rows)
-        await self._judge(events, keep=False)
+        await fill_in(self, events)
         return events
 
     async def get_event(self, event_id: int) -> Event | None:
@@ -58,17 +57,20 @@ class SQLQueries:
         if not rows:
             return None
         event = with_objects(summary_from_row(rows[0]), rows[0][-1])
-        await self._judge([event])
+        await fill_in(self, [event])
         return event
 
-    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int]:
+    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         # The newest id first: every event up to it is committed, so reading up to it alone
         # sees each one that the mark will pass.
-        mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
-        start = mark if after is None else after
+        _, mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
+        start = int(mark) if after is None else after
         rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
-        events = [Underived(int(i), int(t), op, bytes(body)) for i, t, op, body in rows]
-        return events, int(newest)
+        events = [
+            Underived(int(i), int(t), op, sub, bool(dry), bytes(body), bool(pending))
+            for i, t, op, sub, dry, body, pending in rows
+        ]
+        return events, start, int(newest)
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)
@@ -112,9 +114,11 @@ class SQLQueries:
 
     # -- continuity and outcome (collector/judgements.py), coverage (collector/coverage.py) --
 
-    async def judgements(self, ids: Sequence[int]) -> dict[int, Judgement]:
+    async def judgements(self, ids: Sequence[int]) -> Judged:
+        # The marks first: judgements read after them are at least as far along.
+        judged_from, derived_up_to, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
         rows = await self._fetch(self._sql.SELECT_JUDGEMENTS, (_id_list(ids),))
-        return {
+        kept = {
             i: Judgement(
                 mark,
                 orjson.loads(ops),
@@ -124,6 +128,7 @@ class SQLQueries:
             )
             for i, mark, ops, applied, settled, checked in rows
         }
+        return Judged(kept, int(judged_from), int(derived_up_to), int(newest))
 
     async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
         statement = self._sql.SELECT_NEIGHBOURS if before else self._sql.SELECT_FOLLOWING
@@ -144,16 +149,23 @@ class SQLQueries:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
 
 
-def judgement_row(event_id: int, judged: Judgement) -> tuple[Any, ...]:
-    """A judgement as both stores keep it."""
-    return (
-        event_id,
-        judged.continuity,
-        orjson.dumps(judged.unrecorded).decode(),
-        judged.applied,
-        judged.settled,
-        judged.checked_until,
-    )
+def judgement_rows(judgements: Mapping[int, Judgement]) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """Judgements as both stores keep them: the rows to keep, and the ids whose judgement is
+    the usual one (kept as no row at all)."""
+    rows = [
+        (
+            event_id,
+            judged.continuity,
+            orjson.dumps(judged.unrecorded).decode(),
+            judged.applied,
+            judged.settled,
+            judged.checked_until,
+        )
+        for event_id, judged in judgements.items()
+        if not judged.usual
+    ]
+    usual = [event_id for event_id, judged in judgements.items() if judged.usual]
+    return rows, usual
 
 
 def _id_list(ids: Iterable[int]) -> str:

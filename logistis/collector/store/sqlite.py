@@ -12,7 +12,7 @@ import asyncio
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
+import orjson
 
 from logistis.collector.events import Event, time_to_ms
-from logistis.collector.judgements import Judge, Judgement
+from logistis.collector.judgements import Judgement
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries, judgement_row
+from logistis.collector.store.queries import SQLQueries, judgement_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.threads import worker
 
@@ -149,10 +150,18 @@ def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[Not
 
 
 def _save_derived(
-    connection: sqlite3.Connection, changes: Sequence[tuple[int, str]], up_to: int
+    connection: sqlite3.Connection,
+    changes: Sequence[tuple[int, str]],
+    judgements: Mapping[int, Judgement],
+    up_to: int,
 ) -> None:
+    kept, usual = judgement_rows(judgements)
+
     def save(transaction: sqlite3.Connection) -> None:
         transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
+        transaction.executemany(sql.UPSERT_JUDGEMENT, kept)
+        if usual:
+            transaction.execute(sql.DELETE_JUDGEMENTS, (orjson.dumps(usual).decode(),))
         transaction.execute(sql.SET_DERIVED_UP_TO, (up_to,))
 
     # Not flushed before it returns: derived fields lost with the power are derived again (the
@@ -175,7 +184,6 @@ class SQLiteStore(SQLQueries):
         self.path = path
         self.name = str(path)
         self._writer = writer
-        self._judge = Judge(self)
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
@@ -262,12 +270,6 @@ class SQLiteStore(SQLQueries):
         await self._delete(sql.DELETE_UNUSED_IDENTITIES, ())
         return removed
 
-    async def keep_judgements(self, judgements: dict[int, Judgement]) -> None:
-        rows = [judgement_row(i, judged) for i, judged in judgements.items()]
-        await self._writer.run(
-            lambda c: _in_transaction(c, lambda t: t.executemany(sql.UPSERT_JUDGEMENT, rows))
-        )
-
     async def start_run(self, collector: str, started_ms: int) -> None:
         await self._write(sql.INSERT_HEARTBEAT, (collector, started_ms, started_ms))
 
@@ -290,8 +292,10 @@ class SQLiteStore(SQLQueries):
 
         await self._writer.run(lambda c: _in_transaction(c, copy))
 
-    async def save_derived(self, changes: Sequence[tuple[int, str]], up_to: int) -> None:
-        await self._writer.run(lambda c: _save_derived(c, changes, up_to))
+    async def save_derived(
+        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+    ) -> None:
+        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to))
 
     # -- reading -----------------------------------------------------------------------------
 

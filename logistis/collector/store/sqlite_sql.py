@@ -150,6 +150,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO config VALUES ('derived_up_to', (SELECT coalesce(max(id), 0) FROM events));
     """,
+    # 6: continuity and outcome are judged by the deriver too, from the next event on (see
+    # collector/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
+    # row in `judgements` is a usual one. Those before were judged when read, and still are.
+    """
+    INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
+    """,
 )
 
 # -- continuity and outcome (an id list is one JSON array parameter) -----------------------------
@@ -185,7 +191,13 @@ SELECT_STEPS = """
     SELECT id, operation, subresource, dry_run, body FROM events
     WHERE id IN (SELECT value FROM json_each(?))
 """
-UPSERT_JUDGEMENT = "INSERT OR REPLACE INTO judgements VALUES (?, ?, ?, ?, ?, ?)"
+# An event removed meanwhile has no judgement to keep (its row would outlive it).
+UPSERT_JUDGEMENT = """
+    INSERT OR REPLACE INTO judgements
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM events WHERE id = ?1)
+"""
+# The usual judgement is no row.
+DELETE_JUDGEMENTS = "DELETE FROM judgements WHERE id IN (SELECT value FROM json_each(?))"
 
 # -- coverage ----------------------------------------------------------------------------------
 
@@ -218,15 +230,17 @@ INSERT_EVENT_WITH_ID = """
             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
-# The deriver: where it stands and the newest id, then the events it has not reached (read on
-# a read connection), then their changes and its new mark (one transaction).
+# The deriver: where its judging began, where it stands and the newest id, then the events it
+# has not reached (read on a read connection), then their changes, judgements and its new
+# mark (one transaction).
 SELECT_DERIVE_STATE = """
-    SELECT (SELECT value FROM config WHERE key = 'derived_up_to'),
+    SELECT (SELECT value FROM config WHERE key = 'judged_from'),
+           (SELECT value FROM config WHERE key = 'derived_up_to'),
            (SELECT coalesce(max(id), 0) FROM events)
 """
 SELECT_UNDERIVED = """
-    SELECT id, time_ms, operation, body FROM events
-    WHERE id > ? AND id <= ? AND changes = '' ORDER BY id LIMIT ?
+    SELECT id, time_ms, operation, subresource, dry_run, body, changes = '' FROM events
+    WHERE id > ? AND id <= ? ORDER BY id LIMIT ?
 """
 UPDATE_CHANGES = "UPDATE events SET changes = ? WHERE id = ? AND changes = ''"
 SET_DERIVED_UP_TO = "UPDATE config SET value = max(value, ?) WHERE key = 'derived_up_to'"
