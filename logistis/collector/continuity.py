@@ -15,7 +15,7 @@ admitted against another version tells which one it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,15 +48,49 @@ _MISSING = object()
 _NO_EVIDENCE = object()
 
 
-@dataclass(frozen=True, slots=True)
 class Step:
-    """One recorded request, as far as the history of its object goes."""
+    """One recorded request, as far as the history of its object goes.
 
-    operation: str
-    subresource: str
-    dry_run: bool
-    old: JSONObject | None
-    new: JSONObject | None
+    A step read from the store may decode its objects only when they are first compared
+    (`decode`): of the neighbours read for a judgement, most are never looked at, and decoding
+    was most of the cost of judging.
+    """
+
+    __slots__ = ("_decode", "_objects", "changes", "dry_run", "operation", "subresource")
+
+    def __init__(
+        self,
+        operation: str,
+        subresource: str,
+        dry_run: bool,
+        old: JSONObject | None = None,
+        new: JSONObject | None = None,
+        changes: Ops | None = None,
+        *,
+        decode: Callable[[], tuple[JSONObject | None, JSONObject | None]] | None = None,
+    ) -> None:
+        self.operation = operation
+        self.subresource = subresource
+        self.dry_run = dry_run
+        self.changes = changes
+        """Its change summary when already known (stored, or just derived): not computed
+        again."""
+        self._objects = (old, new)
+        self._decode = decode
+
+    @property
+    def old(self) -> JSONObject | None:
+        return self._loaded()[0]
+
+    @property
+    def new(self) -> JSONObject | None:
+        return self._loaded()[1]
+
+    def _loaded(self) -> tuple[JSONObject | None, JSONObject | None]:
+        if self._decode is not None:
+            self._objects = self._decode()
+            self._decode = None
+        return self._objects
 
     @property
     def takes_part(self) -> bool:
@@ -96,11 +130,16 @@ def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | No
         if last.operation in ("DELETE", "CREATE"):
             return "first", []
         return "gap", [{"op": "remove", "path": ""}]
-    candidates = _references(previous)
-    differences = [_difference(reference, current.old, last) for reference in candidates]
-    smallest = min(differences, key=len)
-    if not smallest:
-        return "continuous", []
+    smallest: Ops | None = None
+    for reference in _references(previous):
+        difference = _difference(reference, current.old, last)
+        if not difference:
+            # Nothing is smaller: the other references need no comparing (each costs a diff).
+            return "continuous", []
+        if smallest is None or len(difference) < len(smallest):
+            smallest = difference
+    if smallest is None:  # no recorded object to compare with (a linking event has one)
+        return "first", []
     return ("expected" if _only_controllers(smallest) else "gap"), smallest
 
 
@@ -190,11 +229,16 @@ def _landed(current: Step, later: Step) -> bool | object | None:
         return None  # the object was gone by then: whether this landed first cannot be told
     if current.old is None:
         return True if _uid(later.old) == _uid(current.new) else None
-    return _landed_update(current.old, current.new, later.old)
+    changes = current.changes if current.operation == "UPDATE" else None
+    return _landed_update(current.old, current.new, later.old, changes)
 
 
-def _landed_update(old: JSONObject, new: JSONObject, found: JSONObject) -> bool | object | None:
-    paths = [change["path"] for change in compute_changes("UPDATE", old, new)]
+def _landed_update(
+    old: JSONObject, new: JSONObject, found: JSONObject, changes: Ops | None
+) -> bool | object | None:
+    if changes is None:
+        changes = compute_changes("UPDATE", old, new)
+    paths = [change["path"] for change in changes]
     if not paths:
         return True  # nothing to land
     if found.get("kind") != new.get("kind"):

@@ -18,12 +18,15 @@ import logging
 import time
 from collections.abc import Sequence
 
+import orjson
+
+from logistis.collector.changes import compute_changes
 from logistis.collector.continuity import Step
 from logistis.collector.judgements import Judgement, judge_committed
 from logistis.collector.metrics import Metrics
 from logistis.collector.store import Store, StoreError, Underived
 from logistis.collector.store.codec import decode
-from logistis.collector.store.rows import changes_column
+from logistis.collector.store.rows import PENDING
 from logistis.collector.threads import worker
 from logistis.collector.writer import CommitSignal
 
@@ -128,16 +131,19 @@ class Deriver:
 
 def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, str]], dict[int, Step]]:
     """Each event's objects decoded once: the change summaries still pending, and the steps
-    its judgement compares."""
+    its judgement compares (with their summaries: outcomes compare what they changed)."""
     changes, steps = [], {}
     for event in events:
         try:
             new, old, _ = decode(event.body)
-            if event.changes_pending:
-                changes.append((event.id, changes_column(event.operation, old, new)))
+            if event.changes == PENDING:
+                summary = compute_changes(event.operation, old, new)
+                changes.append((event.id, orjson.dumps(summary).decode()))
+            else:
+                summary = orjson.loads(event.changes)
         except Exception as error:  # noqa: BLE001 - one event's failure is that event's
             # Left underived: a reader computes it (and meets the same error) on its own.
             log.warning("event not derived", extra={"id": event.id, "error": repr(error)})
             continue
-        steps[event.id] = Step(event.operation, event.subresource, event.dry_run, old, new)
+        steps[event.id] = Step(event.operation, event.subresource, event.dry_run, old, new, summary)
     return changes, steps

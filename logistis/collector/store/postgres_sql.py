@@ -269,7 +269,7 @@ SELECT_DERIVE_STATE = """
            (SELECT coalesce(max(id), 0) FROM events)
 """
 SELECT_UNDERIVED = """
-    SELECT id, time_ms, operation, subresource, dry_run, body, changes = '' FROM events
+    SELECT id, time_ms, operation, subresource, dry_run, body, changes FROM events
     WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3
 """
 # Another collector on the database may have derived past this pass meanwhile: its
@@ -426,7 +426,9 @@ _OF_IDS = f"FROM events AS e WHERE e.id IN {_IDS}"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
 # Only after it, for an event whose continuity is already kept.
 SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
-SELECT_STEPS = f"SELECT id, operation, subresource, dry_run, body FROM events WHERE id IN {_IDS}"
+SELECT_STEPS = (
+    f"SELECT id, operation, subresource, dry_run, body, changes FROM events WHERE id IN {_IDS}"
+)
 # An event removed meanwhile has no judgement to keep (its row would break the foreign key).
 UPSERT_JUDGEMENT = """
     INSERT INTO judgements

@@ -61,8 +61,9 @@ class Underived:
     subresource: str
     dry_run: bool
     body: bytes
-    changes_pending: bool
-    """Committed without its change summary (SQLite's commit groups, rows copied in)."""
+    changes: str
+    """Its `changes` column: `rows.PENDING` while committed without its change summary
+    (SQLite's commit groups, rows copied in)."""
 
 
 class Store(Protocol):

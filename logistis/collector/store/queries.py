@@ -7,20 +7,20 @@ Each store gives its SQL module (the same statement names, each in its own diale
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 import orjson
 
 from logistis.collector.continuity import Step
-from logistis.collector.events import Event
+from logistis.collector.events import Event, JSONObject
 from logistis.collector.judgements import Judged, Judgement, Neighbours, fill_in
 from logistis.collector.query import EventQuery, Page, encode_cursor
 from logistis.collector.store import codec
 from logistis.collector.store.aggregates import facets_json, namespaces_json
 from logistis.collector.store.protocol import Run, Underived
-from logistis.collector.store.rows import summary_from_row, with_objects
+from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
 
 Rows = Sequence[Sequence[Any]]
 
@@ -67,8 +67,8 @@ class SQLQueries:
         start = int(mark) if after is None else after
         rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
         events = [
-            Underived(int(i), int(t), op, sub, bool(dry), bytes(body), bool(pending))
-            for i, t, op, sub, dry, body, pending in rows
+            Underived(int(i), int(t), op, sub, bool(dry), bytes(body), changes)
+            for i, t, op, sub, dry, body, changes in rows
         ]
         return events, start, int(newest)
 
@@ -143,7 +143,7 @@ class SQLQueries:
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
         rows = await self._fetch(self._sql.SELECT_STEPS, (_id_list(ids),))
-        return await asyncio.to_thread(lambda: {row[0]: _step(row) for row in rows})
+        return {row[0]: _step(row) for row in rows}
 
     async def runs(self) -> list[Run]:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
@@ -174,9 +174,20 @@ def _id_list(ids: Iterable[int]) -> str:
 
 
 def _step(row: Sequence[Any]) -> Step:
-    _, operation, subresource, dry_run, body = row
-    new, old, _ = codec.decode(bytes(body))
-    return Step(operation, subresource, bool(dry_run), old, new)
+    _, operation, subresource, dry_run, body, changes = row
+    summary = orjson.loads(changes) if changes != PENDING else None
+    return Step(operation, subresource, bool(dry_run), changes=summary, decode=_objects(body))
+
+
+def _objects(body: bytes) -> Callable[[], tuple[JSONObject | None, JSONObject | None]]:
+    """The old and new object of a stored body, decoded when first asked for (by the judging
+    thread, off the event loop)."""
+
+    def decoded() -> tuple[JSONObject | None, JSONObject | None]:
+        new, old, _ = codec.decode(bytes(body))
+        return old, new
+
+    return decoded
 
 
 async def _summaries(rows: Rows) -> list[Event]:

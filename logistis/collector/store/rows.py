@@ -16,14 +16,7 @@ from typing import Any
 import orjson
 
 from logistis.collector.changes import compute_changes
-from logistis.collector.events import (
-    Event,
-    JSONObject,
-    ResourceRef,
-    UserInfo,
-    time_from_ms,
-    time_to_ms,
-)
+from logistis.collector.events import Event, ResourceRef, UserInfo, time_from_ms, time_to_ms
 from logistis.collector.store import codec
 from logistis.collector.store.protocol import NotStored
 
@@ -115,11 +108,6 @@ def outcomes(
             error = next(rejected)
             result.append(None if error is None else NotStored("not storable", error))
     return result
-
-
-def changes_column(operation: str, old: JSONObject | None, new: JSONObject | None) -> str:
-    """The `changes` column of a stored event, from its decoded objects."""
-    return orjson.dumps(compute_changes(operation, old, new)).decode()
 
 
 def _computed(operation: str, body: bytes) -> list[dict[str, str]]:

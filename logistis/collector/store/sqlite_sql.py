@@ -188,7 +188,7 @@ SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
 # Only after it, for an event whose continuity is already kept.
 SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = """
-    SELECT id, operation, subresource, dry_run, body FROM events
+    SELECT id, operation, subresource, dry_run, body, changes FROM events
     WHERE id IN (SELECT value FROM json_each(?))
 """
 # An event removed meanwhile has no judgement to keep (its row would outlive it).
@@ -239,7 +239,7 @@ SELECT_DERIVE_STATE = """
            (SELECT coalesce(max(id), 0) FROM events)
 """
 SELECT_UNDERIVED = """
-    SELECT id, time_ms, operation, subresource, dry_run, body, changes = '' FROM events
+    SELECT id, time_ms, operation, subresource, dry_run, body, changes FROM events
     WHERE id > ? AND id <= ? ORDER BY id LIMIT ?
 """
 UPDATE_CHANGES = "UPDATE events SET changes = ? WHERE id = ? AND changes = ''"
