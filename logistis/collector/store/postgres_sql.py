@@ -370,7 +370,7 @@ SELECT_USED_BYTES = "SELECT value FROM config WHERE key = 'event_bytes'"
 # What the events take on disk, indexes and TOAST included (the benchmarks' figure).
 SELECT_RELATION_BYTES = """
     SELECT sum(pg_total_relation_size(c))::bigint
-    FROM unnest('{events,identities,stats,resources}'::regclass[]) AS c
+    FROM unnest('{events,identities,stats,resources,judgements}'::regclass[]) AS c
 """
 
 
