@@ -198,6 +198,16 @@ def synthetic_rows(count: int, seed: int = 6) -> Iterator[tuple[Any, ...]]:
         yield tuple(row)
 
 
+# A history filled in bulk, outside the writer, stands for one recorded by the collector, whose
+# deriver passed each event as it came: its change summaries are in its rows, and no synthetic
+# event keeps an unusual judgement (reads cost what they cost for any derived event). Without
+# the mark, the collector's deriver would judge the million events while the queries are timed.
+MARK_FILLED = (
+    "UPDATE config SET value = (SELECT coalesce(max(id), 0) FROM events)"
+    " WHERE key = 'derived_up_to'"
+)
+
+
 async def create_schema(path: Path) -> None:
     async with Store.open(path):
         pass
@@ -215,6 +225,7 @@ def fill_store(path: Path, count: int, chunk: int = 50_000) -> float:
         connection.execute("BEGIN")
         insert_rows(connection, batch)
         connection.execute("COMMIT")
+    connection.execute(MARK_FILLED)
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     return time.perf_counter() - started
@@ -229,6 +240,7 @@ async def fill_postgres(url: StoreURL, count: int, chunk: int = 20_000) -> float
         rows = synthetic_rows(count)
         while batch := list(itertools.islice(rows, chunk)):
             await store.import_rows([(None, *row) for row in batch])
+    psql(url.url, MARK_FILLED)
     # As autovacuum would after such a load: visibility map and planner statistics.
     psql(url.url, "VACUUM ANALYZE")
     return time.perf_counter() - started
