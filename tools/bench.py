@@ -480,6 +480,9 @@ QUERIES: tuple[tuple[str, str, float], ...] = (
     ("user + kind filter", "/api/v1/events?user=alice&kind=Deployment", 20),
     ("text search, common term", "/api/v1/events?q=nginx", 500),
     ("text search, no match (whole store)", "/api/v1/events?q=no-such-text", 500),
+    # One object's name (of 500 per fixture name and 200 namespaces): few events, spread
+    # over the whole history, so a search that reads events finds its page only at the end.
+    ("text search, one object's name", "/api/v1/events?q=nginx-271", 500),
     ("one event in full", "/api/v1/events/{id}", 20),
     ("namespaces overview", "/api/v1/namespaces", 100),
     ("facets, whole store", "/api/v1/facets", 100),

@@ -32,6 +32,8 @@ FILTERS = (
     "until",
     "q",
 )
+# What `q` searches: the columns of the user, namespace, name, kind and field manager.
+TEXT_COLUMNS = ("username", "namespace", "name", "kind", "field_manager")
 PAGING = ("limit", "cursor")
 STREAM = ("after",)
 _OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -54,8 +56,11 @@ class Dialect:
     glob: Callable[[str], str]
     """A user pattern as `user_glob` takes it."""
     text: str
-    """`{column}` contains the text, case-insensitively, every character literal (no
-    wildcards): one parameter, the text as given."""
+    """`{column}` contains the text, case-insensitively (ASCII letters only, as SQLite's
+    `lower`), every character literal (no wildcards): one parameter, the text as given."""
+    text_found: str = ""
+    """Optional: true when any stored value of the searched columns contains the text (one
+    parameter), so that a store can skip reading its events when none does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +103,9 @@ class EventQuery:
         if self.until:
             clauses.append(("time_ms < ?", [time_to_ms(self.until)]))
         if self.text:
-            columns = ("username", "namespace", "name", "kind", "field_manager")
-            text_sql = " OR ".join(dialect.text.format(column=c) for c in columns)
-            clauses.append((f"({text_sql})", [self.text] * len(columns)))
+            text_sql = " OR ".join(dialect.text.format(column=c) for c in TEXT_COLUMNS)
+            clauses.append((dialect.text_found, [self.text] if dialect.text_found else []))
+            clauses.append((f"({text_sql})", [self.text] * len(TEXT_COLUMNS)))
         clauses.extend(extra)
         used = [(sql, params) for sql, params in clauses if sql]
         if not used:

@@ -109,8 +109,12 @@ class PostgresStore(SQLQueries):
         pools: list[asyncpg.Pool] = []
         encoder = worker("postgres-encode")
         try:
-            for size in (WRITERS, READERS, 1):
-                pools.append(await _mapped(url, _pool(url, size)))
+            for size, settings in (
+                (WRITERS, sql.SERVER_SETTINGS),
+                (READERS, sql.READER_SETTINGS),
+                (1, sql.SERVER_SETTINGS),
+            ):
+                pools.append(await _mapped(url, _pool(url, size, settings)))
             store = cls(url, pools[0], pools[1], pools[2], encoder)
             await store._write(lambda c: _migrate(c, url, max_events_per_resource))
             yield store
@@ -293,14 +297,14 @@ class PostgresStore(SQLQueries):
         ]  # fmt: skip
 
 
-def _pool(url: StoreURL, size: int) -> Awaitable[asyncpg.Pool]:
+def _pool(url: StoreURL, size: int, settings: dict[str, str]) -> Awaitable[asyncpg.Pool]:
     return asyncpg.create_pool(
         url.url,
         min_size=1,
         max_size=size,
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
-        server_settings=sql.SERVER_SETTINGS,
+        server_settings=settings,
     )
 
 

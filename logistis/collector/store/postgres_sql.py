@@ -46,6 +46,11 @@ SELECT_FOREIGN_EVENTS = """
 TAKE_MIGRATION_LOCK = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
 SET_SCHEMA_VERSION = "INSERT INTO logistis_schema VALUES ($1)"
 
+# The searched columns of each event (`query.TEXT_COLUMNS`) as (field, value) rows, as schema 6
+# counts them in `search_values`.
+_SEARCHED = """CROSS JOIN LATERAL (VALUES ('username', username), ('namespace', namespace),
+        ('name', name), ('kind', kind), ('field_manager', field_manager)) AS v(field, value)"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
     # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
@@ -244,11 +249,60 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER events_notified AFTER INSERT ON events
         REFERENCING NEW TABLE AS inserted
         FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_notified();
-    """,  # 5: continuity and outcome are judged by the deriver too, from the next event on (see
+    """,
+    # 5: continuity and outcome are judged by the deriver too, from the next event on (see
     # collector/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
     # row in `judgements` is a usual one. Those before were judged when read, and still are.
     """
     INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
+    """,
+    # 6: the text search (`q`) looks for its text among the distinct values of the searched
+    # columns (a few thousand rows where the events are millions), then reads only the events
+    # holding one of them, and none when no value holds it. Counted like `stats`, so a value
+    # leaves with its last event.
+    # Events are locked against writes first (collectors of the previous version may still be
+    # recording): none may come between the count and its trigger.
+    f"""
+    LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE search_values (
+        field text NOT NULL,
+        value text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (field, value)
+    );
+    INSERT INTO search_values
+        SELECT v.field, v.value, count(*) FROM events
+        {_SEARCHED}
+        GROUP BY v.field, v.value;
+
+    CREATE FUNCTION logistis_values_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO search_values AS s
+            SELECT v.field, v.value, count(*) FROM inserted
+            {_SEARCHED}
+            GROUP BY v.field, v.value
+            ON CONFLICT (field, value) DO UPDATE SET count = s.count + excluded.count;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_values_counted AFTER INSERT ON events
+        REFERENCING NEW TABLE AS inserted
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_values_counted();
+
+    CREATE FUNCTION logistis_values_uncounted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE search_values AS s SET count = s.count - d.n
+            FROM (SELECT v.field, v.value, count(*) AS n FROM deleted
+                  {_SEARCHED}
+                  GROUP BY v.field, v.value) AS d
+            WHERE (s.field, s.value) = (d.field, d.value);
+        DELETE FROM search_values AS s
+            USING (SELECT DISTINCT v.field, v.value FROM deleted {_SEARCHED}) AS d
+            WHERE (s.field, s.value) = (d.field, d.value) AND s.count <= 0;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_values_uncounted AFTER DELETE ON events
+        REFERENCING OLD TABLE AS deleted
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_values_uncounted();
     """,
 )
 
@@ -299,6 +353,10 @@ TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 # Session-level, on a connection held for the whole pass: one collector's pass at a time.
 TRY_RETENTION_LOCK = f"SELECT pg_try_advisory_lock({RETENTION_LOCK})"
 RELEASE_RETENTION_LOCK = f"SELECT pg_advisory_unlock({RETENTION_LOCK})"
+# Reads are planned for their parameters every time: how many events a filter selects
+# (a user, a kind) decides between walking the newest events and reading an index, and a
+# generic plan, which asyncpg's prepared statements would get after five runs, cannot know it.
+READER_SETTINGS = {**SERVER_SETTINGS, "plan_cache_mode": "force_custom_plan"}
 # The commit listener's connection, as pg_stat_activity names it.
 LISTENER_SETTINGS = {**SERVER_SETTINGS, "application_name": "logistis-collector-listener"}
 # The listener's proof, now and then, that its connection still reaches the server.
@@ -370,7 +428,7 @@ SELECT_USED_BYTES = "SELECT value FROM config WHERE key = 'event_bytes'"
 # What the events take on disk, indexes and TOAST included (the benchmarks' figure).
 SELECT_RELATION_BYTES = """
     SELECT sum(pg_total_relation_size(c))::bigint
-    FROM unnest('{events,identities,stats,resources,judgements}'::regclass[]) AS c
+    FROM unnest('{events,identities,stats,resources,judgements,search_values}'::regclass[]) AS c
 """
 
 
@@ -387,12 +445,23 @@ def glob_to_like(pattern: str) -> str:
     return "".join(out)
 
 
-# Text: strpos over lowered text, every character literal, as SQLite's instr.
+# The kind as an ILIKE pattern with its wildcards escaped: the same test as lower(kind) =
+# lower(?), but the planner estimates it from the column's statistics (the pattern is a
+# constant in a custom plan), so it walks the newest events of a user and stops at the end
+# of the page instead of sorting all of them.
+_LITERAL_PATTERN = r"replace(replace(replace(?, '\', '\\'), '%', '\%'), '_', '\_')"
+# Text: strpos over text lowered as SQLite lowers it (ASCII letters only: the "C" collation),
+# every character literal; the values containing it are found in `search_values` first.
+_CONTAINS = 'strpos(lower(value COLLATE "C"), lower(? COLLATE "C")) > 0'
 DIALECT = Dialect(
-    kind="(lower(kind) = lower(?) OR resource = lower(?))",
+    kind=f"(kind ILIKE {_LITERAL_PATTERN} OR resource = lower(?))",
     user_glob="username LIKE ? ESCAPE '\\'",
     glob=glob_to_like,
-    text="strpos(lower({column}), lower(?)) > 0",
+    text=(
+        "{column} IN (SELECT value FROM search_values"
+        f" WHERE field = '{{column}}' AND {_CONTAINS})"
+    ),
+    text_found=f"EXISTS (SELECT FROM search_values WHERE {_CONTAINS})",
 )
 
 
