@@ -51,6 +51,22 @@ SET_SCHEMA_VERSION = "INSERT INTO logistis_schema VALUES ($1)"
 _SEARCHED = """CROSS JOIN LATERAL (VALUES ('username', username), ('namespace', namespace),
         ('name', name), ('kind', kind), ('field_manager', field_manager)) AS v(field, value)"""
 
+
+def _per_statement(name: str, event: str, body: str) -> str:
+    """A function running `body` once per INSERT or DELETE statement on the events, over the
+    statement's rows (`inserted` or `deleted`), and its trigger."""
+    rows = "NEW TABLE AS inserted" if event == "INSERT" else "OLD TABLE AS deleted"
+    return f"""
+    CREATE FUNCTION logistis_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {body}
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_{name} AFTER {event} ON events REFERENCING {rows}
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_{name}();
+    """
+
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
     # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
@@ -275,35 +291,30 @@ MIGRATIONS: tuple[str, ...] = (
         {_SEARCHED}
         GROUP BY v.field, v.value;
 
-    CREATE FUNCTION logistis_values_counted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
+    """
+    + _per_statement(
+        "values_counted",
+        "INSERT",
+        f"""
         INSERT INTO search_values AS s
-            SELECT v.field, v.value, count(*) FROM inserted
-            {_SEARCHED}
+            SELECT v.field, v.value, count(*) FROM inserted {_SEARCHED}
             GROUP BY v.field, v.value
             ON CONFLICT (field, value) DO UPDATE SET count = s.count + excluded.count;
-        RETURN NULL;
-    END $$;
-    CREATE TRIGGER events_values_counted AFTER INSERT ON events
-        REFERENCING NEW TABLE AS inserted
-        FOR EACH STATEMENT EXECUTE FUNCTION logistis_values_counted();
-
-    CREATE FUNCTION logistis_values_uncounted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
+        """,
+    )
+    + _per_statement(
+        "values_uncounted",
+        "DELETE",
+        f"""
         UPDATE search_values AS s SET count = s.count - d.n
-            FROM (SELECT v.field, v.value, count(*) AS n FROM deleted
-                  {_SEARCHED}
+            FROM (SELECT v.field, v.value, count(*) AS n FROM deleted {_SEARCHED}
                   GROUP BY v.field, v.value) AS d
             WHERE (s.field, s.value) = (d.field, d.value);
         DELETE FROM search_values AS s
             USING (SELECT DISTINCT v.field, v.value FROM deleted {_SEARCHED}) AS d
             WHERE (s.field, s.value) = (d.field, d.value) AND s.count <= 0;
-        RETURN NULL;
-    END $$;
-    CREATE TRIGGER events_values_uncounted AFTER DELETE ON events
-        REFERENCING OLD TABLE AS deleted
-        FOR EACH STATEMENT EXECUTE FUNCTION logistis_values_uncounted();
-    """,
+        """,
+    ),
 )
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
