@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from urllib3.exceptions import HTTPError
 
 from logistis.collector.callers import token_path
+from logistis.collector.cluster import ClusterAccessError, api_client
 from logistis.collector.tls import (
     Clock,
     KeyPair,
@@ -164,15 +165,14 @@ class KubernetesTLSApi:
         self._registration = client.ApiregistrationV1Api(api_client)
 
     @classmethod
-    def in_cluster(cls) -> KubernetesTLSApi:
-        from kubernetes import client, config
-
-        configuration = client.Configuration()
+    def connect(cls, kubeconfig: Path | None) -> KubernetesTLSApi:
+        """With the pod's service account, or the kubeconfig's context when given."""
         try:
-            config.load_incluster_config(client_configuration=configuration)
-        except config.ConfigException as error:
-            raise SelfManagedTLSError(f"self-managed TLS runs only in a pod: {error}") from error
-        return cls(client.ApiClient(configuration))
+            return cls(api_client(kubeconfig))
+        except ClusterAccessError as error:
+            raise SelfManagedTLSError(
+                f"self-managed TLS runs only in a pod or with --kubeconfig: {error}"
+            ) from error
 
     def read_secret(self, ref: SecretRef) -> StoredSecret | None:
         try:

@@ -33,6 +33,8 @@ from cryptography.x509.oid import NameOID
 from multidict import CIMultiDictProxy, MultiDictProxy
 from urllib3.exceptions import HTTPError
 
+from logistis.collector.cluster import ClusterAccessError, api_client
+
 log = logging.getLogger(__name__)
 
 CONFIGMAP_NAMESPACE = "kube-system"
@@ -210,23 +212,21 @@ def file_source(path: Path, allowed_names: tuple[str, ...]) -> Source:
     return lambda: config_from_file(path, allowed_names)
 
 
-def configmap_source() -> Source:
+def configmap_source(kubeconfig: Path | None) -> Source:
     """The ConfigMap, read with the pod's service account (Role
-    extension-apiserver-authentication-reader in kube-system)."""
+    extension-apiserver-authentication-reader in kube-system), or the kubeconfig's context."""
     # Imported here: the official client costs a third of a second at every start, and only
     # this source, in a pod, needs it.
-    from kubernetes import client, config
+    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException as error:
+        core = client.CoreV1Api(api_client(kubeconfig))
+    except ClusterAccessError as error:
         raise ConfigurationError(
             f"--kube-api reads {CONFIGMAP_NAMESPACE}/{CONFIGMAP_NAME} and runs only in a pod "
-            f"(or give --requestheader-client-ca-file): {error}"
+            f"or with --kubeconfig (or give --requestheader-client-ca-file): {error}"
         ) from error
-    core = client.CoreV1Api(client.ApiClient(configuration))
 
     def read() -> RequestHeaderConfig:
         try:

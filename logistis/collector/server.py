@@ -145,7 +145,8 @@ def _stop_on_signals() -> asyncio.Event:
 async def _serving_tls(settings: Settings, gate: WebhookGate) -> AsyncIterator[ReloadingTLS]:
     tasks: list[asyncio.Task[None]] = []
     if settings.tls_self_managed:
-        manager = SelfManagedTLS(KubernetesTLSApi.in_cluster(), _self_managed_config(settings))
+        api = KubernetesTLSApi.connect(settings.kubeconfig)
+        manager = SelfManagedTLS(api, _self_managed_config(settings))
         cert, key, token = await manager.start()
         # The token in the Secret wins over a file: it is what the webhook configuration calls.
         gate.token.set(token)
@@ -179,7 +180,7 @@ async def _front_proxy(
             settings.requestheader_client_ca_file, settings.requestheader_allowed_names
         )
     else:
-        source = configmap_source()
+        source = configmap_source(settings.kubeconfig)
     async with RequestHeaderAuth(source).following(tls.context) as auth:
         yield auth
 

@@ -109,6 +109,10 @@ class Settings:
     """Front-proxy certificate CNs accepted with the file (the ConfigMap names its own)."""
     apiservice: str = DEFAULT_APISERVICE
     """APIService whose caBundle self-managed TLS patches when the Kubernetes API is served."""
+    kubeconfig: Path | None = None
+    """Reach the Kubernetes API (self-managed TLS, the front proxy's ConfigMap) with this
+    kubeconfig's current context instead of the pod's service account: a collector outside
+    the cluster."""
     config_file: Path | None = None
     """YAML file with `capture`, `retention` and `redaction` sections."""
     capture: Mapping[str, Any] | None = None
@@ -199,6 +203,7 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--requestheader-client-ca-file", {"metavar": "FILE", "help": "front-proxy CA for --kube-api (default: from ConfigMap kube-system/extension-apiserver-authentication)"}),
     ("--requestheader-allowed-name", {"metavar": "CN", "action": "append", "help": "front-proxy certificate CN accepted with --requestheader-client-ca-file (repeatable; none: any)"}),
     ("--apiservice", {"metavar": "NAME", "help": f"APIService whose caBundle --tls-self-managed patches (default {DEFAULT_APISERVICE})"}),
+    ("--kubeconfig", {"metavar": "FILE", "help": "reach the Kubernetes API with this kubeconfig's current context (default: the pod's service account)"}),
     ("--config", {"metavar": "FILE", "help": "YAML: capture rules, retention, redaction"}),
     ("--record-dry-run", {"action": "store_true", "help": "also record dry-run requests (off: kubectl diff sends one per run)"}),
     *_SELECTOR_FLAGS,
@@ -333,6 +338,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         requestheader_client_ca_file=_path(values.get("requestheader_client_ca_file")),
         requestheader_allowed_names=tuple(values.get("requestheader_allowed_name") or ()),
         apiservice=values.get("apiservice", DEFAULT_APISERVICE),
+        kubeconfig=_path(values.get("kubeconfig")),
         config_file=Path(values["config"]) if values.get("config") else None,
         capture=config.get("capture"),
         record_dry_run=values.get("record_dry_run") or None,

@@ -72,6 +72,11 @@ class CollectorProcess:
         return self.data_dir / "tls-dev.crt"
 
     def start(self, timeout: float = 20.0) -> CollectorProcess:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (several started at one moment)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.token:
             self.token_file.write_text(self.token + "\n")
@@ -87,17 +92,16 @@ class CollectorProcess:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, env={**os.environ, **self.env}, cwd=self.cwd
             )
-        self._wait_ready(timeout)
-        return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 20.0) -> CollectorProcess:
+        """Until `/readyz` answers 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"collector exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
-                    return
+                    return self
             except httpx.TransportError:
                 pass
             time.sleep(0.05)

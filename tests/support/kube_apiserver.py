@@ -227,22 +227,36 @@ class Running:
         }
 
     def kubeconfig(self, path: Path, user: User, namespace: str | None = None) -> Path:
-        context: dict[str, Any] = {"cluster": "standin", "user": user.name}
-        if namespace:
-            context["namespace"] = namespace
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "standin", "cluster": {
-                "server": self.url,
-                "certificate-authority-data": _b64(self.ca.cert_pem.bytes()),
-            }}],
-            "users": [{"name": user.name, "user": {"token": user.token}}],
-            "contexts": [{"name": "standin", "context": context}],
-            "current-context": "standin",
-        }  # fmt: skip
-        path.write_text(yaml.safe_dump(config))
-        return path
+        return write_kubeconfig(
+            path, self.url, user, ca_pem=self.ca.cert_pem.bytes(), namespace=namespace
+        )
+
+
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    user: User,
+    *,
+    ca_pem: bytes | None = None,
+    namespace: str | None = None,
+) -> Path:
+    """A kubeconfig whose current context is `user` on the stand-in at `server`."""
+    context: dict[str, Any] = {"cluster": "standin", "user": user.name}
+    if namespace:
+        context["namespace"] = namespace
+    cluster: dict[str, Any] = {"server": server}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = _b64(ca_pem)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "standin", "cluster": cluster}],
+        "users": [{"name": user.name, "user": {"token": user.token}}],
+        "contexts": [{"name": "standin", "context": context}],
+        "current-context": "standin",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def _b64(data: bytes) -> str:

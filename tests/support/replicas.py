@@ -23,9 +23,10 @@ from tests.support.stores import store_env
 
 @contextlib.contextmanager
 def replicas(
-    tmp_path: Path, url: StoreURL, count: int, *args: str
+    tmp_path: Path, url: StoreURL, count: int, *args: str, timeout: float = 20.0
 ) -> Iterator[list[CollectorProcess]]:
-    """`count` collectors on one database, sharing one redaction key, stopped after."""
+    """`count` collectors on one database, sharing one redaction key, started at one moment
+    (as a Deployment's replicas are) and stopped after."""
     key = tmp_path / "redaction.key"
     key.write_bytes(uuid.uuid4().bytes * 2)
     collectors = [
@@ -35,7 +36,9 @@ def replicas(
         for n in range(count)
     ]
     try:
-        yield [collector.start() for collector in collectors]
+        for collector in collectors:
+            collector.launch()
+        yield [collector.wait_ready(timeout) for collector in collectors]
     finally:
         for collector in collectors:
             collector.stop()
