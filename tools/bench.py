@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,7 +49,7 @@ from logistis.tui.app.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess, free_port
 from tests.support.fixtures import bodies
 from tests.support.postgres import PostgresServer
-from tests.support.replicas import share_one_port
+from tests.support.replicas import replicas, share_one_port
 from tests.support.stores import store_env
 
 ROOT = benchdata.ROOT
@@ -411,6 +411,26 @@ def high_availability(
         " generator's connections. CPU per review: user + system time of the collector processes"
         " (summed) and of the server's processes, over the reviews answered in the run.",
     )
+    _cross_collector_tail(report, work / "ha-tail", duration, postgres)
+
+
+def _cross_collector_tail(
+    report: Report, work: Path, duration: float, postgres: PostgresServer
+) -> None:
+    """Reviews posted to one collector, read from a stream on another of the same database."""
+    work.mkdir()
+    with replicas(work, postgres.create_database(), 2, timeout=120) as (a, b):
+        same, other = asyncio.run(_tail_latencies(a, [a, b], duration))
+    _tail_report(
+        report,
+        "High availability: live tail across collectors (answer on A to event on B's stream)",
+        "live tail across collectors p99",
+        {"on A (the same collector)": same, "on B (the other collector)": other},
+        f"Reviews posted to collector A at {TAIL_RATE}/s, one stream held open on A and one on"
+        " collector B of the same database, same run: A's commit notifies B's listener"
+        " (LISTEN/NOTIFY), which wakes B's streams to read by id. Timed from A's answer to the"
+        " event's arrival on each stream.",
+    )
 
 
 def _shared_load(
@@ -554,42 +574,70 @@ def queries(report: Report, process: CollectorProcess, events: int, store: str =
     )
 
 
-def live_tail(report: Report, process: CollectorProcess, duration: float, rate: int = 100) -> None:
-    latencies = asyncio.run(_tail_latencies(process, duration, rate))
-    ordered = sorted(latencies)
-    p50, p99 = (ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.99))
-    report.table(
+TAIL_RATE = 100
+
+
+def live_tail(report: Report, process: CollectorProcess, duration: float) -> None:
+    (latencies,) = asyncio.run(_tail_latencies(process, [process], duration))
+    _tail_report(
+        report,
         "Live tail: webhook answer to event on /api/v1/stream",
-        ["reviews", "rate", "p50 ms", "p99 ms", "max ms"],
-        [[len(ordered), f"{rate}/s", p50, p99, ordered[-1]]],
+        "live tail p99",
+        {"the same collector": latencies},
         "Negative values mean the stream delivered the event before the webhook's answer had"
         " reached its client: both follow the same commit.",
     )
-    report.check("live tail p99", f"{p99:.1f} ms", "<= 100 ms", p99 <= 100)
 
 
-async def _tail_latencies(process: CollectorProcess, duration: float, rate: int) -> list[float]:
+def _tail_report(
+    report: Report, title: str, target: str, streams: dict[str, list[float]], note: str
+) -> None:
+    """A row per stream; the target is checked on the last one."""
+    rows = [[name, *_tail_row(latencies)] for name, latencies in streams.items()]
+    report.table(title, ["stream", "reviews", "rate", "p50 ms", "p99 ms", "max ms"], rows, note)
+    p99 = rows[-1][4]
+    report.check(target, f"{p99:.1f} ms", "<= 100 ms", p99 <= 100)
+
+
+def _tail_row(latencies: list[float]) -> list[Any]:
+    ordered = sorted(latencies)
+    p50, p99 = (ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.99))
+    return [len(ordered), f"{TAIL_RATE}/s", p50, p99, ordered[-1]]
+
+
+async def _tail_latencies(
+    post_to: CollectorProcess, streams_from: Sequence[CollectorProcess], duration: float
+) -> list[list[float]]:
+    """Reviews posted to one collector at TAIL_RATE a second, each timed from its answer to
+    its arrival on a stream of each of `streams_from` (that collector or others)."""
     answered: dict[str, float] = {}
-    arrived: dict[str, float] = {}
+    arrivals: list[dict[str, float]] = [{} for _ in streams_from]
     reviews = bodies()
     async with aiohttp.ClientSession() as session:
-        stream = await session.get(f"{process.api_url}/api/v1/stream", timeout=None)
-        await stream.content.readline()  # ": connected"
-        reader = asyncio.create_task(_read_stream(stream, arrived))
-        ssl = process.ssl_context()
+        streams, readers = [], []
+        for stream_from, arrived in zip(streams_from, arrivals, strict=True):
+            stream = await session.get(f"{stream_from.api_url}/api/v1/stream", timeout=None)
+            await stream.content.readline()  # ": connected"
+            streams.append(stream)
+            readers.append(asyncio.create_task(_read_stream(stream, arrived)))
+        ssl = post_to.ssl_context()
         started = time.perf_counter()
-        for number in range(int(duration * rate)):
-            await asyncio.sleep(max(0.0, started + number / rate - time.perf_counter()))
+        for number in range(int(duration * TAIL_RATE)):
+            await asyncio.sleep(max(0.0, started + number / TAIL_RATE - time.perf_counter()))
             review = reviews[number % len(reviews)]
             uid = f"tail-{number}-{os.getpid()}"
             body = {**review, "request": {**review["request"], "uid": uid}}
-            async with session.post(process.webhook_url, json=body, ssl=ssl) as answer:
+            async with session.post(post_to.webhook_url, json=body, ssl=ssl) as answer:
                 await answer.read()
                 answered[uid] = time.perf_counter()
         await asyncio.sleep(1.0)
-        reader.cancel()
-        stream.close()
-    return [(arrived[uid] - answered[uid]) * 1000 for uid in answered if uid in arrived]
+        for reader, stream in zip(readers, streams, strict=True):
+            reader.cancel()
+            stream.close()
+    return [
+        [(arrived[uid] - answered[uid]) * 1000 for uid in answered if uid in arrived]
+        for arrived in arrivals
+    ]
 
 
 async def _read_stream(stream: aiohttp.ClientResponse, arrived: dict[str, float]) -> None:
