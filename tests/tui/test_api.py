@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from logistis.backoff import Backoff
 from logistis.tui.core.api import (
-    Backoff,
     CollectorClient,
     CollectorHTTPError,
     CollectorUnreachable,

@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
+from logistis.backoff import Backoff
 from logistis.tui.core.events import (
     BlindSpot,
     Event,
@@ -272,22 +273,6 @@ class LinkStatus:
     state: LinkState
     reason: str = ""
     retry_in: float = 0.0
-
-
-class Backoff:
-    """Exponential delays between reconnection attempts, reset once a stream is live."""
-
-    def __init__(self, first: float = 0.25, factor: float = 2.0, cap: float = 8.0):
-        self._first, self._factor, self._cap = first, factor, cap
-        self._delay = first
-
-    def next(self) -> float:
-        delay = self._delay
-        self._delay = min(self._delay * self._factor, self._cap)
-        return delay
-
-    def reset(self) -> None:
-        self._delay = self._first
 
 
 @dataclass(frozen=True, slots=True)
