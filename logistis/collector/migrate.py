@@ -1,8 +1,8 @@
 """`logistis-collector migrate-store --from URL --to URL`: move a history to another store.
 
 Typically from the embedded SQLite file to PostgreSQL, once, while no collector writes to
-either. Prints progress on a terminal and, at the end, the counts on both sides; exits 1 if
-they differ. Interrupted, it resumes where the destination stands.
+either. Prints progress on a terminal and, at the end, the counts of events and of collector
+runs on both sides; exits 1 if they differ. Interrupted, it resumes where the destination stands.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="logistis-collector migrate-store",
         description=(
             "Copy the recorded history from one store to another (ids, times, users, objects "
-            "and everything derived from them). Stop the collectors first. Run again after an "
-            "interruption: it resumes where it stopped."
+            "and everything derived from them, and the collectors' heartbeats that tell the "
+            "blind spots). Stop the collectors first. Run again after an interruption: it "
+            "resumes where it stopped."
         ),
         epilog=(
             "example:\n"
@@ -55,9 +56,18 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"copied {copied.copied:,} events; up to id {copied.last_id}: "
         f"source {copied.source:,}, destination {copied.destination:,}"
-        + (" (match)" if copied.matches else " (DIFFERENT)")
+        + _verdict(copied.source == copied.destination)
+    )
+    print(
+        f"copied {copied.runs_copied:,} collector runs (heartbeats): "
+        f"source {copied.runs_source:,}, destination {copied.runs_destination:,}"
+        + _verdict(copied.runs_source == copied.runs_destination)
     )
     return 0 if copied.matches else 1
+
+
+def _verdict(same: bool) -> str:
+    return " (match)" if same else " (DIFFERENT)"
 
 
 async def migrate(source: StoreURL, destination: StoreURL, terminal: TextIO) -> Copied:

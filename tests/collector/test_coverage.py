@@ -1,8 +1,10 @@
-"""Blind spots: the periods when no collector was recording, from their heartbeats."""
+"""Blind spots: the periods when no collector was recording, from their heartbeats, and the
+heartbeats retention keeps."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from logistis.collector.coverage import (
@@ -11,9 +13,13 @@ from logistis.collector.coverage import (
     Run,
     blind_spots,
     clipped,
+    now_ms,
     seconds_since_gap,
 )
-from logistis.collector.store import StoreURL
+from logistis.collector.retention import enforce_once
+from logistis.collector.settings import Retention
+from logistis.collector.store import StoreURL, open_store
+from tests.collector.test_retention import stored_events
 from tests.support.collector import CollectorProcess
 from tests.support.stores import store_env
 
@@ -98,3 +104,44 @@ def test_a_killed_collector_is_blind_from_its_last_beat(tmp_path: Path):
     assert since["items"] == []  # the window starts as recording resumes
     assert before["items"] == []
     assert since["heartbeatSeconds"] == 1
+
+
+DAY = 86_400 * SECOND
+
+
+async def test_retention_keeps_the_heartbeats_the_blind_spots_of_the_kept_history_need(
+    store_url: StoreURL,
+):
+    now = now_ms()
+    runs = [
+        Run("a/1", now - 60 * DAY, now - 50 * DAY, now - 50 * DAY),
+        Run("a/2", now - 45 * DAY, now - 35 * DAY, None),  # killed
+        Run("a/3", now - 20 * DAY, now - 12 * DAY, now - 12 * DAY),
+        Run("b/1", now - 9 * DAY, now, None),  # beating: a blind spot before it, from 12 days
+    ]
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record(stored_events([40] * 5 + [10] * 5))
+        await store.import_runs(runs)
+        # Nothing is removed while the oldest event is older than every run's end but the
+        # first: its end begins the blind spot before the next one.
+        assert await enforce_once(store, Retention(max_age=timedelta(days=100))) == 0
+        assert sorted(await store.runs(), key=lambda r: r.started_ms) == runs
+        # The oldest kept event is now 10 days old: the runs that ended before the one that
+        # ended last before it (12 days ago) go.
+        assert await enforce_once(store, Retention(max_age=timedelta(days=30))) == 5
+        kept = sorted(await store.runs(), key=lambda r: r.started_ms)
+    assert kept == runs[2:]
+    # The blind spots from the last removed run's end on are told exactly as before, the one
+    # that reaches into the kept history among them.
+    later = [s for s in blind_spots(runs, now, 10) if s.start_ms >= runs[2].beat_ms]
+    assert (
+        blind_spots(kept, now, 10) == later == [BlindSpot(now - 12 * DAY, now - 9 * DAY, "stopped")]
+    )
+
+
+async def test_retention_keeps_every_heartbeat_of_a_store_without_events(store_url: StoreURL):
+    runs = [Run("a/1", 0, 50 * SECOND, 60 * SECOND), Run("a/2", 90 * SECOND, 100 * SECOND, None)]
+    async with open_store(store_url) as store:
+        await store.import_runs(runs)
+        await enforce_once(store, Retention(max_age=timedelta(days=1)))
+        assert sorted(await store.runs(), key=lambda r: r.started_ms) == runs

@@ -1,5 +1,6 @@
 """`migrate-store`: a SQLite history with the demo's traffic copied to PostgreSQL, compared
-event by event (summaries, objects, namespaces, facets), after an interrupted first run."""
+event by event (summaries, objects, namespaces, facets), after an interrupted first run; the
+collectors' runs (heartbeats) copied both ways."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from logistis.collector.coverage import Run
 from logistis.collector.query import EventQuery, Page
 from logistis.collector.store import Store, StoreURL, open_store
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
+from tests.collector.test_retention import stored_events
 from tests.support.collector import run_collector_command
 from tests.support.postgres import PostgresServer
+from tests.support.stores import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_EVENTS = 1500
@@ -93,7 +97,7 @@ def test_migrate_store_copies_a_demo_history_event_by_event_and_resumes(
     assert result.returncode == 0, result.stderr
     copied, stored = asyncio.run(both(source, destination))
     total = len(copied["details"])
-    assert result.stdout.strip() == (
+    assert result.stdout.splitlines()[0] == (
         f"copied {total - INTERRUPTED_AT:,} events; up to id {copied['last']}: "
         f"source {total:,}, destination {total:,} (match)"
     )
@@ -116,3 +120,54 @@ def test_migrate_store_refuses_a_destination_that_is_not_a_copy(tmp_path: Path):
     assert result.returncode == 1
     assert "not a copy of" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def stop_when_the_events_are_copied(done: int, total: int) -> None:
+    if done == total:
+        raise Interrupted
+
+
+async def seeded_with_runs(url: StoreURL) -> list[Run]:
+    async with open_store(url) as store:
+        await store.record(stored_events([1] * 3))
+        await store.start_run("a/1", 1000)
+        await store.stop_run("a/1", 1000, 5000)
+        await store.start_run("b/1", 2000)
+        await store.beat("b/1", 2000, 9000)  # killed after this beat
+        return await store.runs()
+
+
+async def interrupted_before_the_runs(source: StoreURL, destination: StoreURL) -> list[Run]:
+    async with open_store(source) as src, open_store(destination) as dst:
+        with pytest.raises(Interrupted):
+            await copy_history(src, dst, stop_when_the_events_are_copied)
+        return await dst.runs()
+
+
+async def runs_of(url: StoreURL) -> list[Run]:
+    async with open_store(url) as store:
+        return sorted(await store.runs(), key=lambda run: run.started_ms)
+
+
+@pytest.mark.parametrize("source_backend", BACKENDS)
+def test_migrate_store_copies_the_collectors_runs_and_resumes(
+    tmp_path: Path, postgres: PostgresServer, source_backend: str
+):
+    sqlite, database = StoreURL.sqlite(tmp_path / "logistis.db"), postgres.create_database()
+    source, destination = (sqlite, database) if source_backend == "sqlite" else (database, sqlite)
+    runs = asyncio.run(seeded_with_runs(source))
+    assert asyncio.run(interrupted_before_the_runs(source, destination)) == []
+
+    outputs = []
+    for _ in range(2):  # resumed, then once more with nothing left to copy
+        result = run_collector_command(
+            ["migrate-store", "--from", source.url, "--to", destination.url]
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout.splitlines())
+    assert [lines[1] for lines in outputs] == [
+        "copied 2 collector runs (heartbeats): source 2, destination 2 (match)",
+        "copied 0 collector runs (heartbeats): source 2, destination 2 (match)",
+    ]
+    assert outputs[0][0] == "copied 0 events; up to id 3: source 3, destination 3 (match)"
+    assert asyncio.run(runs_of(destination)) == sorted(runs, key=lambda run: run.started_ms)

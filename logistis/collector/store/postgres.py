@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import astuple
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,7 +29,7 @@ from logistis.backoff import Backoff
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.judgements import Judgement
 from logistis.collector.store import postgres_sql as sql
-from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
+from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
 from logistis.collector.store.queries import SQLQueries, judgement_rows
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
@@ -178,6 +179,15 @@ class PostgresStore(SQLQueries):
     async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None:
         await self._write(lambda c: c.execute(sql.STOP_HEARTBEAT, collector, started_ms, at_ms))
 
+    async def import_runs(self, runs: Sequence[Run]) -> None:
+        rows = [astuple(run) for run in runs]
+
+        async def copy(connection: Connection) -> None:
+            async with connection.transaction():
+                await connection.executemany(sql.IMPORT_HEARTBEAT, rows)
+
+        await self._write(copy)
+
     async def save_derived(
         self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
     ) -> None:
@@ -281,6 +291,9 @@ class PostgresStore(SQLQueries):
                 if deleted == 0:
                     break
         await self._delete(sql.DELETE_UNUSED_IDENTITIES)
+        # Heartbeats follow the oldest kept event (see postgres_sql); outside the write lock,
+        # which commit groups take: they never touch heartbeats.
+        await self._write(lambda c: c.execute(sql.DELETE_OLD_HEARTBEATS))
         return removed
 
     async def _delete(self, statement: str, *params: Any) -> int:

@@ -91,7 +91,8 @@ class Store(Protocol):
 
     async def expire(self, retention: Retention, now: datetime) -> int:
         """Remove events past the age and size limits (the per-resource limit is applied as
-        events are recorded); returns how many were removed."""
+        events are recorded), and the heartbeats older than what the blind spots of the kept
+        history need; returns how many events were removed."""
         ...
 
     # -- deriving (collector.deriver) -------------------------------------------------------
@@ -173,6 +174,11 @@ class Store(Protocol):
 
     async def runs(self) -> list[Run]:
         """Every collector run's heartbeats."""
+        ...
+
+    async def import_runs(self, runs: Sequence[Run]) -> None:
+        """Store copied runs as they were (a run already there takes its copy's beats), in one
+        transaction."""
         ...
 
     # -- copying the history (migrate-store) -------------------------------------------------

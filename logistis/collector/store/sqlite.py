@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import astuple
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,7 +26,7 @@ import orjson
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.judgements import Judgement
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.protocol import NotStored, StoredRow, StoreError
+from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
 from logistis.collector.store.queries import SQLQueries, judgement_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.threads import worker
@@ -266,8 +267,9 @@ class SQLiteStore(SQLQueries):
                 removed += deleted
                 if deleted == 0:
                     break
-        # Identities follow their events.
+        # Identities follow their events, heartbeats the oldest kept one (see sqlite_sql).
         await self._delete(sql.DELETE_UNUSED_IDENTITIES, ())
+        await self._delete(sql.DELETE_OLD_HEARTBEATS, ())
         return removed
 
     async def start_run(self, collector: str, started_ms: int) -> None:
@@ -278,6 +280,12 @@ class SQLiteStore(SQLQueries):
 
     async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None:
         await self._write(sql.STOP_HEARTBEAT, (at_ms, at_ms, collector, started_ms))
+
+    async def import_runs(self, runs: Sequence[Run]) -> None:
+        rows = [astuple(run) for run in runs]
+        await self._writer.run(
+            lambda c: _in_transaction(c, lambda t: t.executemany(sql.IMPORT_HEARTBEAT, rows))
+        )
 
     async def _write(self, statement: str, params: Sequence[Any]) -> None:
         await _mapped(

@@ -208,6 +208,18 @@ STOP_HEARTBEAT = (
 )
 # One row per run of a collector: few enough to read whole.
 SELECT_HEARTBEATS = "SELECT collector, started_ms, beat_ms, stopped_ms FROM heartbeats"
+# Runs copied by migrate-store, as they were.
+IMPORT_HEARTBEAT = "INSERT OR REPLACE INTO heartbeats VALUES (?, ?, ?, ?)"
+# Retention: the runs that ended before the one that ended last before the oldest kept event
+# (a run ends at its last beat; a clean stop writes one). That run stays: the blind spot after
+# it may reach into the kept history. Every blind spot after its end is told as before: the
+# runs removed all ended earlier, so they covered nothing after it.
+# The oldest kept event is the one of the lowest id: times rise with ids, and the id is indexed.
+DELETE_OLD_HEARTBEATS = """
+    DELETE FROM heartbeats WHERE beat_ms < (
+        SELECT max(beat_ms) FROM heartbeats
+        WHERE beat_ms < (SELECT time_ms FROM events ORDER BY id LIMIT 1))
+"""
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"

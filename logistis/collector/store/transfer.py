@@ -3,7 +3,9 @@
 Events go over exactly as kept (ids, times, users, compressed objects, change summaries) in
 chunks, each committed in one transaction; the destination rebuilds what it derives from them
 (identities, aggregates) as it stores them. Where the destination's newest id is, the copy
-stands: run again after an interruption, it resumes there.
+stands: run again after an interruption, it resumes there. Then the collectors' runs (their
+heartbeats, which tell the blind spots) that the destination does not hold as they are, in one
+transaction: a run again after an interruption copies only those still missing.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ class Copied:
     """The source's newest id when the copy began: everything up to it is compared."""
     source: int
     destination: int
+    runs_copied: int
+    """Collector runs copied by this run."""
+    runs_source: int
+    runs_destination: int
+    """The source's runs that the destination holds as they are."""
 
     @property
     def matches(self) -> bool:
-        return self.source == self.destination
+        return self.source == self.destination and self.runs_source == self.runs_destination
 
 
 async def copy_history(
@@ -49,7 +56,16 @@ async def copy_history(
         after, copied, done = rows[-1][0], copied + len(rows), done + len(rows)
         if progress is not None:
             progress(done, total)
-    return Copied(copied, last_id, total, await destination.count(last_id))
+    runs = await source.runs()
+    held = set(await destination.runs())
+    missing = [run for run in runs if run not in held]
+    if missing:
+        await destination.import_runs(missing)
+    held = set(await destination.runs())
+    return Copied(
+        copied, last_id, total, await destination.count(last_id),
+        len(missing), len(runs), sum(run in held for run in runs),
+    )  # fmt: skip
 
 
 async def _resume_point(source: Store, destination: Store, last_id: int) -> int:
