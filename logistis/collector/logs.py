@@ -53,3 +53,6 @@ def configure(log_format: str, level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # At debug level aiosqlite logs every statement with its parameters: objects included.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # While PostgreSQL is away, asyncpg's pool logs every failed reconnect with a traceback,
+    # three a retry: the store's own warning, its metrics and /readyz already say so, once.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

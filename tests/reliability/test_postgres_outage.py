@@ -155,3 +155,5 @@ def test_the_commit_listener_backs_off_while_postgresql_is_down_and_its_stream_m
         assert len(log_lines(collector, LISTENER_LOST)) == 1
         assert log_lines(collector, "commit listener still cannot reach") == []
         assert len(log_lines(collector, LISTENING)) == 1
+        # Nor the pool's traceback at each of its own attempts.
+        assert log_lines(collector, "asyncpg.pool") == []
