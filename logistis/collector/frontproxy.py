@@ -216,7 +216,7 @@ def configmap_source(kubeconfig: Path | None) -> Source:
     """The ConfigMap, read with the pod's service account (Role
     extension-apiserver-authentication-reader in kube-system), or the kubeconfig's context."""
     # Imported here: the official client costs a third of a second at every start, and only
-    # this source, in a pod, needs it.
+    # this source needs it.
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 

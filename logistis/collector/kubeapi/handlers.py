@@ -20,7 +20,6 @@ from logistis.collector.frontproxy import RequestHeaderAuth, Unauthenticated, au
 from logistis.collector.http import RUNTIME, Handler
 from logistis.collector.kubeapi import discovery, openapi
 from logistis.collector.kubeapi.blindspots import (
-    Window,
     blind_spot,
     blind_spot_list,
     blind_spot_table,
@@ -182,25 +181,25 @@ async def _list(
 
 
 async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResponse:
-    """A list from the heartbeats, or one spot by its name (its start)."""
+    """The list (in its window), or one spot by its name (its start), from the heartbeats."""
+    window = parse_window(list(request.query.items())) if name is None else None
     runtime = request.app[RUNTIME]
-    window = parse_window(list(request.query.items())) if name is None else Window(None, None)
     moment = now_ms()
-    spots = blind_spots(
-        await runtime.store.runs(), moment, runtime.settings.heartbeat_interval_seconds
-    )
-    spots = clipped(spots, window.since_ms, window.until_ms)
-    if name is not None:
+    interval = runtime.settings.heartbeat_interval_seconds
+    spots = blind_spots(await runtime.store.runs(), moment, interval)
+    if window is not None:
+        spots = clipped(spots, window.since_ms, window.until_ms)
+    else:
         spots = [s for s in spots if str(s.start_ms) == name]
         if not spots:
-            raise not_found(_qualified(BLIND_SPOTS), name)
+            raise not_found(_qualified(BLIND_SPOTS), str(name))
     version = accepted_table_version(request.headers.get("Accept", ""))
     if version:
         include = include_object(request.query.get("includeObject"))
         return _json(blind_spot_table(version, spots, moment, include))
-    if name is not None:
-        return _json(blind_spot(spots[0], moment))
-    return _json(blind_spot_list(spots, moment))
+    if window is not None:
+        return _json(blind_spot_list(spots, moment))
+    return _json(blind_spot(spots[0], moment))
 
 
 def _namespace(query: EventQuery) -> str | None:
