@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from pathlib import Path
@@ -109,6 +110,17 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
 
         await pilot.press("slash")  # the filter input's bindings join the screen's
         await wait_until(pilot, lambda: footer.query("FooterKey").first() not in keys)
+
+
+async def test_what_exists_once_the_app_is_up_is_left_out_of_full_collections(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        assert gc.get_freeze_count() > 10_000  # modules, styles, the main screen's widgets
+        await pilot.press("q")
+    assert gc.get_freeze_count() == 0  # collectable again once the app has ended
 
 
 async def test_live_events_arrive_and_are_counted_when_scrolled_away(tmp_path: Path) -> None:
