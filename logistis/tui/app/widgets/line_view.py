@@ -55,17 +55,20 @@ class LineView(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         index = scroll_y + y
         width = self.scrollable_content_region.width
+        # The widget's own style as Textual caches it until its styles change (`rich_style`
+        # walks every ancestor's styles again at each call).
+        base = self.visual_style.rich_style
         if index >= len(self.lines):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         strip = self._strips.get(index)
         if strip is None:
-            strip = self._strips[index] = self._strip(index)
-        cropped = strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+            strip = self._strips[index] = self._strip(index, base)
+        cropped = strip.crop_extend(scroll_x, scroll_x + width, base)
         return cropped.apply_offsets(scroll_x, index)  # where the mouse is, for selecting
 
-    def _strip(self, index: int) -> Strip:
+    def _strip(self, index: int, base: Style) -> Strip:
         text = self.lines[index]
-        style = self.rich_style if self._styles is None else self.rich_style + self._styles[index]
+        style = base if self._styles is None else base + self._styles[index]
         span = self.text_selection.get_span(index) if self.text_selection else None
         if span is None:
             return Strip([Segment(text, style)], cell_len(text))
