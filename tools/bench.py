@@ -745,7 +745,7 @@ async def _diff_shown(api_url: str, event_id: int) -> tuple[float, float]:
         screen = DiffScreen(summary, client, app.browse.clock)
         await app.push_screen(screen)
         fetched = await _once(lambda: screen.event is not None, started)
-        await _once(lambda: screen.rendering is not None, started)
+        await _once(lambda: "diff" in screen.shown, started)
         await pilot.pause(0)
         shown = time.perf_counter()
         if "key-0000" not in app.export_screenshot():  # the first changed line

@@ -15,7 +15,7 @@ from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.app.screens.diff import NO_CHANGE, DiffScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.line_view import LineView
-from logistis.tui.core.diff import DiffKind
+from logistis.tui.core.diff import ELISION, DiffKind
 from logistis.tui.core.events import EventFilter
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
@@ -23,6 +23,7 @@ from tests.tui.conftest import wait_until
 
 SIZE = (160, 40)
 KEYS = 600  # a diff of ~100 lines: longer than the screen is high
+LARGE = 2000  # the benchmark's object: 2,000 keys, every 100th changed
 
 
 def configmap_update(
@@ -49,13 +50,21 @@ def configmap_update(
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    """A long ConfigMap changed in every 60th key, and one updated in its noise alone."""
+    """A long ConfigMap changed in every 60th key, one of 2,000 keys changed in every 100th,
+    and one updated in its noise alone."""
     data = {f"key-{n:04d}": f"value {n}" for n in range(KEYS)}
     changed = data | {f"key-{n:04d}": f"changed {n}" for n in range(0, KEYS, 60)}
+    large = {f"key-{n:04d}": f"value {n}" for n in range(LARGE)}
+    large_changed = large | {f"key-{n:04d}": f"changed {n}" for n in range(0, LARGE, 100)}
     noise_only = configmap_update("quiet", {"a": "1"}, {"a": "1"})
     noise_only["request"]["object"]["metadata"]["resourceVersion"] = "339"
+    reviews = [
+        configmap_update("long", data, changed),
+        configmap_update("large", large, large_changed),
+        noise_only,
+    ]
     with CollectorProcess(tmp_path_factory.mktemp("diff") / "data") as process:
-        responses = post_reviews(process, [configmap_update("long", data, changed), noise_only])
+        responses = post_reviews(process, reviews)
         assert all(r.status_code == 200 for r in responses)
         yield process
 
@@ -67,7 +76,7 @@ async def open_diff(app: LogistisApp, pilot: Pilot[None], name: str) -> DiffScre
     await pilot.press("enter")
     screen = app.screen
     assert isinstance(screen, DiffScreen)
-    await wait_until(pilot, lambda: screen.rendering is not None)
+    await wait_until(pilot, lambda: "diff" in screen.shown)
     return screen
 
 
@@ -81,6 +90,12 @@ def texts(view: LineView) -> list[str]:
     return [text for text, _ in drawn(view)]
 
 
+def color(style: Style | None) -> Color:
+    assert style is not None
+    assert style.color is not None
+    return Color.from_rich_color(style.color)
+
+
 async def test_the_end_of_a_long_diff_scrolls_into_view(collector: CollectorProcess) -> None:
     app = LogistisApp(ConnectionSettings(url=collector.api_url))
     async with app.run_test(size=SIZE) as pilot:
@@ -92,8 +107,7 @@ async def test_the_end_of_a_long_diff_scrolls_into_view(collector: CollectorProc
         await pilot.press("tab", "end")  # from the tabs to the diff, then its end
         assert view.scroll_y == view.max_scroll_y > 0
         shown = texts(view)
-        assert screen.rendering is not None
-        assert shown[-1] == screen.rendering.diff[-1].marked
+        assert shown[-1] == screen.shown["diff"].lines[-1]
         assert "+   key-0540: changed 540" in shown  # the last change of the data
         assert "--- team-b/long (before)" not in shown
 
@@ -109,17 +123,72 @@ async def test_added_and_removed_lines_are_marked_and_colored(
         screen = await open_diff(app, pilot, "long")
         theme = app.current_theme
         rows = dict(drawn(screen.query_one("#diff-view", LineView)))
+        assert color(rows["-   key-0000: value 0"]) == Color.parse(theme.error)
+        assert color(rows["+   key-0000: changed 0"]) == Color.parse(theme.success)
+        assert color(rows["--- team-b/long (before)"]) == Color.parse(theme.accent or theme.primary)
+        assert color(rows["    key-0001: value 1"]) != color(rows["+   key-0000: changed 0"])
 
-        def color(text: str) -> Color:
-            style = rows[text]
-            assert style is not None
-            assert style.color is not None
-            return Color.from_rich_color(style.color)
 
-        assert color("-   key-0000: value 0") == Color.parse(theme.error)
-        assert color("+   key-0000: changed 0") == Color.parse(theme.success)
-        assert color("--- team-b/long (before)") == Color.parse(theme.accent or theme.primary)
-        assert color("    key-0001: value 1") != color("+   key-0000: changed 0")
+async def test_the_diff_of_a_2000_line_object_from_its_first_lines_to_its_last(
+    collector: CollectorProcess,
+) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "large")
+        view = screen.query_one("#diff-view", LineView)
+        assert texts(view)[:6] == [
+            "--- team-b/large (before)",
+            "+++ team-b/large (after)",
+            "  apiVersion: v1",
+            "  data:",
+            "-   key-0000: value 0",
+            "+   key-0000: changed 0",
+        ]
+
+        await pilot.press("tab", "end")
+        assert view.scroll_y == view.max_scroll_y > 0
+        assert texts(view)[-10:] == [
+            ELISION,
+            "    key-1897: value 1897",
+            "    key-1898: value 1898",
+            "    key-1899: value 1899",
+            "-   key-1900: value 1900",
+            "+   key-1900: changed 1900",
+            "    key-1901: value 1901",
+            "    key-1902: value 1902",
+            "    key-1903: value 1903",
+            ELISION,
+        ]
+        theme, rows = app.current_theme, dict(drawn(view))
+        assert color(rows["-   key-1900: value 1900"]) == Color.parse(theme.error)
+        assert color(rows["+   key-1900: changed 1900"]) == Color.parse(theme.success)
+        assert color(rows["    key-1901: value 1901"]) == color(rows["    key-1897: value 1897"])
+        assert color(rows["    key-1901: value 1901"]) != Color.parse(theme.success)
+        assert all(
+            style is not None and style.dim for text, style in drawn(view) if text == ELISION
+        )
+
+        await pilot.press("home")
+        assert texts(view)[0] == "--- team-b/large (before)"
+
+
+async def test_the_object_tab_of_a_2000_line_object_scrolls_to_its_last_line(
+    collector: CollectorProcess,
+) -> None:
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_diff(app, pilot, "large")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: "object" in screen.shown)
+        view = screen.query_one("#object-view", LineView)
+        assert view.virtual_size.height == len(view.lines) > LARGE
+        assert texts(view)[:3] == ["apiVersion: v1", "data:", "  key-0000: changed 0"]
+
+        await pilot.press("tab", "end")
+        shown = texts(view)
+        assert shown[-1] == view.lines[-1].rstrip() != ""
+        assert "apiVersion: v1" not in shown
+        assert view.lines.index("  key-1999: value 1999") == LARGE + 1
 
 
 async def test_patch_and_object_are_drawn_when_their_tab_is_first_shown(
@@ -134,11 +203,13 @@ async def test_patch_and_object_are_drawn_when_their_tab_is_first_shown(
         assert obj.lines == []
 
         await pilot.press("2")
+        await wait_until(pilot, lambda: "patch" in screen.shown)
         assert 'replace /data/key-0000: "value 0" -> "changed 0"' in texts(patch)
         assert len(patch.lines) == KEYS // 60
         assert obj.lines == []
 
         await pilot.press("3")
+        await wait_until(pilot, lambda: "object" in screen.shown)
         assert texts(obj)[:3] == ["apiVersion: v1", "data:", "  key-0000: changed 0"]
         assert "  key-0599: value 599" in obj.lines
 
@@ -153,12 +224,12 @@ async def test_a_change_to_noise_alone_says_so_until_noise_is_shown(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_diff(app, pilot, "quiet")
         view = screen.query_one("#diff-view", LineView)
-        assert screen.rendering is not None
-        assert screen.rendering.diff == []
+        assert screen.shown["diff"].lines == [NO_CHANGE]
+        assert screen.shown["diff"].kinds is None
         assert texts(view)[0] == NO_CHANGE
 
         await pilot.press("m")
-        await wait_until(pilot, lambda: bool(screen.rendering and screen.rendering.diff))
+        await wait_until(pilot, lambda: "diff" in screen.shown and screen.shown["diff"].kinds)
         assert '+   resourceVersion: "339"' in texts(view)
 
 
@@ -173,17 +244,21 @@ async def test_diff_of_a_set_image(fed_collector: CollectorProcess) -> None:
         await pilot.press("enter")
         screen = app.screen
         assert isinstance(screen, DiffScreen)
-        await wait_until(pilot, lambda: screen.rendering is not None)
-        assert screen.rendering is not None
-        changed = [(line.kind, line.text.strip()) for line in screen.rendering.diff]
+        await wait_until(pilot, lambda: "diff" in screen.shown)
+        diff = screen.shown["diff"]
+        assert diff.kinds is not None
+        changed = [
+            (kind, line[2:].strip()) for kind, line in zip(diff.kinds, diff.lines, strict=True)
+        ]
         assert (DiffKind.REMOVE, "- image: nginx:1.25") in changed
         assert (DiffKind.ADD, "- image: nginx:1.27") in changed
         assert not any("managedFields" in text for _, text in changed)
 
         await pilot.press("m")
-        await wait_until(pilot, lambda: screen.rendering is not None and screen.show_noise)
-        await wait_until(pilot, lambda: "managedFields" in str(screen.rendering))
+        await wait_until(pilot, lambda: "diff" in screen.shown and screen.show_noise)
+        assert any("managedFields" in line for line in screen.shown["diff"].lines)
         await pilot.press("2")
+        await wait_until(pilot, lambda: "patch" in screen.shown)
         patch = screen.query_one("#patch-view", LineView).lines
         assert '/spec/template/spec/containers/0/image: "nginx:1.25" -> "nginx:1.27"' in "\n".join(
             patch

@@ -115,7 +115,7 @@ def test_diff_screen(snap: Callable[..., bool], fed_collector: CollectorProcess)
             row=next(i for i, e in enumerate(table.events) if e.field_manager == "kubectl-set")
         )
         await pilot.press("enter")
-        await wait_until(pilot, lambda: getattr(app.screen, "rendering", None) is not None)
+        await wait_until(pilot, lambda: "diff" in getattr(app.screen, "shown", {}))
 
     assert snap(app, extra=open_set_image)
 

@@ -17,7 +17,7 @@ from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.line_view import LineView
 from logistis.tui.core.api import CollectorClient
-from logistis.tui.core.diff import DiffLine, patch_lines, strip_noise, to_yaml, unified_diff
+from logistis.tui.core.diff import DiffKind, patch_lines, strip_noise, to_yaml, unified_diff
 from logistis.tui.core.events import Event
 from logistis.tui.core.marks import gap_line, never_landed_line
 
@@ -26,23 +26,27 @@ BEFORE_SIDE = "  so the (before) side below is not what the previous recorded ev
 
 
 @dataclass(frozen=True, slots=True)
-class Rendering:
-    """Everything the screen shows for one event, computed off the UI thread."""
+class Shown:
+    """What one tab shows of one event, computed off the UI thread: its lines and, for the
+    diff, the kind of each line (which decides its colour)."""
 
-    diff: list[DiffLine]
-    patch: list[str]
-    yaml: list[str]  # the object, a line each
+    lines: list[str]
+    kinds: list[DiffKind] | None = None
 
 
-def render(event: Event, *, show_noise: bool) -> Rendering:
+def render(event: Event, tab: str, *, show_noise: bool) -> Shown:
+    """The lines of `tab` ("diff", "patch" or "object") for `event`."""
     old, new = event.old_object, event.object
+    if tab == "patch":
+        return Shown(patch_lines(old, new, show_noise=show_noise))
+    if tab == "object":
+        shown = new if new is not None else old
+        return Shown([] if shown is None else to_yaml(strip_noise(shown, show_noise)).splitlines())
     labels = (f"{event.reference} (before)", f"{event.reference} (after)")
-    shown = new if new is not None else old
-    return Rendering(
-        diff=unified_diff(old, new, show_noise=show_noise, labels=labels),
-        patch=patch_lines(old, new, show_noise=show_noise),
-        yaml=to_yaml(strip_noise(shown, show_noise)).splitlines() if shown is not None else [],
-    )
+    diff = unified_diff(old, new, show_noise=show_noise, labels=labels)
+    if not diff:
+        return Shown([NO_CHANGE])
+    return Shown([line.marked for line in diff], [line.kind for line in diff])
 
 
 def history_marks(event: Event) -> str:
@@ -68,9 +72,9 @@ class DiffScreen(WorkingScreen):
             self.event = event
 
     class Rendered(Message):
-        def __init__(self, event: Event, rendering: Rendering, show_noise: bool) -> None:
+        def __init__(self, tab: str, shown: Shown, show_noise: bool) -> None:
             super().__init__()
-            self.event, self.rendering, self.show_noise = event, rendering, show_noise
+            self.tab, self.shown, self.show_noise = tab, shown, show_noise
 
     show_noise: reactive[bool] = reactive(False, init=False)
 
@@ -80,10 +84,10 @@ class DiffScreen(WorkingScreen):
         self.client = client
         self.clock = clock
         self.event: Event | None = None
-        self.rendering: Rendering | None = None
-        # Tabs showing the current rendering; the others are filled when first shown, so
-        # opening a large object draws its diff without laying out the object as well.
-        self._filled: set[str] = set()
+        # The tabs drawn for the event as the noise setting asks, and those asked for. A tab is
+        # computed when first shown: opening a large object diffs it, and only that.
+        self.shown: dict[str, Shown] = {}
+        self._asked: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,48 +113,39 @@ class DiffScreen(WorkingScreen):
         self.post_message(self.Fetched(await self.client.event(summary.id, summary.namespace)))
 
     # Diffing large objects is CPU work: a thread, so the UI keeps answering.
-    @work(thread=True, exclusive=True, group="diff-render", exit_on_error=False,
-          description="diffing")  # fmt: skip
-    def compute(self, event: Event, show_noise: bool) -> None:
-        self.post_message(self.Rendered(event, render(event, show_noise=show_noise), show_noise))
+    @work(thread=True, group="diff-render", exit_on_error=False, description="diffing")
+    def compute(self, event: Event, tab: str, show_noise: bool) -> None:
+        self.post_message(self.Rendered(tab, render(event, tab, show_noise=show_noise), show_noise))
 
     def on_diff_screen_fetched(self, message: Fetched) -> None:
         self.event = message.event
-        self.compute(message.event, self.show_noise)
-
-    def on_diff_screen_rendered(self, message: Rendered) -> None:
-        if message.show_noise != self.show_noise:
-            return  # a toggle happened meanwhile; its own rendering is on the way
-        self.rendering = message.rendering
-        self._filled.clear()
         self._fill(self.query_one(TabbedContent).active)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._fill(event.tabbed_content.active)
 
     def _fill(self, tab: str) -> None:
-        rendering = self.rendering
-        if rendering is None or tab in self._filled:
-            return
-        self._filled.add(tab)
-        view = self.query_one(f"#{tab}-view", LineView)
-        if tab == "patch":
-            view.show(rendering.patch)
-        elif tab == "object":
-            view.show(rendering.yaml)
-        elif rendering.diff:
-            palette = Palette.of(self.app.current_theme)
-            view.show(
-                [line.marked for line in rendering.diff],
-                [palette.diff(line.kind) for line in rendering.diff],
-            )
+        if self.event is not None and tab not in self._asked:
+            self._asked.add(tab)
+            self.compute(self.event, tab, self.show_noise)
+
+    def on_diff_screen_rendered(self, message: Rendered) -> None:
+        if message.show_noise != self.show_noise:
+            return  # a toggle happened meanwhile; its own rendering is on the way
+        shown = self.shown[message.tab] = message.shown
+        view = self.query_one(f"#{message.tab}-view", LineView)
+        if shown.kinds is None:
+            view.show(shown.lines)
         else:
-            view.show([NO_CHANGE])
+            palette = Palette.of(self.app.current_theme)
+            styles = {kind: palette.diff(kind) for kind in DiffKind}
+            view.show(shown.lines, [styles[kind] for kind in shown.kinds])
 
     def watch_show_noise(self, show_noise: bool) -> None:
         self.sub_title = "noise shown" if show_noise else "noise hidden"
-        if self.event is not None:
-            self.compute(self.event, show_noise)
+        self.shown.clear()
+        self._asked.clear()
+        self._fill(self.query_one(TabbedContent).active)
 
     def action_toggle_noise(self) -> None:
         self.show_noise = not self.show_noise
