@@ -129,6 +129,9 @@ def _scalar(value: Any) -> str:
     integers, booleans and null take a fast path (tested to agree with PyYAML), and what is
     left is remembered, since a diff renders most values twice.
     """
+    if isinstance(value, str):  # most scalars, keys included: asked first
+        plain = _PLAIN.fullmatch(value) is not None and value not in _RESERVED
+        return value if plain else _dumped(type(value), value)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list):
@@ -139,8 +142,6 @@ def _scalar(value: Any) -> str:
         return "null"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str) and _PLAIN.fullmatch(value) and value not in _RESERVED:
-        return value
     return _dumped(type(value), value)
 
 
