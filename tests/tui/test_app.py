@@ -9,8 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from logistis.tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree
@@ -110,6 +112,26 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
 
         await pilot.press("slash")  # the filter input's bindings join the screen's
         await wait_until(pilot, lambda: footer.query("FooterKey").first() not in keys)
+
+
+async def test_the_footer_is_drawn_with_its_screen(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        assert app.browse.client is not None
+        screen = DiffScreen(table(app).events[0], app.browse.client, app.browse.clock)
+        await app.push_screen(screen)  # mounted, not yet laid out or focused
+        keys = list(screen.query_one(KeyFooter).query(FooterKey))
+        assert [key.description for key in keys] == [
+            "Back",
+            "Noise",
+            "Diff",
+            "Patch",
+            "Object",
+            "palette",
+        ]
+        await pilot.pause()
+        assert list(screen.query_one(KeyFooter).query(FooterKey)) == keys  # not rebuilt
 
 
 async def test_what_exists_once_the_app_is_up_is_left_out_of_full_collections(
