@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -69,6 +70,16 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
         yield process
 
 
+@asynccontextmanager
+async def diff_of(
+    collector: CollectorProcess, name: str
+) -> AsyncIterator[tuple[Pilot[None], DiffScreen]]:
+    """The app against `collector`, on the diff screen of the event of object `name`."""
+    app = LogistisApp(ConnectionSettings(url=collector.api_url))
+    async with app.run_test(size=SIZE) as pilot:
+        yield pilot, await open_diff(app, pilot, name)
+
+
 async def open_diff(app: LogistisApp, pilot: Pilot[None], name: str) -> DiffScreen:
     table = app.browse.query_one(EventTable)
     await wait_until(pilot, lambda: bool(table.events))
@@ -97,9 +108,7 @@ def color(style: Style | None) -> Color:
 
 
 async def test_the_end_of_a_long_diff_scrolls_into_view(collector: CollectorProcess) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "long")
+    async with diff_of(collector, "long") as (pilot, screen):
         view = screen.query_one("#diff-view", LineView)
         assert texts(view)[0] == "--- team-b/long (before)"
         assert view.virtual_size.height > view.scrollable_content_region.height
@@ -118,10 +127,8 @@ async def test_the_end_of_a_long_diff_scrolls_into_view(collector: CollectorProc
 async def test_added_and_removed_lines_are_marked_and_colored(
     collector: CollectorProcess,
 ) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "long")
-        theme = app.current_theme
+    async with diff_of(collector, "long") as (_, screen):
+        theme = screen.app.current_theme
         rows = dict(drawn(screen.query_one("#diff-view", LineView)))
         assert color(rows["-   key-0000: value 0"]) == Color.parse(theme.error)
         assert color(rows["+   key-0000: changed 0"]) == Color.parse(theme.success)
@@ -132,9 +139,7 @@ async def test_added_and_removed_lines_are_marked_and_colored(
 async def test_the_diff_of_a_2000_line_object_from_its_first_lines_to_its_last(
     collector: CollectorProcess,
 ) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "large")
+    async with diff_of(collector, "large") as (pilot, screen):
         view = screen.query_one("#diff-view", LineView)
         assert texts(view)[:6] == [
             "--- team-b/large (before)",
@@ -159,7 +164,7 @@ async def test_the_diff_of_a_2000_line_object_from_its_first_lines_to_its_last(
             "    key-1903: value 1903",
             ELISION,
         ]
-        theme, rows = app.current_theme, dict(drawn(view))
+        theme, rows = screen.app.current_theme, dict(drawn(view))
         assert color(rows["-   key-1900: value 1900"]) == Color.parse(theme.error)
         assert color(rows["+   key-1900: changed 1900"]) == Color.parse(theme.success)
         assert color(rows["    key-1901: value 1901"]) == color(rows["    key-1897: value 1897"])
@@ -175,9 +180,7 @@ async def test_the_diff_of_a_2000_line_object_from_its_first_lines_to_its_last(
 async def test_the_object_tab_of_a_2000_line_object_scrolls_to_its_last_line(
     collector: CollectorProcess,
 ) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "large")
+    async with diff_of(collector, "large") as (pilot, screen):
         await pilot.press("3")
         await wait_until(pilot, lambda: "object" in screen.shown)
         view = screen.query_one("#object-view", LineView)
@@ -194,9 +197,7 @@ async def test_the_object_tab_of_a_2000_line_object_scrolls_to_its_last_line(
 async def test_patch_and_object_are_drawn_when_their_tab_is_first_shown(
     collector: CollectorProcess,
 ) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "long")
+    async with diff_of(collector, "long") as (pilot, screen):
         patch = screen.query_one("#patch-view", LineView)
         obj = screen.query_one("#object-view", LineView)
         assert patch.lines == []
@@ -220,9 +221,7 @@ async def test_patch_and_object_are_drawn_when_their_tab_is_first_shown(
 async def test_a_change_to_noise_alone_says_so_until_noise_is_shown(
     collector: CollectorProcess,
 ) -> None:
-    app = LogistisApp(ConnectionSettings(url=collector.api_url))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_diff(app, pilot, "quiet")
+    async with diff_of(collector, "quiet") as (pilot, screen):
         view = screen.query_one("#diff-view", LineView)
         assert screen.shown["diff"].lines == [NO_CHANGE]
         assert screen.shown["diff"].kinds is None
