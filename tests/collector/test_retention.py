@@ -3,7 +3,10 @@ and maximum size."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from logistis.collector.admission import event_from_request
 from logistis.collector.kinds import KindResolver
@@ -11,10 +14,14 @@ from logistis.collector.query import EventQuery, Page
 from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
 from logistis.collector.store import StoreURL, open_store
+from logistis.collector.store.postgres_sql import RETENTION_LOCK
 from tests.collector.test_recording import all_events
-from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies
-from tests.support.stores import store_env
+from tests.support.postgres import PostgresServer, psql
+from tests.support.stores import store_env, write_locked
+
+MONTH = timedelta(days=30)
 
 
 def test_per_resource_limit_keeps_the_newest(tmp_path, store_url: StoreURL):
@@ -74,3 +81,24 @@ async def test_max_size_removes_oldest_first(store_url: StoreURL):
         remaining = (await store.facets(EventQuery()))["total"]
         assert 0 < remaining < 2000
         assert events[-1].id > 2000 - remaining  # the survivors are the newest
+
+
+async def test_a_pass_cut_short_leaves_no_retention_lock_behind(postgres: PostgresServer):
+    """A pooled connection is given back without asyncpg's reset query: a pass cancelled while
+    it waits for the commit groups' lock must not leave its session lock on one (every later
+    pass of every collector would be skipped)."""
+    url = postgres.create_database()
+    held = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        f" AND objid = {RETENTION_LOCK & 0xFFFFFFFF}"
+    )
+    async with open_store(url, max_events_per_resource=1000) as store:
+        await store.record(stored_events([40] * 3 + [1] * 2))
+        with write_locked(url):
+            cut_short = asyncio.create_task(enforce_once(store, Retention(max_age=MONTH)))
+            await asyncio.to_thread(wait_for, lambda: psql(url.url, held) == ["1"], 30)
+            cut_short.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await cut_short
+            assert psql(url.url, held) == ["0"]
+        assert await enforce_once(store, Retention(max_age=MONTH)) == 3

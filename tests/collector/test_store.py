@@ -22,8 +22,9 @@ from logistis.collector.settings import Retention
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
+from tests.collector.test_trust import derive_all
 from tests.support.fixtures import bodies
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, psql
 from tests.support.stores import table_rows
 
 # The INSERT of schema 2, before identities: kept here to write a database as it wrote them.
@@ -32,6 +33,10 @@ INSERT_EVENT_V2 = """
                         kind, resource, subresource, namespace, name, field_manager, changes, body)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+
+# How schema 6 read the events beyond a resource's limit, and how 7 does.
+TRIMMED_FROM_THE_OLDEST = ("ORDER BY e.id LIMIT r.count - keep", "ORDER BY e.id DESC OFFSET keep")
 
 
 def fixture_events(age: timedelta = timedelta(0)) -> list[Event]:
@@ -186,3 +191,27 @@ async def test_a_sqlite_database_of_schema_2_is_upgraded_and_its_events_read_as_
     assert detail is not None
     assert detail.object == old[0].object
     assert rows(path, "PRAGMA user_version") == [(len(sql.MIGRATIONS),)]
+
+
+async def test_a_postgresql_database_of_schema_6_is_upgraded_and_trims_and_judges_as_a_new_one(
+    postgres: PostgresServer,
+):
+    events = [e for e in fixture_events() if not e.dry_run]
+    fresh = postgres.create_database()
+    async with open_store(fresh, max_events_per_resource=3) as store:
+        await store.record(events)
+        await derive_all(store)
+        expected = [(e.uid, e.continuity, e.applied) for e in await all_stored(store)]
+    upgraded = postgres.create_database()
+    # Schema 6 as it was: the record function trimmed by skipping the newest `keep` events.
+    schema_6 = [*pg_sql.MIGRATIONS[:6], pg_sql.RECORD_FUNCTION.replace(*TRIMMED_FROM_THE_OLDEST)]
+    psql(upgraded.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *schema_6]))
+    psql(upgraded.url, "INSERT INTO logistis_schema SELECT generate_series(1, 6)")
+    async with open_store(upgraded, max_events_per_resource=3) as store:
+        await store.record(events)
+        await derive_all(store)
+        stored = [(e.uid, e.continuity, e.applied) for e in await all_stored(store)]
+    assert stored == expected
+    assert max(n for (n,) in table_rows(upgraded, "SELECT count FROM resources")) == "3"
+    function = "SELECT pg_get_functiondef('logistis_record'::regproc)"
+    assert TRIMMED_FROM_THE_OLDEST[0] in "".join(psql(upgraded.url, function))

@@ -192,23 +192,13 @@ class PostgresStore(SQLQueries):
         self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
     ) -> None:
         kept, usual = judgement_rows(judgements)
-
-        async def save(connection: Connection) -> None:
-            async with connection.transaction():
-                await connection.execute(sql.TAKE_WRITE_LOCK)
-                await connection.execute(sql.SKIP_FLUSH)
-                if await connection.fetchval(sql.SELECT_DERIVED_UP_TO) >= up_to:
-                    return
-                await connection.execute(
-                    sql.UPDATE_CHANGES, [i for i, _ in changes], [text for _, text in changes]
-                )
-                if kept:
-                    await connection.executemany(sql.UPSERT_JUDGEMENT, kept)
-                if usual:
-                    await connection.execute(sql.DELETE_JUDGEMENTS, usual)
-                await connection.execute(sql.SET_DERIVED_UP_TO, up_to)
-
-        await _mapped(self.url, _with_connection(self._deriver, save))
+        # One array per column of the kept rows (six columns, none when nothing is kept).
+        columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
+        arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
+        await _mapped(
+            self.url,
+            _with_connection(self._deriver, lambda c: c.execute(sql.SAVE_DERIVED, *arguments)),
+        )
 
     async def probe_write(self) -> None:
         await self._write(lambda c: c.execute(sql.PROBE_WRITE))
@@ -240,13 +230,17 @@ class PostgresStore(SQLQueries):
             outage.failed(reason)
             await asyncio.sleep(retry.next())
 
-    async def _listen(self, wake: Callable[[], None], listening: Callable[[], None]) -> None:
-        connection = await asyncpg.connect(
+    def _connect(self, settings: dict[str, str]) -> Awaitable[Connection]:
+        """A connection outside the pools, for what holds session state."""
+        return asyncpg.connect(
             self.url.url,
             timeout=CONNECT_TIMEOUT_SECONDS,
             command_timeout=COMMAND_TIMEOUT_SECONDS,
-            server_settings=sql.LISTENER_SETTINGS,
+            server_settings=settings,
         )
+
+    async def _listen(self, wake: Callable[[], None], listening: Callable[[], None]) -> None:
+        connection = await self._connect(sql.LISTENER_SETTINGS)
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _: lost.set())
         try:
@@ -262,18 +256,17 @@ class PostgresStore(SQLQueries):
 
     async def expire(self, retention: Retention, now: datetime) -> int:
         """Age and size limits, by one collector at a time: a pass starts only if no other
-        collector on the database is in one (it is skipped, not waited for)."""
-
-        async def pass_if_first(connection: Connection) -> int:
-            if not await connection.fetchval(sql.TRY_RETENTION_LOCK):
+        collector on the database is in one (it is skipped, not waited for). The lock is held
+        by a connection of its own, closed after the pass: pooled connections are given back
+        without a reset, and a lock left on one would stop every later pass of every
+        collector."""
+        connection = await _mapped(self.url, self._connect(sql.SERVER_SETTINGS))
+        try:
+            if not await _mapped(self.url, connection.fetchval(sql.TRY_RETENTION_LOCK)):
                 return 0
-            try:
-                return await self._expire(retention, now)
-            finally:
-                await connection.execute(sql.RELEASE_RETENTION_LOCK)
-
-        # A reader holds the lock: the writer's one connection stays free for commit groups.
-        return await self._read(pass_if_first)
+            return await self._expire(retention, now)
+        finally:
+            connection.terminate()
 
     async def _expire(self, retention: Retention, now: datetime) -> int:
         """Age and size limits in small chunks, each behind the write lock. DELETE rather than
@@ -368,7 +361,15 @@ def _pool(url: StoreURL, size: int, settings: dict[str, str]) -> Awaitable[async
         timeout=CONNECT_TIMEOUT_SECONDS,
         command_timeout=COMMAND_TIMEOUT_SECONDS,
         server_settings=settings,
+        reset=_no_session_state,
     )
+
+
+async def _no_session_state(_: Connection) -> None:
+    """A pooled connection given back skips asyncpg's reset query (a round trip per commit group
+    and per read): none holds session state (SET LOCAL only, no cursor outside a transaction;
+    LISTEN and the retention pass's session lock on connections of their own). asyncpg still
+    rolls back a transaction left open."""
 
 
 async def _close(pool: asyncpg.Pool) -> None:

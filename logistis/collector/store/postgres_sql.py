@@ -67,12 +67,71 @@ def _per_statement(name: str, event: str, body: str) -> str:
     """
 
 
+# One commit group: identities, events in the order given (ids from the sequence, or the ones
+# given when a history is copied), then the resources written beyond their per-resource limit
+# trimmed to it. The events' columns come as one array each. As migration 7 left it (1 created
+# it, 7 replaced it).
+RECORD_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION logistis_record(
+        ids bigint[], uids uuid[], uid_texts text[], times bigint[], operations text[],
+        dry_runs boolean[], usernames text[], identity_jsons text[], grps text[],
+        versions text[], kinds text[], resources text[], subresources text[],
+        namespaces text[], names text[], field_managers text[], changes text[], bodies bytea[]
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        keep bigint;
+    BEGIN
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        INSERT INTO identities (json) SELECT DISTINCT j FROM unnest(identity_jsons) AS j
+            ON CONFLICT (json) DO NOTHING;
+        -- The ordered subquery is not flattened, so nextval runs in the group's order.
+        INSERT INTO events
+            SELECT coalesce(g.id, nextval('events_id_seq')), g.time_ms, i.id, g.dry_run, g.uid,
+                   g.uid_text, g.operation, g.username, g.grp, g.version, g.kind, g.resource,
+                   g.subresource, g.namespace, g.name, g.field_manager, g.changes, g.body
+            FROM (SELECT * FROM unnest(ids, uids, uid_texts, times, operations, dry_runs,
+                                       usernames, identity_jsons, grps, versions, kinds,
+                                       resources, subresources, namespaces, names,
+                                       field_managers, changes, bodies)
+                      WITH ORDINALITY AS u(id, uid, uid_text, time_ms, operation, dry_run,
+                                           username, identity_json, grp, version, kind,
+                                           resource, subresource, namespace, name,
+                                           field_manager, changes, body, position)
+                  ORDER BY position) AS g
+            JOIN identities AS i ON i.json = g.identity_json
+            ORDER BY g.position;
+        SELECT value INTO keep FROM config WHERE key = 'max_events_per_resource';
+        -- Most groups push no resource past its limit: no DELETE then (a DELETE, even of no
+        -- row, fires the aggregates' trigger: ~0.5 ms a group).
+        IF EXISTS (SELECT FROM unnest(namespaces, names, resources, grps)
+                               AS t(namespace, name, resource, grp)
+                   JOIN resources AS r USING (namespace, name, resource, grp)
+                   WHERE r.count > keep) THEN
+            -- The counts are exact (the statement's trigger has counted the group): the
+            -- oldest beyond the limit are read from the oldest on, a few index entries, where
+            -- skipping the newest `keep` read as many.
+            DELETE FROM events WHERE id IN (
+                SELECT old.id
+                FROM (SELECT DISTINCT * FROM unnest(namespaces, names, resources, grps)
+                          AS t(namespace, name, resource, grp)) AS t
+                JOIN resources AS r USING (namespace, name, resource, grp)
+                CROSS JOIN LATERAL (
+                    SELECT e.id FROM events AS e
+                    WHERE e.namespace = r.namespace AND e.name = r.name
+                      AND e.resource = r.resource AND e.grp = r.grp
+                    ORDER BY e.id LIMIT r.count - keep) AS old
+                WHERE r.count > keep);
+        END IF;
+    END $$;
+"""
+
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
     # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
     # `body` is compressed already (collector.store.codec): STORAGE EXTERNAL spares PostgreSQL
     # a second compression attempt on the large ones.
-    f"""
+    """
     CREATE TABLE config (key text PRIMARY KEY, value bigint NOT NULL);
     INSERT INTO config VALUES ('max_events_per_resource', 100), ('event_bytes', 0);
     CREATE TABLE identities (
@@ -178,58 +237,8 @@ MIGRATIONS: tuple[str, ...] = (
         REFERENCING OLD TABLE AS deleted
         FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_uncounted();
 
-    -- One commit group: identities, events in the order given (ids from the sequence, or
-    -- the ones given when a history is copied), then the resources written beyond their
-    -- per-resource limit trimmed to it. The events' columns come as one array each.
-    CREATE FUNCTION logistis_record(
-        ids bigint[], uids uuid[], uid_texts text[], times bigint[], operations text[],
-        dry_runs boolean[], usernames text[], identity_jsons text[], grps text[],
-        versions text[], kinds text[], resources text[], subresources text[],
-        namespaces text[], names text[], field_managers text[], changes text[], bodies bytea[]
-    ) RETURNS void LANGUAGE plpgsql AS $$
-    DECLARE
-        keep bigint;
-    BEGIN
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
-        INSERT INTO identities (json) SELECT DISTINCT j FROM unnest(identity_jsons) AS j
-            ON CONFLICT (json) DO NOTHING;
-        -- The ordered subquery is not flattened, so nextval runs in the group's order.
-        INSERT INTO events
-            SELECT coalesce(g.id, nextval('events_id_seq')), g.time_ms, i.id, g.dry_run, g.uid,
-                   g.uid_text, g.operation, g.username, g.grp, g.version, g.kind, g.resource,
-                   g.subresource, g.namespace, g.name, g.field_manager, g.changes, g.body
-            FROM (SELECT * FROM unnest(ids, uids, uid_texts, times, operations, dry_runs,
-                                       usernames, identity_jsons, grps, versions, kinds,
-                                       resources, subresources, namespaces, names,
-                                       field_managers, changes, bodies)
-                      WITH ORDINALITY AS u(id, uid, uid_text, time_ms, operation, dry_run,
-                                           username, identity_json, grp, version, kind,
-                                           resource, subresource, namespace, name,
-                                           field_manager, changes, body, position)
-                  ORDER BY position) AS g
-            JOIN identities AS i ON i.json = g.identity_json
-            ORDER BY g.position;
-        SELECT value INTO keep FROM config WHERE key = 'max_events_per_resource';
-        -- Most groups push no resource past its limit: no DELETE then (a DELETE, even of no
-        -- row, fires the aggregates' trigger: ~0.5 ms a group).
-        IF EXISTS (SELECT FROM unnest(namespaces, names, resources, grps)
-                               AS t(namespace, name, resource, grp)
-                   JOIN resources AS r USING (namespace, name, resource, grp)
-                   WHERE r.count > keep) THEN
-            DELETE FROM events WHERE id IN (
-                SELECT old.id
-                FROM (SELECT DISTINCT * FROM unnest(namespaces, names, resources, grps)
-                          AS t(namespace, name, resource, grp)) AS t
-                JOIN resources AS r USING (namespace, name, resource, grp)
-                CROSS JOIN LATERAL (
-                    SELECT e.id FROM events AS e
-                    WHERE e.namespace = r.namespace AND e.name = r.name
-                      AND e.resource = r.resource AND e.grp = r.grp
-                    ORDER BY e.id DESC OFFSET keep) AS old
-                WHERE r.count > keep);
-        END IF;
-    END $$;
-    """,
+    """
+    + RECORD_FUNCTION,
     # 2: continuity and outcome kept as first judged (collector/judgements.py; `settled`: the
     # outcome is final), removed with their events; the collectors' heartbeats, a row per run.
     """
@@ -315,6 +324,52 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE (s.field, s.value) = (d.field, d.value) AND s.count <= 0;
         """,
     ),
+    # 7: a pass of the deriver saved in one statement (see SAVE_DERIVED): the write lock is
+    # held for the server's own work, not for round trips to a collector whose event loop is
+    # busy answering reviews (commit groups wait behind it). Per-resource trimming reads the
+    # oldest events first (RECORD_FUNCTION).
+    RECORD_FUNCTION
+    + f"""
+    CREATE FUNCTION logistis_save_derived(
+        mark bigint, summarised bigint[], summaries text[], judged bigint[],
+        continuities text[], unrecorded_ops text[], applied_flags boolean[],
+        settled_flags boolean[], checked_untils bigint[], usual bigint[]
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Derived fields can be derived again: not flushed before it returns.
+        PERFORM set_config('synchronous_commit', 'off', true);
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        -- Another collector on the database may have derived past this pass meanwhile: its
+        -- judgements saw at least as much, and are kept.
+        IF (SELECT value FROM config WHERE key = 'derived_up_to' FOR UPDATE) >= mark THEN
+            RETURN;
+        END IF;
+        IF cardinality(summarised) > 0 THEN
+            -- The size aggregate grows by what the summaries add to their rows.
+            WITH derived AS (
+                UPDATE events AS e SET changes = d.changes
+                FROM unnest(summarised, summaries) AS d(id, changes)
+                WHERE e.id = d.id AND e.changes = ''
+                RETURNING octet_length(d.changes) AS grown
+            )
+            UPDATE config SET value = value + (SELECT coalesce(sum(grown), 0) FROM derived)
+                WHERE key = 'event_bytes';
+        END IF;
+        -- An event removed meanwhile has no judgement to keep (its row would break the
+        -- foreign key); behind the write lock, no removal is under way.
+        INSERT INTO judgements
+            SELECT j.* FROM unnest(judged, continuities, unrecorded_ops, applied_flags,
+                                   settled_flags, checked_untils)
+                AS j(id, continuity, unrecorded, applied, settled, checked_until)
+            WHERE EXISTS (SELECT FROM events WHERE events.id = j.id)
+            ON CONFLICT (id) DO UPDATE SET continuity = excluded.continuity,
+                unrecorded = excluded.unrecorded, applied = excluded.applied,
+                settled = excluded.settled, checked_until = excluded.checked_until;
+        -- The usual judgement is no row.
+        DELETE FROM judgements WHERE id = ANY(usual);
+        UPDATE config SET value = greatest(value, mark) WHERE key = 'derived_up_to';
+    END $$;
+    """,
 )
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
@@ -325,9 +380,8 @@ ADVANCE_SEQUENCE = """
 """
 
 # The deriver: where it stands and the newest id, then the events it has not reached (read on
-# a read connection), then their changes and its new mark: one transaction behind the write
-# lock (the size aggregate is a row the commit groups and retention update too), not flushed
-# before it returns (derived fields can be derived again).
+# a read connection), then its pass saved: their changes (only events copied in or stored
+# before schema 3 come without), judgements and its new mark.
 SELECT_DERIVE_STATE = """
     SELECT (SELECT value FROM config WHERE key = 'judged_from'),
            (SELECT value FROM config WHERE key = 'derived_up_to'),
@@ -337,33 +391,16 @@ SELECT_UNDERIVED = """
     SELECT id, time_ms, operation, subresource, dry_run, body, changes FROM events
     WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3
 """
-# Another collector on the database may have derived past this pass meanwhile: its
-# judgements saw at least as much, and are kept.
-SELECT_DERIVED_UP_TO = "SELECT value FROM config WHERE key = 'derived_up_to' FOR UPDATE"
-SKIP_FLUSH = "SET LOCAL synchronous_commit = off"
-# The usual judgement is no row.
-DELETE_JUDGEMENTS = "DELETE FROM judgements WHERE id = ANY($1::bigint[])"
-# The size aggregate grows by what the summaries add to their rows.
-UPDATE_CHANGES = """
-    WITH derived AS (
-        UPDATE events AS e SET changes = d.changes
-        FROM unnest($1::bigint[], $2::text[]) AS d(id, changes)
-        WHERE e.id = d.id AND e.changes = ''
-        RETURNING octet_length(d.changes) AS grown
-    )
-    UPDATE config SET value = value + (SELECT coalesce(sum(grown), 0) FROM derived)
-        WHERE key = 'event_bytes'
-"""
-SET_DERIVED_UP_TO = "UPDATE config SET value = greatest(value, $1) WHERE key = 'derived_up_to'"
+SAVE_DERIVED = "SELECT logistis_save_derived(" + ", ".join(f"${n}" for n in range(1, 11)) + ")"
 # Rows copied in with their own ids may be underived below the mark.
 LOWER_DERIVED_UP_TO = "UPDATE config SET value = least(value, $1) WHERE key = 'derived_up_to'"
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = $1 WHERE key = 'max_events_per_resource'"
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-# Session-level, on a connection held for the whole pass: one collector's pass at a time.
+# Session-level, on a connection of its own closed after the pass: one collector's pass at a
+# time.
 TRY_RETENTION_LOCK = f"SELECT pg_try_advisory_lock({RETENTION_LOCK})"
-RELEASE_RETENTION_LOCK = f"SELECT pg_advisory_unlock({RETENTION_LOCK})"
 # Reads are planned for their parameters every time: how many events a filter selects
 # (a user, a kind) decides between walking the newest events and reading an index, and a
 # generic plan, which asyncpg's prepared statements would get after five runs, cannot know it.
@@ -509,15 +546,6 @@ SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = (
     f"SELECT id, operation, subresource, dry_run, body, changes FROM events WHERE id IN {_IDS}"
 )
-# An event removed meanwhile has no judgement to keep (its row would break the foreign key).
-UPSERT_JUDGEMENT = """
-    INSERT INTO judgements
-    SELECT $1::bigint, $2::text, $3::text, $4::boolean, $5::boolean, $6::bigint
-    WHERE EXISTS (SELECT FROM events WHERE id = $1::bigint)
-    ON CONFLICT (id) DO UPDATE SET continuity = excluded.continuity,
-        unrecorded = excluded.unrecorded, applied = excluded.applied,
-        settled = excluded.settled, checked_until = excluded.checked_until
-"""
 
 # -- coverage ----------------------------------------------------------------------------------
 
