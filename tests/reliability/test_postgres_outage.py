@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from tests.support.collector import (
     free_port,
     post_reviews,
     run_collector_command,
+    wait_for,
 )
 from tests.support.postgres import PostgresServer, psql
 from tests.support.replicas import replicas
@@ -47,15 +47,6 @@ def test_postgresql_unreachable_at_start_is_one_readable_line_without_the_passwo
 def counter(collector: CollectorProcess, name: str) -> float:
     text = httpx.get(f"{collector.api_url}/metrics", timeout=5).text
     return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def ready(collector: CollectorProcess) -> httpx.Response:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.collector.test_recording import all_events
 from tests.collector.test_stream import fresh, messages
-from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import load
 from tests.support.postgres import PostgresServer, psql
 from tests.support.replicas import replicas
@@ -80,8 +80,10 @@ def test_the_stream_keeps_up_after_its_listener_is_cut_and_resumes_without_gap(t
         post_reviews(a, fresh(2))
         first = stream.take(2)
         # The server drops every listener (as in a failover); each collector opens its own again.
-        cut = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        assert psql(url, f"{cut} WHERE application_name = 'logistis-collector-listener'") == ["2"]
+        # Both are listening first: a collector opens its listener after it is ready.
+        listeners = "FROM pg_stat_activity WHERE application_name = 'logistis-collector-listener'"
+        assert wait_for(lambda: psql(url, f"SELECT count(*) {listeners}") == ["2"], 10)
+        assert psql(url, f"SELECT count(pg_terminate_backend(pid)) {listeners}") == ["2"]
         post_reviews(a, fresh(3, start=120))
         second = stream.take(3)
     finally:

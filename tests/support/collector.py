@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,16 @@ class CollectorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether the condition held within the time, looked at every 0.1 s."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def post_reviews(
