@@ -81,7 +81,10 @@ def test_the_stream_keeps_up_after_its_listener_is_cut_and_resumes_without_gap(t
         first = stream.take(2)
         # The server drops every listener (as in a failover); each collector opens its own again.
         # Both are listening first: a collector opens its listener after it is ready.
-        listeners = "FROM pg_stat_activity WHERE application_name = 'logistis-collector-listener'"
+        listeners = (
+            "FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'logistis-collector-listener'"
+        )
         assert wait_for(lambda: psql(url, f"SELECT count(*) {listeners}") == ["2"], 10)
         assert psql(url, f"SELECT count(pg_terminate_backend(pid)) {listeners}") == ["2"]
         post_reviews(a, fresh(3, start=120))
