@@ -542,9 +542,9 @@ def large_store(report: Report, work: Path, events: int, duration: float) -> Non
          ["webhook p99 ms", ingest["p99_ms"]],
          ["collector RSS MiB after queries, tail and ingest", current],
          ["collector peak RSS MiB", peak]],
-        f"Store built in {built:.0f} s ({size / 2**20:,.0f} MiB) with the store's INSERT statement"
-        " (triggers and indexes included) from the fixtures, with varied users, namespaces,"
-        " names and times; then served by a real collector process.",
+        f"Store built in {built:.0f} s ({size / 2**20:,.0f} MiB) with the store's own insert"
+        " (aggregates, per-resource retention and indexes included) from the fixtures, with"
+        " varied users, namespaces, names and times; then served by a real collector process.",
     )  # fmt: skip
     report.check("collector RSS at 1M events", f"{peak:.0f} MiB", "<= 150 MiB", peak <= 150)
 

@@ -2,8 +2,8 @@
 
 Streams are AdmissionReview requests derived from the captured fixtures, each one the next
 version of the same object, as the apiserver would send them. The large store is filled with
-the store's own INSERT statement (triggers, indexes and aggregates included) from events built
-by `collector.admission.event_from_request` and encoded by the writer's own functions.
+the store's own insert (indexes, aggregates and per-resource retention included) from events
+built by `collector.admission.event_from_request` and encoded by the writer's own functions.
 """
 
 from __future__ import annotations

@@ -59,8 +59,9 @@ class Dialect:
     """`{column}` contains the text, case-insensitively (ASCII letters only, as SQLite's
     `lower`), every character literal (no wildcards): one parameter, the text as given."""
     text_found: str = ""
-    """Optional: true when any stored value of the searched columns contains the text (one
-    parameter), so that a store can skip reading its events when none does."""
+    """Optional: true of every event when any stored value of the searched columns contains
+    the text, of none when no value does (one parameter), so that a store can skip reading its
+    events when none does."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The text search (`q`) on both stores: the same events whatever the store, every character
-literal, ASCII letters folded and no others (as SQLite's `lower`); on PostgreSQL the distinct
-values it searches first follow the events in and out."""
+literal, ASCII letters folded and no others (as SQLite's `lower`); the distinct values it
+searches first follow the events in and out."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
 from logistis.collector.store import StoreURL, open_store
 from tests.collector.test_store import fixture_events
-from tests.support.postgres import PostgresServer
 from tests.support.stores import table_rows
 
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -91,8 +90,8 @@ def values_of_events(url: StoreURL) -> set[tuple[str, ...]]:
     return {(field, value, str(n)) for (field, value), n in counts.items()}
 
 
-async def test_postgresql_searched_values_follow_the_events_in_and_out(postgres: PostgresServer):
-    url = postgres.create_database()
+async def test_searched_values_follow_the_events_in_and_out(store_url: StoreURL):
+    url = store_url
     old = datetime.now(UTC) - timedelta(days=40)
     events = fixture_events()
     aged = [replace(e, time=old, uid=f"old-{i}", name=f"gone-{i}") for i, e in enumerate(events)]

@@ -17,11 +17,10 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.query import EventQuery, Page
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.writer import CommitSignal
 from tests.collector.test_recording import all_events
 from tests.support.fixtures import fixture_files, load
-from tests.support.stores import table_rows
+from tests.support.stores import insert_as_schema_6, table_rows
 
 NGINX = EventQuery(names=("nginx",), kinds=("Deployment",))
 EVERYTHING = EventQuery()
@@ -159,7 +158,7 @@ async def test_a_sqlite_store_of_schema_5_reads_its_events_judged_as_before(tmp_
         for number, script in enumerate(sql.MIGRATIONS[:5], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         connection.execute("BEGIN")
-        insert_rows(connection, [encode_event(e).row for e in events(old)])
+        insert_as_schema_6(connection, [encode_event(e).row for e in events(old)])
         connection.execute("UPDATE config SET value = (SELECT max(id) FROM events) "
                            "WHERE key = 'derived_up_to'")  # fmt: skip
         last = connection.execute("SELECT max(id) FROM events").fetchone()[0]

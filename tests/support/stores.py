@@ -8,14 +8,33 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from logistis.collector.store import StoreURL, unpack_uid
+from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.postgres_sql import WRITE_LOCK
+from logistis.collector.store.rows import USER_JSON
 from logistis.collector.store.url import SQLITE
 from tests.support.postgres import PSQL, psql
 
 BACKENDS = ("sqlite", "postgresql")
+
+# The INSERT of SQLite schemas 3 to 6, whose triggers counted each event in the aggregates: kept
+# here to write a database as they wrote it.
+INSERT_EVENT_V6 = """
+    INSERT INTO events (uid, time_ms, operation, dry_run, username, identity, user_json, grp,
+                        version, kind, resource, subresource, namespace, name, field_manager,
+                        changes, body)
+    VALUES (?, ?, ?, ?, ?, (SELECT id FROM identities WHERE json = ?), '',
+            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def insert_as_schema_6(connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Encoded rows inserted into a SQLite store of schema 3 to 6, as it inserted them."""
+    connection.executemany(sql.INSERT_IDENTITY, {(row[USER_JSON],) for row in rows})
+    connection.executemany(INSERT_EVENT_V6, rows)
 
 
 def store_env(url: StoreURL) -> dict[str, str]:

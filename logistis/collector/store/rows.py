@@ -20,9 +20,13 @@ from logistis.collector.events import Event, ResourceRef, UserInfo, time_from_ms
 from logistis.collector.store import codec
 from logistis.collector.store.protocol import NotStored
 
+# The columns of an encoded row, in its order (a stored row has the event's id before them).
+COLUMNS = ("uid", "time_ms", "operation", "dry_run", "username", "user_json", "grp", "version",
+           "kind", "resource", "subresource", "namespace", "name", "field_manager", "changes",
+           "body")  # fmt: skip
 # Where the request uid and the user's uid, groups and extra sit in an encoded row.
-UID = 0
-USER_JSON = 5
+UID = COLUMNS.index("uid")
+USER_JSON = COLUMNS.index("user_json")
 
 # The `changes` column of an event whose change summary is not derived yet (never valid JSON).
 PENDING = ""

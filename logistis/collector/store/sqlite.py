@@ -29,6 +29,7 @@ from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
 from logistis.collector.store.queries import SQLQueries, judgement_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
+from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.threads import worker
 
 if TYPE_CHECKING:
@@ -77,29 +78,49 @@ class _WriteThread:
         self._executor.shutdown(wait=True)
 
 
-def _in_transaction(
-    connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]
-) -> None:
+def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
     try:
         # Inside the try: a transaction somehow left open makes BEGIN fail, and is rolled back
         # here instead of failing every commit after it.
         connection.execute("BEGIN IMMEDIATE")
-        work(connection)
+        result = work(connection)
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+    return result
 
 
 def insert_rows(
     connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], *, with_ids: bool = False
 ) -> None:
-    """INSERT encoded events (or exported rows, their id first), inside the caller's
-    transaction."""
-    user_json = USER_JSON + 1 if with_ids else USER_JSON
-    connection.executemany(sql.INSERT_IDENTITY, {(row[user_json],) for row in rows})
-    connection.executemany(sql.INSERT_EVENT_WITH_ID if with_ids else sql.INSERT_EVENT, rows)
+    """INSERT encoded events (or exported rows, their id first) and count them in the
+    aggregates, inside the caller's transaction."""
+    stored = rows if with_ids else _numbered(connection, rows)
+    connection.executemany(sql.INSERT_IDENTITY, {(row[1 + USER_JSON],) for row in stored})
+    connection.executemany(sql.INSERT_EVENT, stored)
+    count_in(connection, stored)
+
+
+def _numbered(
+    connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Encoded rows with the ids SQLite would give them, the next ones after the newest."""
+    (last,) = connection.execute(sql.SELECT_LAST_ID).fetchone()
+    return [(last + number, *row) for number, row in enumerate(rows, start=1)]
+
+
+def _remove(connection: sqlite3.Connection, statement: str, params: Sequence[Any]) -> int:
+    """Run one retention DELETE and count its events out, in one transaction; returns how many
+    it removed."""
+
+    def remove(transaction: sqlite3.Connection) -> int:
+        removed: list[Counted] = transaction.execute(statement, params).fetchall()
+        count_out(transaction, removed)
+        return len(removed)
+
+    return _in_transaction(connection, remove)
 
 
 # What one row can raise on its own (a value SQLite cannot bind, a constraint); a locked or
@@ -239,9 +260,12 @@ class SQLiteStore(SQLQueries):
             )
         await self._writer.run(lambda c: _in_transaction(c, lambda t: t.execute(sql.PROBE_WRITE)))
 
-    async def _delete(self, statement: str, params: Sequence[Any]) -> int:
-        """Run one retention DELETE in its own transaction; returns the rows removed."""
+    async def _delete(self, statement: str, params: Sequence[Any] = ()) -> int:
+        """Run one DELETE of no events in its own transaction; returns the rows removed."""
         return await self._writer.run(lambda c: c.execute(statement, params).rowcount)
+
+    async def _remove(self, statement: str, params: Sequence[Any]) -> int:
+        return await self._writer.run(lambda c: _remove(c, statement, params))
 
     def free_bytes(self) -> int:
         """Space left for unprivileged writes on the database's file system."""
@@ -255,21 +279,22 @@ class SQLiteStore(SQLQueries):
         """One collector owns the file: its own writer wakes its streams."""
 
     async def expire(self, retention: Retention, now: datetime) -> int:
-        """Age and size limits in small chunks; per-resource retention is a trigger on insert."""
+        """Age and size limits in small chunks; per-resource retention comes with each group
+        (sqlite_aggregates)."""
         removed = 0
         if retention.max_age is not None:
             cutoff = time_to_ms(now - retention.max_age)
-            while (deleted := await self._delete(sql.DELETE_OLDER_THAN, (cutoff, CHUNK))) > 0:
+            while (deleted := await self._remove(sql.DELETE_OLDER_THAN, (cutoff, CHUNK))) > 0:
                 removed += deleted
         if retention.max_bytes is not None:
             while await self.used_bytes() > retention.max_bytes:
-                deleted = await self._delete(sql.DELETE_OLDEST, (CHUNK,))
+                deleted = await self._remove(sql.DELETE_OLDEST, (CHUNK,))
                 removed += deleted
                 if deleted == 0:
                     break
         # Identities follow their events, heartbeats the oldest kept one (see sqlite_sql).
-        await self._delete(sql.DELETE_UNUSED_IDENTITIES, ())
-        await self._delete(sql.DELETE_OLD_HEARTBEATS, ())
+        await self._delete(sql.DELETE_UNUSED_IDENTITIES)
+        await self._delete(sql.DELETE_OLD_HEARTBEATS)
         return removed
 
     async def start_run(self, collector: str, started_ms: int) -> None:

@@ -1,14 +1,15 @@
 """Every SQL statement of the SQLite store, in one place.
 
 Aggregates (`stats` for facets and the namespaces overview, `resources` for per-resource
-retention) are kept by triggers, so every way an event enters or leaves the table keeps them
-exact without a round trip from Python.
+retention, `search_values` for the text search, `identities.last_event`) are kept once per
+commit group since schema 7 (`sqlite_aggregates`): every statement that adds or removes events
+is followed, in its transaction, by the few statements that count its rows in or out.
 """
 
 from __future__ import annotations
 
 from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
-from logistis.collector.query import Dialect
+from logistis.collector.query import MAX_ID, TEXT_COLUMNS, Dialect
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
 APPLICATION_ID = 0x4C4F4749  # "LOGI"
@@ -21,9 +22,9 @@ PRAGMAS_WRITER = (
     "PRAGMA journal_mode=WAL",
     # FULL: a committed group survives power loss too, not only a killed process.
     "PRAGMA synchronous=FULL",
-    # An insert whose trigger deletes (per-resource retention) keeps a statement journal; in a
-    # temp file it spilled to disk on every commit (open, ~100 page writes, unlink). In memory:
-    # ~40% less CPU per stored event. It only ever undoes a statement inside a transaction.
+    # A statement that changes several rows inside a transaction (a DELETE with its trigger, an
+    # upgrade) keeps a statement journal; in a temp file it spilled to disk on every commit
+    # (open, ~100 page writes, unlink). In memory: ~40% less CPU per stored event (schema 6).
     "PRAGMA temp_store=MEMORY",
     "PRAGMA foreign_keys=OFF",
     "PRAGMA busy_timeout=5000",
@@ -156,7 +157,69 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
     """,
+    # 7: the aggregates are counted once per commit group, retention DELETE and copied chunk,
+    # in its transaction (collector/store/sqlite_aggregates.py), no longer by a trigger per
+    # row; per-resource retention trims only the resources a group pushed past the limit.
+    # The text search (`q`) looks for its text among the distinct values of the searched
+    # columns (`search_values`, counted like `stats`) first, and reads no event when no value
+    # holds it.
+    """
+    DROP TRIGGER events_counted;
+    DROP TRIGGER events_uncounted;
+    DROP TRIGGER events_identified;
+    CREATE TABLE search_values (
+        field TEXT NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (field, value)
+    ) WITHOUT ROWID;
+    """
+    + "INSERT INTO search_values "
+    + " UNION ALL ".join(
+        f"SELECT '{column}', {column}, count(*) FROM events GROUP BY {column}"
+        for column in TEXT_COLUMNS
+    ),
 )
+
+# -- the aggregates, counted once per statement that adds or removes events ------------------
+
+# What the aggregates count of each event added or removed, in this order (a DELETE returns
+# these columns of the events it removed).
+COUNTED = ("namespace", "grp", "resource", "kind", "username", "operation", "name",
+           "field_manager")  # fmt: skip
+STATS_KEY = COUNTED[:6]
+RESOURCES_KEY = ("namespace", "name", "resource", "grp")
+SEARCH_VALUES_KEY = ("field", "value")
+
+
+def _counting(table: str, key: tuple[str, ...]) -> tuple[str, str]:
+    """The statements that add a signed count to the row of `table` named by its `key`
+    columns, and that remove the row once it counts nothing."""
+    columns, marks = ", ".join(key), ", ".join("?" for _ in key)
+    return (
+        f"INSERT INTO {table} ({columns}, count) VALUES ({marks}, ?)"
+        " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+        f"DELETE FROM {table} WHERE ({columns}) = ({marks}) AND count <= 0",
+    )
+
+
+ADD_STATS, DROP_EMPTY_STATS = _counting("stats", STATS_KEY)
+ADD_RESOURCES, DROP_EMPTY_RESOURCES = _counting("resources", RESOURCES_KEY)
+ADD_SEARCH_VALUES, DROP_EMPTY_SEARCH_VALUES = _counting("search_values", SEARCH_VALUES_KEY)
+# How far past the per-resource limit adding this many events takes the resource (0 or less:
+# not past it). Read before writing: a group that trims what it adds leaves the row as it was.
+SELECT_OVER_LIMIT = """
+    SELECT coalesce((SELECT count FROM resources
+                     WHERE namespace = ? AND name = ? AND resource = ? AND grp = ?), 0)
+           + ? - (SELECT value FROM config WHERE key = 'max_events_per_resource')
+"""
+_COUNTED_OUT = "RETURNING " + ", ".join(COUNTED)
+DELETE_OLDEST_OF_RESOURCE = f"""
+    DELETE FROM events WHERE id IN (
+        SELECT id FROM events WHERE namespace = ? AND name = ? AND resource = ? AND grp = ?
+        ORDER BY id LIMIT ?)
+    {_COUNTED_OUT}
+"""
+# The newest event naming each identity, so retention can drop the unused ones.
+SET_LAST_EVENT = "UPDATE identities SET last_event = max(last_event, ?) WHERE json = ?"
 
 # -- continuity and outcome (an id list is one JSON array parameter) -----------------------------
 
@@ -225,16 +288,10 @@ SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 
 # An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
+# Its id is given: the next after the newest (SELECT_LAST_ID), as SQLite would choose it, so
+# the group's aggregates know which event is whose without reading them back.
 INSERT_IDENTITY = "INSERT INTO identities (json) VALUES (?) ON CONFLICT DO NOTHING"
 INSERT_EVENT = """
-    INSERT INTO events (uid, time_ms, operation, dry_run, username, identity, user_json, grp,
-                        version, kind, resource, subresource, namespace, name, field_manager,
-                        changes, body)
-    VALUES (?, ?, ?, ?, ?, (SELECT id FROM identities WHERE json = ?), '',
-            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
-INSERT_EVENT_WITH_ID = """
     INSERT INTO events (id, uid, time_ms, operation, dry_run, username, identity, user_json, grp,
                         version, kind, resource, subresource, namespace, name, field_manager,
                         changes, body)
@@ -261,12 +318,26 @@ LOWER_DERIVED_UP_TO = "UPDATE config SET value = min(value, ?) WHERE key = 'deri
 
 # The filters. GLOB takes the user patterns as they are. Text: instr, not LIKE: LIKE reads its
 # pattern as a C string, so a NUL in `q` cut it short and matched everything; instr compares
-# every character, wildcards included. Both sides lowered by SQLite: ASCII case folding.
+# every character, wildcards included. Both sides lowered by SQLite: ASCII case folding. The
+# values holding the text are found in `search_values` first (a few thousand rows where the
+# events are millions): an event matches when one of its columns is one of them.
+# Whether any value holds it bounds the ids read: SQLite evaluates a subquery in WHERE once but
+# still tests it on every row it scans (957 -> 146 ms for a miss over 1M events), while the
+# bound of the id range the scan starts from ends the scan before its first row (13 ms).
+_CONTAINS = "instr(lower(value), lower(?)) > 0"
+_NO_ID = 0  # ids start at 1
 DIALECT = Dialect(
     kind="(kind = ? COLLATE NOCASE OR resource = lower(?))",
     user_glob="username GLOB ?",
     glob=str,
-    text="instr(lower({column}), lower(?)) > 0",
+    text=(
+        "{column} IN (SELECT value FROM search_values"
+        f" WHERE field = '{{column}}' AND {_CONTAINS})"
+    ),
+    text_found=(
+        f"id <= CASE WHEN EXISTS (SELECT 1 FROM search_values WHERE {_CONTAINS})"
+        f" THEN {MAX_ID} ELSE {_NO_ID} END"
+    ),
 )
 
 # Events written before migration 3 carry their identity's JSON themselves.
@@ -319,14 +390,18 @@ def bytewise(columns: str) -> str:
     return columns
 
 
-DELETE_OLDER_THAN = """
+# Retention by age and size: each DELETE returns what its events counted, to count them out.
+DELETE_OLDER_THAN = f"""
     DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ? ORDER BY time_ms LIMIT ?)
+    {_COUNTED_OUT}
 """
 DELETE_UNUSED_IDENTITIES = """
     DELETE FROM identities
     WHERE last_event < (SELECT coalesce(min(id), 9223372036854775807) FROM events)
 """
-DELETE_OLDEST = "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)"
+DELETE_OLDEST = (
+    f"DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) {_COUNTED_OUT}"
+)
 SELECT_USED_BYTES = (
     "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(),"
     " pragma_freelist_count(), pragma_page_size()"
