@@ -162,7 +162,7 @@ MIGRATIONS: tuple[str, ...] = (
     # row; per-resource retention trims only the resources a group pushed past the limit.
     # The text search (`q`) looks for its text among the distinct values of the searched
     # columns (`search_values`, counted like `stats`) first, and reads no event when no value
-    # holds it.
+    # holds it. Counting the stored events into it takes ~3.4 s per million (2 cores).
     """
     DROP TRIGGER events_counted;
     DROP TRIGGER events_uncounted;
