@@ -126,6 +126,7 @@ class Deriver:
                 continue
             self.ready.fire()
             if derived < BATCH:
+                await asyncio.sleep(self._store.derive_spacing_seconds)
                 await commit.wait()
 
 

@@ -101,6 +101,9 @@ class Store(Protocol):
     """Whether commit groups leave the change summary to the deriver (else they carry it,
     and only events copied in from another store lack it). Continuity and outcome are the
     deriver's on both."""
+    derive_spacing_seconds: float
+    """The least time from one pass of the deriver to the next while it keeps up with the
+    commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
 
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         """Up to `limit` committed events after the id `after` (None: after the mark last

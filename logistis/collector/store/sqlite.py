@@ -201,6 +201,9 @@ class SQLiteStore(SQLQueries):
     concurrent_commits = 1
     # Updated in place after the commit: the row grows, nothing else is written twice.
     derives_after_commit = True
+    # A pass's save runs in the one write thread, between commit groups: a larger one makes
+    # the next group wait longer (p99 at 500 reviews/s 7-9 -> 14 ms with 25 ms between passes).
+    derive_spacing_seconds = 0.0
 
     def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
         self.path = path
