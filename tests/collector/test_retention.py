@@ -16,6 +16,7 @@ from logistis.collector.settings import Retention
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.postgres_sql import RETENTION_LOCK
 from tests.collector.test_recording import all_events
+from tests.collector.test_trust import derive_all
 from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies
 from tests.support.postgres import PostgresServer, psql
@@ -102,3 +103,18 @@ async def test_a_pass_cut_short_leaves_no_retention_lock_behind(postgres: Postgr
                 await cut_short
             assert psql(url.url, held) == ["0"]
         assert await enforce_once(store, Retention(max_age=MONTH)) == 3
+
+
+async def test_ids_are_never_given_again_after_every_event_has_expired(store_url: StoreURL):
+    """A stream resumes after the last id its client saw, and the deriver's mark stands past
+    every id it reached: an id given again after retention emptied the store would be missed
+    by both."""
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record(stored_events([40] * 5))
+        await derive_all(store)
+        seen = await store.last_id()
+        assert await enforce_once(store, Retention(max_age=MONTH)) == 5
+        await store.record(stored_events([0] * 3))
+        await derive_all(store)
+        events, _ = await store.list_events(EventQuery(), Page(limit=10))
+    assert sorted(e.id for e in events) == [seen + 1, seen + 2, seen + 3]

@@ -106,8 +106,8 @@ def insert_rows(
 def _numbered(
     connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
-    """Encoded rows with the ids SQLite would give them, the next ones after the newest."""
-    (last,) = connection.execute(sql.SELECT_LAST_ID).fetchone()
+    """Encoded rows with their ids, the next ones (see SELECT_ID_BEFORE_GROUP)."""
+    (last,) = connection.execute(sql.SELECT_ID_BEFORE_GROUP).fetchone()
     return [(last + number, *row) for number, row in enumerate(rows, start=1)]
 
 

@@ -288,8 +288,8 @@ SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_
 PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
 
 # An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
-# Its id is given: the next after the newest (SELECT_LAST_ID), as SQLite would choose it, so
-# the group's aggregates know which event is whose without reading them back.
+# Its id is given (SELECT_ID_BEFORE_GROUP), so the group's aggregates know which event is
+# whose without reading them back.
 INSERT_IDENTITY = "INSERT INTO identities (json) VALUES (?) ON CONFLICT DO NOTHING"
 INSERT_EVENT = """
     INSERT INTO events (id, uid, time_ms, operation, dry_run, username, identity, user_json, grp,
@@ -359,6 +359,13 @@ SELECT_EXPORT = f"""
 SELECT_COUNT_UP_TO = "SELECT count(*) FROM events WHERE id <= ?"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
+# A group's ids follow the newest event's, and the deriver's mark: once retention has removed
+# the newest events (every one, after a quiet spell longer than --max-age), SQLite's own
+# choice (the newest + 1) would give ids again that streams' clients and the mark have passed.
+SELECT_ID_BEFORE_GROUP = """
+    SELECT max((SELECT coalesce(max(id), 0) FROM events),
+               (SELECT value FROM config WHERE key = 'derived_up_to'))
+"""
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
 
 # Each namespace's count, and its newest event found by one index seek per namespace.
