@@ -35,8 +35,9 @@ INSERT_EVENT_V2 = """
 """
 
 
-# How schema 6 read the events beyond a resource's limit, and how 7 does.
-TRIMMED_FROM_THE_OLDEST = ("ORDER BY e.id LIMIT r.count - keep", "ORDER BY e.id DESC OFFSET keep")
+# How the record function reads a resource's events beyond its limit (schema 8: in the order of
+# events_by_identity), and the order by id alone of the schemas before.
+TRIMMING_ORDER = ("ORDER BY e.namespace, e.name, e.resource, e.grp, e.id", "ORDER BY e.id")
 
 
 def fixture_events(age: timedelta = timedelta(0)) -> list[Event]:
@@ -203,8 +204,9 @@ async def test_a_postgresql_database_of_schema_6_is_upgraded_and_trims_and_judge
         await derive_all(store)
         expected = [(e.uid, e.continuity, e.applied) for e in await all_stored(store)]
     upgraded = postgres.create_database()
-    # Schema 6 as it was: the record function trimmed by skipping the newest `keep` events.
-    schema_6 = [*pg_sql.MIGRATIONS[:6], pg_sql.RECORD_FUNCTION.replace(*TRIMMED_FROM_THE_OLDEST)]
+    # Schema 6, its record function ordering the trimming by id alone (replaced by the upgrade
+    # before any event is recorded).
+    schema_6 = [*pg_sql.MIGRATIONS[:6], pg_sql.RECORD_FUNCTION.replace(*TRIMMING_ORDER)]
     psql(upgraded.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *schema_6]))
     psql(upgraded.url, "INSERT INTO logistis_schema SELECT generate_series(1, 6)")
     async with open_store(upgraded, max_events_per_resource=3) as store:
@@ -214,4 +216,4 @@ async def test_a_postgresql_database_of_schema_6_is_upgraded_and_trims_and_judge
     assert stored == expected
     assert max(n for (n,) in table_rows(upgraded, "SELECT count FROM resources")) == "3"
     function = "SELECT pg_get_functiondef('logistis_record'::regproc)"
-    assert TRIMMED_FROM_THE_OLDEST[0] in "".join(psql(upgraded.url, function))
+    assert TRIMMING_ORDER[0] in "".join(psql(upgraded.url, function))
