@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 
 from logistis.collector.store import StoreURL
-from tests.support.collector import CollectorProcess, fed
+from tests.support.collector import CollectorProcess, fed, stop_all
 from tests.support.postgres import PostgresServer
 from tests.support.stores import BACKENDS, store_env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_collector_outlives_the_session() -> Iterator[None]:
+    yield
+    stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,7 @@ class CollectorProcess:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, env={**os.environ, **self.env}, cwd=self.cwd
             )
+        _LAUNCHED.append(self)
 
     def wait_ready(self, timeout: float = 20.0) -> CollectorProcess:
         """Until `/readyz` answers 200."""
@@ -134,6 +135,17 @@ class CollectorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# Every collector the tests started: a test that fails between `start()` and `stop()` would
+# otherwise leave its process running after the session (`stop_all`).
+_LAUNCHED: list[CollectorProcess] = []
+
+
+def stop_all() -> None:
+    """Stop the collectors still running (a no-op for those stopped already)."""
+    while _LAUNCHED:
+        _LAUNCHED.pop().stop(timeout=10)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
