@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 
 from .load import Load, database, fresh_review, integrity, metric, recorded_fixtures, stored_uids
 
@@ -70,7 +70,7 @@ async def test_full_disk_keeps_admitting_and_recovers_by_itself(
 
         resize(small_disk, "64m")
         # No admission traffic reaches a pod that is not ready: it must find out by itself.
-        assert wait_ready(collector, 15.0), "not ready again after space came back"
+        assert wait_for(lambda: is_ready(collector), 15.0), "not ready again after space came back"
         after = [fresh_review(recorded_fixtures()[n]) for n in range(10)]
         post_reviews(collector, after)
         assert {r["request"]["uid"] for r in after} <= stored_uids(database(collector))
@@ -79,10 +79,5 @@ async def test_full_disk_keeps_admitting_and_recovers_by_itself(
         assert collector.stop() == 0
 
 
-def wait_ready(collector: CollectorProcess, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if httpx.get(f"{collector.api_url}/readyz").status_code == 200:
-            return True
-        time.sleep(0.5)
-    return False
+def is_ready(collector: CollectorProcess) -> bool:
+    return httpx.get(f"{collector.api_url}/readyz").status_code == 200
