@@ -37,6 +37,7 @@ from logistis.collector.kubeapi.resources import (
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.query import EventQuery, Page, decode_cursor, whole_number
+from logistis.collector.store import StoreError
 from logistis.collector.stream import READS, STREAMS, Encode, Ping, close_streams, follow
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def _front_proxy(handler: Handler) -> Handler:
             return await handler(request)
         except StatusError as error:
             return status_response(error)
+        except StoreError as error:
+            # The database is away (PostgreSQL restarting, a failover): say so at once.
+            return status_response(StatusError(503, f"store unavailable: {error}"))
 
     return authenticated
 

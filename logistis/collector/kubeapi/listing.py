@@ -12,6 +12,7 @@ import orjson
 
 from logistis.collector.kubeapi.status import StatusError
 from logistis.collector.query import (
+    MAX_ID,
     MAX_LIMIT,
     EventQuery,
     QueryError,
@@ -255,9 +256,13 @@ def encode_continue(resource_version: int, before_id: int) -> str:
 def _continue(raw: str | None) -> tuple[int, int] | None:
     if not raw:
         return None
+    malformed = "continue: malformed continue token"
     try:
         token = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        resource_version, start = int(token["rv"]), int(token["start"])
+        resource_version, start = token["rv"], token["start"]
     except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError, KeyError):
-        raise StatusError(400, "continue: malformed continue token") from None
+        raise StatusError(400, malformed) from None
+    # Only ids the store can compare: past 2**63 - 1 it raises instead of matching nothing.
+    if not all(type(n) is int and 0 <= n <= MAX_ID for n in (resource_version, start)):
+        raise StatusError(400, malformed)
     return resource_version, start
