@@ -8,7 +8,6 @@ grow with a slow one, and resuming after `Last-Event-ID` is the same query as ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,23 +80,23 @@ async def follow(
     signal = runtime.deriver.ready
     clock = asyncio.get_running_loop().time
     timeout = runtime.settings.stream_write_timeout_seconds
-    next_read = 0.0
     try:
         if first:
             await _write(response, first, timeout)
+        # Nothing is awaited between the check of `stopping` and taking the next commit: the
+        # shutdown's wake-up (close_streams) then always ends the wait below.
         while not runtime.stopping.is_set():
-            if (pause := next_read - clock()) > 0:
-                await asyncio.sleep(pause)
-            next_read = clock() + GATHER_SECONDS
             commit = signal.next_commit()
+            next_read = clock() + GATHER_SECONDS
             batch = await _shared_batch(request.app, query, last, encode)
             if batch.count:
                 await _write(response, batch.payload, timeout)
                 last = batch.last
-                if batch.count == BATCH:
-                    continue
-            if not await signal.wait(commit, PING_SECONDS) and (quiet := ping(last)):
+            full = batch.count == BATCH
+            if not full and not await signal.wait(commit, PING_SECONDS) and (quiet := ping(last)):
                 await _write(response, quiet, timeout)
+            if (pause := next_read - clock()) > 0:
+                await asyncio.sleep(pause)
     except ConnectionResetError:
         pass
     except TimeoutError:
@@ -158,8 +157,7 @@ async def _write(response: web.StreamResponse, data: bytes, seconds: float) -> N
 
 
 async def close_streams(app: web.Application) -> None:
-    """On shutdown: wake every stream so it sees `stopping` and ends."""
+    """On shutdown: wake every stream so it sees `stopping` and ends its own response (its
+    handler returns and aiohttp finishes it). Finishing it from here would race the follower,
+    whose next write would then fail after the end."""
     app[RUNTIME].deriver.ready.fire()
-    for response in list(app[STREAMS]):
-        with contextlib.suppress(ConnectionResetError, RuntimeError):
-            await response.write_eof()
