@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,12 @@ PING_SECONDS = 15.0
 # cost the event loop the admission requests share. A follower reads at most this often; an
 # event after a quiet spell goes out at once.
 GATHER_SECONDS = 0.05
+# The kernel's send buffer for one stream. Linux grows a socket's buffer up to tcp_wmem's
+# maximum (4 MiB) whether or not the peer reads, and on loopback (a port-forward) it takes
+# every write, so a client that stopped reading never made a write wait and
+# --stream-write-timeout never fired. Capped (the kernel doubles it), such a client holds a
+# few hundred kilobytes at most: the buffers, its own receive window and aiohttp's 64 KiB.
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 Encode = Callable[[Event], bytes]
@@ -73,6 +80,7 @@ async def follow(
     leaves or the collector stops. `response` is prepared; a client that goes away ends this
     quietly, one that stops reading is disconnected."""
     runtime = request.app[RUNTIME]
+    _bound_send_buffer(request)
     streams = request.app[STREAMS]
     streams.add(response)
     runtime.metrics.stream_clients.inc()
@@ -112,6 +120,12 @@ async def follow(
     finally:
         streams.discard(response)
         runtime.metrics.stream_clients.dec()
+
+
+def _bound_send_buffer(request: web.Request) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
