@@ -173,9 +173,15 @@ def _path(namespace: str | None, name: str | None = None) -> str:
     return f"{path}/{name}" if name is not None else path
 
 
+def _escaped(value: str) -> str:
+    """A field selector's value as the apiserver reads it (fields.EscapeValue): a comma or an
+    equals sign in a user name is part of the value, not the end of the term."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
 def _params(filter: EventFilter) -> list[tuple[str, str]]:
     given = dict(filter.to_params())
-    selector = ",".join(f"{k}={given[k]}" for k in FIELD_SELECTORS if k in given)
+    selector = ",".join(f"{k}={_escaped(given[k])}" for k in FIELD_SELECTORS if k in given)
     params = [(k, given[k]) for k in EXTRA if k in given]
     return [("fieldSelector", selector), *params] if selector else params
 
