@@ -143,8 +143,10 @@ def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | No
     return ("expected" if _only_controllers(smallest) else "gap"), smallest
 
 
-def outcome(current: Step, following: Sequence[Step]) -> Outcome:
-    """Whether this event's change landed, from the recorded events after it (oldest first)."""
+def outcome(current: Step, following: Sequence[Step], previous: Sequence[Step] = ()) -> Outcome:
+    """Whether this event's change landed, from the recorded events after it (oldest first)
+    and its rivals among those before it (newest first): webhooks answer in any order, so a
+    race's loser may be recorded after its winner."""
     if not current.takes_part:
         return Outcome(None, final=True)
     if current.dry_run:
@@ -152,16 +154,24 @@ def outcome(current: Step, following: Sequence[Step]) -> Outcome:
     version = _resource_version(current.old)
     rivals = []
     for later in following:
-        if later.old is not None and version and _resource_version(later.old) == version:
+        if _rivals(later, version):
             rivals.append(later)  # admitted against the same stored version as this one
             continue
         verdict = _landed(current, later)
         if verdict is _NO_EVIDENCE:
             continue
-        if verdict is not True and any(_landed(rival, later) is True for rival in rivals):
-            verdict = False  # of writes against one version only one lands: a rival's did
+        if verdict is not True:
+            # Looked for only now: most outcomes are told without decoding the events before.
+            rivals.extend(step for step in previous if _rivals(step, version))
+            if any(_landed(rival, later) is True for rival in rivals):
+                verdict = False  # of writes against one version only one lands: a rival's did
         return Outcome(verdict, final=True)
     return PENDING
+
+
+def _rivals(step: Step, version: str) -> bool:
+    """Whether the request was admitted against this stored version (one of a race)."""
+    return bool(version) and step.old is not None and _resource_version(step.old) == version
 
 
 def _references(previous: Sequence[Step]) -> list[JSONObject]:

@@ -83,9 +83,7 @@ class JudgementStore(Protocol):
 
     async def judgements(self, ids: Sequence[int]) -> Judged: ...
 
-    async def neighbours(
-        self, ids: Sequence[int], *, before: bool = True
-    ) -> dict[int, Neighbours]: ...
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]: ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]: ...
 
@@ -140,17 +138,18 @@ async def _judge(
     neighbours: dict[int, Neighbours] | None = None,
 ) -> dict[int, Judgement]:
     """Judge `ids`: continuity from the events before (unless `known`), outcome from those
-    after. Steps in hand are not read again."""
+    after and the rivals among those before. Steps in hand are not read again."""
     fresh = [i for i in ids if i not in known]
     if neighbours is None:
         neighbours = await store.neighbours(fresh) if fresh else {}
-    # An event already judged needs only what follows it; while nothing new does, its outcome
-    # stays as it is and no object needs reading.
+    # An event already judged needs its continuity no more, but its outcome may need the rivals
+    # recorded before it; while nothing new follows it, the outcome stays as it is and no
+    # object needs reading.
     judged = [i for i in ids if i in known]
-    following = await store.neighbours(judged, before=False) if judged else {}
+    around = await store.neighbours(judged) if judged else {}
     neighbours.update(
         (i, near)
-        for i, near in following.items()
+        for i, near in around.items()
         if near.after and near.after[-1] > known[i].checked_until
     )
     if not neighbours:
@@ -179,6 +178,10 @@ def _judge_all(
             mark, ops = known[i].continuity, known[i].unrecorded
         else:
             mark, ops = continuity(current, [steps[n] for n in near.before if n in steps])
-        result = outcome(current, [steps[n] for n in near.after if n in steps])
+        result = outcome(
+            current,
+            [steps[n] for n in near.after if n in steps],
+            [steps[n] for n in near.before if n in steps],
+        )
         found[i] = Judgement(mark, ops, result.applied, result.final, max(near.after, default=0))
     return found

@@ -5,6 +5,7 @@ way."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +122,33 @@ async def test_the_race_in_the_captured_history_reads_as_never_landed(store_url:
     assert detail.applied is False
     assert seen[uid(209)].applied is True
     assert [e for e in seen.values() if e.continuity == "gap"] == []
+
+
+def lost_race_to(number: int) -> Event:
+    """A `kubectl set image` admitted against the same version as `number`'s, with another tag:
+    the rival that lost, its webhook answered after the winner's."""
+    request = copy.deepcopy(load(number)["body"]["request"])
+    request["uid"] = "00000000-0000-4000-8000-00000000000" + str(number)[-1]
+    request["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    return event_from_request(request, datetime.now(UTC), KindResolver())
+
+
+async def test_a_race_lost_after_the_winner_was_recorded_reads_as_never_landed(
+    store_url: StoreURL,
+):
+    loser = lost_race_to(71)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record([*events(numbers_until(71)), loser])
+        await derive_all(store)
+        assert (await by_uid(store, NGINX))[loser.uid].applied is None  # nothing told yet
+        await store.record(events([n for n in numbers_until(84) if n > 71]))
+        on_demand = await by_uid(store, NGINX)
+        await derive_all(store)
+        derived = await by_uid(store, NGINX)
+    for seen in (on_demand, derived):
+        assert seen[loser.uid].applied is False
+        assert seen[uid(71)].applied is True
+        assert seen[uid(75)].continuity == "continuous"
 
 
 async def test_retention_drops_the_judgements_with_their_events(store_url: StoreURL):
