@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from logistis.collector.changes import compute_changes
@@ -114,14 +115,20 @@ class Outcome:
 PENDING = Outcome(None, final=False)
 
 
-def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | None, Ops]:
+def continuity(
+    current: Step, previous: Sequence[Step], recording_since_ms: int | None = None
+) -> tuple[Continuity | None, Ops]:
     """This event against the recorded events before it (newest first, only linking ones).
 
-    None for a request that does not write the object (CONNECT, token, eviction, ...).
+    None for a request that does not write the object (CONNECT, token, eviction, ...). With
+    none before it, `first` unless it is not the object's CREATE and the object was created
+    since `recording_since_ms` (when the history began): then its creation went unrecorded.
     """
     if not current.takes_part:
         return None, []
     if not previous:
+        if _created_since(current, recording_since_ms):
+            return "gap", [{"op": "add", "path": ""}]
         return "first", []
     last = previous[0]
     if current.old is None:
@@ -281,6 +288,19 @@ def _only_controllers(ops: Ops) -> bool:
         any(op["path"] == p or op["path"].startswith(p + "/") for p in _CONTROLLER_PATHS)
         for op in ops
     )
+
+
+def _created_since(current: Step, since_ms: int | None) -> bool:
+    """Whether the object this request found was created at or after the moment (its
+    creationTimestamp has whole seconds, never later than the creation itself)."""
+    if since_ms is None or current.old is None:
+        return False
+    created = (current.old.get("metadata") or {}).get("creationTimestamp")
+    try:
+        moment = datetime.fromisoformat(str(created))
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment.timestamp() * 1000 >= since_ms
 
 
 def _resource_version(obj: JSONObject | None) -> str:

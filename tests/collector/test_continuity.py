@@ -149,3 +149,16 @@ def test_a_race_lost_is_told_whichever_of_the_rivals_was_recorded_first():
         False, final=True
     )
     assert outcome(step(71), [rejected_set_image(), *after][:NEIGHBOURS]).applied is True
+
+
+CREATED_MS = 1_795_571_258_000  # nginx's creationTimestamp, 2026-11-25T01:47:38Z
+
+
+def test_an_object_created_since_the_history_began_without_its_create_is_a_gap():
+    # 045, alice's CREATE, went unrecorded; 051 is the first recorded event of nginx.
+    assert continuity(step(51), [], CREATED_MS - 60_000) == ("gap", [{"op": "add", "path": ""}])
+    assert continuity(step(51), [], CREATED_MS) == ("gap", [{"op": "add", "path": ""}])
+    # Older than the history, or nothing known of when it began: its first recorded event.
+    assert continuity(step(51), [], CREATED_MS + 1_000) == ("first", [])
+    assert continuity(step(51), []) == ("first", [])
+    assert continuity(step(45), [], CREATED_MS - 60_000) == ("first", [])
