@@ -7,6 +7,8 @@ or to its last beat if it never stopped cleanly; the union over all runs (replic
 is the time something was recording. Whatever lies between is a blind spot: with the webhook's
 `failurePolicy: Ignore`, writes made then are missing from the history. A beat that comes
 late (the process stalled) ends the run there and starts a new one, so a stall shows too.
+After a run's last beat it may have lived until its next was late: another replica that
+started by then took over, and no blind spot lies between them.
 """
 
 from __future__ import annotations
@@ -53,17 +55,35 @@ def blind_spots(runs: Sequence[Run], now_ms: int, interval_s: float) -> list[Bli
     clean stop (a crash, a kill, a lost node, a stall); `silent`: none is beating now.
     """
     spots: list[BlindSpot] = []
-    covered_until: int | None = None
+    ending: Run | None = None  # the run whose end is the furthest covered so far
+    covered_until = 0
     cause: Cause = "stopped"
     for run in sorted(runs, key=lambda r: r.started_ms):
-        if covered_until is not None and run.started_ms > covered_until:
+        if ending is not None and _uncovered(ending, cause, covered_until, run, interval_s):
             spots.append(BlindSpot(covered_until, run.started_ms, cause))
         end, end_cause = _end(run, now_ms, interval_s)
-        if covered_until is None or end > covered_until:
-            covered_until, cause = end, end_cause
-    if covered_until is not None and covered_until < now_ms:
+        if ending is None or end > covered_until:
+            ending, covered_until, cause = run, end, end_cause
+    if ending is not None and covered_until < now_ms:
         spots.append(BlindSpot(covered_until, None, "silent" if cause == "lost" else cause))
     return spots
+
+
+def _uncovered(ending: Run, cause: Cause, until_ms: int, run: Run, interval_s: float) -> bool:
+    """Whether nothing recorded from `until_ms` (where `ending` stopped, or beat last) to the
+    run's start. A run is taken for beating until its beats are LATE_BEATS intervals late, and
+    after its last one it may have lived as long: another replica that started by then took
+    over. A restart on the same host (a container's, or a StatefulSet pod's) began after the
+    run it replaces had ended."""
+    if run.started_ms <= until_ms:
+        return False
+    if cause != "lost" or _host(run) == _host(ending):
+        return True
+    return run.started_ms - until_ms > LATE_BEATS * interval_s * 1000
+
+
+def _host(run: Run) -> str:
+    return run.collector.rpartition("/")[0]
 
 
 def _end(run: Run, now_ms: int, interval_s: float) -> tuple[int, Cause]:
@@ -102,8 +122,9 @@ def now_ms() -> int:
 
 
 def collector_id() -> str:
-    """The pod's name (its hostname) and the process: unique among replicas and restarts."""
-    return f"{socket.gethostname()}/{os.getpid()}"
+    """The pod's name and the process: unique among replicas and restarts. A container is
+    given its pod's name as HOSTNAME; elsewhere the machine's name stands for it."""
+    return f"{os.environ.get('HOSTNAME') or socket.gethostname()}/{os.getpid()}"
 
 
 class HeartbeatStore(Protocol):

@@ -49,6 +49,27 @@ def test_replicas_cover_for_each_other():
     assert seconds_since_gap(runs, 105 * SECOND, 10) == 105
 
 
+def test_a_replica_killed_just_after_another_started_leaves_no_blind_spot():
+    # pod-0's beats end at 50 s and it was killed before its next one was due (LATE_BEATS
+    # intervals on); pod-1 started at 55 s, while pod-0 may well have been recording still.
+    killed = Run("pod-0/1", 0, 50 * SECOND, None)
+    assert (
+        blind_spots([killed, Run("pod-1/1", 55 * SECOND, 100 * SECOND, None)], 105 * SECOND, 10)
+        == []
+    )
+    # Started after pod-0 must have died: blind from pod-0's last beat.
+    late = Run("pod-1/1", 75 * SECOND, 100 * SECOND, None)
+    assert blind_spots([killed, late], 105 * SECOND, 10) == [
+        BlindSpot(50 * SECOND, 75 * SECOND, "lost")
+    ]
+
+
+def test_a_quick_restart_of_the_killed_collector_is_still_a_blind_spot():
+    # The same pod's container started again: the killed one had ended by then.
+    runs = [Run("pod-0/1", 0, 50 * SECOND, None), Run("pod-0/1", 53 * SECOND, 100 * SECOND, None)]
+    assert blind_spots(runs, 105 * SECOND, 10) == [BlindSpot(50 * SECOND, 53 * SECOND, "lost")]
+
+
 def test_a_window_keeps_the_spots_it_overlaps():
     spots = [BlindSpot(10, 20, "stopped"), BlindSpot(30, 40, "lost"), BlindSpot(50, None, "silent")]
     assert clipped(spots, 25, 45) == [spots[1]]
