@@ -24,12 +24,15 @@ from typing import Any, Literal, Protocol
 
 from logistis.collector.events import format_time, time_from_ms
 from logistis.collector.store.protocol import Run, StoreError
+from logistis.collector.writer import CommitSignal
 
 log = logging.getLogger(__name__)
 
 Cause = Literal["stopped", "lost", "silent"]
 # A beat this many intervals late means the collector was not recording in between.
 LATE_BEATS = 2.0
+# While commits land, a beat follows them at most this often.
+RECORDING_BEAT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +140,16 @@ class HeartbeatStore(Protocol):
     async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None: ...
 
 
-async def beat_forever(store: HeartbeatStore, collector: str, interval_s: float) -> None:
-    """Start a run, beat every interval, and stop the run cleanly when cancelled."""
+async def beat_forever(
+    store: HeartbeatStore, collector: str, interval_s: float, commits: CommitSignal
+) -> None:
+    """Start a run, beat every interval (sooner while the history is written), and stop the
+    run cleanly when cancelled."""
     started = last = now_ms()
     await store.start_run(collector, started)
     try:
         while True:
-            await asyncio.sleep(interval_s)
+            await _next_beat(commits, interval_s)
             moment = now_ms()
             try:
                 if moment - last > LATE_BEATS * interval_s * 1000:
@@ -158,3 +164,13 @@ async def beat_forever(store: HeartbeatStore, collector: str, interval_s: float)
                 last = moment
     finally:
         await store.stop_run(collector, started, now_ms())
+
+
+async def _next_beat(commits: CommitSignal, interval_s: float) -> None:
+    """An interval from now, or once a commit has landed and RECORDING_BEAT_SECONDS have
+    passed: a killed run's coverage ends at its last beat, so while writes come (when a blind
+    spot costs events) the beats follow them closely."""
+    commit = commits.next_commit()
+    spacing = min(RECORDING_BEAT_SECONDS, interval_s)
+    await asyncio.sleep(spacing)
+    await CommitSignal.wait(commit, interval_s - spacing)

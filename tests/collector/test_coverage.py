@@ -4,11 +4,13 @@ heartbeats retention keeps."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from logistis.collector.coverage import (
     LATE_BEATS,
+    RECORDING_BEAT_SECONDS,
     BlindSpot,
     Run,
     blind_spots,
@@ -20,8 +22,9 @@ from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
 from logistis.collector.store import StoreURL, open_store
 from tests.collector.test_retention import stored_events
-from tests.support.collector import CollectorProcess
-from tests.support.stores import store_env
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies
+from tests.support.stores import store_env, table_rows
 
 SECOND = 1000
 
@@ -125,6 +128,27 @@ def test_a_killed_collector_is_blind_from_its_last_beat(tmp_path: Path):
     assert since["items"] == []  # the window starts as recording resumes
     assert before["items"] == []
     assert since["heartbeatSeconds"] == 1
+
+
+def test_a_killed_collector_s_coverage_ends_close_to_what_it_last_recorded(
+    tmp_path: Path, store_url: StoreURL
+):
+    # Beats a minute apart: before, the run's last beat was its start, seconds before the kill.
+    collector = CollectorProcess(
+        tmp_path / "data", "--heartbeat-interval", "60", env=store_env(store_url)
+    ).start()
+    reviews = [b for b in bodies() if not b["request"]["dryRun"]]
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        for review in reviews[:20]:
+            review["request"]["uid"] = str(uuid.uuid4())
+        assert {r.status_code for r in post_reviews(collector, reviews[:20])} == {200}
+    collector.kill()
+    ((beat, recorded),) = table_rows(
+        store_url, "SELECT max(beat_ms), (SELECT max(time_ms) FROM events) FROM heartbeats"
+    )
+    # A beat follows the commits at most RECORDING_BEAT_SECONDS apart (and one write later).
+    assert int(recorded) - int(beat) < RECORDING_BEAT_SECONDS * SECOND + 500
 
 
 DAY = 86_400 * SECOND
