@@ -12,9 +12,10 @@ from logistis.collector.store import StoreURL
 from tests.collector.test_coverage import coverage
 from tests.support.collector import CollectorProcess
 from tests.support.postgres import PostgresServer
-from tests.support.stores import store_env
+from tests.support.stores import store_env, table_rows
 
-SURVIVOR_BEAT = 3
+# Long enough that pod-1 starts within LATE_BEATS of them after pod-0's start on a busy machine.
+SURVIVOR_BEAT = 5
 
 
 def pod(tmp_path: Path, url: StoreURL, name: str, beat: float) -> CollectorProcess:
@@ -39,4 +40,11 @@ def test_a_replica_killed_just_after_another_started_shows_no_blind_spot(
         # pod-0 counts as beating until its beat is LATE_BEATS intervals old: wait that out.
         time.sleep(LATE_BEATS * SURVIVOR_BEAT + 0.5)
         spots = coverage(survivor)
+    (_, last_beat), (taken_over, _) = (
+        (int(start), int(beat))
+        for start, beat in table_rows(
+            url, "SELECT started_ms, beat_ms FROM heartbeats ORDER BY started_ms"
+        )
+    )
+    assert 0 < taken_over - last_beat <= LATE_BEATS * SURVIVOR_BEAT * 1000  # as the test means
     assert spots == []
