@@ -138,7 +138,7 @@ def test_a_killed_collector_s_coverage_ends_close_to_what_it_last_recorded(
         tmp_path / "data", "--heartbeat-interval", "60", env=store_env(store_url)
     ).start()
     reviews = [b for b in bodies() if not b["request"]["dryRun"]]
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         for review in reviews[:20]:
             review["request"]["uid"] = str(uuid.uuid4())
@@ -147,8 +147,9 @@ def test_a_killed_collector_s_coverage_ends_close_to_what_it_last_recorded(
     ((beat, recorded),) = table_rows(
         store_url, "SELECT max(beat_ms), (SELECT max(time_ms) FROM events) FROM heartbeats"
     )
-    # A beat follows the commits at most RECORDING_BEAT_SECONDS apart (and one write later).
-    assert int(recorded) - int(beat) < RECORDING_BEAT_SECONDS * SECOND + 500
+    # A beat follows the commits RECORDING_BEAT_SECONDS apart, give or take a loaded machine's
+    # delays (its start was 5 s before the last event).
+    assert int(recorded) - int(beat) < 2 * RECORDING_BEAT_SECONDS * SECOND
 
 
 DAY = 86_400 * SECOND
