@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 
 from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews
-from tests.support.fixtures import fixture_files, load
+from tests.support.fixtures import bodies, fixture_files, load
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
 FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"
@@ -35,11 +37,7 @@ class Fed:
 
 @pytest.fixture(scope="session")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    collector = CollectorProcess(tmp_path_factory.mktemp("blame-collector"))
-    with collector:
-        responses = post_reviews(collector)
-        assert all(r.status_code == 200 for r in responses)
-        yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
+    yield from _fed(tmp_path_factory.mktemp("blame-collector"), bodies())
 
 
 # Left out of the history with holes: alice's `kubectl scale` (059) and her merge patch of the
@@ -49,10 +47,35 @@ LEFT_OUT = (59, 82)
 
 @pytest.fixture(scope="session")
 def fed_with_holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    collector = CollectorProcess(tmp_path_factory.mktemp("blame-holes"))
     kept = [path for path in fixture_files() if int(path.name[:3]) not in LEFT_OUT]
-    with collector:
-        responses = post_reviews(collector, (load(path.name)["body"] for path in kept))
+    yield from _fed(tmp_path_factory.mktemp("blame-holes"), (load(p.name)["body"] for p in kept))
+
+
+# Raced in the history with a race: alice's `kubectl set image` (071), by a rival admitted
+# against the same version with another tag and answered after it (the race's loser).
+RACED = 71
+
+
+@pytest.fixture(scope="session")
+def fed_with_race(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    reviews = []
+    for path in fixture_files():
+        reviews.append(load(path.name)["body"])
+        if int(path.name[:3]) == RACED:
+            reviews.append(_lost_race(reviews[-1]))
+    yield from _fed(tmp_path_factory.mktemp("blame-race"), reviews)
+
+
+def _lost_race(review: dict[str, Any]) -> dict[str, Any]:
+    rival = copy.deepcopy(review)
+    rival["request"]["uid"] = str(uuid.uuid4())
+    rival["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    return rival
+
+
+def _fed(data_dir: Path, reviews: Iterable[dict[str, Any]]) -> Iterator[Fed]:
+    with CollectorProcess(data_dir) as collector:
+        responses = post_reviews(collector, reviews)
         assert all(r.status_code == 200 for r in responses)
         yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
 
@@ -68,7 +91,7 @@ def _ids_by_fixture(url: str) -> dict[int, int]:
         while True:
             params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
             body = client.get("/api/v1/events", params=params).json()
-            ids |= {by_uid[item["uid"]]: item["id"] for item in body["items"]}
+            ids |= {by_uid[i["uid"]]: i["id"] for i in body["items"] if i["uid"] in by_uid}
             cursor = body["next"]
             if cursor is None:
                 return ids
@@ -103,10 +126,20 @@ def blame(fed: Fed, tmp_path: Path):
 @pytest.fixture
 def blame_with_holes(fed_with_holes: Fed, tmp_path: Path):
     """`blame(...)` against the collector that missed the requests in LEFT_OUT."""
+    return _blame_on(fed_with_holes, tmp_path)
+
+
+@pytest.fixture
+def blame_with_race(fed_with_race: Fed, tmp_path: Path):
+    """`blame(...)` against the collector that recorded the race's loser after RACED."""
+    return _blame_on(fed_with_race, tmp_path)
+
+
+def _blame_on(fed: Fed, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     env = blame_env(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_blame(*args, env=env, url=fed_with_holes.url)
+        return run_blame(*args, env=env, url=fed.url)
 
     return run
 

@@ -159,8 +159,8 @@ class Store(Protocol):
         """The kept judgements of these events, and how far the deriver's judging reaches."""
         ...
 
-    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
-        """Each event's recorded neighbours that take part (only after it unless `before`)."""
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]:
+        """Each event's recorded neighbours that take part, before and after it."""
         ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:

@@ -248,8 +248,6 @@ _AFTER = _NEIGHBOURS.format(
 )
 _OF_IDS = "FROM events AS e WHERE e.id IN (SELECT value FROM json_each(?))"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
-# Only after it, for an event whose continuity is already kept.
-SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = """
     SELECT id, operation, subresource, dry_run, body, changes FROM events
     WHERE id IN (SELECT value FROM json_each(?))

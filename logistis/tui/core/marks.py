@@ -20,6 +20,10 @@ WHY_NEVER_LANDED = (
 )
 
 
+# What an operation on the whole object ("" path) says happened to it unrecorded.
+WHOLE_OBJECT = {"add": "created", "remove": "removed", "replace": "deleted and created again"}
+
+
 def unrecorded_paths(event: Event) -> list[str]:
     """`add /metadata/labels/owner`, one per operation; `remove (the whole object)` for ""."""
     return [f"{c.op} {c.path or '(the whole object)'}" for c in event.unrecorded]
@@ -29,7 +33,7 @@ def unrecorded_summary(event: Event) -> str:
     """`spec.replicas, metadata.labels.owner`, or what happened to the whole object."""
     whole = [c for c in event.unrecorded if not c.path]
     if whole:
-        return "removed" if whole[0].op == "remove" else "deleted and created again"
+        return WHOLE_OBJECT.get(whole[0].op, WHOLE_OBJECT["replace"])
     return summarize_changes([c.to_json() for c in event.unrecorded])
 
 
