@@ -27,7 +27,10 @@ commands:
   diff    the difference between two versions of an object
   who     the people who changed things (also: people)
 
-`kubectl logistis COMMAND --help` for a command's flags and examples.
+flags:
+  -h, --help   this help; `kubectl logistis COMMAND --help` for a command's flags and examples
+  --version    print the version and exit
+
 `kubectl blame` is the same blame in the original logistis plugin's syntax.
 """
 
