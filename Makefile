@@ -19,7 +19,7 @@ install: $(STAMP) ## create .venv and install logistis with its test tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
 lint: $(STAMP) ## ruff and the import contracts
