@@ -1,4 +1,5 @@
-"""A real collector fed with every captured request, and the real `kubectl-blame` to run on it."""
+"""A real collector fed with every captured request, and the real `kubectl-blame` and
+`kubectl-logistis` to run on it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
+KUBECTL_LOGISTIS = Path(sys.executable).with_name("kubectl-logistis")
 FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"
 WIDTH = 120
 # Fixture events get a time each, a second apart from this, by file number.
@@ -83,10 +85,10 @@ def blame_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_blame(
-    *args: str, env: Mapping[str, str], url: str | None = None
+    *args: str, env: Mapping[str, str], url: str | None = None, command: Path = KUBECTL_BLAME
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(KUBECTL_BLAME), *args, *(["--url", url] if url else [])]
-    return subprocess.run(command, capture_output=True, text=True, env=dict(env), timeout=60)
+    argv = [str(command), *args, *(["--url", url] if url else [])]
+    return subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=60)
 
 
 @pytest.fixture
@@ -96,6 +98,18 @@ def blame(fed: Fed, tmp_path: Path):
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return run_blame(*args, env={**env, **extra_env}, url=fed.url)
+
+    return run
+
+
+@pytest.fixture
+def logistis(fed: Fed, tmp_path: Path):
+    """`logistis("blame", "deploy/nginx", "-n", "team-a")`: the real kubectl-logistis against the
+    fed collector (the collector's address from LOGISTIS_URL, as a user would set it)."""
+    env = blame_env(tmp_path, LOGISTIS_URL=fed.url)
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env={**env, **extra_env}, command=KUBECTL_LOGISTIS)
 
     return run
 

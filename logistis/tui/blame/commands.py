@@ -198,6 +198,7 @@ async def _watch(blame: Blame, filter: EventFilter, after: int | None, headed: b
     """New changes as they are recorded, until interrupted; a dropped stream is resumed after
     the last change shown, so none is missed or shown twice."""
     o = blame.options
+    blame.terminal.out.flush()  # the list first, before waiting for what comes next
     live = filter if len(o.names) != 1 else filter.with_(name=o.names[0])
     async for event in blame.client.follow(live, after, lambda status: _link(blame, status)):
         if o.names and event.name not in o.names:

@@ -232,9 +232,7 @@ def _path_parts(pointer: str, *, bracket: bool = False) -> list[str]:
     parts: list[str] = []
     for token in pointer.lstrip("/").split("/"):
         name = token.replace("~1", "/").replace("~0", "~")
-        if name.isdigit() and parts:
-            parts[-1] += f"[{name}]"
-        elif bracket and parts and ("." in name or "/" in name):
+        if (name.isdigit() and parts) or (bracket and parts and ("." in name or "/" in name)):
             parts[-1] += f"[{name}]"
         else:
             parts.append(name)
