@@ -36,6 +36,10 @@ run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for
 demo: $(STAMP) ## a local collector fed with realistic traffic, and the TUI on it
 	$(PY) tools/demo.py
 
+.PHONY: dist
+dist: $(STAMP) ## the kubectl logistis archive for krew in dist/, and plugins/logistis.yaml for it
+	$(PY) tools/dist.py
+
 bench: $(STAMP) ## the benchmark suite; results in BENCHMARKS.md
 	$(PY) tools/bench.py
 
