@@ -15,7 +15,6 @@ import argparse
 import gzip
 import hashlib
 import io
-import subprocess
 import sys
 import tarfile
 import tomllib
@@ -29,6 +28,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.package.tracked import tracked_files  # noqa: E402 (the repository's own listing)
+
 PLUGIN = "kubectl-logistis"
 COMPLETION = "kubectl_complete-logistis"
 # What the plugin imports of the project: the client core and the plugin, not the TUI app.
@@ -147,14 +149,7 @@ def zipapp(version: str) -> bytes:
 
 
 def _sources() -> Iterator[tuple[str, bytes]]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", *SOURCES],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout.decode()
-    for name in listed.split("\0"):
+    for name in tracked_files(*SOURCES):
         if name.endswith(".py"):
             yield name, (ROOT / name).read_bytes()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews
@@ -82,6 +83,24 @@ def blame_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "LOGISTIS_URL", "KUBECONFIG")
     }
     return {**env, "COLUMNS": str(WIDTH), "HOME": str(tmp_path), **extra}
+
+
+def discovery_env(fed: Fed, tmp_path: Path, context: dict[str, str]) -> dict[str, str]:
+    """For the real kubectl's plugin discovery: the plugins' folder first on PATH, a kubeconfig
+    whose current context is `context`, and the fed collector's address in LOGISTIS_URL."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "contexts": [{"name": "dev", "context": context}],
+            }
+        )
+    )
+    path = f"{KUBECTL_BLAME.parent}{os.pathsep}{os.environ['PATH']}"
+    return blame_env(tmp_path, PATH=path, KUBECONFIG=str(kubeconfig), LOGISTIS_URL=fed.url)
 
 
 def run_blame(

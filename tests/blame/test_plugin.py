@@ -7,23 +7,20 @@ without `-n` looks; the history is in team-a and team-b.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from logistis.version import __version__
-from tests.blame.conftest import KUBECTL_LOGISTIS, Fed, blame_env
+from tests.blame.conftest import KUBECTL_LOGISTIS, Fed, blame_env, discovery_env
 from tests.blame.test_cli import rows, run_on_a_terminal
+from tests.blame.test_original_commands import KUBECTL, kubectl
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import load
 
-KUBECTL = shutil.which("kubectl")
 LEFT_OUT = "left out: --all-actors shows them"
 ALICE_CREATES_NGINX, ALICE_SET_IMAGE, ALICE_LABELS_TIER = 45, 71, 81
 
@@ -31,25 +28,7 @@ ALICE_CREATES_NGINX, ALICE_SET_IMAGE, ALICE_LABELS_TIER = 45, 71, 81
 @pytest.fixture
 def env(fed: Fed, tmp_path: Path) -> dict[str, str]:
     assert KUBECTL, "the real kubectl must be on PATH: plugin discovery is what is tested"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "dev",
-                "contexts": [{"name": "dev", "context": {"cluster": "dev"}}],
-            }
-        )
-    )
-    path = f"{KUBECTL_LOGISTIS.parent}{os.pathsep}{os.environ['PATH']}"
-    return blame_env(tmp_path, PATH=path, KUBECONFIG=str(kubeconfig), LOGISTIS_URL=fed.url)
-
-
-def kubectl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(KUBECTL), *args], capture_output=True, text=True, env=env, timeout=60
-    )
+    return discovery_env(fed, tmp_path, {"cluster": "dev"})
 
 
 def logistis(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

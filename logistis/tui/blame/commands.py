@@ -11,7 +11,7 @@ from logistis.tui.blame import dump as dumps
 from logistis.tui.blame.diffview import describe, event_diffs, paint_diff
 from logistis.tui.blame.discovery import discover
 from logistis.tui.blame.errors import BlameError, ExitCode
-from logistis.tui.blame.eventtable import event_table, log_table, overview_table, wide_table
+from logistis.tui.blame.eventtable import event_table, overview_table, wide_table
 from logistis.tui.blame.fieldview import annotated, blame_json, header
 from logistis.tui.blame.history import (
     in_full,
@@ -183,10 +183,9 @@ def _emit_events(blame: Blame, events: list[Event], *, headers: bool) -> None:
         blame.emit(
             event_diffs(events, terminal, naming, context=o.context_lines, show_noise=o.show_noise)
         )
-    elif o.command is Command.LOG:
-        blame.emit(log_table(events, terminal, naming, headers=headers))
     else:
-        blame.emit(event_table(events, terminal, naming, headers=headers))
+        one_line = o.command is Command.LOG
+        blame.emit(event_table(events, terminal, naming, headers=headers, one_line=one_line))
 
 
 def _event_patch(event: Event, show_noise: bool) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ spans namespaces, and the fields are paths (`spec.replicas`), not JSON pointers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from logistis.tui.blame.naming import Naming
 from logistis.tui.blame.table import Cell, Column, render_table
@@ -27,6 +27,7 @@ from logistis.tui.core.marks import (
 from logistis.tui.core.timeparse import format_time
 
 MAX_PATCH_LINES = 10
+NEVER_LANDED_LINE = f"{NEVER_LANDED_MARK} {NEVER_LANDED}"
 CLUSTER_SCOPE = "(cluster)"
 TOP_KINDS = 3
 # Enough for `…deployment-controller`: the end of a name says most.
@@ -69,60 +70,22 @@ def _key_cells(event: Event, naming: Naming) -> list[Cell]:
 
 
 def event_table(
-    events: Sequence[Event], terminal: Terminal, naming: Naming, *, headers: bool = True
+    events: Sequence[Event],
+    terminal: Terminal,
+    naming: Naming,
+    *,
+    headers: bool = True,
+    one_line: bool = False,
 ) -> list[str]:
-    rows = [
-        row
-        for e in events
-        for row in _marked(
-            e,
-            naming,
-            [operation_text(e), e.user.username, format_time(e.time), _paths(e, naming)],
-        )
-    ]
-    columns = [*_key_columns(naming), _OPERATION, _USER, _TIME, _PATCH]
-    return render_table(columns, rows, terminal, headers=headers)
+    """KEY (or NAME), OPERATION, USER, TIME and the patch's operations; `one_line` is the log's
+    layout, newest first as `git log` has it: the fields changed summed up in one cell."""
 
+    def cells(e: Event) -> list[Cell]:
+        changes = _summary(e) if one_line else _paths(e, naming)
+        return [operation_text(e), e.user.username, format_time(e.time), changes]
 
-def log_table(
-    events: Sequence[Event], terminal: Terminal, naming: Naming, *, headers: bool = True
-) -> list[str]:
-    """One line a change, newest first as `git log` has it: what, who, when, which fields."""
-    rows = [
-        row
-        for e in events
-        for row in _marked(
-            e, naming, [operation_text(e), e.user.username, format_time(e.time), _summary(e)]
-        )
-    ]
-    columns = [*_key_columns(naming), _OPERATION, _USER, _TIME, _CHANGED]
-    return render_table(columns, rows, terminal, headers=headers)
-
-
-def _marked(event: Event, naming: Naming, cells: list[Cell]) -> list[list[Cell]]:
-    """The event's row (its key cells, then `cells`), marked when it never landed, and below
-    it (before it in time) a row for what changed outside the recorded history."""
-    row = [*_key_cells(event, naming), *cells]
-    if event.never_landed:
-        last = row[-1]
-        row[-1] = [
-            f"{NEVER_LANDED_MARK} {NEVER_LANDED}",
-            *([last] if isinstance(last, str) else last),
-        ]
-    if not event.after_gap:
-        return [row]
-    gap: list[Cell] = [
-        *_key_cells(event, naming),
-        f"{GAP_MARK} {UNRECORDED}",
-        "?",
-        "-",
-        [f"{c.op} {naming.path(c.path) or '(the whole object)'}" for c in event.unrecorded]
-        if naming.kubectl
-        else unrecorded_paths(event),
-    ]
-    if len(row) > len(gap):  # the wide table: no manager
-        gap = [*gap[:-1], "-", gap[-1]]
-    return [row, gap]
+    columns = [*_key_columns(naming), _OPERATION, _USER, _TIME, _CHANGED if one_line else _PATCH]
+    return render_table(columns, _rows(events, naming, cells), terminal, headers=headers)
 
 
 def wide_table(
@@ -135,6 +98,12 @@ def wide_table(
 ) -> list[str]:
     """`events` must be fetched in full: the patch shows values, the manager may come from
     the object's managedFields."""
+
+    def cells(e: Event) -> list[Cell]:
+        patch = patch_lines(e.old_object, e.object, show_noise=show_noise, path=naming.path)
+        manager = write_manager(e) or "-"
+        return [operation_text(e), e.user.username, format_time(e.time), manager, _capped(patch)]
+
     columns = [
         Column("ID"),
         *_key_columns(naming),
@@ -144,26 +113,34 @@ def wide_table(
         Column("MANAGER", shrink=True),
         _PATCH,
     ]
-    rows: list[list[Cell]] = [
-        [str(e.id) if index == 0 else "", *row]
-        for e in events
-        for index, row in enumerate(
-            _marked(
-                e,
-                naming,
-                [
-                    operation_text(e),
-                    e.user.username,
-                    format_time(e.time),
-                    write_manager(e) or "-",
-                    _capped(
-                        patch_lines(e.old_object, e.object, show_noise=show_noise, path=naming.path)
-                    ),
-                ],
-            )
-        )
-    ]
+    rows = _rows(events, naming, cells, with_id=True)
     return render_table(columns, rows, terminal, headers=headers)
+
+
+def _rows(
+    events: Sequence[Event],
+    naming: Naming,
+    cells: Callable[[Event], list[Cell]],
+    *,
+    with_id: bool = False,
+) -> list[list[Cell]]:
+    """Each event's row (after its id and key cells), marked when it never landed, and below
+    it (before it in time) a row for what changed outside the recorded history."""
+    rows: list[list[Cell]] = []
+    for event in events:
+        row = [*_key_cells(event, naming), *cells(event)]
+        if event.never_landed:
+            last = row[-1]
+            row[-1] = [NEVER_LANDED_LINE, *([last] if isinstance(last, str) else last)]
+        rows.append([str(event.id), *row] if with_id else row)
+        if event.after_gap:
+            keys = _key_cells(event, naming)
+            # Nobody known (?), no time nor manager (-), and what changed.
+            unknown = ["-"] * (len(row) - len(keys) - 3)
+            changed = unrecorded_paths(event, naming.path)
+            gap = [*keys, f"{GAP_MARK} {UNRECORDED}", "?", *unknown, changed]
+            rows.append(["", *gap] if with_id else gap)
+    return rows
 
 
 def _paths(event: Event, naming: Naming) -> list[str]:
