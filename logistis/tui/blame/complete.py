@@ -65,6 +65,7 @@ async def _candidates(typed: list[str], partial: str, environ: Mapping[str, str]
     if previous == "--operation":
         return [op.lower() for op in OPERATIONS]
     if partial.startswith("-"):
+        # argparse lists its flags nowhere public; `_actions` is what its own help reads.
         return [flag for action in parser._actions for flag in action.option_strings]
     ns = _parsed(parser, typed[1:])
     async with connect(
