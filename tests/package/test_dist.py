@@ -35,6 +35,7 @@ class Built:
     archive: Path
     manifest: dict
     installed: Path  # where the archive was unpacked
+    python: Path  # the folder of the bare python3 on PATH
     env: dict[str, str]
 
     def kubectl(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +70,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         [str(installed), str(bare / "bin"), str(Path(KUBECTL).parent), "/usr/bin", "/bin"]
     )
     env = {"PATH": path, "HOME": str(top), "LANG": "C.UTF-8", "COLUMNS": "120"}
-    return Built(top / ARCHIVE, yaml.safe_load(manifest.read_text()), installed, env)
+    manifest_text = yaml.safe_load(manifest.read_text())
+    return Built(top / ARCHIVE, manifest_text, installed, bare / "bin", env)
 
 
 def test_the_manifest_is_krews_and_names_the_archive(built: Built) -> None:
@@ -132,3 +134,19 @@ def test_kubectl_finds_the_unpacked_plugin_and_it_blames(built: Built, fed: Fed)
         "__complete", "logistis", "blame", "deploy", "-n", "team-a", "", LOGISTIS_URL=fed.url
     )
     assert completed.stdout.splitlines() == ["api", "nginx", "web", ":4"]
+
+
+OLD_PYTHON = Path("/root/.pyenv/versions/3.10.13/bin/python3.10")
+
+
+@pytest.mark.skipif(not OLD_PYTHON.exists(), reason="needs a Python 3.10 to stand for an old one")
+def test_an_older_python3_is_named_not_a_traceback(built: Built, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "python3").symlink_to(OLD_PYTHON)
+    path = built.env["PATH"].replace(str(built.python), str(old))
+    result = built.kubectl("logistis", "--version", PATH=path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: kubectl-logistis needs Python 3.11 or newer as python3 on PATH; found 3.10.13\n"
+    )
