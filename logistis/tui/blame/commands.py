@@ -71,31 +71,27 @@ async def run(blame: Blame) -> ExitCode:
     blame = replace(blame, naming=Naming(o.dialect))
     if o.type is None and o.event is not None:
         await _one_object_at_event(blame, await _event_by_id(blame.client, o.event, o.namespace))
-    elif o.type is None and o.command is Command.WHO:
-        await who(
-            blame.client,
-            _filtered(EventFilter(namespace=_untyped_scope(blame)), o),
-            o,
-            blame.terminal,
-        )
-    elif o.type is None:
-        await _without_type(blame)
+        return ExitCode.OK
+    rtype = await _resolve(blame, o.type) if o.type is not None else None
+    if rtype is None:
+        base = EventFilter(namespace=_untyped_scope(blame))
     else:
-        rtype = await _resolve(blame, o.type)
         base = EventFilter(namespace=_scope(blame, rtype), kind=rtype.resource, group=rtype.group)
-        if o.command is Command.WHO:
-            await who(blame.client, _filtered(base, o), o, blame.terminal)
-        elif o.fields or o.time_travel or o.event is not None or o.command is Command.DIFF:
-            await _one_object(blame, base.with_(name=o.names[0]), rtype)
-        else:
-            await _list(blame, _filtered(base, o), rtype)
+    if o.command is Command.WHO:
+        await who(blame.client, _filtered(base, o), o, blame.terminal)
+    elif rtype is None:
+        await _without_type(blame, base)
+    elif o.fields or o.time_travel or o.event is not None or o.command is Command.DIFF:
+        await _one_object(blame, base.with_(name=o.names[0]), rtype)
+    else:
+        await _list(blame, _filtered(base, o), rtype)
     return ExitCode.OK
 
 
 # -- listings ------------------------------------------------------------------------------
 
 
-async def _without_type(blame: Blame) -> None:
+async def _without_type(blame: Blame, base: EventFilter) -> None:
     o = blame.options
     overview = o.command is Command.BLAME and o.namespace is None and not o.all_namespaces
     if overview and not o.filtered and not o.watch:
@@ -107,7 +103,7 @@ async def _without_type(blame: Blame) -> None:
         else:
             blame.emit(overview_table(summaries, blame.terminal, headers=not o.no_headers))
         return
-    await _list(blame, _filtered(EventFilter(namespace=_untyped_scope(blame)), o), None)
+    await _list(blame, _filtered(base, o), None)
 
 
 async def _list(blame: Blame, filter: EventFilter, rtype: ResourceType | None) -> None:
