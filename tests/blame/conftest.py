@@ -1,4 +1,5 @@
-"""A real collector fed with every captured request, and the real `kubectl-blame` to run on it."""
+"""A real collector fed with every captured request, and the real `kubectl-blame` and
+`kubectl-logistis` to run on it."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, fixture_files, load
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
+KUBECTL_LOGISTIS = Path(sys.executable).with_name("kubectl-logistis")
 FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"
 WIDTH = 120
 # Fixture events get a time each, a second apart from this, by file number.
@@ -105,11 +108,29 @@ def blame_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "COLUMNS": str(WIDTH), "HOME": str(tmp_path), **extra}
 
 
+def discovery_env(fed: Fed, tmp_path: Path, context: dict[str, str]) -> dict[str, str]:
+    """For the real kubectl's plugin discovery: the plugins' folder first on PATH, a kubeconfig
+    whose current context is `context`, and the fed collector's address in LOGISTIS_URL."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "contexts": [{"name": "dev", "context": context}],
+            }
+        )
+    )
+    path = f"{KUBECTL_BLAME.parent}{os.pathsep}{os.environ['PATH']}"
+    return blame_env(tmp_path, PATH=path, KUBECONFIG=str(kubeconfig), LOGISTIS_URL=fed.url)
+
+
 def run_blame(
-    *args: str, env: Mapping[str, str], url: str | None = None
+    *args: str, env: Mapping[str, str], url: str | None = None, command: Path = KUBECTL_BLAME
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(KUBECTL_BLAME), *args, *(["--url", url] if url else [])]
-    return subprocess.run(command, capture_output=True, text=True, env=dict(env), timeout=60)
+    argv = [str(command), *args, *(["--url", url] if url else [])]
+    return subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=60)
 
 
 @pytest.fixture
@@ -119,6 +140,18 @@ def blame(fed: Fed, tmp_path: Path):
 
     def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return run_blame(*args, env={**env, **extra_env}, url=fed.url)
+
+    return run
+
+
+@pytest.fixture
+def logistis(fed: Fed, tmp_path: Path):
+    """`logistis("blame", "deploy/nginx", "-n", "team-a")`: the real kubectl-logistis against the
+    fed collector (the collector's address from LOGISTIS_URL, as a user would set it)."""
+    env = blame_env(tmp_path, LOGISTIS_URL=fed.url)
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env={**env, **extra_env}, command=KUBECTL_LOGISTIS)
 
     return run
 

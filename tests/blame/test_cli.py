@@ -214,11 +214,12 @@ def test_output_fits_the_terminal_width(blame) -> None:
     assert "| apiVersion: apps/v1" in fields
 
 
-def run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run kubectl-blame with a pseudo-terminal as stdout; return what it wrote there."""
+def run_on_a_terminal(args: list[str], env: dict[str, str], command: Path = KUBECTL_BLAME) -> str:
+    """Run kubectl-blame (or `command`) with a pseudo-terminal as stdout; return what it
+    wrote there."""
     leader, follower = pty.openpty()
     with subprocess.Popen(
-        [str(KUBECTL_BLAME), *args], stdout=follower, stderr=subprocess.PIPE, env=env
+        [str(command), *args], stdout=follower, stderr=subprocess.PIPE, env=env
     ) as process:
         os.close(follower)
         chunks = []

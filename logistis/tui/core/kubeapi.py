@@ -97,9 +97,16 @@ class Credentials:
 def load_credentials(kubeconfig: str | None, context: str | None) -> Credentials:
     """The kubeconfig as the official client reads it (blocking: exec plugins run here)."""
     # Imported here: the official client costs a third of a second, and a client given --url
-    # never reads the kubeconfig.
-    from kubernetes import client as kube_client
-    from kubernetes import config as kube_config
+    # never reads the kubeconfig. It is an extra of the clients (it pulls aiohttp): without it
+    # there is no Kubernetes API to use, and `--via auto` takes the port-forward.
+    try:
+        from kubernetes import client as kube_client
+        from kubernetes import config as kube_config
+    except ImportError as error:
+        raise KubeconfigError(
+            f"reading the kubeconfig needs the kubernetes package ({error.name} is not "
+            "installed): pip install 'logistis[kube-api]', or use --via port-forward"
+        ) from None
 
     configuration = kube_client.Configuration()
     try:

@@ -7,6 +7,8 @@ landed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from logistis.tui.core.diff import summarize_changes
 from logistis.tui.core.events import EXPECTED_GAP, GAP, Event
 
@@ -24,9 +26,11 @@ WHY_NEVER_LANDED = (
 WHOLE_OBJECT = {"add": "created", "remove": "removed", "replace": "deleted and created again"}
 
 
-def unrecorded_paths(event: Event) -> list[str]:
-    """`add /metadata/labels/owner`, one per operation; `remove (the whole object)` for ""."""
-    return [f"{c.op} {c.path or '(the whole object)'}" for c in event.unrecorded]
+def unrecorded_paths(event: Event, path: Callable[[str], str] | None = None) -> list[str]:
+    """`add /metadata/labels/owner`, one per operation; `remove (the whole object)` for "".
+    `path` shows each pointer otherwise (`field_path`: `add metadata.labels.owner`)."""
+    shown = path or (lambda pointer: pointer)
+    return [f"{c.op} {shown(c.path) or '(the whole object)'}" for c in event.unrecorded]
 
 
 def unrecorded_summary(event: Event) -> str:
