@@ -54,6 +54,12 @@ class Metrics:
             "Committed events the deriver has not reached yet (at most, by ids)",
             registry=self.registry,
         )
+        self.derive_behind = Gauge(
+            "logistis_derive_behind_seconds",
+            "How long the oldest committed event not derived yet has waited, at most "
+            "(0 while the deriver keeps up); /readyz fails past 60",
+            registry=self.registry,
+        )
         self.store_bytes = Gauge(
             "logistis_store_bytes", "Bytes used in the database file", registry=self.registry
         )

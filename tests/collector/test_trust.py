@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import BATCH, Deriver
+from logistis.collector.deriver import Deriver
 from logistis.collector.events import Event
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
@@ -52,7 +52,7 @@ def uid(number: int) -> str:
 
 async def derive_all(store: Store) -> None:
     deriver = Deriver(store, CommitSignal(), Metrics())
-    while await deriver.derive_once() == BATCH:
+    while not await deriver.derive_once():
         pass
 
 
