@@ -32,6 +32,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.events_late = Counter(
+            "logistis_events_late",
+            "Events answered at the commit timeout, before their commit, and committed after",
+            registry=self.registry,
+        )
         self.events_skipped = Counter(
             "logistis_events_skipped",
             "Requests left out by the capture rules",
