@@ -5,8 +5,9 @@ every later commit into a file no longer at its path (acknowledged, then gone at
 start, which opens a new empty database). And it maps its WAL index (`-shm`) into memory: once
 that file is made immutable (`chattr +i`), the next write to the mapping kills the process with
 SIGBUS, which no error handling can catch. So before each use, the path must still name the
-file opened, and none of the three files may be immutable or append-only; else the use fails
-with a StoreError that says which (commits are counted dropped, /readyz is 503).
+file opened, and the index must not be immutable or append-only; else the use fails with a
+StoreError that says which (commits are counted dropped, /readyz is 503). The database and its
+WAL are written with write(2), whose failure is an error like a full disk's.
 
 What this cannot do: a change between the check and the write (microseconds) is not seen, and
 a SIGBUS then still ends the process (with every thread's traceback on stderr, `collector.logs`).
@@ -26,21 +27,20 @@ from logistis.collector.store.protocol import StoreError
 _GET_FLAGS = 0x80086601
 _IMMUTABLE = 0x10
 _APPEND_ONLY = 0x20
-SUFFIXES = ("", "-wal", "-shm")
 
 
 class OpenedFiles:
-    """The database file as opened (its device and inode), and a descriptor of each of its
-    files, to read their flags however they are renamed."""
+    """The database file as opened (its device and inode), and a descriptor of its WAL index,
+    to read the flags of the file SQLite maps however it is renamed."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.index = Path(f"{path}-shm")
         stat = os.stat(path)
         self._identity = (stat.st_dev, stat.st_ino)
-        self._descriptors: dict[str, int] = {}
-        for suffix in SUFFIXES:
-            with contextlib.suppress(FileNotFoundError):
-                self._descriptors[suffix] = os.open(f"{path}{suffix}", os.O_RDONLY | os.O_CLOEXEC)
+        self._index: int | None = None
+        with contextlib.suppress(FileNotFoundError):
+            self._index = os.open(self.index, os.O_RDONLY | os.O_CLOEXEC)
 
     def check(self) -> None:
         """Raise StoreError if the database is no longer the file opened, or cannot be
@@ -63,18 +63,17 @@ class OpenedFiles:
                 f"{self.path}: the database file was replaced while the collector ran; nothing "
                 "more is committed into the file it opened (restart it to open the new file)"
             )
-        for suffix, descriptor in self._descriptors.items():
-            if _flags(descriptor) & (_IMMUTABLE | _APPEND_ONLY):
-                return (
-                    f"{self.path}{suffix} is immutable or append-only (chattr +i or +a): SQLite "
-                    "would be killed writing to it; nothing is committed until the flag is cleared"
-                )
+        if self._index is not None and _flags(self._index) & (_IMMUTABLE | _APPEND_ONLY):
+            return (
+                f"{self.index} is immutable or append-only (chattr +i or +a): SQLite would be "
+                "killed writing to it; nothing is committed until the flag is cleared"
+            )
         return None
 
     def close(self) -> None:
-        for descriptor in self._descriptors.values():
-            os.close(descriptor)
-        self._descriptors.clear()
+        if self._index is not None:
+            os.close(self._index)
+            self._index = None
 
 
 def _flags(descriptor: int) -> int:
