@@ -9,12 +9,14 @@ answered at once."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess
-from tests.support.large import Review, coarse_entry, large_update
+from tests.support.large import coarse_entry, large_update
 from tests.support.stores import store_env, stored_uids
 
 from .load import Load, metric, percentile, rss_mib
@@ -26,11 +28,20 @@ RSS_LIMIT_MIB = 400
 EXIT_SECONDS = 15
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A large review allowed, as far as the checks after go (the review itself is 2 MB)."""
+
+    uid: str
+    name: str
+    entry: dict[str, Any]
+
+
 async def sent_beside_small_reviews(
-    collector: CollectorProcess, large: list[Review]
-) -> tuple[Load, list[bool]]:
-    """The large reviews one after another on one connection while four connections post
-    small ones; whether each large one was allowed."""
+    collector: CollectorProcess, count: int
+) -> tuple[Load, list[Sent]]:
+    """`count` large reviews one after another on one connection while four connections post
+    small ones; those that were allowed."""
     small = Load(collector, workers=4)
     running = asyncio.create_task(small.run())
     await small.answered()
@@ -38,36 +49,38 @@ async def sent_beside_small_reviews(
     connector = aiohttp.TCPConnector(ssl=collector.ssl_context(), limit=1)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        for review in large:
+        for number in range(count):
+            review = large_update(number)
             async with session.post(collector.webhook_url, json=review) as response:
                 answer = await response.json()
-            allowed.append(answer["response"]["allowed"] is True)
+            if answer["response"]["allowed"] is True:
+                request = review["request"]
+                allowed.append(Sent(request["uid"], request["name"], coarse_entry(review)))
     small.stop()
     await running
     return small, allowed
 
 
 def test_large_updates_cost_the_other_reviews_nothing(tmp_path, store_url: StoreURL):
-    large = [large_update(number) for number in range(knob("large_reviews", 6))]
+    count = knob("large_reviews", 6)
     collector = CollectorProcess(tmp_path / "data", env=store_env(store_url)).start()
     try:
-        small, allowed = asyncio.run(sent_beside_small_reviews(collector, large))
-        assert all(allowed)
+        small, large = asyncio.run(sent_beside_small_reviews(collector, count))
+        assert len(large) == count
         assert small.errors == small.denied == 0
         assert metric(collector, "logistis_events_dropped_total") == 0
         with collector.client() as client:
-            for review in large:
-                name = review["request"]["name"]
-                (event,) = client.get("/api/v1/events", params={"name": name}).json()["items"]
-                assert coarse_entry(review) in event["changes"]
+            for sent in large:
+                params = {"name": sent.name}
+                (event,) = client.get("/api/v1/events", params=params).json()["items"]
+                assert sent.entry in event["changes"]
         rss = rss_mib(collector)
         assert rss < RSS_LIMIT_MIB
     finally:
         # Whatever the deriver still has to do.
         assert collector.stop(timeout=EXIT_SECONDS) == 0
-    uids = {review["request"]["uid"] for review in large} | small.acknowledged
-    assert uids <= stored_uids(store_url)
-    report(f"large reviews sent ({store_url.backend})", len(large))
+    assert {sent.uid for sent in large} | small.acknowledged <= stored_uids(store_url)
+    report(f"large reviews sent ({store_url.backend})", count)
     report(f"collector RSS after large reviews ({store_url.backend}, MiB)", round(rss))
     p99 = percentile(small.latencies, 0.99) * 1000
     report(f"admission p99 beside large reviews ({store_url.backend}, ms)", round(p99))
