@@ -62,44 +62,60 @@ def compute_changes(
     offsets: dict[str, int] = {}
     old, new = _differing(_without_noise(old), _without_noise(new), "", offsets)
     coarse: list[dict[str, Any]] = []
-    work, count = _measured(old, new)
-    if work > EXACT_ITEMS:
-        coarse, _ = _summarized(old, new, "", EXACT_ITEMS, count)
+    memo: Measures = {}
+    if _measured(old, new, memo)[0] > EXACT_ITEMS:
+        coarse, _ = _summarized(old, new, "", EXACT_ITEMS, memo)
     patch = jsonpatch.make_patch(old, new).patch
     if offsets:
         patch = [_shifted(op, offsets) for op in patch]
     return coarse + [_without_value(op) for op in patch if not _is_noise(op["path"])]
 
 
-def _measured(old: Any, new: Any) -> tuple[int, int]:
+# What `_measured` found for each pair of containers in one summary, by the old one's id (kept
+# alive with it, so that no id is reused): looking into a member measures it again otherwise,
+# once per level of depth.
+Measures = dict[int, tuple[Any, tuple[int, int]]]
+
+
+def _measured(old: Any, new: Any, memo: Measures) -> tuple[int, int]:
     """Two values that differ, measured in one linear walk: the work of jsonpatch's diff (the
     items it compares one by one: it matches a list's items up within the whole run between
     their common start and end, in time that grows with the run times its changes), and how
     many items differ, compared by position."""
-    if type(old) is dict and type(new) is dict:
-        work = changed = sum(key not in old for key in new)
-        for key, value in old.items():
-            if key not in new:
-                work, changed = work + 1, changed + 1
-            elif value != new[key]:
-                # A scalar is one item: a call for each of 60,000 keys was most of the walk.
-                inner_work, inner_changed = (
-                    _measured(value, new[key]) if type(value) in _CONTAINERS else (1, 1)
-                )
-                work, changed = work + inner_work, changed + inner_changed
-        return work, changed
-    if type(old) is list and type(new) is list:
-        start, old_end, new_end = _differing_run(old, new)
-        unpaired = abs(old_end - new_end)
-        work, changed = max(old_end, new_end) - start, unpaired
-        for before, after in zip(old[start:old_end], new[start:new_end], strict=False):
-            if type(before) not in _CONTAINERS:
-                changed += not _same(before, after)
-            elif not _same(before, after):
-                inner_work, inner_changed = _measured(before, after)
+    if type(old) is not type(new) or type(old) not in _CONTAINERS:
+        return 1, 1
+    found = memo.get(id(old))
+    if found is None:
+        walk = _dict_measured if type(old) is dict else _list_measured
+        found = memo[id(old)] = (old, walk(old, new, memo))
+    return found[1]
+
+
+def _dict_measured(old: dict[str, Any], new: dict[str, Any], memo: Measures) -> tuple[int, int]:
+    work = changed = len(new.keys() - old.keys())
+    for key, value in old.items():
+        if key not in new:
+            work, changed = work + 1, changed + 1
+        elif value != new[key]:
+            # A scalar is one item: a call for each of 60,000 keys was most of the walk.
+            inner_work, inner_changed = (
+                _measured(value, new[key], memo) if type(value) in _CONTAINERS else (1, 1)
+            )
+            work, changed = work + inner_work, changed + inner_changed
+    return work, changed
+
+
+def _list_measured(old: list[Any], new: list[Any], memo: Measures) -> tuple[int, int]:
+    start, old_end, new_end = _differing_run(old, new)
+    work, changed = max(old_end, new_end) - start, abs(old_end - new_end)
+    for before, after in zip(old[start:old_end], new[start:new_end], strict=False):
+        if type(before) in _CONTAINERS:
+            if not _same(before, after):
+                inner_work, inner_changed = _measured(before, after, memo)
                 work, changed = work + inner_work - 1, changed + inner_changed
-        return work, changed
-    return 1, 1
+        elif before != after or type(before) is not type(after):
+            changed += 1
+    return work, changed
 
 
 _CONTAINERS = (dict, list)
@@ -135,14 +151,14 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _summarized(
-    old: dict[str, Any], new: dict[str, Any], path: str, budget: int, count: int
+    old: dict[str, Any], new: dict[str, Any], path: str, budget: int, memo: Measures
 ) -> tuple[list[dict[str, Any]], int]:
     """The entries of the members too large to diff one by one, each taken out of both objects
     so that jsonpatch diffs the rest alone; and what is left of `budget`. Members are diffed
     exactly while the budget (changed items) lasts; past it an object is looked into, member by
-    member, unless it has too many changed members: then it is one entry (of `count` items, as
-    measured), as is anything else."""
+    member, unless it has too many changed members: then it is one entry, as is anything else."""
     if len(old.keys() | new.keys()) > COARSE_MEMBERS:
+        _, count = _measured(old, new, memo)
         old.clear()
         new.clear()
         return [{"op": "replace", "path": path, "count": count}], budget
@@ -150,11 +166,11 @@ def _summarized(
     for key in [key for key in old if key in new]:
         member = f"{path}/{_escaped(key)}"
         before, after = old[key], new[key]
-        work, count = _measured(before, after)
+        work, count = _measured(before, after, memo)
         if work <= budget:
             budget -= work
         elif type(before) is dict and type(after) is dict:
-            inner, budget = _summarized(before, after, member, budget, count)
+            inner, budget = _summarized(before, after, member, budget, memo)
             entries.extend(inner)
         else:
             del old[key], new[key]
