@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import BATCH, Deriver
+from logistis.collector.deriver import Deriver
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
@@ -60,7 +60,7 @@ def uid(number: int) -> str:
 
 async def derive_all(store: Store) -> None:
     deriver = Deriver(store, CommitSignal(), Metrics())
-    while await deriver.derive_once() == BATCH:
+    while not await deriver.derive_once():
         pass
 
 

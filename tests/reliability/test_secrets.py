@@ -60,8 +60,8 @@ def secret_values() -> set[str]:
 
 
 def dropped_secret() -> dict[str, Any]:
-    """A Secret whose event is dropped (the store is locked past the commit timeout), so that
-    the drop is logged."""
+    """A Secret answered before its event is committed (the store is locked past the commit
+    timeout), so that its request is logged."""
     review = copy.deepcopy(load(145)["body"])
     review["request"]["uid"] = "dropped-secret-uid"
     review["request"]["name"] = review["request"]["object"]["metadata"]["name"] = "dropped-secret"

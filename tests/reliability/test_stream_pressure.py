@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.collector import CollectorProcess
 
-from .load import PATIENT, Load, metric, percentile
+from .load import PATIENT, Load, metric, percentile, rss_mib
 from .scale import knob, report
 
 REQUEST = b"GET /api/v1/stream HTTP/1.1\r\nHost: logistis\r\n\r\n"
@@ -40,14 +40,6 @@ class Follower:
                 self.bytes += len(chunk)
         finally:
             writer.close()
-
-
-def rss_mib(collector: CollectorProcess) -> float:
-    assert collector.process is not None
-    for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture

@@ -99,8 +99,8 @@ class Store(Protocol):
 
     derives_after_commit: bool
     """Whether commit groups leave the change summary to the deriver (else they carry it,
-    and only events copied in from another store lack it). Continuity and outcome are the
-    deriver's on both."""
+    and only events copied in from another store and events with large objects lack it).
+    Continuity and outcome are the deriver's on both."""
     derive_spacing_seconds: float
     """The least time from one pass of the deriver to the next while it keeps up with the
     commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""

@@ -283,7 +283,10 @@ DELETE_OLD_HEARTBEATS = """
 """
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
-PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
+PROBE_WRITE = (
+    "UPDATE config SET value = value + 1 WHERE key = 'max_events_per_resource'",
+    "UPDATE config SET value = value - 1 WHERE key = 'max_events_per_resource'",
+)
 
 # An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
 # Its id is given (SELECT_ID_BEFORE_GROUP), so the group's aggregates know which event is
