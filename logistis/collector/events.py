@@ -11,7 +11,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+import orjson
+
 JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RawJSON:
+    """An object's JSON as the review carried it, not decoded: the webhook decodes an object
+    only where its values are needed (redaction, capture rules with CEL); the store keeps
+    these bytes as they are, and the deriver decodes them once."""
+
+    json: bytes
+
+
+def json_value(value: Any) -> Any:
+    """The value itself, decoded if it is still `RawJSON`."""
+    return orjson.loads(value.json) if isinstance(value, RawJSON) else value
+
 
 MACHINE_PREFIX = "system:"
 
@@ -106,8 +123,8 @@ class Event:
     namespace: str
     name: str
     field_manager: str
-    object: JSONObject | None
-    old_object: JSONObject | None
+    object: JSONObject | RawJSON | None
+    old_object: JSONObject | RawJSON | None
     options: JSONObject | None
     changes: list[dict[str, str]] = field(default_factory=list)
     id: int = 0

@@ -23,6 +23,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
+from logistis.collector.events import RawJSON
+
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DIGEST_PREFIX = "redacted:sha256:"
 SECRET_FIELDS = ("data", "stringData")
@@ -58,6 +62,10 @@ class Redactor:
         return {**request, **changed}
 
     def _redact_object(self, obj: Any, secret_request: bool) -> Any:
+        if isinstance(obj, RawJSON):
+            if not secret_request and not _may_name_secret(obj.json):
+                return obj
+            obj = orjson.loads(obj.json)
         if not isinstance(obj, Mapping):
             return obj
         secret = secret_request or _is_secret(obj)
@@ -144,6 +152,13 @@ def _may_spell_secret(text: str) -> bool:
     (`"Secr\\u0065t"`), and in JSON nested as a string its opening quote is escaped
     (`\\"Secret\\"`). A kind such as `"ExternalSecret"` does not match."""
     return '"Secret' in text or "\\u" in text
+
+
+def _may_name_secret(raw: bytes) -> bool:
+    """Whether an object's JSON may hold anything redaction replaces, without decoding it: a
+    Secret names its kind, literally or with a \\u escape, and so does any annotation text
+    that `_may_spell_secret` would let through (its quote escaped, its escapes doubled)."""
+    return b"Secret" in raw or b"\\u" in raw
 
 
 def _holds_secret(value: Any) -> bool:

@@ -219,6 +219,12 @@ class CaptureRules:
         conditions = [r.condition for r in (*self.include, *self.exclude) if r.condition]
         self._activation = _activations(conditions)
 
+    @property
+    def reads_whole_request(self) -> bool:
+        """A rule's CEL expression may read any part of the request, objects included: each
+        review is then decoded whole before it is decided."""
+        return self._activation is not None
+
     def decide(self, request: Mapping[str, Any]) -> Decision:
         if request.get("dryRun") and not self.record_dry_run:
             return _DRY_RUN_DROPPED

@@ -85,7 +85,8 @@ async def validate(request: web.Request) -> web.Response:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return json_error(415, "Content-Type must be application/json", request.content_type)
     try:
-        review = read_review(await _body(request, runtime))
+        body = await _body(request, runtime)
+        review = read_review(body, whole=runtime.rules.reads_whole_request)
     except TimeoutError:
         runtime.metrics.admission_requests.labels("invalid").inc()
         return _closing(json_error(408, "the body did not arrive in time"))

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import zstandard
 
+from logistis.collector.events import RawJSON
+
 FORMAT_V1 = 1
 FORMAT_V2 = 2
 FORMAT_V3 = 3
@@ -64,11 +66,18 @@ def _compressor() -> zstandard.ZstdCompressor:
 
 
 def encode(new: Any, old: Any, options: Any) -> bytes:
+    """The blob of an event's objects; an object still `RawJSON` is kept as the bytes it came
+    in, never decoded and encoded again."""
     # One frame with one reused compressor: the old object finds the new one in the window,
     # as a separate raw-content dictionary let it before (format 2) at twice the CPU.
-    new_bytes = orjson.dumps(new)
-    packed = _compressor().compress(new_bytes + orjson.dumps([old, options]))
+    new_bytes = _json(new)
+    rest = b"[" + _json(old) + b"," + orjson.dumps(options) + b"]"
+    packed = _compressor().compress(new_bytes + rest)
     return bytes([FORMAT_V3, DICTIONARY_ID]) + len(new_bytes).to_bytes(4, "big") + packed
+
+
+def _json(value: Any) -> bytes:
+    return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
 
 
 def plain_size(blob: bytes) -> int:

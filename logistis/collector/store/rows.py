@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 
 from logistis.collector.changes import compute_changes
-from logistis.collector.events import Event, ResourceRef, UserInfo, time_from_ms, time_to_ms
+from logistis.collector.events import (
+    Event,
+    ResourceRef,
+    UserInfo,
+    json_value,
+    time_from_ms,
+    time_to_ms,
+)
 from logistis.collector.store import codec
 from logistis.collector.store.protocol import NotStored
 
@@ -55,6 +62,7 @@ def encode_event(event: Event, *, derived: bool = True) -> EncodedEvent:
     # A large object's summary (tens of milliseconds for megabytes) would lengthen its group's
     # commit, and every other answer waiting on it: the deriver makes it after the commit.
     if derived and codec.plain_size(body) <= INLINE_SUMMARY_BYTES:
+        event.object, event.old_object = json_value(event.object), json_value(event.old_object)
         event.changes = compute_changes(event.operation, event.old_object, event.object)
         changes = orjson.dumps(event.changes).decode()
     user = event.user
