@@ -20,11 +20,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from logistis.collector.changes import compute_changes
 from logistis.collector.continuity import Step
+from logistis.collector.events import json_value
 from logistis.collector.judgements import Judgement, judge_committed
 from logistis.collector.metrics import Metrics
 from logistis.collector.store import Store, StoreError, Underived
@@ -179,13 +181,23 @@ def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underive
     return events, sizes
 
 
+def _objects(event: Underived) -> tuple[Any, Any]:
+    """(object, oldObject): as the commit handed them over, decoded here if still the JSON the
+    review carried; else from the stored body."""
+    if event.objects is None:
+        new, old, _ = decode(event.body)
+        return new, old
+    new, old = event.objects
+    return json_value(new), json_value(old)
+
+
 def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, str]], dict[int, Step]]:
     """Each event's objects decoded once: the change summaries still pending, and the steps
     its judgement compares (with their summaries: outcomes compare what they changed)."""
     changes, steps = [], {}
     for event in events:
         try:
-            new, old, _ = decode(event.body)
+            new, old = _objects(event)
             if event.changes == PENDING:
                 summary = compute_changes(event.operation, old, new)
                 changes.append((event.id, orjson.dumps(summary).decode()))

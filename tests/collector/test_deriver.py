@@ -6,21 +6,30 @@ before deriving derives on its next start."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
+
+from logistis.collector.admission import event_from_request, read_review
 from logistis.collector.changes import compute_changes
 from logistis.collector.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.events import Event
+from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
 from logistis.collector.query import EventQuery, Page
+from logistis.collector.redaction import Redactor
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store.handoff import HandOff
+from logistis.collector.store.protocol import Underived
 from logistis.collector.store.url import SQLITE
 from logistis.collector.writer import CommitSignal
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess
+from tests.support.fixtures import bodies
 from tests.support.postgres import PostgresServer
 from tests.support.stores import store_env, table_rows
 
@@ -176,3 +185,64 @@ async def test_a_deriver_far_behind_says_so_until_it_catches_up(tmp_path: Path):
         while not await deriver.derive_once():
             pass
         assert metrics.registry.get_sample_value("logistis_derive_behind_seconds") == 0
+
+
+def raw_fixture_events() -> list[Event]:
+    """The captured reviews as the webhook turns them into events: objects still the JSON
+    they came in, but where redaction decoded them; twice, so outcomes have events after."""
+    kinds, redactor, moment = KindResolver(), Redactor(b"key"), datetime(2026, 12, 6, tzinfo=UTC)
+    requests = [redactor.redact(read_review(orjson.dumps(b)).request) for b in bodies() * 2]
+    return [
+        replace(event_from_request(r, moment, kinds), uid=f"{n}-{r['uid']}")
+        for n, r in enumerate(requests)
+    ]
+
+
+async def derived_history(path: Path, *, restart: bool) -> tuple[list, int]:
+    """Every event summary once the deriver caught up, and how many events it was given
+    with their objects in hand: derived by the process that committed them, or after a
+    `restart` (nothing in hand, every body read back)."""
+    store_url = StoreURL.sqlite(path)
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(store_url, max_events_per_resource=1000))
+        assert set(await store.record(raw_fixture_events())) == {None}
+        if restart:
+            await stack.aclose()
+            store = await stack.enter_async_context(open_store(store_url))
+        read = store.underived
+        given: list[Underived] = []
+
+        async def seen(after: int | None, limit: int) -> tuple[list[Underived], int, int]:
+            events, start, newest = await read(after, limit)
+            given.extend(events)
+            return events, start, newest
+
+        store.underived = seen  # type: ignore[method-assign]
+        deriver = Deriver(store, CommitSignal(), Metrics())
+        while not await deriver.derive_once():
+            pass
+        page, _ = await store.list_events(EventQuery(), Page(limit=1000))
+        return [e.summary() for e in page], sum(e.objects is not None for e in given)
+
+
+async def test_sqlite_commit_groups_hand_their_objects_to_the_deriver(tmp_path: Path):
+    """The events of a commit group reach the deriver with their objects in hand (no body
+    decoded again), and derive exactly as those read back from the store after a restart."""
+    handed, in_hand = await derived_history(tmp_path / "handed.sqlite", restart=False)
+    read_back, none = await derived_history(tmp_path / "read.sqlite", restart=True)
+    assert in_hand == len(handed)
+    assert none == 0
+    assert handed == read_back
+
+
+def test_the_hand_off_holds_what_fits_in_its_bytes_and_lets_go_of_what_was_read():
+    events = raw_fixture_events()[:10]
+    for number, event in enumerate(events, start=1):
+        event.id = number
+    hand_off = HandOff(budget=350)
+    hand_off.keep(events, [None] * 10, [100] * 10)
+    read = [Underived(e.id, 0, e.operation, "", False, b"", "") for e in events]
+    assert [e.objects is not None for e in hand_off.fill(read[:2])] == [True, True]
+    # Three fitted; the first two were read, the third is still held, the rest never were.
+    assert [e.objects is not None for e in hand_off.fill(read[2:])] == [True] + [False] * 7
+    assert hand_off.fill(read[2:3])[0].objects is None

@@ -64,6 +64,9 @@ class Underived:
     changes: str
     """Its `changes` column: `rows.PENDING` while committed without its change summary
     (SQLite's commit groups, rows copied in)."""
+    objects: tuple[Any, Any] | None = None
+    """(object, oldObject) as the commit had them in hand (`store.handoff`), when it still
+    did: the body need not be decoded."""
 
 
 class Store(Protocol):

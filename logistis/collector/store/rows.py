@@ -34,6 +34,7 @@ COLUMNS = ("uid", "time_ms", "operation", "dry_run", "username", "user_json", "g
 # Where the request uid and the user's uid, groups and extra sit in an encoded row.
 UID = COLUMNS.index("uid")
 USER_JSON = COLUMNS.index("user_json")
+BODY = COLUMNS.index("body")
 
 # The `changes` column of an event whose change summary is not derived yet (never valid JSON).
 PENDING = ""

@@ -27,9 +27,11 @@ import orjson
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.judgements import Judgement
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
+from logistis.collector.store.codec import plain_size
+from logistis.collector.store.handoff import HandOff
+from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError, Underived
 from logistis.collector.store.queries import SQLQueries, judgement_rows
-from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
+from logistis.collector.store.rows import BODY, USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.store.sqlite_files import OpenedFiles
 from logistis.collector.threads import worker
@@ -125,13 +127,14 @@ def _probe(transaction: sqlite3.Connection) -> None:
 
 def insert_rows(
     connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], *, with_ids: bool = False
-) -> None:
+) -> list[int]:
     """INSERT encoded events (or exported rows, their id first) and count them in the
-    aggregates, inside the caller's transaction."""
+    aggregates, inside the caller's transaction; returns their ids."""
     stored = rows if with_ids else _numbered(connection, rows)
     connection.executemany(sql.INSERT_IDENTITY, {(row[1 + USER_JSON],) for row in stored})
     connection.executemany(sql.INSERT_EVENT, stored)
     count_in(connection, stored)
+    return [row[0] for row in stored]
 
 
 def _numbered(
@@ -169,37 +172,46 @@ ROW_ERRORS = (
 
 def _insert_each(
     connection: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
-) -> list[str | None]:
+) -> list[int | str]:
     """INSERT rows one by one, each under a savepoint: a row that fails is rolled back alone
-    and its error returned in its place (None for a stored row)."""
-    errors: list[str | None] = []
+    and its error returned in its place (its id for a stored row)."""
+    stored: list[int | str] = []
     for row in rows:
         connection.execute("SAVEPOINT row")
         try:
-            insert_rows(connection, [row])
+            stored.extend(insert_rows(connection, [row]))
         except ROW_ERRORS as error:
             connection.execute("ROLLBACK TO row")
-            errors.append(f"{type(error).__name__}: {error}")
-        else:
-            errors.append(None)
+            stored.append(f"{type(error).__name__}: {error}")
         connection.execute("RELEASE row")
-    return errors
+    return stored
 
 
-def _record(connection: sqlite3.Connection, events: Sequence[Event]) -> list[NotStored | None]:
+def _record(
+    connection: sqlite3.Connection, events: Sequence[Event]
+) -> tuple[list[NotStored | None], list[int]]:
+    """Each event's outcome, and the bytes of JSON of its objects (0 for one not encoded);
+    a stored event is given its id."""
     # Without their change summaries: derived after the commit and updated in place.
     encoded_events = [encoded(event, derived=False) for event in events]
     rows = [e.row for e in encoded_events if isinstance(e, EncodedEvent)]
-    row_errors: list[str | None] = [None] * len(rows)
+    stored: list[int | str] = []
     if rows:
         try:
-            _in_transaction(connection, lambda c: insert_rows(c, rows))
+            stored = _in_transaction(connection, lambda c: insert_rows(c, rows))
         except ROW_ERRORS:
             # One bad row fails the whole statement: find it, and commit the others, in one
             # more transaction (one fsync), rather than lose the group.
-            row_errors = []
-            _in_transaction(connection, lambda c: row_errors.extend(_insert_each(c, rows)))
-    return outcomes(encoded_events, row_errors)
+            stored = _in_transaction(connection, lambda c: _insert_each(c, rows))
+    encoded_ok = (
+        e for e, n in zip(events, encoded_events, strict=True) if isinstance(n, EncodedEvent)
+    )
+    for event, id_or_error in zip(encoded_ok, stored, strict=True):
+        if isinstance(id_or_error, int):
+            event.id = id_or_error
+    sizes = [plain_size(e.row[BODY]) if isinstance(e, EncodedEvent) else 0 for e in encoded_events]
+    row_errors = [None if isinstance(s, int) else s for s in stored]
+    return outcomes(encoded_events, row_errors), sizes
 
 
 def _save_derived(
@@ -241,6 +253,7 @@ class SQLiteStore(SQLQueries):
         self.name = str(path)
         self._writer = writer
         self._files = writer.files
+        self._handoff = HandOff()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
@@ -283,7 +296,13 @@ class SQLiteStore(SQLQueries):
         """Encode the events and insert them in one transaction; returns once it is committed,
         with None for each stored event and why for each one left out (alone: the others of
         its group are committed)."""
-        return await self._writer.run(lambda c: _record(c, events))
+        stored, sizes = await self._writer.run(lambda c: _record(c, events))
+        self._handoff.keep(events, stored, sizes)
+        return stored
+
+    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
+        events, start, newest = await super().underived(after, limit)
+        return self._handoff.fill(events), start, newest
 
     async def probe_write(self) -> None:
         """Commit a one-row write: unlike BEGIN alone, it fails while the disk is full.

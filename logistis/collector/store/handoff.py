@@ -1,0 +1,62 @@
+"""The objects of events just committed, handed from the commit to the deriver.
+
+The deriver derives every committed event from its objects. Read back from the store, that is
+a read of the body, its decompression and, before the objects were kept as the JSON they
+came in, a second decoding of what the webhook had decoded. The events of a group are in hand
+when their commit returns: kept here by id, their objects go to the deriver as they are
+(`RawJSON`, decoded once there, or the values redaction made). What is held is bounded by the
+bytes of JSON: when the deriver falls that far behind, later events are not kept, and it reads
+them from the store, as it does for everything committed before a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from logistis.collector.events import Event
+from logistis.collector.store.protocol import NotStored, Underived
+
+# As much JSON as a pass of the deriver takes (deriver.BATCH_BYTES): two passes' worth.
+HANDOFF_BYTES = 16 * 2**20
+
+
+class HandOff:
+    """Committed events' objects by id, oldest first, up to `budget` bytes of JSON."""
+
+    def __init__(self, budget: int = HANDOFF_BYTES) -> None:
+        self._budget = budget
+        self._held: dict[int, tuple[Any, Any, int]] = {}
+        self._bytes = 0
+
+    def keep(
+        self, events: Sequence[Event], outcomes: Sequence[NotStored | None], sizes: Sequence[int]
+    ) -> None:
+        """After a commit: each stored event's objects (the store gave it its id), while
+        they fit."""
+        for event, outcome, size in zip(events, outcomes, sizes, strict=True):
+            if outcome is not None:
+                continue
+            if self._bytes + size > self._budget:
+                return
+            self._held[event.id] = (event.object, event.old_object, size)
+            self._bytes += size
+
+    def fill(self, events: Sequence[Underived]) -> list[Underived]:
+        """The events read for a pass, with their objects where they are in hand; what is
+        held for them, and for anything before them, is let go."""
+        if not self._held or not events:
+            return list(events)
+        filled = []
+        for event in events:
+            held = self._held.get(event.id)
+            filled.append(dataclasses.replace(event, objects=held[:2]) if held else event)
+        self._forget_through(events[-1].id)
+        return filled
+
+    def _forget_through(self, last: int) -> None:
+        held = self._held
+        # Kept in the order of their ids: the oldest are first.
+        while held and (oldest := next(iter(held))) <= last:
+            self._bytes -= held.pop(oldest)[2]
