@@ -24,10 +24,12 @@ import aiosqlite
 import orjson
 
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
+from logistis.collector.provenance import Derived
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries, judgement_rows
+from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.threads import worker
@@ -186,11 +188,26 @@ def _save_derived(
             transaction.execute(sql.DELETE_JUDGEMENTS, (orjson.dumps(usual).decode(),))
         transaction.execute(sql.SET_DERIVED_UP_TO, (up_to,))
 
-    # Not flushed before it returns: derived fields lost with the power are derived again (the
-    # mark is lost with them), and the next commit group's fsync carries them to disk.
+    _unflushed(connection, save)
+
+
+def _save_provenance(connection: sqlite3.Connection, derived: Derived) -> None:
+    rows, decided = provenance_rows(derived)
+
+    def save(transaction: sqlite3.Connection) -> None:
+        transaction.executemany(sql.UPSERT_PROVENANCE, rows)
+        transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
+
+    _unflushed(connection, save)
+
+
+def _unflushed(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], None]) -> None:
+    """Derived fields in one transaction, not flushed before it returns: those lost with the
+    power are derived again (the mark is lost with them), and the next commit group's fsync
+    carries them to disk."""
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
-        _in_transaction(connection, save)
+        _in_transaction(connection, work)
     finally:
         connection.execute("PRAGMA synchronous=FULL")
 
@@ -205,8 +222,15 @@ class SQLiteStore(SQLQueries):
     # the next group wait longer (p99 at 500 reviews/s 7-9 -> 14 ms with 25 ms between passes).
     derive_spacing_seconds = 0.0
 
-    def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
+    def __init__(
+        self,
+        path: Path,
+        writer: _WriteThread,
+        readers: list[aiosqlite.Connection],
+        gitops: GitOpsSettings,
+    ):
         self.path = path
+        self.gitops = gitops
         self.name = str(path)
         self._writer = writer
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -216,7 +240,7 @@ class SQLiteStore(SQLQueries):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: Path, *, max_events_per_resource: int = 100
+        cls, path: Path, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
     ) -> AsyncIterator[SQLiteStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: _WriteThread | None = None
@@ -239,7 +263,7 @@ class SQLiteStore(SQLQueries):
             await _close_all(writer, readers)
             raise
         try:
-            yield cls(path, writer, readers)
+            yield cls(path, writer, readers, gitops or GitOpsSettings())
         finally:
             await _close_all(writer, readers)
 
@@ -332,6 +356,9 @@ class SQLiteStore(SQLQueries):
         self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
     ) -> None:
         await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to))
+
+    async def save_provenance(self, derived: Derived) -> None:
+        await self._writer.run(lambda c: _save_provenance(c, derived))
 
     # -- reading -----------------------------------------------------------------------------
 
