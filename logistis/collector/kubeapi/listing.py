@@ -27,6 +27,11 @@ FIELDS = {
     "group": "group",
     "name": "name",
     "operation": "operation",
+    # Who acted and what manages the object (collector/provenance.py).
+    "actor": "actor",
+    "tool": "tool",
+    "handEdit": "handEdit",
+    "managedBy": "managedBy",
 }
 EXTRA_FILTERS = ("q", "since", "until", "people")
 PARAMETERS = (
@@ -81,7 +86,8 @@ def parse_list(
     if _single(grouped, "labelSelector"):
         raise StatusError(
             400,
-            "changes carry no labels: use --field-selector (user, kind, group, name, operation)",
+            "changes carry no labels: use --field-selector (user, kind, group, name, operation,"
+            " actor, tool, handEdit, managedBy)",
         )
     if namespace is not None:
         query = replace(query, namespaces=(namespace,))
