@@ -200,17 +200,31 @@ class _Pass:
         sources = self._sources(writes)
         wanted = [*inheriting.items(), *sources.items()]
         latest = dict(zip(wanted, await store.latest(wanted), strict=True)) if wanted else {}
-        kept = await store.kept_provenance([i for key in inheriting.items() for i in latest[key]])
-        for key in inheriting.items():
-            found = next((kept[i] for i in latest[key] if i in kept), None)
-            self.managed[key[0]] = found.managed_by if found else None
-        for key in sources.items():
-            self.sources[key[0]] = latest[key]
+        self.sources = {identity: latest[identity, i] for identity, i in sources.items()}
+        before = {identity: latest[identity, i] for identity, i in inheriting.items()}
+        earlier = [i for ids in before.values() for i in ids]
+        kept = await store.kept_provenance(earlier) if earlier else {}
         edits = await store.hand_edits(list(tool_written.items())) if tool_written else {}
-        await self._read_steps(store, [*edits, *(i for ids in self.sources.values() for i in ids)])
+        unkept = [i for ids in before.values() for i in _until_kept(ids, kept)]
+        await self._read_steps(
+            store, [*edits, *unkept, *(i for ids in self.sources.values() for i in ids)]
+        )
+        for identity, ids in before.items():
+            self.managed[identity] = self._earlier_managed(ids, kept)
         for edit, identity in sorted(edits.items()):
             if edit in self.steps:
                 self.open.setdefault(identity, {})[edit] = self.steps[edit]
+
+    def _earlier_managed(self, ids: list[int], kept: Mapping[int, Provenance]) -> ManagedBy | None:
+        """What managed an object before: as its latest kept event says, or the labels of the
+        latest events that carry the whole object (recorded before these were kept)."""
+        for event_id in ids:
+            if event_id in kept:
+                return kept[event_id].managed_by
+            step = self.steps.get(event_id)
+            if step is not None and step.links and step.subresource in WHOLE_OBJECT:
+                return _own_managed(step, self.settings)
+        return None
 
     async def _read_steps(self, store: ProvenanceStore, ids: list[int]) -> None:
         unread = [i for i in ids if i not in self.steps]
@@ -316,6 +330,16 @@ def _changes(step: Step) -> list[dict[str, str]]:
     if step.changes is not None:
         return step.changes
     return compute_changes(step.operation, step.old, step.new)
+
+
+def _until_kept(ids: list[int], kept: Mapping[int, Provenance]) -> list[int]:
+    """The ids, newest first, before the first one kept."""
+    found = []
+    for event_id in ids:
+        if event_id in kept:
+            break
+        found.append(event_id)
+    return found
 
 
 def _first_of(writes: Iterable[Write]) -> dict[Identity, int]:
