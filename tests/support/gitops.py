@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from tests.support.fixtures import load
@@ -74,6 +76,11 @@ def review(
     return body
 
 
+# Reviews as Argo CD's application controller and Flux's kustomize-controller send them.
+by_argocd = partial(review, user=ARGOCD, groups=ARGOCD_GROUPS, manager="argocd-controller")
+by_flux = partial(review, user=FLUX, groups=FLUX_GROUPS, manager="kustomize-controller")
+
+
 def as_kind(body: dict[str, Any], kind: dict[str, str], resource: str) -> dict[str, Any]:
     """A custom resource's review as one of another kind (an Application, a Kustomization)."""
     request = body["request"]
@@ -99,6 +106,19 @@ class Versions:
         new["metadata"]["resourceVersion"] = str(self.version)
         self.current = new
         return old, new
+
+
+def source_writes(
+    source: Versions, sent: Callable[..., dict[str, Any]], number: int, kind: tuple[dict, str]
+) -> Callable[[Callable[[dict], None]], dict[str, Any]]:
+    """The reviews of a tool's writes to its own Application or Kustomization (`sent` by it):
+    each change to the object's current version, in the envelope of captured review `number`."""
+
+    def write(change: Callable[[dict], None]) -> dict[str, Any]:
+        old, new = source.next(change)
+        return as_kind(sent(number, old=old, new=new), *kind)
+
+    return write
 
 
 def deployment(namespace: str, name: str, image: str, replicas: int, **metadata: Any) -> dict:
@@ -160,17 +180,7 @@ def argocd_story() -> list[Request]:
     def scaled(replicas: int):
         return lambda obj: obj["spec"].update(replicas=replicas)
 
-    def application(change: Any) -> dict:
-        old, new = app.next(change)
-        body = review(
-            CUSTOM_RESOURCE,
-            user=ARGOCD,
-            groups=ARGOCD_GROUPS,
-            manager="argocd-controller",
-            old=old,
-            new=new,
-        )
-        return as_kind(body, APPLICATION, "applications")
+    application = source_writes(app, by_argocd, CUSTOM_RESOURCE, (APPLICATION, "applications"))
 
     created = web.current
     status_old, status_new = web.next(lambda obj: obj["status"].update(replicas=2, readyReplicas=2))
@@ -180,14 +190,7 @@ def argocd_story() -> list[Request]:
         Request("argocd sync starts", application(running)),
         Request(
             "argocd creates",
-            review(
-                CREATE_DEPLOYMENT,
-                user=ARGOCD,
-                groups=ARGOCD_GROUPS,
-                manager="argocd-controller",
-                old=None,
-                new=created,
-            ),
+            by_argocd(CREATE_DEPLOYMENT, old=None, new=created),
         ),
         Request("argocd sync succeeds", application(succeeded)),
         Request(
@@ -215,14 +218,7 @@ def argocd_story() -> list[Request]:
         Request("argocd self-heal starts", application(lambda obj: running(obj, automated=True))),
         Request(
             "argocd self-heals",
-            review(
-                SET_IMAGE,
-                user=ARGOCD,
-                groups=ARGOCD_GROUPS,
-                manager="argocd-controller",
-                old=heal_old,
-                new=heal_new,
-            ),
+            by_argocd(SET_IMAGE, old=heal_old, new=heal_new),
         ),
         Request("argocd self-heal succeeds", application(succeeded)),
     ]
@@ -240,17 +236,7 @@ def flux_story() -> list[Request]:
     }
     blog = Versions(deployment("blog", "blog", "ghost:5.0", 1, labels=dict(labels)))
 
-    def status(change: Any) -> dict:
-        old, new = kustomization.next(change)
-        body = review(
-            CUSTOM_STATUS,
-            user=FLUX,
-            groups=FLUX_GROUPS,
-            manager="kustomize-controller",
-            old=old,
-            new=new,
-        )
-        return as_kind(body, KUSTOMIZATION, "kustomizations")
+    status = source_writes(kustomization, by_flux, CUSTOM_STATUS, (KUSTOMIZATION, "kustomizations"))
 
     def attempted(obj: dict) -> None:
         obj["status"]["lastAttemptedRevision"] = FLUX_REVISION
@@ -276,14 +262,7 @@ def flux_story() -> list[Request]:
         Request("flux reconciles", status(attempted)),
         Request(
             "flux creates",
-            review(
-                CREATE_DEPLOYMENT,
-                user=FLUX,
-                groups=FLUX_GROUPS,
-                manager="kustomize-controller",
-                old=None,
-                new=created,
-            ),
+            by_flux(CREATE_DEPLOYMENT, old=None, new=created),
         ),
         Request("flux applied", status(applied)),
         Request(
@@ -299,14 +278,7 @@ def flux_story() -> list[Request]:
         ),
         Request(
             "flux applies again",
-            review(
-                SET_IMAGE,
-                user=FLUX,
-                groups=FLUX_GROUPS,
-                manager="kustomize-controller",
-                old=label_old,
-                new=label_new,
-            ),
+            by_flux(SET_IMAGE, old=label_old, new=label_new),
         ),
     ]
 

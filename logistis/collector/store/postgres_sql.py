@@ -134,6 +134,13 @@ RECORD_FUNCTION = f"""
 """
 
 
+# How a pass of the deriver saves what it derived: it can be derived again, so it is not flushed
+# before the function returns; behind the write lock, no event is removed meanwhile.
+_SAVING_DERIVED = f"""
+        PERFORM set_config('synchronous_commit', 'off', true);
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
     # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
@@ -348,10 +355,7 @@ MIGRATIONS: tuple[str, ...] = (
         continuities text[], unrecorded_ops text[], applied_flags boolean[],
         settled_flags boolean[], checked_untils bigint[], usual bigint[]
     ) RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        -- Derived fields can be derived again: not flushed before it returns.
-        PERFORM set_config('synchronous_commit', 'off', true);
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+    BEGIN{_SAVING_DERIVED}
         -- Another collector on the database may have derived past this pass meanwhile: its
         -- judgements saw at least as much, and are kept.
         IF (SELECT value FROM config WHERE key = 'derived_up_to' FOR UPDATE) >= mark THEN
@@ -414,10 +418,7 @@ PROVENANCE_MIGRATION = f"""
         managed_namespaces text[], hand_edits boolean[], reverts text[], revisions text[],
         writers bigint[], put_back boolean[], decided bigint[]
     ) RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        -- Derived fields can be derived again: not flushed before it returns.
-        PERFORM set_config('synchronous_commit', 'off', true);
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+    BEGIN{_SAVING_DERIVED}
         -- Derived again (after a crash before the mark moved), an event keeps the decision a
         -- later write made about it.
         INSERT INTO provenance (id, actor, tool, managed_tool, managed_name, managed_namespace,
