@@ -12,6 +12,7 @@ object: put back (`revertedBy`), or left in place.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,31 +166,37 @@ Write = tuple[int, Author, Step]
 async def derive(
     store: ProvenanceStore, writes: Sequence[Write], in_hand: Mapping[int, Step]
 ) -> Derived:
-    """Derive events in id order; `in_hand` holds steps already decoded (the rest are read)."""
-    settings = store.gitops
-    actors = {
-        i: classify(a.username, a.groups, a.field_manager, settings.actors) for i, a, _ in writes
-    }
-    pass_ = _Pass(settings, actors, in_hand)
+    """Derive events in id order; `in_hand` holds steps already decoded (the rest are read).
+    What decodes objects runs off the event loop."""
+    pass_ = await asyncio.to_thread(_Pass, store.gitops, writes, in_hand)
     await pass_.read_history(store, writes)
-    for write in writes:
-        pass_.add(write)
-    return pass_.derived
+    return await asyncio.to_thread(pass_.add_all, writes)
 
 
 class _Pass:
     """One pass over events in id order, with the history it read before."""
 
     def __init__(
-        self, settings: GitOpsSettings, actors: dict[int, Actor], in_hand: Mapping[int, Step]
+        self, settings: GitOpsSettings, writes: Sequence[Write], in_hand: Mapping[int, Step]
     ) -> None:
         self.settings = settings
-        self.actors = actors
+        self.actors = {
+            i: classify(a.username, a.groups, a.field_manager, settings.actors)
+            for i, a, _ in writes
+        }
+        # What each request's own object says manages it (a Scale says nothing).
+        self.own = {
+            i: _own_managed(step, settings)
+            for i, _, step in writes
+            if step.subresource in WHOLE_OBJECT
+        }
         self.steps = dict(in_hand)
         self.derived = Derived()
         self.managed: dict[Identity, ManagedBy | None] = {}
         self.open: dict[Identity, dict[int, Step]] = {}
         self.sources: dict[Identity, list[int]] = {}
+        self.before: dict[Identity, list[int]] = {}
+        self.kept: dict[int, Provenance] = {}
 
     async def read_history(self, store: ProvenanceStore, writes: Sequence[Write]) -> None:
         """What the pass needs from before it: what managed the objects whose requests carry
@@ -201,26 +208,31 @@ class _Pass:
         wanted = [*inheriting.items(), *sources.items()]
         latest = dict(zip(wanted, await store.latest(wanted), strict=True)) if wanted else {}
         self.sources = {identity: latest[identity, i] for identity, i in sources.items()}
-        before = {identity: latest[identity, i] for identity, i in inheriting.items()}
-        earlier = [i for ids in before.values() for i in ids]
-        kept = await store.kept_provenance(earlier) if earlier else {}
+        self.before = {identity: latest[identity, i] for identity, i in inheriting.items()}
+        earlier = [i for ids in self.before.values() for i in ids]
+        self.kept = await store.kept_provenance(earlier) if earlier else {}
         edits = await store.hand_edits(list(tool_written.items())) if tool_written else {}
-        unkept = [i for ids in before.values() for i in _until_kept(ids, kept)]
+        unkept = [i for ids in self.before.values() for i in _until_kept(ids, self.kept)]
         await self._read_steps(
             store, [*edits, *unkept, *(i for ids in self.sources.values() for i in ids)]
         )
-        for identity, ids in before.items():
-            self.managed[identity] = self._earlier_managed(ids, kept)
         for edit, identity in sorted(edits.items()):
             if edit in self.steps:
                 self.open.setdefault(identity, {})[edit] = self.steps[edit]
 
-    def _earlier_managed(self, ids: list[int], kept: Mapping[int, Provenance]) -> ManagedBy | None:
+    def add_all(self, writes: Sequence[Write]) -> Derived:
+        for identity, ids in self.before.items():
+            self.managed[identity] = self._earlier_managed(ids)
+        for write in writes:
+            self.add(write)
+        return self.derived
+
+    def _earlier_managed(self, ids: list[int]) -> ManagedBy | None:
         """What managed an object before: as its latest kept event says, or the labels of the
         latest events that carry the whole object (recorded before these were kept)."""
         for event_id in ids:
-            if event_id in kept:
-                return kept[event_id].managed_by
+            if event_id in self.kept:
+                return self.kept[event_id].managed_by
             step = self.steps.get(event_id)
             if step is not None and step.links and step.subresource in WHOLE_OBJECT:
                 return _own_managed(step, self.settings)
@@ -235,8 +247,8 @@ class _Pass:
         """The source objects of the GitOps tools' writes, each with the id after the pass's
         last write it stands behind."""
         sources: dict[Identity, int] = {}
-        for event_id, author, step in writes:
-            source = self._source(self.actors[event_id], author, _own_managed(step, self.settings))
+        for event_id, author, _ in writes:
+            source = self._source(self.actors[event_id], author, self.own.get(event_id))
             if source is not None:
                 sources[source] = max(sources.get(source, 0), event_id)
         return sources
@@ -258,7 +270,7 @@ class _Pass:
         actor = self.actors[event_id]
         identity = author.identity
         if step.subresource in WHOLE_OBJECT:
-            managed = _own_managed(step, self.settings)
+            managed = self.own[event_id]
         else:
             managed = self.managed.get(identity)
         if step.links:
