@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from logistis.collector.actors import SERVICE_ACCOUNT_PREFIX, Actor, classify
@@ -147,7 +147,7 @@ async def fill_in(store: ProvenanceStore, events: Sequence[Event]) -> None:
         found.update((await derive(store, writes, steps)).found)
     for event in events:
         author = Author.of(event)
-        actor = classify(author.username, author.groups, author.field_manager)
+        actor = classify(author.username, author.groups, author.field_manager, store.gitops.actors)
         _set(event, found.get(event.id, Provenance(actor)))
 
 
@@ -298,8 +298,9 @@ class _Pass:
             if back:
                 reverted.append(edit)
                 if edit in self.derived.found:
-                    found = self.derived.found[edit]
-                    self.derived.found[edit] = _with_reverted_by(found, event_id)
+                    self.derived.found[edit] = replace(
+                        self.derived.found[edit], reverted_by=event_id
+                    )
         return tuple(reverted)
 
     def _revision(
@@ -312,12 +313,6 @@ class _Pass:
             if revision:
                 return Revision(managed.tool, managed.name, revision)
         return None
-
-
-def _with_reverted_by(found: Provenance, event_id: int) -> Provenance:
-    return Provenance(
-        found.actor, found.managed_by, found.hand_edit, event_id, found.reverts, found.revision
-    )
 
 
 def _own_managed(step: Step, settings: GitOpsSettings) -> ManagedBy | None:
