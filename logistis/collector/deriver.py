@@ -84,9 +84,9 @@ class Deriver:
             loop = asyncio.get_running_loop()
             changes, steps = await loop.run_in_executor(self._thread, _decoded, events)
             judgements = await self._judged(events, steps, start)
-            await derive_committed(self._store, steps, self._metrics)
+            provenance = await derive_committed(self._store, steps, self._metrics)
             self._keep_recent(steps)
-            await self._store.save_derived(changes, judgements, up_to)
+            await self._store.save_derived(changes, judgements, up_to, provenance)
         self._mark = up_to
         now_ms = time.time() * 1000
         for event in events:

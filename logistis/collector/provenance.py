@@ -110,16 +110,15 @@ class ProvenanceStore(Protocol):
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]: ...
 
-    async def save_provenance(self, derived: Derived) -> None: ...
-
 
 async def derive_committed(
     store: ProvenanceStore, steps: Mapping[int, Step], metrics: Metrics
-) -> None:
-    """The deriver's part: derive the events of its pass and keep them, with the decisions
-    they make about earlier hand edits. A failure leaves them to be derived when read."""
+) -> Derived | None:
+    """The deriver's part: derive the events of its pass, and the decisions they make about
+    earlier hand edits, for the store to keep with the pass. A failure leaves them to be
+    derived when read."""
     if not steps:
-        return
+        return None
     try:
         authors = await store.authors(list(steps))
         derived = await derive(store, [(i, authors[i], steps[i]) for i in sorted(authors)], steps)
@@ -127,11 +126,11 @@ async def derive_committed(
         raise
     except Exception as error:  # noqa: BLE001 - a failure of deriving these is its pass's
         log.warning("provenance not derived", extra={"from": min(steps), "error": repr(error)})
-        return
-    await store.save_provenance(derived)
+        return None
     for found in derived.found.values():
         if found.hand_edit:
             metrics.hand_edits.labels(found.actor.kind).inc()
+    return derived
 
 
 async def fill_in(store: ProvenanceStore, events: Sequence[Event]) -> None:

@@ -201,15 +201,23 @@ class PostgresStore(SQLQueries):
         await self._write(copy)
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
+        # Each its own statement and transaction, the write lock held for the server's work
+        # alone; the provenance first, so the mark never passes an event without it.
+        if provenance is not None:
+            await self._save_provenance(provenance)
         kept, usual = judgement_rows(judgements)
         # One array per column of the kept rows (six columns, none when nothing is kept).
         columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
         arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
         await self._derived(sql.SAVE_DERIVED, arguments)
 
-    async def save_provenance(self, derived: Derived) -> None:
+    async def _save_provenance(self, derived: Derived) -> None:
         rows, decided = provenance_rows(derived)
         # One array per column (none when the pass has no rows or decided nothing).
         columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 9

@@ -114,11 +114,17 @@ class Store(Protocol):
         ...
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
         """Fill in (event id, `changes` column) and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
-        it is, and so is a mark another collector has moved past `up_to`."""
+        it is, and so is a mark another collector has moved past `up_to`. The pass's
+        provenance rows and decisions are kept before the mark moves (collector/provenance.py).
+        """
         ...
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
@@ -189,11 +195,6 @@ class Store(Protocol):
 
     async def hand_edits(self, wanted: Sequence[tuple[Identity, int]]) -> dict[int, Identity]:
         """The kept hand edits of each object before the id, not decided before it."""
-        ...
-
-    async def save_provenance(self, derived: Derived) -> None:
-        """Keep a pass's rows and the decisions it made about earlier hand edits, in one
-        transaction (an event removed meanwhile is left out)."""
         ...
 
     # -- coverage (collector/coverage.py) -----------------------------------------------------

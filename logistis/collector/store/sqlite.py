@@ -178,36 +178,25 @@ def _save_derived(
     changes: Sequence[tuple[int, str]],
     judgements: Mapping[int, Judgement],
     up_to: int,
+    provenance: Derived | None,
 ) -> None:
     kept, usual = judgement_rows(judgements)
+    rows, decided = provenance_rows(provenance) if provenance else ([], [])
 
     def save(transaction: sqlite3.Connection) -> None:
+        transaction.executemany(sql.UPSERT_PROVENANCE, rows)
+        transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
         transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
         transaction.executemany(sql.UPSERT_JUDGEMENT, kept)
         if usual:
             transaction.execute(sql.DELETE_JUDGEMENTS, (orjson.dumps(usual).decode(),))
         transaction.execute(sql.SET_DERIVED_UP_TO, (up_to,))
 
-    _unflushed(connection, save)
-
-
-def _save_provenance(connection: sqlite3.Connection, derived: Derived) -> None:
-    rows, decided = provenance_rows(derived)
-
-    def save(transaction: sqlite3.Connection) -> None:
-        transaction.executemany(sql.UPSERT_PROVENANCE, rows)
-        transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
-
-    _unflushed(connection, save)
-
-
-def _unflushed(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], None]) -> None:
-    """Derived fields in one transaction, not flushed before it returns: those lost with the
-    power are derived again (the mark is lost with them), and the next commit group's fsync
-    carries them to disk."""
+    # Not flushed before it returns: derived fields lost with the power are derived again (the
+    # mark is lost with them), and the next commit group's fsync carries them to disk.
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
-        _in_transaction(connection, work)
+        _in_transaction(connection, save)
     finally:
         connection.execute("PRAGMA synchronous=FULL")
 
@@ -353,12 +342,13 @@ class SQLiteStore(SQLQueries):
         await self._writer.run(lambda c: _in_transaction(c, copy))
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
-        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to))
-
-    async def save_provenance(self, derived: Derived) -> None:
-        await self._writer.run(lambda c: _save_provenance(c, derived))
+        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to, provenance))
 
     # -- reading -----------------------------------------------------------------------------
 
