@@ -158,3 +158,19 @@ def test_namespaces_and_metrics_count_hand_edits_by_actor_kind(story_collector, 
     assert (counts["shop"], counts["blog"], counts["argocd"]) == (1, 1, 0)
     assert 'logistis_hand_edits_total{actor="person"} 2.0' in metrics
     assert "alice" not in metrics
+
+
+def test_the_config_files_rules_tell_who_acted(tmp_path, store_url):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "gitops:\n  actors:\n    - users: [bob]\n      kind: serviceaccount\n      tool: helm\n"
+    )
+    stories = unmanaged_story()
+    env = store_env(store_url)
+    with CollectorProcess(tmp_path / "data", "--config", str(config), env=env) as collector:
+        post_reviews(collector, [story.body for story in stories])
+        with collector.client() as client:
+            assert wait_for(lambda: events(client, actor="serviceaccount", tool="helm"), 10)
+            (event,) = events(client)
+    assert event["uid"] == stories[0].uid
+    assert event["actor"] == {"kind": "serviceaccount", "tool": "helm"}
