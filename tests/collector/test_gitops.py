@@ -131,6 +131,13 @@ def test_the_filters_return_exactly_those_events(story_collector, recorded, para
     assert found == {recorded[name]["uid"] for name in expected}
 
 
+def test_the_facets_count_what_the_filters_select(story_collector, recorded):
+    with story_collector.client() as client:
+        facets = client.get("/api/v1/facets", params={"handEdit": "true"}).json()
+    assert facets["total"] == 2
+    assert {user["value"] for user in facets["users"]} == {"alice", "bob"}
+
+
 def test_the_stream_sends_only_hand_edits_when_asked(story_collector, recorded):
     received = read_stream(story_collector, 2, after="0", handEdit="true")
     sent = [json.loads(message["data"]) for message in received]
