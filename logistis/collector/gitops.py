@@ -206,14 +206,22 @@ def revision_of(source: JSONObject | None) -> str | None:
     operation_state = _dict(status.get("operationState"))
     history = status.get("history")
     candidates = (
-        _dict(_dict(operation_state.get("operation")).get("sync")).get("revision"),
-        _dict(operation_state.get("syncResult")).get("revision"),
-        _dict(status.get("sync")).get("revision"),
-        _dict(history[-1]).get("revision") if isinstance(history, list) and history else None,
+        _revision(_dict(_dict(operation_state.get("operation")).get("sync"))),
+        _revision(_dict(operation_state.get("syncResult"))),
+        _revision(_dict(status.get("sync"))),
+        _revision(_dict(history[-1])) if isinstance(history, list) and history else None,
         status.get("lastAttemptedRevision"),
         status.get("lastAppliedRevision"),
     )
     return next((c for c in candidates if isinstance(c, str) and c), None)
+
+
+def _revision(part: dict[str, Any]) -> Any:
+    """An Application's `revision`, or its multi-source `revisions` joined by commas."""
+    revisions = part.get("revisions")
+    if isinstance(revisions, list) and all(isinstance(r, str) for r in revisions):
+        return part.get("revision") or ",".join(revisions)
+    return part.get("revision")
 
 
 def _under(path: str, parent: str) -> bool:

@@ -232,6 +232,7 @@ def test_the_revision_a_source_was_applying():
         "status": {"lastAttemptedRevision": "main@sha1:2", "lastAppliedRevision": "main@sha1:1"}
     }
     assert revision_of(flux) == "main@sha1:2"
+    assert revision_of({"status": {"sync": {"revisions": ["a1", "b2"]}}}) == "a1,b2"
     assert revision_of({"status": {}}) is None
     assert revision_of(None) is None
 
