@@ -319,14 +319,16 @@ def main() -> int:
         feeder.start()
         if args.no_tui:
             signal.sigwait(quit_signals)
-        else:
-            LogistisApp(ConnectionSettings(url=collector.api_url), EventFilter(people=True)).run()
+            return 0
+        app = LogistisApp(ConnectionSettings(url=collector.api_url), EventFilter(people=True))
+        app.run()
+        # Textual sets 1 when the app ended on an exception: `make demo` fails with it.
+        return app.return_code or 0
     finally:
         stop.set()
         collector.stop()
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -19,13 +19,18 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from logistis.tui.app.failures import report_worker_failure
 from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import Connected
+from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.browse import BrowseScreen
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.screens.help import HelpScreen, KeyGroup
 from logistis.tui.core.api import CollectorError, LinkState, LinkStatus
 from logistis.tui.core.connect import Via, connect
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForwardError
 
 EXIT_NOT_CONNECTED = 3
+# The screens whose keys help lists, the one it is opened from first.
+HELP_SCREENS: tuple[type[WorkingScreen], ...] = (BrowseScreen, DiffScreen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class LogistisApp(App[None]):
     SUB_TITLE = "who changed what in the cluster"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),
         Binding("R", "reconnect", "Reconnect", show=False),
     ]
 
@@ -131,6 +138,23 @@ class LogistisApp(App[None]):
     def action_reconnect(self) -> None:
         self.browse.link = LinkStatus(LinkState.CONNECTING)
         self._connection = self.hold_connection()
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        ordered = sorted(HELP_SCREENS, key=lambda kind: not isinstance(screen, kind))
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+        # The focused widget's own keys (moving in the table or the input), after the app's.
+        widget = [
+            a.binding for a in screen.active_bindings.values() if a.node not in (screen, self)
+        ]
+        groups = [
+            *(KeyGroup.of(kind.HELP_TITLE, kind.BINDINGS, self) for kind in ordered),
+            KeyGroup.of("Everywhere", [*self.BINDINGS, palette], self),
+            KeyGroup.of("Moving around", widget, self),
+        ]
+        self.push_screen(HelpScreen(groups))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every action bound to a key on the current screen, also in the command palette."""

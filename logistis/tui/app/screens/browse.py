@@ -19,7 +19,6 @@ from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import EventReceived, LinkChanged
 from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.screens.help import HelpScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.filter_bar import FilterBar
 from logistis.tui.app.widgets.key_footer import KeyFooter
@@ -107,14 +106,14 @@ class BrowseScreen(WorkingScreen):
         Binding("f", "toggle_follow", "Follow/pause"),
         Binding("g", "show_new", "Newest"),
         Binding("u", "only('user')", "Only user"),
-        Binding("k", "only('kind')", "Only kind"),
+        Binding("K", "only('kind')", "Only kind"),
         Binding("n", "only('namespace')", "Only ns"),
         Binding("o", "only('operation')", "Only op", show=False),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
         Binding("r", "reload", "Reload", show=False),
-        Binding("question_mark", "help", "Help"),
     ]
+    HELP_TITLE = "Events (the main screen)"
 
     filter: reactive[EventFilter] = reactive(EventFilter(people=True), init=False)
     following: reactive[bool] = reactive(True, init=False)
@@ -445,6 +444,3 @@ class BrowseScreen(WorkingScreen):
     def action_toggle_time(self) -> None:
         table = self.query_one(EventTable)
         table.absolute_time = not table.absolute_time
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.active_bindings))

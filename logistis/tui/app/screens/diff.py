@@ -65,6 +65,7 @@ class DiffScreen(WorkingScreen):
         Binding("2", "tab('patch')", "Patch"),
         Binding("3", "tab('object')", "Object"),
     ]
+    HELP_TITLE = "Diff (enter on an event)"
 
     class Fetched(Message):
         def __init__(self, event: Event) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import reactive
@@ -59,6 +60,12 @@ class EventTable(DataTable[str | Text]):
 
     class NearStart(Message):
         """The cursor is close to the first loaded row: the page above may be wanted."""
+
+    # As in vim, less and k9s, next to the arrows.
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
 
     absolute_time: reactive[bool] = reactive(False)
 
