@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
         BrowseScreen,
         lambda app: app.focused is not None and app.focused.id == "filter-input",
     ),
+    "focus_events": (BrowseScreen, lambda app: app.focused is table(app)),
     "toggle_people": (BrowseScreen, lambda app: app.browse.filter.people is None),
     "toggle_follow": (BrowseScreen, lambda app: not app.browse.following),
     "show_new": (BrowseScreen, lambda app: table(app).cursor_row == 0),

@@ -9,22 +9,23 @@ from enum import Enum, auto
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Header
 
-from logistis.tui.app.filter_syntax import FilterSyntaxError, parse
+from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
 from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import EventReceived, LinkChanged
 from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.widgets.empty_state import EmptyState, advice
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.filter_bar import FilterBar
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.api import CollectorClient, LinkState, LinkStatus
+from logistis.tui.core.api import CollectorClient, CollectorHTTPError, LinkState, LinkStatus
 from logistis.tui.core.events import (
     BlindSpot,
     Event,
@@ -92,6 +93,14 @@ class OutcomesLoaded(Message):
         self.outcomes = outcomes
 
 
+class FilterRefused(Message):
+    """The collector refused `filter` (a 400 that says why)."""
+
+    def __init__(self, filter: EventFilter, reason: str) -> None:
+        super().__init__()
+        self.filter, self.reason = filter, reason
+
+
 class NamespacesLoaded(Message):
     def __init__(self, items: tuple[NamespaceSummary, ...]) -> None:
         super().__init__()
@@ -102,6 +111,7 @@ class BrowseScreen(WorkingScreen):
     BINDINGS = [
         Binding("enter", "open_diff", "Diff", show=False),
         Binding("slash", "edit_filter", "Filter"),
+        Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
         Binding("f", "toggle_follow", "Follow/pause"),
         Binding("g", "show_new", "Newest"),
@@ -115,7 +125,10 @@ class BrowseScreen(WorkingScreen):
     ]
     HELP_TITLE = "Events (the main screen)"
 
-    filter: reactive[EventFilter] = reactive(EventFilter(people=True), init=False)
+    # Set again to the same value, it loads again: a filter refused, then typed back, applies.
+    filter: reactive[EventFilter] = reactive(
+        EventFilter(people=True), init=False, always_update=True
+    )
     following: reactive[bool] = reactive(True, init=False)
     link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
 
@@ -138,6 +151,7 @@ class BrowseScreen(WorkingScreen):
         self._incoming: list[Event] = []
         self._total: int | None = None
         self._counts_due = False
+        self._refusal: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -145,7 +159,9 @@ class BrowseScreen(WorkingScreen):
         yield FilterBar(id="filters")
         with Horizontal(id="body"):
             yield NamespaceTree(clock=self.clock, id="namespaces")
-            yield EventTable(clock=self.clock, id="events")
+            with Vertical(id="events-pane"):
+                yield EventTable(clock=self.clock, id="events")
+                yield EmptyState(id="empty", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -166,8 +182,12 @@ class BrowseScreen(WorkingScreen):
 
     def watch_filter(self, filter: EventFilter) -> None:
         self.query_one(FilterBar).filter = filter
-        self.query_one(StatusBar).people_only = bool(filter.people)
-        self.query_one(StatusBar).hidden = None
+        status = self.query_one(StatusBar)
+        status.people_only = bool(filter.people)
+        # Nothing counted under another filter is kept: not the total, not what was new.
+        status.hidden, status.new, status.shown = None, 0, ""
+        self._total, self._refusal = None, None
+        self._pending.clear()
         if self.client is not None:
             self.action_reload()
 
@@ -183,9 +203,15 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
     async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
-        page, spots = await asyncio.gather(
-            client.events(filter, limit=self.page_size), client.coverage()
-        )
+        try:
+            page, spots = await asyncio.gather(
+                client.events(filter, limit=self.page_size), client.coverage()
+            )
+        except CollectorHTTPError as error:
+            if error.status != 400:
+                raise
+            self.post_message(FilterRefused(filter, error.detail or error.message))
+            return
         # Before the page: its rows are laid out with the blind spots between them.
         self.post_message(CoverageLoaded(spots))
         self.post_message(PageLoaded(filter, Where.FIRST, None, page.items, page.next))
@@ -201,7 +227,12 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
     async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
-        facets = await client.facets(filter)
+        try:
+            facets = await client.facets(filter)
+        except CollectorHTTPError as error:
+            if error.status != 400:
+                raise
+            return  # the first page's worker reports the same refusal
         hidden = None
         if filter.people:
             everything = await client.facets(filter.with_(people=None))
@@ -280,6 +311,32 @@ class BrowseScreen(WorkingScreen):
         self._total = message.facets.total
         self._update_shown()
 
+    def on_filter_refused(self, message: FilterRefused) -> None:
+        if message.filter == self.filter:
+            self._refuse(unparse(message.filter), message.reason)
+
+    def _refuse(self, text: str, reason: str) -> None:
+        """`text` is not a filter that can be shown: it stays in the bar with `reason`, and
+        the list holds no rows of another filter (nor takes live ones) until it changes."""
+        for group in ("events", "page", "facets", "live"):
+            self.workers.cancel_group(self, group)
+        self._refusal, self._total = reason, None
+        self._pending.clear()
+        self.window.reset(PageSpan(None, 0, None))
+        self.query_one(EventTable).show([])
+        self.query_one(FilterBar).refuse(text, reason)
+        status = self.query_one(StatusBar)
+        status.new, status.hidden = 0, None
+        self._update_shown()
+
+    def _show_empty(self) -> None:
+        table = self.query_one(EventTable)
+        empty = not table.events and (self._refusal is not None or bool(self.window.pages))
+        hidden = self.query_one(StatusBar).hidden
+        text = advice(self.filter, self._refusal, hidden) if empty else None
+        self.query_one(EmptyState).show(text)
+        table.set_class(text is not None, "-empty")
+
     def on_objects_loaded(self, message: ObjectsLoaded) -> None:
         self.query_one(NamespaceTree).show_objects(message.place, message.objects)
 
@@ -330,6 +387,7 @@ class BrowseScreen(WorkingScreen):
         shown = f"{above + 1:,}-{above + loaded:,}" if above else f"{loaded:,}"
         of = f" of {self._total:,}" if self._total is not None else ""
         self.query_one(StatusBar).shown = f"{shown}{of} events"
+        self._show_empty()
 
     def _refresh_times(self) -> None:
         self.query_one(EventTable).refresh_times()
@@ -380,7 +438,7 @@ class BrowseScreen(WorkingScreen):
         try:
             self.filter = parse(message.text, people=self.filter.people)
         except FilterSyntaxError as error:
-            self.notify(str(error), title="filter", severity="warning")
+            self._refuse(message.text, str(error))
             return
         self.query_one(EventTable).focus()
 
@@ -399,6 +457,9 @@ class BrowseScreen(WorkingScreen):
 
     def action_edit_filter(self) -> None:
         self.query_one(FilterBar).edit()
+
+    def action_focus_events(self) -> None:
+        self.query_one(EventTable).focus()
 
     def action_toggle_people(self) -> None:
         self.filter = self.filter.with_(people=None if self.filter.people else True)
