@@ -219,8 +219,31 @@ async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
         await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
         line = str(status(app).render())
         assert f"failed: cannot reach the collector at {url}" in line
+        assert "next try in 0.25s, R: now" in line
+        await wait_until(pilot, lambda: "Try now" in footer_keys(app))
         await pilot.press("q")
     assert app.return_code == EXIT_NOT_CONNECTED
+
+
+def footer_keys(app: LogistisApp) -> list[str]:
+    return [key.description for key in app.browse.query_one(KeyFooter).query(FooterKey)]
+
+
+async def test_started_before_its_collector_it_connects_by_itself(tmp_path: Path) -> None:
+    collector = CollectorProcess(tmp_path / "data")
+    app = app_for(collector.api_url)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: status(app).link.retry_in >= 1)  # tried a few times
+            assert status(app).link.state == LinkState.FAILED
+            await asyncio.to_thread(collector.start)
+            await asyncio.to_thread(post_reviews, collector, bodies()[:60])
+            await wait_until(pilot, lambda: loaded(app), within=20)
+            await wait_until(pilot, lambda: "Try now" not in footer_keys(app))
+            await pilot.press("q")
+        assert app.return_code == 0
+    finally:
+        collector.stop()
 
 
 async def test_port_forward_refused_by_rbac_is_shown(fake_kubectl: FakeKubectl) -> None:

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from logistis.backoff import Backoff
 from logistis.tui.app.failures import report_worker_failure
 from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import Connected
@@ -46,9 +47,11 @@ class ConnectionSettings:
 
 
 class ConnectionFailed(Message):
-    def __init__(self, reason: str) -> None:
+    """The collector could not be reached; the next try is `retry_in` seconds away."""
+
+    def __init__(self, reason: str, retry_in: float) -> None:
         super().__init__()
-        self.reason = reason
+        self.reason, self.retry_in = reason, retry_in
 
 
 class LogistisApp(App[None]):
@@ -59,7 +62,7 @@ class LogistisApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("f1", "help", "Help", show=False),
-        Binding("R", "reconnect", "Reconnect", show=False),
+        Binding("R", "reconnect", "Try now"),
     ]
 
     def __init__(
@@ -95,36 +98,46 @@ class LogistisApp(App[None]):
 
     @work(exclusive=True, group="connection", exit_on_error=False, description="connecting")
     async def hold_connection(self) -> None:
-        """Open the connection, keep it for the app's life, close it when the app ends."""
+        """Open the connection, keep it for the app's life, close it when the app ends. Until
+        the collector answers, try again with the live stream's backoff: an app started
+        before its collector (or its port-forward's pod) connects by itself."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self._connected()
+            except (PortForwardError, CollectorError) as error:
+                delay = backoff.next()
+                self.post_message(ConnectionFailed(str(error), delay))
+                await asyncio.sleep(delay)
+
+    async def _connected(self) -> None:
         settings = self.connection
-        try:
-            async with connect(
-                settings.url,
-                context=settings.context,
-                kubeconfig=settings.kubeconfig,
-                namespace=settings.namespace,
-                kubectl=settings.kubectl,
-                via=settings.via,
-            ) as client:
-                await client.namespaces()  # does the collector answer at all?
-                self.post_message(Connected(client, await client.home_namespace()))
-                await asyncio.Event().wait()  # until the app ends and cancels this worker
-        except (PortForwardError, CollectorError) as error:
-            self.post_message(ConnectionFailed(str(error)))
+        async with connect(
+            settings.url,
+            context=settings.context,
+            kubeconfig=settings.kubeconfig,
+            namespace=settings.namespace,
+            kubectl=settings.kubectl,
+            via=settings.via,
+        ) as client:
+            await client.namespaces()  # does the collector answer at all?
+            self.post_message(Connected(client, await client.home_namespace()))
+            await asyncio.Event().wait()  # until the app ends and cancels this worker
 
     def on_connected(self, message: Connected) -> None:
         self.failure = None
+        self.refresh_bindings()
         self.browse.attach(message.client, message.home_namespace)
 
     def on_connection_failed(self, message: ConnectionFailed) -> None:
+        # The status line says it, and when the next try is: no toast at every try.
         self.failure = message.reason
-        self.browse.link = LinkStatus(LinkState.FAILED, message.reason)
-        self.notify(
-            f"{message.reason}\n(R: try again, q: quit)",
-            title="cannot reach the collector",
-            severity="error",
-            timeout=30,
-        )
+        self.refresh_bindings()
+        self.browse.link = LinkStatus(LinkState.FAILED, message.reason, message.retry_in)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Try now" is in the footer only while the collector cannot be reached.
+        return self.failure is not None if action == "reconnect" else True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_failure(self, event.worker)

@@ -30,6 +30,8 @@ class StatusBar(Static):
         link = self.link
         if link.state == LinkState.RECONNECTING:
             return f"● reconnecting in {link.retry_in:g}s: {link.reason}"
+        if link.state == LinkState.FAILED and link.retry_in:
+            return f"✖ failed: {link.reason} (next try in {link.retry_in:g}s, R: now)"
         if link.state == LinkState.FAILED:
             return f"✖ failed: {link.reason}"
         return f"● {link.state.value}"
