@@ -19,8 +19,9 @@ from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import EventReceived, LinkChanged
 from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.screens.mark import MarkScreen
 from logistis.tui.app.widgets.empty_state import EmptyState, advice
-from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.widgets.event_table import EventTable, Gap
 from logistis.tui.app.widgets.filter_bar import FilterBar
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
@@ -34,6 +35,7 @@ from logistis.tui.core.events import (
     NamespaceSummary,
     awaiting_outcome,
 )
+from logistis.tui.core.marks import explain_blind_spot, explain_gap
 from logistis.tui.core.window import PageSpan, PageWindow
 
 PAGE_SIZE = 100
@@ -49,6 +51,9 @@ RELATIVE_TIME_REFRESH_SECONDS = 30.0
 COUNTS_REFRESH_SECONDS = 2.0
 # A kind's objects are gathered from its most recent events, this many at most.
 OBJECTS_SCAN = 1000
+
+
+MARK_IS_NOT_AN_EVENT = "a ⋯ row is a mark, not an event: enter explains it"
 
 
 class Where(Enum):
@@ -451,8 +456,13 @@ class BrowseScreen(WorkingScreen):
         self.load_namespaces(self.client)
 
     def action_open_diff(self) -> None:
-        event = self.query_one(EventTable).selected
-        if event is not None and self.client is not None:
+        table = self.query_one(EventTable)
+        mark, event = table.selected_mark, table.selected
+        if isinstance(mark, Gap):
+            self.app.push_screen(MarkScreen(explain_gap(mark.event, table.previous_of(mark.event))))
+        elif mark is not None:
+            self.app.push_screen(MarkScreen(explain_blind_spot(mark)))
+        elif event is not None and self.client is not None:
             self.app.push_screen(DiffScreen(event, self.client, self.clock))
 
     def action_edit_filter(self) -> None:
@@ -490,6 +500,8 @@ class BrowseScreen(WorkingScreen):
     def action_only(self, field: str) -> None:
         event = self.query_one(EventTable).selected
         if event is None:
+            if self.query_one(EventTable).selected_mark is not None:
+                self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
             return
         values = {
             "user": {"user": event.user.username},

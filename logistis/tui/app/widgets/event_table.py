@@ -4,13 +4,14 @@ either end of the rows held.
 Where the history is not whole, rows say so (docs/trust.md): below an event that found a gap,
 a row for what changed outside the recorded history; between events, a row for each blind
 spot (no collector recording); an event whose change never landed is dimmed, and says why.
-Such rows belong to the event below them: selecting one selects that event.
+Such rows keep the cursor's place with the event they sit by, but are not that event: enter
+on one explains the mark (`selected_mark`), and nothing acts on an event from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.text import Text
@@ -41,6 +42,16 @@ from logistis.tui.core.marks import (
     unrecorded_summary,
     why_never_landed,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """The `⋯ unrecorded` row below `event`: its object changed before it, unrecorded."""
+
+    event: Event
+
+
+Mark = Gap | BlindSpot
 
 COLUMNS = ("time", "operation", "user", "kind", "object", "manager", "changes")
 # How close to the last (or first) row the cursor gets before the next page is asked for.
@@ -73,8 +84,8 @@ class EventTable(DataTable[str | Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.clock = clock
         self.events: list[Event] = []
-        # Each row's key and the event it belongs to, in row order.
-        self._rows: list[tuple[str, Event]] = []
+        # Each row's key, the event it belongs to and its mark (none on an event's own row).
+        self._rows: list[tuple[str, Event, Mark | None]] = []
         self.blind_spots: tuple[BlindSpot, ...] = ()
         self._widths: tuple[int, ...] = ()
 
@@ -95,9 +106,22 @@ class EventTable(DataTable[str | Text]):
 
     @property
     def selected(self) -> Event | None:
-        if not 0 <= self.cursor_row < len(self._rows):
-            return None
-        return self._rows[self.cursor_row][1]
+        """The event under the cursor; None on a mark's row."""
+        row = self._cursor_row()
+        return row[1] if row is not None and row[2] is None else None
+
+    @property
+    def selected_mark(self) -> Mark | None:
+        row = self._cursor_row()
+        return row[2] if row is not None else None
+
+    def _cursor_row(self) -> tuple[str, Event, Mark | None] | None:
+        return self._rows[self.cursor_row] if 0 <= self.cursor_row < len(self._rows) else None
+
+    def previous_of(self, event: Event) -> Event | None:
+        """The loaded event of the same object recorded just before `event`, if any."""
+        older = self.events[self.events.index(event) + 1 :] if event in self.events else []
+        return next((e for e in older if e.object_key == event.object_key), None)
 
     @property
     def at_top(self) -> bool:
@@ -117,20 +141,21 @@ class EventTable(DataTable[str | Text]):
             newer = self.events[-1] if self.events else None
             for spot in self.blind_spots:
                 if event.time <= spot.start and (newer is None or spot.start < newer.time):
-                    self._add(
-                        f"spot-{spot.start.isoformat()}-{event.id}", event, self._spot_cells(spot)
-                    )
+                    key = f"spot-{spot.start.isoformat()}-{event.id}"
+                    self._add(key, event, self._spot_cells(spot), spot)
             self.events.append(event)
             self._add(str(event.id), event, self._cells(event, now))
             if event.after_gap:
-                self._add(f"{event.id}-gap", event, self._gap_cells(event))
+                self._add(f"{event.id}-gap", event, self._gap_cells(event), Gap(event))
 
-    def _add(self, key: str, event: Event, cells: list[str | Text]) -> None:
-        self._rows.append((key, event))
+    def _add(
+        self, key: str, event: Event, cells: list[str | Text], mark: Mark | None = None
+    ) -> None:
+        self._rows.append((key, event, mark))
         self.add_row(*cells, key=key)
 
     def _first_row_of(self, event: Event) -> int | None:
-        return next((i for i, (_, e) in enumerate(self._rows) if e.id == event.id), None)
+        return next((i for i, (_, e, _) in enumerate(self._rows) if e.id == event.id), None)
 
     def drop_top(self, count: int) -> None:
         """Drop the first `count` rows (the newest page, the window moving down); the cursor
@@ -145,12 +170,12 @@ class EventTable(DataTable[str | Text]):
         dropped, self._rows = self._rows[:kept], self._rows[kept:]
         row = max(self.cursor_row - len(dropped), 0)
         height = self.cursor_row - round(self.scroll_y)
-        for name, _ in dropped:
+        for name, _, _ in dropped:
             key = RowKey(name)
             for column in self._data[key]:
                 self._updated_cells.discard(CellKey(key, column))
             del self.rows[key], self._data[key]
-        self._row_locations = TwoWayDict({RowKey(k): i for i, (k, _) in enumerate(self._rows)})
+        self._row_locations = TwoWayDict({RowKey(k): i for i, (k, _, _) in enumerate(self._rows)})
         self._require_update_dimensions = True
         self._update_count += 1
         self.hover_coordinate = Coordinate(0, 0)
@@ -170,7 +195,8 @@ class EventTable(DataTable[str | Text]):
         (negative: up): the cursor stays on it and at the same height on screen, so rows
         added or dropped above do not move the view."""
         # DataTable only appends: rows are rebuilt, which is cheap for the window held.
-        current, height = self.selected, self.cursor_row - round(self.scroll_y)
+        row, height = self._cursor_row(), self.cursor_row - round(self.scroll_y)
+        current = row[1] if row is not None else None
         first = self._first_row_of(current) if current is not None else None
         offset = self.cursor_row - first if first is not None else 0
         self.show(events)
@@ -187,7 +213,7 @@ class EventTable(DataTable[str | Text]):
             return event if applied is event.applied else replace(event, applied=applied)
 
         self.events = [settled(e) for e in self.events]
-        self._rows = [(key, settled(e)) for key, e in self._rows]
+        self._rows = [(key, settled(e), mark) for key, e, mark in self._rows]
         for event in self.events:
             if event.id in outcomes and str(event.id) in self.rows:
                 for column, cell in zip(COLUMNS, self._cells(event, now), strict=True):
