@@ -42,6 +42,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "only('operation')": (BrowseScreen, lambda app: app.browse.filter.operation is not None),
     "clear_filters": (BrowseScreen, lambda app: not app.browse.filter.active()),
     "toggle_time": (BrowseScreen, lambda app: table(app).absolute_time),
+    "toggle_tree": (BrowseScreen, lambda app: app.browse.has_class("-no-tree")),
     "reload": (BrowseScreen, lambda app: True),
     "cursor_down": (BrowseScreen, lambda app: table(app).cursor_row == 1),
     "cursor_up": (BrowseScreen, lambda app: table(app).cursor_row == 0),
@@ -77,6 +78,7 @@ async def fresh(pilot: Pilot[None], app: LogistisApp) -> None:
     if app.browse.filter != EventFilter(people=True):
         app.browse.filter = EventFilter(people=True)
     app.browse.following = True
+    app.browse.tree_wanted = None
     table(app).absolute_time = False
     table(app).focus()
     await wait_until(pilot, lambda: loaded(app) and app.browse.filter == EventFilter(people=True))

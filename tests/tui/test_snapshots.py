@@ -80,7 +80,10 @@ def _picture(pilot: Pilot[None]) -> str:
 @pytest.fixture
 def snap(snap_compare: Compare) -> Callable[..., bool]:
     def compare(
-        app: LogistisApp, *press: str, extra: Callable[[Pilot[None]], Awaitable[None]] | None = None
+        app: LogistisApp,
+        *press: str,
+        extra: Callable[[Pilot[None]], Awaitable[None]] | None = None,
+        size: tuple[int, int] = SIZE,
     ) -> bool:
         async def run_before(pilot: Pilot[None]) -> None:
             await wait_until(pilot, loaded(app))
@@ -88,9 +91,24 @@ def snap(snap_compare: Compare) -> Callable[..., bool]:
                 await extra(pilot)
             await held_still(pilot)
 
-        return snap_compare(app, press=press, terminal_size=SIZE, run_before=run_before)
+        return snap_compare(app, press=press, terminal_size=size, run_before=run_before)
 
     return compare
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen_fits_the_terminal(
+    snap: Callable[..., bool], fed_collector: CollectorProcess, size: tuple[int, int]
+) -> None:
+    """When, operation, who, kind/object and what changed on every row, at any width."""
+    assert snap(frozen_app(fed_collector), size=size)
+
+
+def test_everything_at_80_columns(
+    snap: Callable[..., bool], fed_collector: CollectorProcess
+) -> None:
+    """Machine identities are long: shortened, then cut in the middle, never the changes."""
+    assert snap(frozen_app(fed_collector, EventFilter(people=None)), size=(80, 24))
 
 
 def test_main_screen_people_first(

@@ -49,6 +49,10 @@ RELATIVE_TIME_REFRESH_SECONDS = 30.0
 # Counts (namespaces, facets, hidden) follow live events at most this often: on a busy
 # cluster they would otherwise be recomputed for every burst.
 COUNTS_REFRESH_SECONDS = 2.0
+# Below these widths the namespace tree narrows, then hides (T shows it): the events' columns
+# need the room first.
+TREE_NARROW_BELOW = 160
+TREE_HIDDEN_BELOW = 120
 # A kind's objects are gathered from its most recent events, this many at most.
 OBJECTS_SCAN = 1000
 
@@ -126,6 +130,7 @@ class BrowseScreen(WorkingScreen):
         Binding("o", "only('operation')", "Only op", show=False),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
+        Binding("T", "toggle_tree", "Namespaces", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
     HELP_TITLE = "Events (the main screen)"
@@ -135,6 +140,8 @@ class BrowseScreen(WorkingScreen):
         EventFilter(people=True), init=False, always_update=True
     )
     following: reactive[bool] = reactive(True, init=False)
+    # The namespace tree shown or hidden by T; None: as the width allows.
+    tree_wanted: reactive[bool | None] = reactive(None, init=False)
     link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
 
     def __init__(
@@ -195,6 +202,20 @@ class BrowseScreen(WorkingScreen):
         self._pending.clear()
         if self.client is not None:
             self.action_reload()
+
+    def on_resize(self) -> None:
+        self._place_tree()
+
+    def watch_tree_wanted(self) -> None:
+        self._place_tree()
+
+    def _place_tree(self) -> None:
+        width = self.size.width
+        hidden = width < TREE_HIDDEN_BELOW if self.tree_wanted is None else not self.tree_wanted
+        self.set_class(width < TREE_NARROW_BELOW, "-narrow")
+        self.set_class(hidden, "-no-tree")
+        if hidden and self.focused is self.query_one(NamespaceTree):
+            self.query_one(EventTable).focus()
 
     def watch_following(self, following: bool) -> None:
         self.query_one(StatusBar).following = following
@@ -513,6 +534,9 @@ class BrowseScreen(WorkingScreen):
 
     def action_clear_filters(self) -> None:
         self.filter = self.filter.cleared()
+
+    def action_toggle_tree(self) -> None:
+        self.tree_wanted = self.has_class("-no-tree")
 
     def action_toggle_time(self) -> None:
         table = self.query_one(EventTable)

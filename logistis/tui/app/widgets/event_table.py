@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
@@ -26,13 +27,16 @@ from textual.widgets.data_table import CellKey, RowKey
 from logistis.tui.app.format import (
     Clock,
     Palette,
+    absolute_time,
     change_summary,
     event_time,
-    kind_label,
+    object_label,
     operation_text,
+    relative_time,
     system_clock,
     user_text,
 )
+from logistis.tui.app.widgets.columns import BY_KEY, Widths, cut, fit, natural_widths
 from logistis.tui.core.events import BlindSpot, Event
 from logistis.tui.core.marks import (
     GAP_MARK,
@@ -53,7 +57,7 @@ class Gap:
 
 Mark = Gap | BlindSpot
 
-COLUMNS = ("time", "operation", "user", "kind", "object", "manager", "changes")
+Cells = dict[str, Text]
 # How close to the last (or first) row the cursor gets before the next page is asked for.
 PREFETCH_ROWS = 20
 
@@ -87,22 +91,20 @@ class EventTable(DataTable[str | Text]):
         # Each row's key, the event it belongs to and its mark (none on an event's own row).
         self._rows: list[tuple[str, Event, Mark | None]] = []
         self.blind_spots: tuple[BlindSpot, ...] = ()
-        self._widths: tuple[int, ...] = ()
+        # The columns shown and their widths, fitted to the table's width and the rows shown.
+        self.widths: Widths = {}
 
-    def on_mount(self) -> None:
-        for column in COLUMNS:
-            self.add_column(column, key=column)
+    def on_resize(self) -> None:
+        if self._fitted(self.events) != self.widths:
+            self.replace(self.events, shift=0)
 
-    def on_idle(self) -> None:
-        # DataTable (Textual 8) measures its columns when idle, after rows came, and keeps
-        # what it rendered at the old widths: a header drawn in between stays narrower than
-        # the rows until the cursor moves. Runs before DataTable's own idle handler, so it
-        # sees a change at the next idle after it (the new size's repaint brings one).
-        widths = tuple(column.content_width for column in self.columns.values())
-        if widths != self._widths:
-            self._widths = widths
-            self._clear_caches()
-            self.refresh()
+    def _fitted(self, events: Sequence[Event]) -> Widths:
+        now = self._now()
+        natural = natural_widths(
+            {key: cell.plain for key, cell in self._cells(event, now).items()} for event in events
+        )
+        # The vertical scrollbar's cells are kept free: rows coming do not reflow the columns.
+        return fit(self.size.width - self.styles.scrollbar_size_vertical, natural)
 
     @property
     def selected(self) -> Event | None:
@@ -127,11 +129,18 @@ class EventTable(DataTable[str | Text]):
     def at_top(self) -> bool:
         return self.cursor_row <= 0 and self.scroll_y == 0
 
-    def show(self, events: Iterable[Event]) -> None:
-        """Replace everything shown (a new filter, a refresh)."""
+    def show(self, events: Sequence[Event]) -> None:
+        """Replace everything shown (a new filter, a refresh); the columns are fitted again."""
         self.events = []
         self._rows = []
-        self.clear()
+        widths = self._fitted(events)
+        if widths == self.widths:
+            self.clear()
+        else:
+            self.clear(columns=True)
+            self.widths = widths
+            for key, width in widths.items():
+                self.add_column(BY_KEY[key].label, width=width, key=key)
         self.append(events)
 
     def append(self, events: Iterable[Event]) -> None:
@@ -142,17 +151,22 @@ class EventTable(DataTable[str | Text]):
             for spot in self.blind_spots:
                 if event.time <= spot.start and (newer is None or spot.start < newer.time):
                     key = f"spot-{spot.start.isoformat()}-{event.id}"
-                    self._add(key, event, self._spot_cells(spot), spot)
+                    self._add(key, event, self._spot_cells(spot, now), spot)
             self.events.append(event)
             self._add(str(event.id), event, self._cells(event, now))
             if event.after_gap:
                 self._add(f"{event.id}-gap", event, self._gap_cells(event), Gap(event))
 
-    def _add(
-        self, key: str, event: Event, cells: list[str | Text], mark: Mark | None = None
-    ) -> None:
+    def _add(self, key: str, event: Event, cells: Cells, mark: Mark | None = None) -> None:
         self._rows.append((key, event, mark))
-        self.add_row(*cells, key=key)
+        self.add_row(*self._shown(cells), key=key)
+
+    def _shown(self, cells: Cells) -> list[Text]:
+        """The cells of the columns shown, in their order, each cut to its column."""
+        return [
+            cut(cells.get(key, Text()), width, middle=BY_KEY[key].cut_middle)
+            for key, width in self.widths.items()
+        ]
 
     def _first_row_of(self, event: Event) -> int | None:
         return next((i for i, (_, e, _) in enumerate(self._rows) if e.id == event.id), None)
@@ -216,7 +230,8 @@ class EventTable(DataTable[str | Text]):
         self._rows = [(key, settled(e), mark) for key, e, mark in self._rows]
         for event in self.events:
             if event.id in outcomes and str(event.id) in self.rows:
-                for column, cell in zip(COLUMNS, self._cells(event, now), strict=True):
+                cells = self._shown(self._cells(event, now))
+                for column, cell in zip(self.widths, cells, strict=True):
                     self.update_cell(str(event.id), column, cell)
 
     def _keep_in_view(self, row: int, height: int) -> None:
@@ -227,13 +242,14 @@ class EventTable(DataTable[str | Text]):
         self.call_after_refresh(self.scroll_to, y=max(row - height, 0), animate=False)
 
     def watch_absolute_time(self) -> None:
-        self.refresh_times()
+        if self.is_mounted:
+            self.replace(self.events, shift=0)  # the time column's width changes
 
     def refresh_times(self) -> None:
-        now = self._now()
+        now, width = self._now(), self.widths["time"]
         for event in self.events:
-            time = event_time(event, now, absolute=self.absolute_time)
-            self.update_cell(str(event.id), "time", Text(time))
+            time = Text(event_time(event, now, absolute=self.absolute_time))
+            self.update_cell(str(event.id), "time", cut(time, width))
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         if self.cursor_row >= self.row_count - PREFETCH_ROWS:
@@ -244,37 +260,47 @@ class EventTable(DataTable[str | Text]):
     def _now(self) -> datetime:
         return self.clock()
 
-    def _cells(self, event: Event, now: datetime) -> list[str | Text]:
+    def _cells(self, event: Event, now: datetime) -> Cells:
         # Text, not str: DataTable parses a str as markup each time it measures or draws the
         # cell, a third of the cost of showing a page (and a name with "[" is not markup).
         palette = Palette.of(self.app.current_theme)
-        cells = [
-            Text(event_time(event, now, absolute=self.absolute_time)),
-            operation_text(event, palette),
-            user_text(event.user.username, palette),
-            Text(kind_label(event)),
-            Text(event.reference),
-            Text(event.field_manager),
-            Text(change_summary(event)),
-        ]
+        changes = change_summary(event)
+        cells = {
+            "time": Text(event_time(event, now, absolute=self.absolute_time)),
+            "operation": operation_text(event, palette),
+            "user": user_text(event.user.username, palette),
+            "object": Text(object_label(event)),
+            "manager": Text(event.field_manager),
+            "changes": Text(changes),
+        }
         if event.never_landed:
-            style = self.get_component_rich_style("event-table--never-landed")
+            # What changed first: a narrow column cuts the reason, never the fields.
             why = why_never_landed(event)
-            cells[-1] = Text(f"{NEVER_LANDED_MARK} {NEVER_LANDED} ({why}): {cells[-1]}")
-            for cell in cells:
+            cells["changes"] = Text(f"{NEVER_LANDED_MARK} {NEVER_LANDED}: {changes} ({why})")
+            style = self.get_component_rich_style("event-table--never-landed")
+            for cell in cells.values():
                 cell.stylize(style)
-        return list(cells)
+        return cells
 
-    def _gap_cells(self, event: Event) -> list[str | Text]:
+    def _gap_cells(self, event: Event) -> Cells:
         style = self.get_component_rich_style("event-table--gap")
-        note = f"changed outside the recorded history: {unrecorded_summary(event)}"
-        return ["", Text(f"{GAP_MARK} {UNRECORDED}", style), Text("?", style), "", "", "",
-                Text(note, style)]  # fmt: skip
+        # The fields first: a narrow column cuts the words, never what changed.
+        note = f"{unrecorded_summary(event)}: changed outside the recorded history"
+        return _mark_cells(UNRECORDED, note, style, user="?")
 
-    def _spot_cells(self, spot: BlindSpot) -> list[str | Text]:
+    def _spot_cells(self, spot: BlindSpot, now: datetime) -> Cells:
         style = self.get_component_rich_style("event-table--blind-spot")
-        note = f"no collector was recording for {_duration(spot.seconds)} ({spot.cause})"
-        return ["", Text(f"{GAP_MARK} blind spot", style), "", "", "", "", Text(note, style)]
+        note = f"{_duration(spot.seconds)} ({spot.cause}): no collector was recording"
+        when = (
+            relative_time(spot.start, now) if not self.absolute_time else absolute_time(spot.start)
+        )
+        return _mark_cells("blind spot", note, style, time=when)
+
+
+def _mark_cells(label: str, note: str, style: Style, *, user: str = "", time: str = "") -> Cells:
+    """A mark's row: `⋯` where the operation goes, what it is where the object goes."""
+    cells = {"time": time, "operation": GAP_MARK, "user": user, "object": label, "changes": note}
+    return {key: Text(value, style) for key, value in cells.items()}
 
 
 def _duration(seconds: float) -> str:

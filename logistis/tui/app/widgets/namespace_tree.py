@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from logistis.tui.app.format import Clock, relative_time, short_user, system_clock
+from logistis.tui.app.format import Clock, relative_time, short_identity, system_clock
 from logistis.tui.core.events import KindCount, NamespaceSummary
 
 CLUSTER_SCOPED_LABEL = "(cluster-scoped)"
@@ -111,7 +111,7 @@ class NamespaceTree(Tree[Place]):
     def _label(summary: NamespaceSummary, now: datetime) -> Text:
         name = summary.namespace or CLUSTER_SCOPED_LABEL
         when = relative_time(summary.last_time, now) if summary.last_time else ""
-        detail = f"  {summary.count}  {when} {short_user(summary.last_user)}".rstrip()
+        detail = f"  {summary.count}  {when} {short_identity(summary.last_user)}".rstrip()
         return Text.assemble(name, (detail, "dim"))
 
 
