@@ -4,8 +4,9 @@ The history is the captured scenario (testdata/admission) replayed as many
 "episodes": each one moves the scenario to other namespaces, gives its people other names,
 and happens on another day, so the collector holds several users, namespaces and kinds over
 a spread of time. Backdated events are written into the store before the collector starts
-(the webhook stamps every request with the time it arrives); while the TUI runs, a new
-request from one of the people is posted to the webhook every few seconds.
+(the webhook stamps every request with the time it arrives); while the TUI runs, the scenario
+is played again live, in namespaces of its own, a person's request every few seconds. Only the
+episode below has marks: everything else is as continuous as a real cluster's history.
 
 One episode, the day before, shows what logistis says where its history has holes
 (docs/trust.md): the collector crashed and was started again while alice's `owner` label
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -272,16 +274,28 @@ class Collector:
                 self.process.wait()
 
 
+def live_requests(rng: random.Random) -> Iterator[dict[str, Any]]:
+    """The scenario again and again, in order, each time in namespaces of its own, as the
+    seeded episodes after the first: the live history is as continuous as theirs (requests
+    picked at random would each find their object changed unrecorded, a gap)."""
+    requests = load_requests()
+    for number in itertools.count(1):
+        plan = episode(rng, datetime.now(UTC), unique=f"-live{number}")
+        for request in requests:
+            if request.get("namespace") in ("team-a", "team-b"):
+                yield rewrite(request, plan.renames)
+
+
 def feed_live(collector: Collector, interval: float, stop: threading.Event) -> None:
-    """Post one request by a person to the webhook every `interval` seconds, until `stop`."""
-    rng = random.Random()
-    people = [r for r in load_requests() if not r["userInfo"]["username"].startswith("system:")]
+    """Post the live requests to the webhook, one by a person every `interval` seconds (the
+    machines' in between at once), until `stop`."""
     verify = str(collector.data_dir / "tls-dev.crt")
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}
     with httpx.Client(verify=verify, timeout=10) as client:
-        while not stop.wait(interval):
-            plan = episode(rng, datetime.now(UTC))
-            request = rewrite(rng.choice(people), plan.renames)
-            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}
+        for request in live_requests(random.Random()):
+            person = not request["userInfo"]["username"].startswith("system:")
+            if stop.wait(interval if person else 0):
+                return
             try:
                 client.post(collector.webhook_url, json={**review, "request": request})
             except httpx.TransportError:
