@@ -333,3 +333,30 @@ async def test_a_dropped_port_forward_is_reopened_when_it_can_be(
             await wait_until(pilot, lambda: len(table(app).events) == before + 1)
             ids = [e.id for e in table(app).events]
             assert len(ids) == len(set(ids))
+
+
+async def test_a_screenshot_without_a_downloads_folder_goes_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    app = app_for(f"http://127.0.0.1:{free_port()}")
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_screenshot()
+        await wait_until(pilot, lambda: bool(list(tmp_path.glob("*.svg"))))
+
+
+async def test_the_tree_names_machines_as_last_actors_only_in_everything(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.browse.query_one(NamespaceTree)
+        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        [kube_system] = [
+            n for n in tree.root.children if n.data and n.data.namespace == "kube-system"
+        ]
+        assert "system:" not in str(kube_system.label)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "system:" in str(kube_system.label))

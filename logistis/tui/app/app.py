@@ -7,7 +7,9 @@ import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from platformdirs import user_downloads_path
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -151,6 +153,13 @@ class LogistisApp(App[None]):
     def action_reconnect(self) -> None:
         self.browse.link = LinkStatus(LinkState.CONNECTING)
         self._connection = self.hold_connection()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        # Textual saves into ~/Downloads, and fails where there is none (servers, containers):
+        # the working directory then.
+        if path is None and not user_downloads_path().is_dir():
+            path = str(Path.cwd())
+        super().action_screenshot(filename, path)
 
     def action_help(self) -> None:
         screen = self.screen

@@ -196,6 +196,7 @@ class BrowseScreen(WorkingScreen):
         self.query_one(FilterBar).filter = filter
         status = self.query_one(StatusBar)
         status.people_only = bool(filter.people)
+        self.query_one(NamespaceTree).people_only = bool(filter.people)
         # Nothing counted under another filter is kept: not the total, not what was new.
         status.hidden, status.new, status.shown = None, 0, ""
         self._total, self._refusal = None, None

@@ -21,6 +21,8 @@ from logistis.tui.core.diff import DiffKind, patch_lines, strip_noise, to_yaml, 
 from logistis.tui.core.events import Event
 from logistis.tui.core.marks import gap_line, never_landed_line
 
+# Ages are shown to the second below a minute: the header follows at that pace.
+AGE_TICK_SECONDS = 1.0
 NO_CHANGE = "no change (noise hidden: m shows it)"
 BEFORE_SIDE = "  so the (before) side below is not what the previous recorded event left"
 
@@ -107,6 +109,11 @@ class DiffScreen(WorkingScreen):
     def on_mount(self) -> None:
         self.query_one("#diff-view", LineView).show(["loading…"])
         self.fetch()
+        self.set_interval(AGE_TICK_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        """The header's age stays true while the screen is open."""
+        self.query_one("#diff-title", Static).update(self._title())
 
     @work(exclusive=True, group="diff-fetch", exit_on_error=False, description="loading the event")
     async def fetch(self) -> None:
@@ -157,9 +164,10 @@ class DiffScreen(WorkingScreen):
     def _title(self) -> Text:
         event = self.summary
         palette = Palette.of(self.app.current_theme)
+        via = f"  via {event.field_manager}" if event.field_manager else ""
         return Text.assemble(
             (event.operation, palette.operation(event.operation)),
             f" {kind_label(event)} {event.reference}  by {event.user.username}",
             (f"  {relative_time(event.time, self.clock())}", "dim"),
-            (f"  via {event.field_manager or '-'}  event {event.id}", "dim"),
+            (f"{via}  event {event.id}", "dim"),
         )
