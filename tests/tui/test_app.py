@@ -360,3 +360,19 @@ async def test_the_tree_names_machines_as_last_actors_only_in_everything(
         assert "system:" not in str(kube_system.label)
         await pilot.press("p")
         await wait_until(pilot, lambda: "system:" in str(kube_system.label))
+
+
+async def test_the_selected_objects_whole_history(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        row = next(i for i, e in enumerate(table(app).events) if e.kind == "Deployment")
+        table(app).move_cursor(row=row)
+        chosen = table(app).events[row]
+        await pilot.press("H")
+        wanted = EventFilter(
+            namespace=chosen.namespace, kind="Deployment", group="apps", name=chosen.name
+        )
+        await wait_until(pilot, lambda: app.browse.filter == wanted)
+        await wait_until(pilot, lambda: any(e.user.is_machine for e in table(app).events))
+        assert {e.object_key for e in table(app).events} == {chosen.object_key}

@@ -40,6 +40,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "only('kind')": (BrowseScreen, lambda app: app.browse.filter.kind is not None),
     "only('namespace')": (BrowseScreen, lambda app: app.browse.filter.namespace is not None),
     "only('operation')": (BrowseScreen, lambda app: app.browse.filter.operation is not None),
+    "history": (BrowseScreen, lambda app: app.browse.filter.name is not None),
     "clear_filters": (BrowseScreen, lambda app: not app.browse.filter.active()),
     "toggle_time": (BrowseScreen, lambda app: table(app).absolute_time),
     "toggle_tree": (BrowseScreen, lambda app: app.browse.has_class("-no-tree")),

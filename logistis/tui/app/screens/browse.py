@@ -128,6 +128,7 @@ class BrowseScreen(WorkingScreen):
         Binding("K", "only('kind')", "Only kind"),
         Binding("n", "only('namespace')", "Only ns"),
         Binding("o", "only('operation')", "Only op", show=False),
+        Binding("H", "history", "Object history"),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
         Binding("T", "toggle_tree", "Namespaces", show=False),
@@ -519,11 +520,27 @@ class BrowseScreen(WorkingScreen):
         self.query_one(StatusBar).new = 0
         self._update_shown()
 
+    def _selected_event(self) -> Event | None:
+        """The event under the cursor; on a mark's row, None, and the operator is told why."""
+        table = self.query_one(EventTable)
+        if table.selected is None and table.selected_mark is not None:
+            self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
+        return table.selected
+
+    def action_history(self) -> None:
+        """Everything recorded of the selected object, machines' writes too, newest first."""
+        event = self._selected_event()
+        if event is not None:
+            self.filter = EventFilter(
+                namespace=event.namespace,
+                kind=event.kind,
+                group=event.resource.group,
+                name=event.name,
+            )
+
     def action_only(self, field: str) -> None:
-        event = self.query_one(EventTable).selected
+        event = self._selected_event()
         if event is None:
-            if self.query_one(EventTable).selected_mark is not None:
-                self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
             return
         values = {
             "user": {"user": event.user.username},
