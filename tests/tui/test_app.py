@@ -129,6 +129,7 @@ async def test_the_footer_is_drawn_with_its_screen(fed_collector: CollectorProce
             "Diff",
             "Patch",
             "Object",
+            "Blame",
             "Help",
             "palette",
         ]

@@ -55,6 +55,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "tab('diff')": (DiffScreen, lambda app: _tab(app) == "diff"),
     "tab('patch')": (DiffScreen, lambda app: _tab(app) == "patch"),
     "tab('object')": (DiffScreen, lambda app: _tab(app) == "object"),
+    "tab('blame')": (DiffScreen, lambda app: _tab(app) == "blame"),
     "dismiss": (BrowseScreen, lambda app: True),
 }
 
