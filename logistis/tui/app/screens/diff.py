@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual import work
@@ -17,7 +18,6 @@ from textual.widgets import Header, Static, TabbedContent, TabPane
 from logistis.tui.app.format import (
     Clock,
     Palette,
-    absolute_time,
     kind_label,
     relative_time,
     short_identity,
@@ -36,9 +36,9 @@ from logistis.tui.core.marks import gap_line, never_landed_line
 
 # Ages are shown to the second below a minute: the header follows at that pace.
 AGE_TICK_SECONDS = 1.0
-BLAME_USER, BLAME_MANAGER = 18, 14
-# The width of the credit before each blamed line: user, time (19) and manager.
-BLAME_WHO = BLAME_USER + 2 + 19 + 2 + BLAME_MANAGER
+BLAME_USER, BLAME_MANAGER = 14, 12
+# The width of the credit before each blamed line after the event: user, age and manager.
+BLAME_WHO = BLAME_USER + 1 + 8 + 1 + BLAME_MANAGER
 NO_OBJECT = "no object left (deleted before this event)"
 NO_CHANGE = "no change (noise hidden: m shows it)"
 BEFORE_SIDE = "  so the (before) side below is not what the previous recorded event left"
@@ -68,25 +68,29 @@ def render(event: Event, tab: str, *, show_noise: bool) -> Shown:
     return Shown([line.marked for line in diff], [line.kind for line in diff])
 
 
-def render_blame(history: Sequence[Event], event: Event, *, show_noise: bool) -> Shown:
+def render_blame(
+    history: Sequence[Event], event: Event, now: datetime, *, show_noise: bool
+) -> Shown:
     """The object as `event` left it, each line credited to the write that last changed it."""
     state = replay(e for e in history if e.id <= event.id)
     lines = state.lines(show_noise=show_noise)
     if not lines:
         return Shown([NO_OBJECT])
-    return Shown([_blamed(line) for line in lines])
+    return Shown([_blamed(line, now) for line in lines])
 
 
-def _blamed(line: BlamedLine) -> str:
-    """`  1042  alice           2026-11-24 10:15:03  kubectl-edit   │ replicas: 3`."""
+def _blamed(line: BlamedLine, now: datetime) -> str:
+    """`  1042 alice           3d ago kubectl-edit │ replicas: 3`: kept short, so the YAML
+    has most of a narrow terminal."""
     author = line.author
     if author is None:
-        who = f"{'?':>6}  {'(before the recorded history)':<{BLAME_WHO}}"
+        who = f"{'?':>6} {'(before the recorded history)':<{BLAME_WHO}}"
     else:
         mark = UNRECORDED_MARK if author.unrecorded else str(author.event_id)
-        user = str(cut(Text(short_identity(author.user)), BLAME_USER, middle=True))
-        manager = str(cut(Text(author.via), BLAME_MANAGER))
-        who = f"{mark:>6}  {user:<{BLAME_USER}}  {absolute_time(author.time)}  {manager:<{BLAME_MANAGER}}"
+        user = cut(Text(short_identity(author.user)), BLAME_USER, middle=True).plain
+        manager = cut(Text(author.via), BLAME_MANAGER).plain
+        age = relative_time(author.time, now)
+        who = f"{mark:>6} {user:<{BLAME_USER}} {age:>8} {manager:<{BLAME_MANAGER}}"
     return f"{who} │ {line.text}"
 
 
@@ -182,7 +186,7 @@ class DiffScreen(WorkingScreen):
 
     @work(thread=True, group="diff-render", exit_on_error=False, description="blaming")
     def compute_blame(self, history: list[Event], event: Event, show_noise: bool) -> None:
-        shown = render_blame(history, event, show_noise=show_noise)
+        shown = render_blame(history, event, self.clock(), show_noise=show_noise)
         self.post_message(self.Rendered("blame", shown, show_noise))
 
     # Diffing large objects is CPU work: a thread, so the UI keeps answering.

@@ -19,7 +19,8 @@ def advice(filter: EventFilter, refusal: str | None, hidden: int | None) -> str:
     if refusal is not None:
         return f"✖ {refusal}\nThis filter was not applied: / to fix it, x to clear the filters."
     if filter.active():
-        people = " (machine identities hidden: p shows them)" if filter.people else ""
+        hiding = filter.people and hidden != 0  # unknown yet, or some are hidden
+        people = " (machine identities hidden: p shows them)" if hiding else ""
         return f"Nothing matches {unparse(filter)}{people}.\nx clears the filters, / edits them."
     if filter.people and hidden:
         return f"No person changed anything yet: p shows the {hidden:,} machine events."
