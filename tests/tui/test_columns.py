@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widgets.data_table import ColumnKey
 
 from logistis.tui.app.format import short_identity
 from logistis.tui.app.widgets.columns import PADDING, cut, fit, natural_widths
@@ -45,7 +46,7 @@ def test_wide_tables_show_everything_whole() -> None:
 def test_long_values_are_cut_with_an_ellipsis() -> None:
     assert str(cut(Text("spec.replicas, spec.template"), 10)) == "spec.repl…"
     long = Text("sa:kube-system/deployment-controller")
-    assert str(cut(long, 15, middle=True)) == "sa:kube…troller"
+    assert str(cut(long, 15, middle=True)) == "sa:ku…ontroller"
     assert str(cut(Text("alice"), 10)) == "alice"
 
 
@@ -76,3 +77,26 @@ async def test_no_toggle_leaves_a_column_wider_than_it_was(
         await wait_until(pilot, lambda: table(app).widths == people)
         await pilot.press("t", "t")
         await wait_until(pilot, lambda: table(app).widths == people)
+
+
+async def test_columns_sort_and_the_newest_first_order_comes_back(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        events = table(app)
+        loaded_ids = [e.id for e in events.events]
+        await pilot.press("s", "s", "s")  # time, op, user
+        await wait_until(pilot, lambda: events.sort == ("user", False))
+        users = [str(events.get_row_at(i)[2]) for i in range(events.row_count)]
+        assert users == sorted(users, key=str.lower)
+        assert str(events.columns[ColumnKey("user")].label) == "user ▲"
+        events.sort = ("user", True)
+        await pilot.pause()
+        users = [str(events.get_row_at(i)[2]) for i in range(events.row_count)]
+        assert users == sorted(users, key=str.lower, reverse=True)
+        events.sort = None
+        await pilot.pause()
+        assert [e.id for e in events.events] == loaded_ids
+        assert str(events.get_row_at(0)[2]) == events.events[0].user.username

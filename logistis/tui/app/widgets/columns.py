@@ -24,8 +24,8 @@ class Column:
     least: int
     most: int
     optional: bool = False
-    # Names keep both ends when cut (`sa:kube-…ent-controller`, `Deployment we…/frontend`):
-    # their start says what, their end which one.
+    # Names keep both ends when cut (`sa:kub…ment-controller`, `Deplo…team-a/frontend`): their
+    # start says what, their end, given more room, which one.
     cut_middle: bool = False
 
 
@@ -79,7 +79,7 @@ def cut(text: Text, width: int, *, middle: bool = False) -> Text:
     if text.cell_len <= width:
         return text
     if middle and width > 2:
-        head = (width - 1) // 2
+        head = width // 3
         tail = width - 1 - head
         return Text.assemble(text[:head], ("…", text.style), text[len(text) - tail :])
     end = text.copy()

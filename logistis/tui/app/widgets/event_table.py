@@ -80,9 +80,13 @@ class EventTable(DataTable[str | Text]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("s", "sort_next", "Sort by the next column", show=False),
     ]
 
     absolute_time: reactive[bool] = reactive(False)
+    # The loaded rows sorted by this column (reversed: descending); None: newest first, with
+    # the marks between them (they belong to the time order).
+    sort: reactive[tuple[str, bool] | None] = reactive(None, init=False)
 
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -140,11 +144,15 @@ class EventTable(DataTable[str | Text]):
             self.clear(columns=True)
             self.widths = widths
             for key, width in widths.items():
-                self.add_column(BY_KEY[key].label, width=width, key=key)
+                self.add_column(self._label(key), width=width, key=key)
         self.append(events)
 
     def append(self, events: Iterable[Event]) -> None:
         """Older events, at the bottom (the next page)."""
+        if self.sort is not None:
+            self.events.extend(events)
+            self._sorted_rows()
+            return
         now = self._now()
         for event in events:
             newer = self.events[-1] if self.events else None
@@ -180,6 +188,9 @@ class EventTable(DataTable[str | Text]):
         if not count:
             return
         self.events = self.events[count:]
+        if self.sort is not None:
+            self._sorted_rows()
+            return
         kept = self._first_row_of(self.events[0]) if self.events else len(self._rows)
         dropped, self._rows = self._rows[:kept], self._rows[kept:]
         row = max(self.cursor_row - len(dropped), 0)
@@ -241,6 +252,48 @@ class EventTable(DataTable[str | Text]):
         # After the refresh that sizes the changed table, or the scroll would be clamped.
         self.call_after_refresh(self.scroll_to, y=max(row - height, 0), animate=False)
 
+    def _label(self, key: str) -> str:
+        arrow = {None: "", False: " ▲", True: " ▼"}[
+            self.sort[1] if self.sort and self.sort[0] == key else None
+        ]
+        return BY_KEY[key].label + arrow
+
+    def _sorted_rows(self) -> None:
+        """The loaded events as rows in the sort's order, the cursor kept on its event."""
+        assert self.sort is not None
+        column, descending = self.sort
+        current, now = self.selected, self._now()
+        cells = {e.id: self._cells(e, now) for e in self.events}
+        order = sorted(self.events, key=lambda e: _sort_value(e, cells[e.id], column))
+        self._rows = []
+        self.clear()
+        for event in reversed(order) if descending else order:
+            self._add(str(event.id), event, cells[event.id])
+        row = self._first_row_of(current) if current is not None else None
+        self.move_cursor(row=row or 0, animate=False)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by it, again the other way, a third time as loaded."""
+        event.stop()
+        column = str(event.column_key.value)
+        sort = self.sort
+        self.sort = (
+            (column, False)
+            if sort is None or sort[0] != column
+            else (column, True)
+            if not sort[1]
+            else None
+        )
+
+    def action_sort_next(self) -> None:
+        keys = list(self.widths)
+        at = keys.index(self.sort[0]) + 1 if self.sort is not None else 0
+        self.sort = (keys[at], False) if at < len(keys) else None
+
+    def watch_sort(self) -> None:
+        self.widths = {}  # the headers are drawn again, with the arrow
+        self.replace(self.events, shift=0)
+
     def watch_absolute_time(self) -> None:
         if self.is_mounted:
             self.replace(self.events, shift=0)  # the time column's width changes
@@ -295,6 +348,11 @@ class EventTable(DataTable[str | Text]):
             relative_time(spot.start, now) if not self.absolute_time else absolute_time(spot.start)
         )
         return _mark_cells("blind spot", note, style, time=when)
+
+
+def _sort_value(event: Event, cells: Cells, column: str) -> object:
+    """Times as times (a relative `2d ago` does not sort as text), the rest as shown."""
+    return event.time if column == "time" else cells[column].plain.lower()
 
 
 def _mark_cells(label: str, note: str, style: Style, *, user: str = "", time: str = "") -> Cells:
