@@ -220,8 +220,8 @@ async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
         line = str(status(app).render())
-        assert f"failed: cannot reach the collector at {url}" in line
-        assert re.search(r"\(next try in [0-9.]+s, R: now\)", line)
+        assert f"cannot reach the collector at {url}" in line
+        assert re.search(r"failed, next try in [0-9.]+s \(R: now\): cannot", line)
         await wait_until(pilot, lambda: "Try now" in footer_keys(app))
         await pilot.press("q")
     assert app.return_code == EXIT_NOT_CONNECTED

@@ -9,7 +9,7 @@ from logistis.tui.core.events import EventFilter
 
 EMPTY_HISTORY = """\
 No change recorded yet.
-Point the cluster's webhook at this collector: kubectl apply -k manifests/ installs the
+Point the cluster's webhook at this collector: kubectl apply -k manifests/ installs the \
 ValidatingWebhookConfiguration that sends it every write (docs/deploy.md).
 Or try make demo: a local collector with two weeks of history."""
 

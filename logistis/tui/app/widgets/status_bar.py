@@ -31,7 +31,8 @@ class StatusBar(Static):
         if link.state == LinkState.RECONNECTING:
             return f"● reconnecting in {link.retry_in:g}s: {link.reason}"
         if link.state == LinkState.FAILED and link.retry_in:
-            return f"✖ failed: {link.reason} (next try in {link.retry_in:g}s, R: now)"
+            # When comes first: a narrow terminal cuts the reason, not the next try.
+            return f"✖ failed, next try in {link.retry_in:g}s (R: now): {link.reason}"
         if link.state == LinkState.FAILED:
             return f"✖ failed: {link.reason}"
         return f"● {link.state.value}"
