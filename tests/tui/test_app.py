@@ -344,7 +344,8 @@ async def test_a_screenshot_without_a_downloads_folder_goes_to_the_working_direc
     monkeypatch.chdir(tmp_path)
     app = app_for(f"http://127.0.0.1:{free_port()}")
     async with app.run_test(size=SIZE) as pilot:
-        app.action_screenshot()
+        [screenshot] = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        screenshot.callback()  # as the command palette runs it
         await wait_until(pilot, lambda: bool(list(tmp_path.glob("*.svg"))))
 
 

@@ -154,12 +154,14 @@ class LogistisApp(App[None]):
         self.browse.link = LinkStatus(LinkState.CONNECTING)
         self._connection = self.hold_connection()
 
-    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
         # Textual saves into ~/Downloads, and fails where there is none (servers, containers):
-        # the working directory then.
+        # the working directory then. The palette's Screenshot and the action both come here.
         if path is None and not user_downloads_path().is_dir():
             path = str(Path.cwd())
-        super().action_screenshot(filename, path)
+        return super().deliver_screenshot(filename, path, time_format)
 
     def action_help(self) -> None:
         screen = self.screen
