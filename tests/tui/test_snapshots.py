@@ -15,6 +15,7 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
+from logistis.backoff import Backoff
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.status_bar import StatusBar
@@ -151,7 +152,10 @@ def test_help_screen(snap: Callable[..., bool], fed_collector: CollectorProcess)
 
 def test_connection_failed(snap_compare: Compare) -> None:
     # Port 9 (discard) has no listener here: the collector is unreachable.
-    app = LogistisApp(ConnectionSettings(url="http://127.0.0.1:9"))
+    # Every try one second after the last: the next try's delay on screen is always the same.
+    app = LogistisApp(
+        ConnectionSettings(url="http://127.0.0.1:9"), backoff=lambda: Backoff(1, 1, 1)
+    )
 
     async def failed(pilot: Pilot[None]) -> None:
         status = app.browse.query_one(StatusBar)

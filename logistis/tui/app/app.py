@@ -73,9 +73,12 @@ class LogistisApp(App[None]):
         initial: EventFilter | None = None,
         *,
         clock: Clock = system_clock,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         super().__init__()
         self.connection = connection
+        # The delays between tries to connect (a test holds them still).
+        self.backoff = backoff
         self.failure: str | None = None
         self._connection: Worker[None] | None = None
         self.browse = BrowseScreen(initial or EventFilter(people=True), clock=clock)
@@ -103,7 +106,7 @@ class LogistisApp(App[None]):
         """Open the connection, keep it for the app's life, close it when the app ends. Until
         the collector answers, try again with the live stream's backoff: an app started
         before its collector (or its port-forward's pod) connects by itself."""
-        backoff = Backoff()
+        backoff = self.backoff()
         while True:
             try:
                 await self._connected()
