@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from textual.widgets._footer import FooterKey
+from textual.widgets.tree import TreeNode
 
 from logistis.tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
 from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.key_footer import KeyFooter
-from logistis.tui.app.widgets.namespace_tree import NamespaceTree
+from logistis.tui.app.widgets.namespace_tree import NamespaceTree, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
 from logistis.tui.core.api import LinkState
 from logistis.tui.core.events import EventFilter
@@ -37,6 +38,11 @@ def table(app: LogistisApp) -> EventTable:
 
 def status(app: LogistisApp) -> StatusBar:
     return app.browse.query_one(StatusBar)
+
+
+def namespace_node(tree: NamespaceTree, namespace: str) -> TreeNode[Place]:
+    [node] = [n for n in tree.root.children if n.data and n.data.namespace == namespace]
+    return node
 
 
 def loaded(app: LogistisApp) -> bool:
@@ -65,7 +71,7 @@ async def test_select_a_namespace_then_filter_by_user_and_kind(
     async with app.run_test(size=SIZE) as pilot:
         tree = app.browse.query_one(NamespaceTree)
         await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-        [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+        team_b = namespace_node(tree, "team-b")
         tree.select_node(team_b)
         await wait_until(pilot, lambda: app.browse.filter.namespace == "team-b")
         await wait_until(pilot, lambda: all(e.namespace == "team-b" for e in table(app).events))
@@ -276,7 +282,7 @@ async def test_a_kind_opens_onto_its_objects(fed_collector: CollectorProcess) ->
     async with app.run_test(size=SIZE) as pilot:
         tree = app.browse.query_one(NamespaceTree)
         await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-        [team_a] = [n for n in tree.root.children if n.data and n.data.namespace == "team-a"]
+        team_a = namespace_node(tree, "team-a")
         team_a.expand()
         [deployments] = [
             n
@@ -303,7 +309,7 @@ async def test_counts_update_in_place_when_events_arrive(tmp_path: Path) -> None
         async with app.run_test(size=SIZE) as pilot:
             tree = app.browse.query_one(NamespaceTree)
             await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-            [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+            team_b = namespace_node(tree, "team-b")
             before = str(team_b.label)
             await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
             await wait_until(pilot, lambda: str(team_b.label) != before)
@@ -356,9 +362,7 @@ async def test_the_tree_names_machines_as_last_actors_only_in_everything(
     async with app.run_test(size=SIZE) as pilot:
         tree = app.browse.query_one(NamespaceTree)
         await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-        [kube_system] = [
-            n for n in tree.root.children if n.data and n.data.namespace == "kube-system"
-        ]
+        kube_system = namespace_node(tree, "kube-system")
         assert "system:" not in str(kube_system.label)
         await pilot.press("p")
         await wait_until(pilot, lambda: "system:" in str(kube_system.label))
