@@ -7,6 +7,7 @@ from textual.widgets.data_table import ColumnKey
 
 from logistis.tui.app.format import short_identity
 from logistis.tui.app.widgets.columns import PADDING, cut, fit, natural_widths
+from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
@@ -100,3 +101,7 @@ async def test_columns_sort_and_the_newest_first_order_comes_back(
         await pilot.pause()
         assert [e.id for e in events.events] == loaded_ids
         assert str(events.get_row_at(0)[2]) == events.events[0].user.username
+        # A click on a header sorts by that column.
+        x = sum(events.widths[key] + PADDING for key in ("time", "operation")) + 1
+        await pilot.click(EventTable, offset=(x, 0))
+        await wait_until(pilot, lambda: events.sort == ("user", False))
