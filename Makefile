@@ -19,7 +19,7 @@ install: $(STAMP) ## create .venv and install logistis with its test tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
 lint: $(STAMP) ## ruff and the import contracts
@@ -35,6 +35,10 @@ run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for
 
 demo: $(STAMP) ## a local collector fed with realistic traffic, and the TUI on it
 	$(PY) tools/demo.py
+
+.PHONY: dist
+dist: $(STAMP) ## the kubectl logistis archive for krew in dist/, and plugins/logistis.yaml for it
+	$(PY) tools/dist.py
 
 bench: $(STAMP) ## the benchmark suite; results in BENCHMARKS.md
 	$(PY) tools/bench.py

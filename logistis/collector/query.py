@@ -78,11 +78,15 @@ class EventQuery:
     text: str = ""
     namespaced: bool = False
     """Only changes to namespaced objects (the Kubernetes API's `changes` across namespaces)."""
+    event_id: int | None = None
+    """Only this event (the Kubernetes API's `metadata.name`)."""
 
     @property
     def needs_events(self) -> bool:
-        """True when a filter reaches past the aggregate table (name, time, text)."""
-        return bool(self.names or self.since or self.until or self.text)
+        """True when a filter reaches past the aggregate table (id, name, time, text)."""
+        return bool(
+            self.event_id is not None or self.names or self.since or self.until or self.text
+        )
 
     def where(
         self, dialect: Dialect, extra: Iterable[tuple[str, list[object]]] = ()
@@ -97,6 +101,8 @@ class EventQuery:
         ]
         if self.namespaced:
             clauses.append(("namespace != ?", [""]))
+        if self.event_id is not None:
+            clauses.append(("id = ?", [self.event_id]))
         if self.people:
             clauses.append(("substr(username, 1, 7) != ?", [MACHINE_PREFIX]))
         if self.since:

@@ -77,7 +77,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         tasks = (
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
             asyncio.create_task(
-                beat_forever(store, collector_id(), settings.heartbeat_interval_seconds),
+                beat_forever(
+                    store, collector_id(), settings.heartbeat_interval_seconds, writer.committed
+                ),
                 name="heartbeat",
             ),
             # Other collectors' commits wake this one's streams as its own do.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.app.screens.browse import BrowseScreen
 from logistis.tui.app.screens.mark import MarkScreen
 from logistis.tui.app.widgets.event_table import EventTable, Gap
-from logistis.tui.core.events import EventFilter
+from logistis.tui.core.events import GAP, Change, EventFilter
+from logistis.tui.core.marks import GAP_MARK, gap_line
+from tests.blame.conftest import nginx_history
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load
 from tests.tui.conftest import wait_until
@@ -161,3 +164,16 @@ async def test_a_shown_change_is_marked_when_a_later_event_finds_it_never_landed
         changes = table.get_row_at(table.get_row_index(str(lost.id)))[-1]
     assert lost.id == newest.id
     assert str(changes).startswith("✗ never landed")
+
+
+def test_what_happened_to_the_whole_object_unrecorded_is_said_in_words() -> None:
+    (event,) = [e for e in nginx_history() if e.id == 51]
+
+    def said(op: str) -> str | None:
+        found = replace(event, continuity=GAP, unrecorded=(Change(op, ""),))
+        return gap_line(found)
+
+    gap = f"{GAP_MARK} changed outside the recorded history: "
+    assert said("add") == gap + "created"
+    assert said("remove") == gap + "removed"
+    assert said("replace") == gap + "deleted and created again"

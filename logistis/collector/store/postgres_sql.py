@@ -556,8 +556,6 @@ _AFTER = _NEIGHBOURS.format(
 )
 _OF_IDS = f"FROM events AS e WHERE e.id IN {_IDS}"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
-# Only after it, for an event whose continuity is already kept.
-SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = (
     f"SELECT id, operation, subresource, dry_run, body, changes FROM events WHERE id IN {_IDS}"
 )

@@ -99,8 +99,8 @@ class Store(Protocol):
 
     derives_after_commit: bool
     """Whether commit groups leave the change summary to the deriver (else they carry it,
-    and only events copied in from another store lack it). Continuity and outcome are the
-    deriver's on both."""
+    and only events copied in from another store and events with large objects lack it).
+    Continuity and outcome are the deriver's on both."""
     derive_spacing_seconds: float
     """The least time from one pass of the deriver to the next while it keeps up with the
     commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
@@ -159,8 +159,8 @@ class Store(Protocol):
         """The kept judgements of these events, and how far the deriver's judging reaches."""
         ...
 
-    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
-        """Each event's recorded neighbours that take part (only after it unless `before`)."""
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]:
+        """Each event's recorded neighbours that take part, before and after it."""
         ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:

@@ -130,9 +130,8 @@ class SQLQueries:
         }
         return Judged(kept, int(judged_from), int(derived_up_to), int(newest))
 
-    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
-        statement = self._sql.SELECT_NEIGHBOURS if before else self._sql.SELECT_FOLLOWING
-        rows = await self._fetch(statement, (_id_list(ids),))
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]:
+        rows = await self._fetch(self._sql.SELECT_NEIGHBOURS, (_id_list(ids),))
         return {
             i: Neighbours(
                 tuple(sorted(orjson.loads(earlier), reverse=True)),

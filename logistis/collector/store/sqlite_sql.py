@@ -248,8 +248,6 @@ _AFTER = _NEIGHBOURS.format(
 )
 _OF_IDS = "FROM events AS e WHERE e.id IN (SELECT value FROM json_each(?))"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
-# Only after it, for an event whose continuity is already kept.
-SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = """
     SELECT id, operation, subresource, dry_run, body, changes FROM events
     WHERE id IN (SELECT value FROM json_each(?))
@@ -285,7 +283,10 @@ DELETE_OLD_HEARTBEATS = """
 """
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
-PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
+PROBE_WRITE = (
+    "UPDATE config SET value = value + 1 WHERE key = 'max_events_per_resource'",
+    "UPDATE config SET value = value - 1 WHERE key = 'max_events_per_resource'",
+)
 
 # An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
 # Its id is given (SELECT_ID_BEFORE_GROUP), so the group's aggregates know which event is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from logistis.tui.blame.labels import Selector
 from logistis.tui.core.api import CollectorClient
 from logistis.tui.core.events import Event, EventFilter
 
@@ -58,3 +59,17 @@ async def object_history(client: CollectorClient, filter: EventFilter) -> list[E
     """Every recorded write to one object, oldest first, with objects."""
     newest_first = await latest_events(client, filter, None)
     return await in_full(client, reversed(newest_first))
+
+
+async def labelled(
+    client: CollectorClient, events: Iterable[Event], selector: Selector
+) -> list[Event]:
+    """The events (newest first) of the objects whose latest recorded version among them
+    matches `selector`: each object's newest event is fetched in full for its labels."""
+    events = list(events)
+    newest: dict[tuple[str, str, str, str], Event] = {}
+    for event in events:
+        newest.setdefault(event.object_key, event)
+    full = await in_full(client, newest.values())
+    matching = {e.object_key for e in full if selector.matches(e.object or e.old_object)}
+    return [e for e in events if e.object_key in matching]

@@ -7,6 +7,8 @@ landed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from logistis.tui.core.diff import summarize_changes
 from logistis.tui.core.events import EXPECTED_GAP, GAP, BlindSpot, Event
 from logistis.tui.core.timeparse import format_time
@@ -21,16 +23,22 @@ WHY_NEVER_LANDED = (
 )
 
 
-def unrecorded_paths(event: Event) -> list[str]:
-    """`add /metadata/labels/owner`, one per operation; `remove (the whole object)` for ""."""
-    return [f"{c.op} {c.path or '(the whole object)'}" for c in event.unrecorded]
+# What an operation on the whole object ("" path) says happened to it unrecorded.
+WHOLE_OBJECT = {"add": "created", "remove": "removed", "replace": "deleted and created again"}
+
+
+def unrecorded_paths(event: Event, path: Callable[[str], str] | None = None) -> list[str]:
+    """`add /metadata/labels/owner`, one per operation; `remove (the whole object)` for "".
+    `path` shows each pointer otherwise (`field_path`: `add metadata.labels.owner`)."""
+    shown = path or (lambda pointer: pointer)
+    return [f"{c.op} {shown(c.path) or '(the whole object)'}" for c in event.unrecorded]
 
 
 def unrecorded_summary(event: Event) -> str:
     """`spec.replicas, metadata.labels.owner`, or what happened to the whole object."""
     whole = [c for c in event.unrecorded if not c.path]
     if whole:
-        return "removed" if whole[0].op == "remove" else "deleted and created again"
+        return WHOLE_OBJECT.get(whole[0].op, WHOLE_OBJECT["replace"])
     return summarize_changes([c.to_json() for c in event.unrecorded])
 
 
