@@ -66,6 +66,8 @@ BATCH = 1000
 # the latter while no collector ran; before her `set image` (071) comes a refused one.
 TIMED_OUT, DURING_CRASH, SET_IMAGE = 59, 82, 71
 REFUSED_IMAGE = "nginx:1.26-rc0"
+# When the demo's cluster was made: before any history it is given.
+CLUSTER_CREATED = "2025-01-06T09:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,40 @@ def numbered_requests() -> list[tuple[int, dict[str, Any]]]:
     if not files:
         sys.exit(f"demo: no AdmissionReview fixtures in {FIXTURES} (set LOGISTIS_FIXTURES)")
     reviews = [(int(path.name[:3]), json.loads(path.read_text())["body"]) for path in files]
-    return [(n, r["request"]) for n, r in reviews if not r["request"].get("dryRun")]
+    requests = [(n, r["request"]) for n, r in reviews if not r["request"].get("dryRun")]
+    return backdate_preexisting(requests)
+
+
+def backdate_preexisting(
+    requests: list[tuple[int, dict[str, Any]]],
+) -> list[tuple[int, dict[str, Any]]]:
+    """The cluster's own objects that the scenario only changes (its ClusterRoles, its lease)
+    made as old as a cluster's: captured, they were created minutes before the capture, which
+    the backdated history places after recording began, so that each one's first update would
+    say its creation went unrecorded (a gap, docs/trust.md)."""
+    created = {_object_key(r) for _, r in requests if _creates(r)}
+    for _, request in requests:
+        if _object_key(request) in created:
+            continue
+        for side in ("object", "oldObject"):
+            metadata = (request.get(side) or {}).get("metadata")
+            if isinstance(metadata, dict) and "creationTimestamp" in metadata:
+                metadata["creationTimestamp"] = CLUSTER_CREATED
+    return requests
+
+
+def _creates(request: dict[str, Any]) -> bool:
+    return request["operation"] == "CREATE" and not request.get("subResource")
+
+
+def _object_key(request: dict[str, Any]) -> tuple[str, str, str, str]:
+    resource = request["resource"]
+    return (
+        resource["group"],
+        resource["resource"],
+        request.get("namespace", ""),
+        request.get("name", ""),
+    )
 
 
 def load_requests() -> list[dict[str, Any]]:
