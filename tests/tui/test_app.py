@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 from textual.widgets.tree import TreeNode
 
@@ -45,6 +46,13 @@ def namespace_node(tree: NamespaceTree, namespace: str) -> TreeNode[Place]:
     return node
 
 
+async def tree_shown(pilot: Pilot[None], app: LogistisApp) -> NamespaceTree:
+    """The namespace tree, once the first rows and the namespaces are in."""
+    tree = app.browse.query_one(NamespaceTree)
+    await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+    return tree
+
+
 def loaded(app: LogistisApp) -> bool:
     return bool(table(app).events) and status(app).link.state == LinkState.LIVE
 
@@ -69,8 +77,7 @@ async def test_select_a_namespace_then_filter_by_user_and_kind(
 ) -> None:
     app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        tree = app.browse.query_one(NamespaceTree)
-        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        tree = await tree_shown(pilot, app)
         team_b = namespace_node(tree, "team-b")
         tree.select_node(team_b)
         await wait_until(pilot, lambda: app.browse.filter.namespace == "team-b")
@@ -280,8 +287,7 @@ async def test_through_a_port_forward(
 async def test_a_kind_opens_onto_its_objects(fed_collector: CollectorProcess) -> None:
     app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        tree = app.browse.query_one(NamespaceTree)
-        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        tree = await tree_shown(pilot, app)
         team_a = namespace_node(tree, "team-a")
         team_a.expand()
         [deployments] = [
@@ -307,8 +313,7 @@ async def test_counts_update_in_place_when_events_arrive(tmp_path: Path) -> None
         post_reviews(collector, bodies()[:150])
         app = app_for(collector.api_url)
         async with app.run_test(size=SIZE) as pilot:
-            tree = app.browse.query_one(NamespaceTree)
-            await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+            tree = await tree_shown(pilot, app)
             team_b = namespace_node(tree, "team-b")
             before = str(team_b.label)
             await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
@@ -360,8 +365,7 @@ async def test_the_tree_names_machines_as_last_actors_only_in_everything(
 ) -> None:
     app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        tree = app.browse.query_one(NamespaceTree)
-        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+        tree = await tree_shown(pilot, app)
         kube_system = namespace_node(tree, "kube-system")
         assert "system:" not in str(kube_system.label)
         await pilot.press("p")
