@@ -26,11 +26,11 @@ from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.widgets.columns import cut
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.line_view import LineView
-from logistis.tui.blame.history import object_history
 from logistis.tui.core.api import CollectorClient
 from logistis.tui.core.diff import DiffKind, patch_lines, strip_noise, to_yaml, unified_diff
 from logistis.tui.core.events import Event, EventFilter
 from logistis.tui.core.fieldblame import BlamedLine, replay
+from logistis.tui.core.history import object_history
 from logistis.tui.core.marks import GAP_MARK as UNRECORDED_MARK
 from logistis.tui.core.marks import gap_line, never_landed_line
 
