@@ -29,6 +29,7 @@ from logistis.collector.continuity import Step
 from logistis.collector.events import json_value
 from logistis.collector.judgements import Judgement, judge_committed
 from logistis.collector.metrics import Metrics
+from logistis.collector.provenance import derive_committed
 from logistis.collector.store import Store, StoreError, Underived
 from logistis.collector.store.codec import decode, plain_size
 from logistis.collector.store.rows import PENDING
@@ -106,8 +107,9 @@ class Deriver:
             loop = asyncio.get_running_loop()
             changes, steps = await loop.run_in_executor(self._thread, _decoded, events)
             judgements = await self._judged(events, steps, start)
+            provenance = await derive_committed(self._store, steps, self._metrics)
             self._keep_recent(steps, sizes)
-            await self._store.save_derived(changes, judgements, up_to)
+            await self._store.save_derived(changes, judgements, up_to, provenance)
         self._mark = up_to
         self._limit = len(events) if cut else min(BATCH, 2 * self._limit)
         now_ms = time.time() * 1000

@@ -13,6 +13,9 @@ from typing import Any, TypedDict
 
 import orjson
 
+from logistis.collector.actors import ActorJSON
+from logistis.collector.gitops import ManagedByJSON, RevisionJSON
+
 JSONObject = dict[str, Any]
 
 
@@ -63,6 +66,12 @@ class SummaryJSON(TypedDict):
     continuity: str | None
     unrecordedChanges: list[dict[str, str]]
     applied: bool | None
+    actor: ActorJSON | None
+    managedBy: ManagedByJSON | None
+    handEdit: bool
+    revertedBy: int | None
+    reverts: list[int]
+    revision: RevisionJSON | None
 
 
 class DetailJSON(SummaryJSON):
@@ -132,6 +141,13 @@ class Event:
     continuity: str | None = None
     unrecorded_changes: list[dict[str, str]] = field(default_factory=list)
     applied: bool | None = None
+    # Derived after the commit too (collector/provenance.py).
+    actor: ActorJSON | None = None
+    managed_by: ManagedByJSON | None = None
+    hand_edit: bool = False
+    reverted_by: int | None = None
+    reverts: list[int] = field(default_factory=list)
+    revision: RevisionJSON | None = None
 
     def summary(self) -> SummaryJSON:
         return {
@@ -149,6 +165,12 @@ class Event:
             "continuity": self.continuity,
             "unrecordedChanges": self.unrecorded_changes,
             "applied": self.applied,
+            "actor": self.actor,
+            "managedBy": self.managed_by,
+            "handEdit": self.hand_edit,
+            "revertedBy": self.reverted_by,
+            "reverts": self.reverts,
+            "revision": self.revision,
         }
 
     def detail(self) -> DetailJSON:

@@ -65,6 +65,13 @@ class Metrics:
             "(0 while the deriver keeps up); /readyz fails past 60",
             registry=self.registry,
         )
+        self.hand_edits = Counter(
+            "logistis_hand_edits",
+            "Hand edits to objects a GitOps tool or Helm manages, found by the deriver, by the "
+            "kind of actor who made them",
+            ["actor"],
+            registry=self.registry,
+        )
         self.store_bytes = Gauge(
             "logistis_store_bytes", "Bytes used in the database file", registry=self.registry
         )

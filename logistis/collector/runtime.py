@@ -61,7 +61,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     metrics = Metrics()
     retention = settings.retention
     async with open_store(
-        settings.store, max_events_per_resource=retention.max_events_per_resource
+        settings.store,
+        max_events_per_resource=retention.max_events_per_resource,
+        gitops=settings.gitops,
     ) as store:
         kinds = KindResolver(await store.known_kinds())
         writer = Writer(

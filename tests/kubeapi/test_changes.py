@@ -119,6 +119,8 @@ def test_a_change_outside_the_path_is_not_found(kube, kube_collector, path):
         ("kind=Deployment", {"kind": "Deployment"}),
         ("group=apps,name=nginx", {"group": "apps", "name": "nginx"}),
         ("operation=create", {"operation": "CREATE"}),
+        ("actor=person,tool=kubectl", {"actor": "person", "tool": "kubectl"}),
+        ("actor=controller,handEdit=false", {"actor": "controller", "handEdit": "false"}),
     ],
 )
 def test_field_selectors_select_what_the_filters_do(kube, kube_collector, selector, params):

@@ -28,6 +28,11 @@ FIELDS = {
     "group": "group",
     "name": "name",
     "operation": "operation",
+    # Who acted and what manages the object (collector/provenance.py).
+    "actor": "actor",
+    "tool": "tool",
+    "handEdit": "handEdit",
+    "managedBy": "managedBy",
 }
 # Field selectors of the object's own metadata: the event id, and the namespace.
 SCOPE_FIELDS = ("metadata.name", "metadata.namespace")
@@ -89,7 +94,8 @@ def parse_list(
     if _single(grouped, "labelSelector"):
         raise StatusError(
             400,
-            "changes carry no labels: use --field-selector (user, kind, group, name, operation)",
+            "changes carry no labels: use --field-selector (user, kind, group, name, operation,"
+            " actor, tool, handEdit, managedBy)",
         )
     return ListRequest(
         query=replace(

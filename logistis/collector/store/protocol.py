@@ -17,7 +17,9 @@ from logistis.collector.query import EventQuery, Page
 
 if TYPE_CHECKING:
     from logistis.collector.continuity import Step
+    from logistis.collector.gitops import GitOpsSettings
     from logistis.collector.judgements import Judged, Judgement, Neighbours
+    from logistis.collector.provenance import Author, Derived, Identity, Provenance
 
     # Settings name the store; the store needs only the shape of the retention limits.
     from logistis.collector.settings import Retention
@@ -115,11 +117,17 @@ class Store(Protocol):
         ...
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
         """Fill in (event id, `changes` column) and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
-        it is, and so is a mark another collector has moved past `up_to`."""
+        it is, and so is a mark another collector has moved past `up_to`. The pass's
+        provenance rows and decisions are kept before the mark moves (collector/provenance.py).
+        """
         ...
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
@@ -168,6 +176,28 @@ class Store(Protocol):
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
         """The events as continuity compares them: operation, subresource, objects."""
+        ...
+
+    # -- who acted, what manages the object (collector/provenance.py) --------------------------
+
+    gitops: GitOpsSettings
+    """How events' actors and managing tools are told (the config file's `gitops`)."""
+
+    async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
+        """Who made each event's request, and the object it is filed under."""
+        ...
+
+    async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
+        """The kept rows of these events (none for an event the deriver has not reached)."""
+        ...
+
+    async def latest(self, wanted: Sequence[tuple[Identity, int]]) -> list[list[int]]:
+        """For each (object, id): its latest recorded events before the id (dry runs left
+        out), newest first, a few."""
+        ...
+
+    async def hand_edits(self, wanted: Sequence[tuple[Identity, int]]) -> dict[int, Identity]:
+        """The kept hand edits of each object before the id, not decided before it."""
         ...
 
     # -- coverage (collector/coverage.py) -----------------------------------------------------

@@ -25,12 +25,14 @@ import aiosqlite
 import orjson
 
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
+from logistis.collector.provenance import Derived
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.codec import plain_size
 from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError, Underived
-from logistis.collector.store.queries import SQLQueries, judgement_rows
+from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import BODY, USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.store.sqlite_files import OpenedFiles
@@ -219,10 +221,14 @@ def _save_derived(
     changes: Sequence[tuple[int, str]],
     judgements: Mapping[int, Judgement],
     up_to: int,
+    provenance: Derived | None,
 ) -> None:
     kept, usual = judgement_rows(judgements)
+    rows, decided = provenance_rows(provenance) if provenance else ([], [])
 
     def save(transaction: sqlite3.Connection) -> None:
+        transaction.executemany(sql.UPSERT_PROVENANCE, rows)
+        transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
         transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
         transaction.executemany(sql.UPSERT_JUDGEMENT, kept)
         if usual:
@@ -248,8 +254,15 @@ class SQLiteStore(SQLQueries):
     # the next group wait longer (p99 at 500 reviews/s 7-9 -> 14 ms with 25 ms between passes).
     derive_spacing_seconds = 0.0
 
-    def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
+    def __init__(
+        self,
+        path: Path,
+        writer: _WriteThread,
+        readers: list[aiosqlite.Connection],
+        gitops: GitOpsSettings,
+    ):
         self.path = path
+        self.gitops = gitops
         self.name = str(path)
         self._writer = writer
         self._files = writer.files
@@ -261,7 +274,7 @@ class SQLiteStore(SQLQueries):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: Path, *, max_events_per_resource: int = 100
+        cls, path: Path, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
     ) -> AsyncIterator[SQLiteStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: _WriteThread | None = None
@@ -286,7 +299,7 @@ class SQLiteStore(SQLQueries):
             await _close_all(writer, readers)
             raise
         try:
-            yield cls(path, writer, readers)
+            yield cls(path, writer, readers, gitops or GitOpsSettings())
         finally:
             await _close_all(writer, readers)
 
@@ -382,9 +395,13 @@ class SQLiteStore(SQLQueries):
         await self._writer.run(lambda c: _in_transaction(c, copy))
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
-        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to))
+        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to, provenance))
 
     # -- reading -----------------------------------------------------------------------------
 
