@@ -77,15 +77,30 @@ def test_forged_reviews_are_counted(guarded: CollectorProcess) -> None:
     assert after == before + 1
 
 
-def test_a_bad_token_file_is_one_line(tmp_path: Path) -> None:
-    short = tmp_path / "token"
-    short.write_text("short")
+@pytest.mark.parametrize(
+    "token",
+    [
+        "short",
+        # Characters a request path cannot carry as they are, or the apiserver refuses in a
+        # webhook's path: every review would be a 403, and recording would fail open silently.
+        *(f"a-token-of-sixteen{c}chars" for c in ("%", "?", "#", "/", " ", "\t", "_", "A", "é")),
+        "-a-token-of-sixteen-chars",
+        "a-token-of-sixteen-chars.",
+    ],
+)
+def test_a_token_that_can_never_match_is_refused_at_start_in_one_line(
+    tmp_path: Path, token: str
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
     result = run_collector_command(
-        ["--data-dir", str(tmp_path), "--webhook-token-file", str(short)]
+        ["--data-dir", str(tmp_path / "data"), "--webhook-token-file", str(token_file)]
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert "16 or more" in result.stderr
+    assert "--webhook-token-file" in result.stderr
+    assert "lowercase letters, digits" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.fixture(scope="module")
