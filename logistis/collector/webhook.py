@@ -12,7 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from logistis.collector.admission import (
     InvalidReview,
@@ -71,6 +71,10 @@ async def _close_when_draining(request: web.Request, response: web.StreamRespons
     request opens a new one, which the Service sends to a replica that stays."""
     if request.app[RUNTIME].draining.is_set():
         response.force_close()
+        # Said too: aiohttp chose the Connection header before this hook, and a caller told
+        # nothing sends its next review on the closed connection (Go's transport: EOF, the
+        # review let through unrecorded).
+        response.headers[hdrs.CONNECTION] = "close"
 
 
 async def validate(request: web.Request) -> web.Response:
