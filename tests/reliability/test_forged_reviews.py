@@ -7,6 +7,8 @@ where it is configured to present one, by its client certificate.
 
 from __future__ import annotations
 
+import json
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +70,44 @@ def test_the_apiserver_with_the_token_is_recorded(guarded: CollectorProcess) -> 
     assert answer.status_code == 200
     assert answer.json()["response"]["allowed"] is True
     assert uid in stored_uids(database(guarded))
+
+
+def send_expecting_continue(collector: CollectorProcess, path: str) -> tuple[bytes, bytes]:
+    """Headers with `Expect: 100-continue`, then the body only if invited: the first answer,
+    and what follows the body (b"" when not sent)."""
+    body = json.dumps(next(supply())).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    address = ("127.0.0.1", collector.webhook_port)
+    with (
+        socket.create_connection(address, timeout=5) as raw,
+        collector.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(head.encode())
+        first = tls.recv(65536)
+        if not first.startswith(b"HTTP/1.1 100 "):
+            return first, b""
+        tls.sendall(body)
+        return first, tls.recv(65536)
+
+
+def test_a_wrong_token_expecting_continue_gets_its_403_without_100_continue(
+    guarded: CollectorProcess,
+) -> None:
+    first, after_body = send_expecting_continue(guarded, "/validate/wrong")
+    assert first.startswith(b"HTTP/1.1 403 "), first
+    assert b"100 Continue" not in first
+    assert after_body == b""
+
+
+def test_the_right_token_expecting_continue_is_invited_and_recorded(
+    guarded: CollectorProcess,
+) -> None:
+    first, after_body = send_expecting_continue(guarded, f"/validate/{TOKEN}")
+    assert first == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert after_body.startswith(b"HTTP/1.1 200 ")
 
 
 def test_forged_reviews_are_counted(guarded: CollectorProcess) -> None:
