@@ -18,7 +18,7 @@ COPY logistis ./logistis
 # The project as a wheel, then the wheel and its dependencies into a venv without pip.
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv --without-pip /opt/logistis \
- && python -m pip --python /opt/logistis/bin/python install /wheels/*.whl
+ && python -m pip --python /opt/logistis/bin/python install "$(ls /wheels/*.whl)[collector]"
 
 FROM ${RUNIMAGE}
 ENV PATH=/opt/logistis/bin:$PATH \

@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install logistis with its test tools
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
 lint: $(STAMP) ## ruff and the import contracts
@@ -43,6 +43,10 @@ tui: $(STAMP) ## the TUI on the collector of `make run` ($(API_URL))
 
 demo: $(STAMP) ## a local collector fed with realistic traffic, and the TUI on it
 	$(PY) tools/demo.py
+
+.PHONY: dist
+dist: $(STAMP) ## the kubectl logistis archive for krew in dist/, and plugins/logistis.yaml for it
+	$(PY) tools/dist.py
 
 bench: $(STAMP) ## the benchmark suite; results in BENCHMARKS.md
 	$(PY) tools/bench.py

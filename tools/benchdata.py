@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import BATCH, Deriver
+from logistis.collector.deriver import Deriver
 from logistis.collector.events import Event, time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
@@ -143,7 +143,7 @@ async def storage_cost(requests: list[Request], url: StoreURL) -> dict[str, floa
         await writer.close()
         # The change summaries are derived after the commit: counted once all are in.
         deriver = Deriver(store, writer.committed, Metrics())
-        while await deriver.derive_once() == BATCH:
+        while not await deriver.derive_once():
             pass
         after = await _bytes(store)
         exported = await store.export_rows(0, len(requests))

@@ -27,6 +27,7 @@ KNOBS = {
     "stuck_clients": (300, "followers that never read"),
     "vanishing_clients": (2000, "followers that reset the connection mid-response"),
     "slow_peers": (200, "slow-loris connections of each kind"),
+    "large_reviews": (100, "valid updates of 1.6-2 MB (60,000 keys or 150,000 items changed)"),
 }
 # Figures that add up over repeats; the others are shown as their range.
 SUMMED = ("rounds", "events", "cases")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from logistis.collector.changes import compute_changes
@@ -114,14 +115,20 @@ class Outcome:
 PENDING = Outcome(None, final=False)
 
 
-def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | None, Ops]:
+def continuity(
+    current: Step, previous: Sequence[Step], recording_since_ms: int | None = None
+) -> tuple[Continuity | None, Ops]:
     """This event against the recorded events before it (newest first, only linking ones).
 
-    None for a request that does not write the object (CONNECT, token, eviction, ...).
+    None for a request that does not write the object (CONNECT, token, eviction, ...). With
+    none before it, `first` unless it is not the object's CREATE and the object was created
+    since `recording_since_ms` (when the history began): then its creation went unrecorded.
     """
     if not current.takes_part:
         return None, []
     if not previous:
+        if _created_since(current, recording_since_ms):
+            return "gap", [{"op": "add", "path": ""}]
         return "first", []
     last = previous[0]
     if current.old is None:
@@ -143,8 +150,10 @@ def continuity(current: Step, previous: Sequence[Step]) -> tuple[Continuity | No
     return ("expected" if _only_controllers(smallest) else "gap"), smallest
 
 
-def outcome(current: Step, following: Sequence[Step]) -> Outcome:
-    """Whether this event's change landed, from the recorded events after it (oldest first)."""
+def outcome(current: Step, following: Sequence[Step], previous: Sequence[Step] = ()) -> Outcome:
+    """Whether this event's change landed, from the recorded events after it (oldest first)
+    and its rivals among those before it (newest first): webhooks answer in any order, so a
+    race's loser may be recorded after its winner."""
     if not current.takes_part:
         return Outcome(None, final=True)
     if current.dry_run:
@@ -152,16 +161,24 @@ def outcome(current: Step, following: Sequence[Step]) -> Outcome:
     version = _resource_version(current.old)
     rivals = []
     for later in following:
-        if later.old is not None and version and _resource_version(later.old) == version:
+        if _rivals(later, version):
             rivals.append(later)  # admitted against the same stored version as this one
             continue
         verdict = _landed(current, later)
         if verdict is _NO_EVIDENCE:
             continue
-        if verdict is not True and any(_landed(rival, later) is True for rival in rivals):
-            verdict = False  # of writes against one version only one lands: a rival's did
+        if verdict is not True:
+            # Looked for only now: most outcomes are told without decoding the events before.
+            rivals.extend(step for step in previous if _rivals(step, version))
+            if any(_landed(rival, later) is True for rival in rivals):
+                verdict = False  # of writes against one version only one lands: a rival's did
         return Outcome(verdict, final=True)
     return PENDING
+
+
+def _rivals(step: Step, version: str) -> bool:
+    """Whether the request was admitted against this stored version (one of a race)."""
+    return bool(version) and step.old is not None and _resource_version(step.old) == version
 
 
 def _references(previous: Sequence[Step]) -> list[JSONObject]:
@@ -271,6 +288,19 @@ def _only_controllers(ops: Ops) -> bool:
         any(op["path"] == p or op["path"].startswith(p + "/") for p in _CONTROLLER_PATHS)
         for op in ops
     )
+
+
+def _created_since(current: Step, since_ms: int | None) -> bool:
+    """Whether the object this request found was created at or after the moment (its
+    creationTimestamp has whole seconds, never later than the creation itself)."""
+    if since_ms is None or current.old is None:
+        return False
+    created = (current.old.get("metadata") or {}).get("creationTimestamp")
+    try:
+        moment = datetime.fromisoformat(str(created))
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment.timestamp() * 1000 >= since_ms
 
 
 def _resource_version(obj: JSONObject | None) -> str:

@@ -7,6 +7,8 @@ or to its last beat if it never stopped cleanly; the union over all runs (replic
 is the time something was recording. Whatever lies between is a blind spot: with the webhook's
 `failurePolicy: Ignore`, writes made then are missing from the history. A beat that comes
 late (the process stalled) ends the run there and starts a new one, so a stall shows too.
+After a run's last beat it may have lived until its next was late: another replica that
+started by then took over, and no blind spot lies between them.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from typing import Any, Literal, Protocol
 
 from logistis.collector.events import format_time, time_from_ms
 from logistis.collector.store.protocol import Run, StoreError
+from logistis.collector.writer import CommitSignal
 
 log = logging.getLogger(__name__)
 
 Cause = Literal["stopped", "lost", "silent"]
 # A beat this many intervals late means the collector was not recording in between.
 LATE_BEATS = 2.0
+# While commits land, a beat follows them at most this often.
+RECORDING_BEAT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +58,35 @@ def blind_spots(runs: Sequence[Run], now_ms: int, interval_s: float) -> list[Bli
     clean stop (a crash, a kill, a lost node, a stall); `silent`: none is beating now.
     """
     spots: list[BlindSpot] = []
-    covered_until: int | None = None
+    ending: Run | None = None  # the run whose end is the furthest covered so far
+    covered_until = 0
     cause: Cause = "stopped"
     for run in sorted(runs, key=lambda r: r.started_ms):
-        if covered_until is not None and run.started_ms > covered_until:
+        if ending is not None and _uncovered(ending, cause, covered_until, run, interval_s):
             spots.append(BlindSpot(covered_until, run.started_ms, cause))
         end, end_cause = _end(run, now_ms, interval_s)
-        if covered_until is None or end > covered_until:
-            covered_until, cause = end, end_cause
-    if covered_until is not None and covered_until < now_ms:
+        if ending is None or end > covered_until:
+            ending, covered_until, cause = run, end, end_cause
+    if ending is not None and covered_until < now_ms:
         spots.append(BlindSpot(covered_until, None, "silent" if cause == "lost" else cause))
     return spots
+
+
+def _uncovered(ending: Run, cause: Cause, until_ms: int, run: Run, interval_s: float) -> bool:
+    """Whether nothing recorded from `until_ms` (where `ending` stopped, or beat last) to the
+    run's start. A run is taken for beating until its beats are LATE_BEATS intervals late, and
+    after its last one it may have lived as long: another replica that started by then took
+    over. A restart on the same host (a container's, or a StatefulSet pod's) began after the
+    run it replaces had ended."""
+    if run.started_ms <= until_ms:
+        return False
+    if cause != "lost" or _host(run) == _host(ending):
+        return True
+    return run.started_ms - until_ms > LATE_BEATS * interval_s * 1000
+
+
+def _host(run: Run) -> str:
+    return run.collector.rpartition("/")[0]
 
 
 def _end(run: Run, now_ms: int, interval_s: float) -> tuple[int, Cause]:
@@ -102,8 +125,9 @@ def now_ms() -> int:
 
 
 def collector_id() -> str:
-    """The pod's name (its hostname) and the process: unique among replicas and restarts."""
-    return f"{socket.gethostname()}/{os.getpid()}"
+    """The pod's name and the process: unique among replicas and restarts. A container is
+    given its pod's name as HOSTNAME; elsewhere the machine's name stands for it."""
+    return f"{os.environ.get('HOSTNAME') or socket.gethostname()}/{os.getpid()}"
 
 
 class HeartbeatStore(Protocol):
@@ -116,13 +140,16 @@ class HeartbeatStore(Protocol):
     async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None: ...
 
 
-async def beat_forever(store: HeartbeatStore, collector: str, interval_s: float) -> None:
-    """Start a run, beat every interval, and stop the run cleanly when cancelled."""
+async def beat_forever(
+    store: HeartbeatStore, collector: str, interval_s: float, commits: CommitSignal
+) -> None:
+    """Start a run, beat every interval (sooner while the history is written), and stop the
+    run cleanly when cancelled."""
     started = last = now_ms()
     await store.start_run(collector, started)
     try:
         while True:
-            await asyncio.sleep(interval_s)
+            await _next_beat(commits, interval_s)
             moment = now_ms()
             try:
                 if moment - last > LATE_BEATS * interval_s * 1000:
@@ -137,3 +164,13 @@ async def beat_forever(store: HeartbeatStore, collector: str, interval_s: float)
                 last = moment
     finally:
         await store.stop_run(collector, started, now_ms())
+
+
+async def _next_beat(commits: CommitSignal, interval_s: float) -> None:
+    """An interval from now, or once a commit has landed and RECORDING_BEAT_SECONDS have
+    passed: a killed run's coverage ends at its last beat, so while writes come (when a blind
+    spot costs events) the beats follow them closely."""
+    commit = commits.next_commit()
+    spacing = min(RECORDING_BEAT_SECONDS, interval_s)
+    await asyncio.sleep(spacing)
+    await CommitSignal.wait(commit, interval_s - spacing)

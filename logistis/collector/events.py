@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from logistis.collector.actors import ActorJSON
+from logistis.collector.gitops import ManagedByJSON, RevisionJSON
+
 JSONObject = dict[str, Any]
 
 MACHINE_PREFIX = "system:"
@@ -46,6 +49,12 @@ class SummaryJSON(TypedDict):
     continuity: str | None
     unrecordedChanges: list[dict[str, str]]
     applied: bool | None
+    actor: ActorJSON | None
+    managedBy: ManagedByJSON | None
+    handEdit: bool
+    revertedBy: int | None
+    reverts: list[int]
+    revision: RevisionJSON | None
 
 
 class DetailJSON(SummaryJSON):
@@ -115,6 +124,13 @@ class Event:
     continuity: str | None = None
     unrecorded_changes: list[dict[str, str]] = field(default_factory=list)
     applied: bool | None = None
+    # Derived after the commit too (collector/provenance.py).
+    actor: ActorJSON | None = None
+    managed_by: ManagedByJSON | None = None
+    hand_edit: bool = False
+    reverted_by: int | None = None
+    reverts: list[int] = field(default_factory=list)
+    revision: RevisionJSON | None = None
 
     def summary(self) -> SummaryJSON:
         return {
@@ -132,6 +148,12 @@ class Event:
             "continuity": self.continuity,
             "unrecordedChanges": self.unrecorded_changes,
             "applied": self.applied,
+            "actor": self.actor,
+            "managedBy": self.managed_by,
+            "handEdit": self.hand_edit,
+            "revertedBy": self.reverted_by,
+            "reverts": self.reverts,
+            "revision": self.revision,
         }
 
     def detail(self) -> DetailJSON:

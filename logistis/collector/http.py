@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from logistis.collector.deriver import FAR_BEHIND_SECONDS
 from logistis.collector.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ async def readyz(request: web.Request) -> web.Response:
     writer = runtime.writer
     if not writer.running:
         return json_error(503, "not ready", f"writer not running: {writer.crashed or 'stopped'}")
+    behind = runtime.deriver.behind_seconds()
+    if behind > FAR_BEHIND_SECONDS:
+        return json_error(
+            503, "not ready", f"deriving far behind: an event has waited {behind:.0f} s"
+        )
     # After a failed commit only a write shows that the store takes writes again, and a pod
     # that is not ready gets no admission traffic whose commit could show it.
     check = runtime.store.check_writable if writer.last_error is None else writer.recover

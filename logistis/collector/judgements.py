@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from logistis.collector.continuity import Continuity, Ops, Step, continuity, outcome
 from logistis.collector.events import Event
+
+if TYPE_CHECKING:
+    from logistis.collector.store.protocol import Run
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +86,11 @@ class JudgementStore(Protocol):
 
     async def judgements(self, ids: Sequence[int]) -> Judged: ...
 
-    async def neighbours(
-        self, ids: Sequence[int], *, before: bool = True
-    ) -> dict[int, Neighbours]: ...
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]: ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]: ...
+
+    async def runs(self) -> list[Run]: ...
 
 
 async def fill_in(store: JudgementStore, events: Sequence[Event]) -> None:
@@ -140,17 +143,18 @@ async def _judge(
     neighbours: dict[int, Neighbours] | None = None,
 ) -> dict[int, Judgement]:
     """Judge `ids`: continuity from the events before (unless `known`), outcome from those
-    after. Steps in hand are not read again."""
+    after and the rivals among those before. Steps in hand are not read again."""
     fresh = [i for i in ids if i not in known]
     if neighbours is None:
         neighbours = await store.neighbours(fresh) if fresh else {}
-    # An event already judged needs only what follows it; while nothing new does, its outcome
-    # stays as it is and no object needs reading.
+    # An event already judged needs its continuity no more, but its outcome may need the rivals
+    # recorded before it; while nothing new follows it, the outcome stays as it is and no
+    # object needs reading.
     judged = [i for i in ids if i in known]
-    following = await store.neighbours(judged, before=False) if judged else {}
+    around = await store.neighbours(judged) if judged else {}
     neighbours.update(
         (i, near)
-        for i, near in following.items()
+        for i, near in around.items()
         if near.after and near.after[-1] > known[i].checked_until
     )
     if not neighbours:
@@ -161,7 +165,16 @@ async def _judge(
     steps = {i: steps_in_hand[i] for i in wanted if i in steps_in_hand}
     if unread := wanted.difference(steps):
         steps.update(await store.steps(unread))
-    return await asyncio.to_thread(_judge_all, list(neighbours), known, neighbours, steps)
+    since = await _history_start(store, [neighbours[i] for i in fresh if i in neighbours])
+    return await asyncio.to_thread(_judge_all, list(neighbours), known, neighbours, steps, since)
+
+
+async def _history_start(store: JudgementStore, fresh: Iterable[Neighbours]) -> int | None:
+    """When recording began (the oldest collector run kept), for the events with nothing
+    recorded before them: an object created since then had its creation go unrecorded."""
+    if all(near.before for near in fresh):
+        return None
+    return min((run.started_ms for run in await store.runs()), default=None)
 
 
 def _judge_all(
@@ -169,16 +182,18 @@ def _judge_all(
     known: dict[int, Judgement],
     neighbours: dict[int, Neighbours],
     steps: dict[int, Step],
+    history_start_ms: int | None,
 ) -> dict[int, Judgement]:
     found = {}
     for i in ids:
         if i not in steps:
             continue  # removed by retention since it was listed
         current, near = steps[i], neighbours[i]
+        previous = [steps[n] for n in near.before if n in steps]
         if i in known:
             mark, ops = known[i].continuity, known[i].unrecorded
         else:
-            mark, ops = continuity(current, [steps[n] for n in near.before if n in steps])
-        result = outcome(current, [steps[n] for n in near.after if n in steps])
+            mark, ops = continuity(current, previous, history_start_ms)
+        result = outcome(current, [steps[n] for n in near.after if n in steps], previous)
         found[i] = Judgement(mark, ops, result.applied, result.final, max(near.after, default=0))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ def configure(log_format: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # A process killed by a signal no handler can catch (SIGBUS from a mapped file made
+    # unwritable, SIGSEGV) still says where each thread was, on stderr with the log.
+    faulthandler.enable(sys.stderr)
     # aiohttp's access log would add a line per admission request; metrics cover that.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # At debug level aiosqlite logs every statement with its parameters: objects included.

@@ -32,6 +32,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.events_late = Counter(
+            "logistis_events_late",
+            "Events answered at the commit timeout, before their commit, and committed after",
+            registry=self.registry,
+        )
         self.events_skipped = Counter(
             "logistis_events_skipped",
             "Requests left out by the capture rules",
@@ -52,6 +57,19 @@ class Metrics:
         self.events_underived = Gauge(
             "logistis_events_underived",
             "Committed events the deriver has not reached yet (at most, by ids)",
+            registry=self.registry,
+        )
+        self.derive_behind = Gauge(
+            "logistis_derive_behind_seconds",
+            "How long the oldest committed event not derived yet has waited, at most "
+            "(0 while the deriver keeps up); /readyz fails past 60",
+            registry=self.registry,
+        )
+        self.hand_edits = Counter(
+            "logistis_hand_edits",
+            "Hand edits to objects a GitOps tool or Helm manages, found by the deriver, by the "
+            "kind of actor who made them",
+            ["actor"],
             registry=self.registry,
         )
         self.store_bytes = Gauge(

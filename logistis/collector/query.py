@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from logistis.collector.actors import KINDS, TOOLS
 from logistis.collector.events import MACHINE_PREFIX, time_to_ms
+from logistis.collector.gitops import MANAGING_TOOLS
 from logistis.collector.units import parse_duration
 
 DEFAULT_LIMIT = 100
@@ -31,12 +33,19 @@ FILTERS = (
     "since",
     "until",
     "q",
+    "actor",
+    "tool",
+    "handEdit",
+    "managedBy",
 )
 # What `q` searches: the columns of the user, namespace, name, kind and field manager.
 TEXT_COLUMNS = ("username", "namespace", "name", "kind", "field_manager")
 PAGING = ("limit", "cursor")
 STREAM = ("after",)
 _OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+# Who acted and what manages the object are kept beside the events (collector/provenance.py):
+# an event matches when its row does. An event the deriver has not reached has none yet.
+_PROVENANCE = "EXISTS (SELECT 1 FROM provenance AS p WHERE p.id = events.id AND {test})"
 
 
 class QueryError(ValueError):
@@ -76,13 +85,30 @@ class EventQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str = ""
+    actors: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    hand_edit: bool | None = None
+    managed_by: tuple[str, ...] = ()
     namespaced: bool = False
     """Only changes to namespaced objects (the Kubernetes API's `changes` across namespaces)."""
+    event_id: int | None = None
+    """Only this event (the Kubernetes API's `metadata.name`)."""
 
     @property
     def needs_events(self) -> bool:
-        """True when a filter reaches past the aggregate table (name, time, text)."""
-        return bool(self.names or self.since or self.until or self.text)
+        """True when a filter reaches past the aggregate table (id, name, time, text,
+        provenance)."""
+        return bool(
+            self.event_id is not None
+            or self.names
+            or self.since
+            or self.until
+            or self.text
+            or self.actors
+            or self.tools
+            or self.hand_edit is not None
+            or self.managed_by
+        )
 
     def where(
         self, dialect: Dialect, extra: Iterable[tuple[str, list[object]]] = ()
@@ -97,6 +123,8 @@ class EventQuery:
         ]
         if self.namespaced:
             clauses.append(("namespace != ?", [""]))
+        if self.event_id is not None:
+            clauses.append(("id = ?", [self.event_id]))
         if self.people:
             clauses.append(("substr(username, 1, 7) != ?", [MACHINE_PREFIX]))
         if self.since:
@@ -107,11 +135,29 @@ class EventQuery:
             text_sql = " OR ".join(dialect.text.format(column=c) for c in TEXT_COLUMNS)
             clauses.append((dialect.text_found, [self.text] if dialect.text_found else []))
             clauses.append((f"({text_sql})", [self.text] * len(TEXT_COLUMNS)))
+        clauses.extend(self._provenance())
         clauses.extend(extra)
         used = [(sql, params) for sql, params in clauses if sql]
         if not used:
             return "", []
         return "WHERE " + " AND ".join(sql for sql, _ in used), [p for _, ps in used for p in ps]
+
+    def _provenance(self) -> list[tuple[str, list[object]]]:
+        clauses = [
+            _any_of("p.actor = ?", self.actors),
+            _any_of("p.tool = ?", self.tools),
+            _any_of("p.managed_tool = ?", self.managed_by),
+        ]
+        if self.hand_edit:
+            clauses.append(("p.hand_edit = ?", [True]))
+        tested = [(sql, params) for sql, params in clauses if sql]
+        found = []
+        if tested:
+            test = " AND ".join(sql for sql, _ in tested)
+            found.append((_PROVENANCE.format(test=test), [p for _, ps in tested for p in ps]))
+        if self.hand_edit is False:
+            found.append(("NOT " + _PROVENANCE.format(test="p.hand_edit = ?"), [True]))
+        return found
 
 
 def _users(dialect: Dialect, patterns: tuple[str, ...]) -> tuple[str, list[object]]:
@@ -165,6 +211,12 @@ def event_query(grouped: dict[str, list[str]], now: datetime | None = None) -> E
         since=_time("since", _single(grouped, "since"), now),
         until=_time("until", _single(grouped, "until"), now),
         text=_single(grouped, "q") or "",
+        actors=tuple(_one_of("actor", v, KINDS) for v in grouped.get("actor", ())),
+        tools=tuple(_one_of("tool", v, TOOLS) for v in grouped.get("tool", ())),
+        hand_edit=_optional_boolean(grouped, "handEdit"),
+        managed_by=tuple(
+            _one_of("managedBy", v, MANAGING_TOOLS) for v in grouped.get("managedBy", ())
+        ),
     )
 
 
@@ -236,6 +288,17 @@ def _operation(value: str) -> str:
     if operation not in _OPERATIONS:
         raise QueryError("operation", f"must be one of {', '.join(_OPERATIONS)}")
     return operation
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise QueryError(name, f"unknown value {value!r} (one of {', '.join(allowed)})")
+    return value
+
+
+def _optional_boolean(grouped: dict[str, list[str]], name: str) -> bool | None:
+    value = _single(grouped, name)
+    return None if value is None else _boolean(name, value)
 
 
 def _boolean(name: str, value: str) -> bool:

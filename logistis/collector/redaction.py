@@ -6,6 +6,11 @@ is replaced by `redacted:sha256:<16 hex digits>`, an HMAC of the value under a k
 never leaves the collector. Equal values give equal digests, so a diff still shows which
 key changed, and a value sent as `stringData` digests like the same value in `data`
 (whose base64 is decoded first); without the key nobody can test guesses against them.
+
+The annotation is text anyone may write. Only the one Secret manifest kubectl writes there is
+redacted value by value; an annotation that holds a Secret in any other shape (a List or an
+array of Secrets, a JSON string literal, a manifest nested in another, invalid JSON) is not
+fully understood, so it is replaced whole by one digest.
 """
 
 from __future__ import annotations
@@ -93,23 +98,33 @@ class Redactor:
         return self.digest(_decoded(value) if decode else value.encode())
 
     def _redact_last_applied(self, annotation: Any, secret: bool) -> Any:
-        """The annotation with any Secret values inside replaced; the same object when the
-        annotation describes no Secret."""
+        """The annotation with the Secret values inside replaced; the same object when it
+        holds no Secret. Only the shape kubectl writes, one Secret manifest, is redacted in
+        place: a Secret in any other shape (a List or an array of them, a JSON string literal,
+        invalid JSON, a manifest of another kind holding one) is digested whole."""
         if not isinstance(annotation, str):
             return self.digest(_canonical(annotation)) if secret else annotation
         # Cheap test first: this runs for every applied object, and few are Secrets.
-        if not secret and '"Secret"' not in annotation:
+        if not secret and not _may_spell_secret(annotation):
             return annotation
         try:
-            manifest = json.loads(annotation)
-        except ValueError:
+            return self._redact_manifest(annotation, secret)
+        except (ValueError, RecursionError):
+            # Not JSON, or nested past what the parser takes.
             return self.digest(annotation.encode())
-        if not isinstance(manifest, dict) or not (secret or _is_secret(manifest)):
+
+    def _redact_manifest(self, annotation: str, secret: bool) -> str:
+        manifest = json.loads(annotation)
+        if not isinstance(manifest, dict):
+            return self.digest(annotation.encode())
+        if manifest.get("kind") == "Secret" and not _holds_secret(_besides_values(manifest)):
+            manifest.update(self._redact_values(manifest))
+            # kubectl writes compact JSON with a final newline; keep that shape.
+            newline = "\n" if annotation.endswith("\n") else ""
+            return json.dumps(manifest, separators=(",", ":"), ensure_ascii=False) + newline
+        if not secret and not _holds_secret(manifest):
             return annotation
-        manifest.update(self._redact_values(manifest))
-        # kubectl writes compact JSON with a final newline; keep that shape.
-        newline = "\n" if annotation.endswith("\n") else ""
-        return json.dumps(manifest, separators=(",", ":"), ensure_ascii=False) + newline
+        return self.digest(annotation.encode())
 
 
 def _is_secret_request(request: Mapping[str, Any]) -> bool:
@@ -122,6 +137,33 @@ def _is_secret_request(request: Mapping[str, Any]) -> bool:
 
 def _is_secret(manifest: Mapping[str, Any]) -> bool:
     return manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1"
+
+
+def _may_spell_secret(text: str) -> bool:
+    """Whether JSON text may name a Secret: JSON spells a word literally or with \\u escapes
+    (`"Secr\\u0065t"`), and in JSON nested as a string its opening quote is escaped
+    (`\\"Secret\\"`). A kind such as `"ExternalSecret"` does not match."""
+    return '"Secret' in text or "\\u" in text
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a Secret may be inside parsed JSON, at any depth: a value `Secret` (a kind,
+    however its key is spelled) or text that may be JSON naming one."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and (item == "Secret" or _may_spell_secret(item)):
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _besides_values(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret manifest without its kind and the values that redaction replaces."""
+    return {k: v for k, v in manifest.items() if k not in (*SECRET_FIELDS, "kind")}
 
 
 def _last_applied(obj: Mapping[str, Any]) -> Any:

@@ -60,7 +60,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     metrics = Metrics()
     retention = settings.retention
     async with open_store(
-        settings.store, max_events_per_resource=retention.max_events_per_resource
+        settings.store,
+        max_events_per_resource=retention.max_events_per_resource,
+        gitops=settings.gitops,
     ) as store:
         # Only now: a collector whose store never answers leaves nothing behind.
         redactor = Redactor(redaction_key(settings))
@@ -78,7 +80,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         tasks = (
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
             asyncio.create_task(
-                beat_forever(store, collector_id(), settings.heartbeat_interval_seconds),
+                beat_forever(
+                    store, collector_id(), settings.heartbeat_interval_seconds, writer.committed
+                ),
                 name="heartbeat",
             ),
             # Other collectors' commits wake this one's streams as its own do.

@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from logistis.collector.actors import ConfigError
+from logistis.collector.gitops import GitOpsSettings, parse_settings
 from logistis.collector.store.url import StoreURL, StoreURLError
 from logistis.collector.units import parse_duration, parse_size
 from logistis.version import add_version_flag
@@ -123,6 +125,9 @@ class Settings:
     redaction_key_file: Path | None = None
     """HMAC key for Secret digests; default: generated once in the data dir."""
     retention: Retention = Retention()
+    gitops: GitOpsSettings = field(default_factory=GitOpsSettings)
+    """Who is who beyond the built-in knowledge, and how Argo CD tracks its resources (the
+    config file's `gitops` section, docs/api.md)."""
     max_body_bytes: int = 3 * 2**20
     """Largest AdmissionReview accepted; the apiserver's own objects stay under ~1.5 MiB."""
     commit_timeout_seconds: float = 2.0
@@ -308,8 +313,10 @@ def _load_config(path: str | None) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise SettingsError(f"--config {path}: not valid YAML ({error})") from None
     if not isinstance(loaded, dict):
-        raise SettingsError(f"--config {path}: must be a mapping with capture/retention/redaction")
-    unknown = set(loaded) - {"capture", "retention", "redaction"}
+        raise SettingsError(
+            f"--config {path}: must be a mapping with capture/retention/redaction/gitops"
+        )
+    unknown = set(loaded) - {"capture", "retention", "redaction", "gitops"}
     if unknown:
         raise SettingsError(f"--config {path}: unknown sections {sorted(unknown)}")
     return loaded
@@ -354,6 +361,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         exclude=_selectors(values, "exclude"),
         redaction_key_file=Path(key_file) if key_file else None,
         retention=_retention(values, config.get("retention") or {}),
+        gitops=_gitops(config.get("gitops")),
         max_body_bytes=_size(values.get("max_body_size", "3MiB"), "--max-body-size"),
         commit_timeout_seconds=float(values.get("commit_timeout", 2.0)),
         max_commit_batch=values.get("max_commit_batch", 512),
@@ -417,6 +425,13 @@ def _selectors(values: dict[str, Any], mode: str) -> dict[str, tuple[str, ...]]:
         if patterns:
             chosen[f"{selector}s"] = tuple(patterns)
     return chosen
+
+
+def _gitops(section: Any) -> GitOpsSettings:
+    try:
+        return parse_settings(section)
+    except ConfigError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _retention(values: dict[str, Any], section: Mapping[str, Any]) -> Retention:

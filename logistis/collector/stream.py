@@ -8,8 +8,8 @@ grow with a slow one, and resuming after `Last-Event-ID` is the same query as ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +32,12 @@ PING_SECONDS = 15.0
 # cost the event loop the admission requests share. A follower reads at most this often; an
 # event after a quiet spell goes out at once.
 GATHER_SECONDS = 0.05
+# The kernel's send buffer for one stream. Linux grows a socket's buffer up to tcp_wmem's
+# maximum (4 MiB) whether or not the peer reads, and on loopback (a port-forward) it takes
+# every write, so a client that stopped reading never made a write wait and
+# --stream-write-timeout never fired. Capped (the kernel doubles it), such a client holds a
+# few hundred kilobytes at most: the buffers, its own receive window and aiohttp's 64 KiB.
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 Encode = Callable[[Event], bytes]
@@ -74,6 +80,7 @@ async def follow(
     leaves or the collector stops. `response` is prepared; a client that goes away ends this
     quietly, one that stops reading is disconnected."""
     runtime = request.app[RUNTIME]
+    _bound_send_buffer(request)
     streams = request.app[STREAMS]
     streams.add(response)
     runtime.metrics.stream_clients.inc()
@@ -81,23 +88,23 @@ async def follow(
     signal = runtime.deriver.ready
     clock = asyncio.get_running_loop().time
     timeout = runtime.settings.stream_write_timeout_seconds
-    next_read = 0.0
     try:
         if first:
             await _write(response, first, timeout)
+        # Nothing is awaited between the check of `stopping` and taking the next commit: the
+        # shutdown's wake-up (close_streams) then always ends the wait below.
         while not runtime.stopping.is_set():
-            if (pause := next_read - clock()) > 0:
-                await asyncio.sleep(pause)
-            next_read = clock() + GATHER_SECONDS
             commit = signal.next_commit()
+            next_read = clock() + GATHER_SECONDS
             batch = await _shared_batch(request.app, query, last, encode)
             if batch.count:
                 await _write(response, batch.payload, timeout)
                 last = batch.last
-                if batch.count == BATCH:
-                    continue
-            if not await signal.wait(commit, PING_SECONDS) and (quiet := ping(last)):
+            full = batch.count == BATCH
+            if not full and not await signal.wait(commit, PING_SECONDS) and (quiet := ping(last)):
                 await _write(response, quiet, timeout)
+            if (pause := next_read - clock()) > 0:
+                await asyncio.sleep(pause)
     except ConnectionResetError:
         pass
     except TimeoutError:
@@ -113,6 +120,12 @@ async def follow(
     finally:
         streams.discard(response)
         runtime.metrics.stream_clients.dec()
+
+
+def _bound_send_buffer(request: web.Request) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +171,7 @@ async def _write(response: web.StreamResponse, data: bytes, seconds: float) -> N
 
 
 async def close_streams(app: web.Application) -> None:
-    """On shutdown: wake every stream so it sees `stopping` and ends."""
+    """On shutdown: wake every stream so it sees `stopping` and ends its own response (its
+    handler returns and aiohttp finishes it). Finishing it from here would race the follower,
+    whose next write would then fail after the end."""
     app[RUNTIME].deriver.ready.fire()
-    for response in list(app[STREAMS]):
-        with contextlib.suppress(ConnectionResetError, RuntimeError):
-            await response.write_eof()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import hdrs, web
 
@@ -35,7 +36,7 @@ from logistis.collector.http import (
 )
 from logistis.collector.payload import BodyError, read_body
 from logistis.collector.runtime import Runtime
-from logistis.collector.writer import NotRecorded
+from logistis.collector.writer import COMMIT_TIMEOUT, NotRecorded
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,10 @@ async def record(runtime: Runtime, review: Review) -> str:
         # Resolved by the commit, or failed by the writer once the commit timeout has passed.
         await committed
     except NotRecorded as error:
+        if error.reason == COMMIT_TIMEOUT:
+            # Still committed after the answer, and counted then: late, or dropped if it fails.
+            log.warning("answered before its event was committed", extra=_described(review))
+            return "timeout"
         return _dropped(runtime, review, error.reason)
     return "recorded"
 
@@ -177,16 +182,20 @@ def _submit(runtime: Runtime, review: Review) -> asyncio.Future[None] | None:
 
 def _dropped(runtime: Runtime, review: Review, reason: str) -> str:
     runtime.metrics.events_dropped.labels(reason).inc()
-    request = review.request
     log.warning(
         "event dropped, request allowed without a record",
-        extra={
-            "reason": reason,
-            "uid": review.uid,
-            "operation": request.get("operation"),
-            "resource": request.get("resource", {}).get("resource"),
-            "namespace": request.get("namespace", ""),
-            "object_name": request.get("name", ""),
-        },
+        extra={"reason": reason, **_described(review)},
     )
     return "dropped"
+
+
+def _described(review: Review) -> dict[str, Any]:
+    """The request, for a log line about its event."""
+    request = review.request
+    return {
+        "uid": review.uid,
+        "operation": request.get("operation"),
+        "resource": request.get("resource", {}).get("resource"),
+        "namespace": request.get("namespace", ""),
+        "object_name": request.get("name", ""),
+    }

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 RESTART_SECONDS = 0.1
 # Without a --commit-timeout, as the settings' default.
 COMMIT_TIMEOUT_SECONDS = 2.0
+# Why a request was answered before its event's commit: the writer commits the event later, and
+# counts it then as late (or dropped, if its commit fails).
+COMMIT_TIMEOUT = "commit timeout"
 
 
 class NotRecorded(Exception):
@@ -65,6 +68,8 @@ class _Pending:
     event: Event
     committed: asyncio.Future[None]
     deadline: float
+    answered: bool = False
+    """Its request was answered at the commit timeout: the writer counts what becomes of it."""
 
 
 class Writer:
@@ -101,8 +106,8 @@ class Writer:
 
     def submit(self, event: Event) -> asyncio.Future[None]:
         """Queue an event; the returned future resolves when it is committed, or fails with
-        NotRecorded (`commit timeout` once the commit has taken longer than the timeout: the
-        writer still commits the event later, and finds its waiter gone)."""
+        NotRecorded (COMMIT_TIMEOUT once the commit has taken longer than the timeout: the
+        writer still commits the event later and counts it late, or dropped if that fails)."""
         if self._closing:
             raise NotRecorded("shutting down")
         loop = self._loop or asyncio.get_running_loop()
@@ -123,7 +128,9 @@ class Writer:
         loop = self._loop or asyncio.get_running_loop()
         now = loop.time()
         while waiting and (waiting[0].committed.done() or waiting[0].deadline <= now):
-            _settle(waiting.popleft().committed, NotRecorded("commit timeout"))
+            pending = waiting.popleft()
+            pending.answered = not pending.committed.done()
+            _settle(pending.committed, NotRecorded(COMMIT_TIMEOUT))
         if waiting:
             self._timer = loop.call_at(waiting[0].deadline, self._give_up)
 
@@ -214,18 +221,21 @@ class Writer:
                 self._crash(error)
             # Nobody waits out the commit timeout for a loop that is restarting.
             for pending in batch:
-                _settle(pending.committed, NotRecorded("internal error"))
+                self._not_recorded(pending, "internal error")
             self._forget_settled()
             raise
         self.last_error = None
-        recorded = 0
+        recorded = late = 0
         for pending, outcome in zip(batch, outcomes, strict=True):
             if outcome is None:
                 recorded += 1
+                late += pending.answered
                 _settle(pending.committed, None)
             else:
-                _left_out(pending, outcome)
+                self._left_out(pending, outcome)
         self._forget_settled()
+        if late:
+            self._metrics.events_late.inc(late)
         if recorded:
             self._metrics.events_recorded.inc(recorded)
             self._metrics.commit_batch_size.observe(recorded)
@@ -243,8 +253,23 @@ class Writer:
             extra={"error": self.last_error, "events": len(batch), "at": time.time()},
         )
         for pending in batch:
-            _settle(pending.committed, NotRecorded("store error"))
+            self._not_recorded(pending, "store error")
         self._forget_settled()
+
+    def _left_out(self, pending: _Pending, outcome: NotStored) -> None:
+        """One event the store could not take; the webhook counts it under `outcome.reason`."""
+        log.warning(
+            "event not stored, the rest of its group committed",
+            extra={"uid": pending.event.uid, "reason": outcome.reason, "error": outcome.error},
+        )
+        self._not_recorded(pending, outcome.reason)
+
+    def _not_recorded(self, pending: _Pending, reason: str) -> None:
+        """Fail the waiter; an event whose request was answered already is counted dropped
+        here, as its waiter would have."""
+        if pending.answered:
+            self._metrics.events_dropped.labels(reason).inc()
+        _settle(pending.committed, NotRecorded(reason))
 
     def _forget_settled(self) -> None:
         """Drop the settled waiters at the head: groups settle in the order they were queued,
@@ -252,15 +277,6 @@ class Writer:
         waiting = self._waiting
         while waiting and waiting[0].committed.done():
             waiting.popleft()
-
-
-def _left_out(pending: _Pending, outcome: NotStored) -> None:
-    """One event the store could not take; the webhook counts it under `outcome.reason`."""
-    log.warning(
-        "event not stored, the rest of its group committed",
-        extra={"uid": pending.event.uid, "reason": outcome.reason, "error": outcome.error},
-    )
-    _settle(pending.committed, NotRecorded(outcome.reason))
 
 
 def _settle(future: asyncio.Future[None], outcome: NotRecorded | None) -> None:

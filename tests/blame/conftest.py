@@ -1,11 +1,14 @@
-"""A real collector fed with every captured request, and the real `kubectl-blame` to run on it."""
+"""A real collector fed with every captured request, and the real `kubectl-blame` and
+`kubectl-logistis` to run on it."""
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews
-from tests.support.fixtures import fixture_files, load
+from tests.support.fixtures import bodies, fixture_files, load
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
+KUBECTL_LOGISTIS = Path(sys.executable).with_name("kubectl-logistis")
 FAKE_KUBECTL = Path(__file__).parents[1] / "tui" / "fake_kubectl.py"
 WIDTH = 120
 # Fixture events get a time each, a second apart from this, by file number.
@@ -35,11 +40,7 @@ class Fed:
 
 @pytest.fixture(scope="session")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    collector = CollectorProcess(tmp_path_factory.mktemp("blame-collector"))
-    with collector:
-        responses = post_reviews(collector)
-        assert all(r.status_code == 200 for r in responses)
-        yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
+    yield from _fed(tmp_path_factory.mktemp("blame-collector"), bodies())
 
 
 # Left out of the history with holes: alice's `kubectl scale` (059) and her merge patch of the
@@ -49,10 +50,35 @@ LEFT_OUT = (59, 82)
 
 @pytest.fixture(scope="session")
 def fed_with_holes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
-    collector = CollectorProcess(tmp_path_factory.mktemp("blame-holes"))
     kept = [path for path in fixture_files() if int(path.name[:3]) not in LEFT_OUT]
-    with collector:
-        responses = post_reviews(collector, (load(path.name)["body"] for path in kept))
+    yield from _fed(tmp_path_factory.mktemp("blame-holes"), (load(p.name)["body"] for p in kept))
+
+
+# Raced in the history with a race: alice's `kubectl set image` (071), by a rival admitted
+# against the same version with another tag and answered after it (the race's loser).
+RACED = 71
+
+
+@pytest.fixture(scope="session")
+def fed_with_race(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    reviews = []
+    for path in fixture_files():
+        reviews.append(load(path.name)["body"])
+        if int(path.name[:3]) == RACED:
+            reviews.append(_lost_race(reviews[-1]))
+    yield from _fed(tmp_path_factory.mktemp("blame-race"), reviews)
+
+
+def _lost_race(review: dict[str, Any]) -> dict[str, Any]:
+    rival = copy.deepcopy(review)
+    rival["request"]["uid"] = str(uuid.uuid4())
+    rival["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    return rival
+
+
+def _fed(data_dir: Path, reviews: Iterable[dict[str, Any]]) -> Iterator[Fed]:
+    with CollectorProcess(data_dir) as collector:
+        responses = post_reviews(collector, reviews)
         assert all(r.status_code == 200 for r in responses)
         yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
 
@@ -68,7 +94,7 @@ def _ids_by_fixture(url: str) -> dict[int, int]:
         while True:
             params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
             body = client.get("/api/v1/events", params=params).json()
-            ids |= {by_uid[item["uid"]]: item["id"] for item in body["items"]}
+            ids |= {by_uid[i["uid"]]: i["id"] for i in body["items"] if i["uid"] in by_uid}
             cursor = body["next"]
             if cursor is None:
                 return ids
@@ -82,11 +108,29 @@ def blame_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "COLUMNS": str(WIDTH), "HOME": str(tmp_path), **extra}
 
 
+def discovery_env(fed: Fed, tmp_path: Path, context: dict[str, str]) -> dict[str, str]:
+    """For the real kubectl's plugin discovery: the plugins' folder first on PATH, a kubeconfig
+    whose current context is `context`, and the fed collector's address in LOGISTIS_URL."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "contexts": [{"name": "dev", "context": context}],
+            }
+        )
+    )
+    path = f"{KUBECTL_BLAME.parent}{os.pathsep}{os.environ['PATH']}"
+    return blame_env(tmp_path, PATH=path, KUBECONFIG=str(kubeconfig), LOGISTIS_URL=fed.url)
+
+
 def run_blame(
-    *args: str, env: Mapping[str, str], url: str | None = None
+    *args: str, env: Mapping[str, str], url: str | None = None, command: Path = KUBECTL_BLAME
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(KUBECTL_BLAME), *args, *(["--url", url] if url else [])]
-    return subprocess.run(command, capture_output=True, text=True, env=dict(env), timeout=60)
+    argv = [str(command), *args, *(["--url", url] if url else [])]
+    return subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=60)
 
 
 @pytest.fixture
@@ -101,12 +145,34 @@ def blame(fed: Fed, tmp_path: Path):
 
 
 @pytest.fixture
+def logistis(fed: Fed, tmp_path: Path):
+    """`logistis("blame", "deploy/nginx", "-n", "team-a")`: the real kubectl-logistis against the
+    fed collector (the collector's address from LOGISTIS_URL, as a user would set it)."""
+    env = blame_env(tmp_path, LOGISTIS_URL=fed.url)
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env={**env, **extra_env}, command=KUBECTL_LOGISTIS)
+
+    return run
+
+
+@pytest.fixture
 def blame_with_holes(fed_with_holes: Fed, tmp_path: Path):
     """`blame(...)` against the collector that missed the requests in LEFT_OUT."""
+    return _blame_on(fed_with_holes, tmp_path)
+
+
+@pytest.fixture
+def blame_with_race(fed_with_race: Fed, tmp_path: Path):
+    """`blame(...)` against the collector that recorded the race's loser after RACED."""
+    return _blame_on(fed_with_race, tmp_path)
+
+
+def _blame_on(fed: Fed, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     env = blame_env(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_blame(*args, env=env, url=fed_with_holes.url)
+        return run_blame(*args, env=env, url=fed.url)
 
     return run
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from logistis.tui.blame.errors import MEANINGS
-from tests.blame.conftest import KUBECTL_BLAME, Fed, blame_env
+from tests.blame.conftest import KUBECTL_BLAME, RACED, Fed, blame_env
 
 ALICE_SCALE, ALICE_SET_IMAGE, ALICE_STRATEGIC, ALICE_JSON_PATCH = 59, 71, 81, 84
 
@@ -214,11 +214,12 @@ def test_output_fits_the_terminal_width(blame) -> None:
     assert "| apiVersion: apps/v1" in fields
 
 
-def run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run kubectl-blame with a pseudo-terminal as stdout; return what it wrote there."""
+def run_on_a_terminal(args: list[str], env: dict[str, str], command: Path = KUBECTL_BLAME) -> str:
+    """Run kubectl-blame (or `command`) with a pseudo-terminal as stdout; return what it
+    wrote there."""
     leader, follower = pty.openpty()
     with subprocess.Popen(
-        [str(KUBECTL_BLAME), *args], stdout=follower, stderr=subprocess.PIPE, env=env
+        [str(command), *args], stdout=follower, stderr=subprocess.PIPE, env=env
     ) as process:
         os.close(follower)
         chunks = []
@@ -484,3 +485,14 @@ def test_json_carries_the_marks_of_an_incomplete_history(blame_with_holes) -> No
         [{"op": "add", "path": "/metadata/labels/owner"}]
     ]
     assert {e["applied"] for e in items} <= {True, None}
+
+
+def test_field_blame_credits_a_race_to_its_winner_whichever_was_recorded_first(
+    blame_with_race, fed_with_race: Fed
+) -> None:
+    # The loser (nginx:2) was recorded after alice's set image, which won the race.
+    result = blame_with_race("deploy", "nginx", "-n", "team-a", "--fields", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    image = next(line for line in body["lines"] if line["line"].strip() == "- image: nginx:1.27")
+    assert (image["event"], image["user"]) == (fed_with_race.ids[RACED], "alice")

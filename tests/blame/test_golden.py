@@ -24,6 +24,16 @@ CASES = {
     "diff-nginx-alice.txt": ["deploy/nginx", "-n", "team-a", "--user", "alice", "-o", "diff"],
     "diff-widget.txt": ["widgets", "w1", "-n", "team-a", "-o", "diff"],
 }
+# kubectl logistis: kubectl's names, people first, field paths.
+LOGISTIS = {
+    "logistis-blame-nginx.txt": ["blame", "deployment/nginx", "-n", "team-a"],
+    "logistis-blame-everywhere.txt": ["blame", "-A", "--since", "1d", "--limit", "12"],
+    "logistis-diff-nginx.txt": [
+        "blame", "deploy/nginx", "-n", "team-a", "-o", "diff", "--operation", "update", "--limit", "3",
+    ],
+    "logistis-log-team-a.txt": ["log", "-n", "team-a", "--all-actors", "--limit", "15"],
+    "logistis-who-everywhere.txt": ["who", "-A"],
+}  # fmt: skip
 # Against the history that misses alice's scale and her `owner` label (conftest.LEFT_OUT).
 HOLES = {
     "holes-table-nginx.txt": ["deploy/nginx", "-n", "team-a"],
@@ -40,6 +50,11 @@ def masked(text: str) -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_output_matches_the_golden_file(blame, name: str) -> None:
     check(blame(*CASES[name]), name)
+
+
+@pytest.mark.parametrize("name", sorted(LOGISTIS))
+def test_kubectl_logistis_output_matches_the_golden_file(logistis, name: str) -> None:
+    check(logistis(*LOGISTIS[name]), name)
 
 
 @pytest.mark.parametrize("name", sorted(HOLES))

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import jsonpatch
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from logistis.collector.changes import compute_changes
+from logistis.collector import changes
+from logistis.collector.changes import _is_noise, _without_noise, _without_value, compute_changes
 from tests.support.fixtures import bodies, load
 
 
@@ -56,3 +62,142 @@ def test_every_update_names_exactly_the_paths_a_full_patch_touches(review):
     changes = compute_changes("UPDATE", old, new)
     assert all(set(c) <= {"op", "path", "from"} for c in changes)
     assert {c["path"] for c in changes} == expected
+
+
+# -- large changes: jsonpatch's summary up to a size, one entry per large member past it --------
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.5, 1.0]),
+    st.text("ab", max_size=2),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=6)
+        | st.dictionaries(st.text("abc/~", max_size=2), inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+def before_linear(old: dict, new: dict) -> list[dict]:
+    """The summary as it was made before its cost was bounded: jsonpatch's whole diff of the
+    objects without their equal members."""
+
+    def differing(old: dict, new: dict) -> tuple[dict, dict]:
+        old_part, new_part = {}, {}
+        for key, value in old.items():
+            if key not in new:
+                old_part[key] = value
+            elif value != new[key]:
+                other = new[key]
+                if type(value) is dict and type(other) is dict:
+                    value, other = differing(value, other)
+                old_part[key], new_part[key] = value, other
+        new_part.update((key, value) for key, value in new.items() if key not in old)
+        return old_part, new_part
+
+    patch = jsonpatch.make_patch(*differing(_without_noise(old), _without_noise(new)))
+    return [_without_value(op) for op in patch.patch if not _is_noise(op["path"])]
+
+
+def edited(value: Any, rng: random.Random) -> Any:
+    """A copy with a few edits: items inserted, removed, swapped and replaced, members added,
+    removed and changed (to values of another type too: 1 to true)."""
+    if isinstance(value, list):
+        items = [edited(item, rng) if rng.random() < 0.3 else item for item in value]
+        for _ in range(rng.randrange(3)):
+            where = rng.randrange(len(items) + 1)
+            roll = rng.random()
+            if roll < 0.3:
+                items.insert(where, rng.choice([1, True, "a", {"k": 1}, [2]]))
+            elif items and roll < 0.6:
+                del items[min(where, len(items) - 1)]
+            elif len(items) > 1:
+                first, second = rng.sample(range(len(items)), 2)
+                items[first], items[second] = items[second], items[first]
+        return items
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            roll = rng.random()
+            if roll < 0.1:
+                continue
+            result[key] = edited(item, rng) if roll < 0.5 else item
+        if rng.random() < 0.2:
+            result["new"] = rng.choice([1, True, None, [1, 2], {"a": "b"}])
+        return result
+    return rng.choice([value, value, 1, True, 1.0, "b"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES, st.randoms(use_true_random=False), st.integers(0, 200))
+def test_small_changes_give_the_summary_of_before(value, rng, padding):
+    """Up to the limit, the summary is the one made before, lists cut at their common start
+    and end or not: `padding` equal items around them move every index."""
+    pad = list(range(padding))
+    old = {"spec": {"x": [*pad, value, *pad], "y": value}}
+    new = {"spec": {"x": [*pad, edited(value, rng), *pad], "y": edited(value, rng)}}
+    assert compute_changes("UPDATE", old, new) == before_linear(old, new)
+
+
+def test_captured_updates_edited_at_random_give_the_summary_of_before():
+    rng = random.Random(23)
+    for review in bodies():
+        request = review["request"]
+        if request["operation"] != "UPDATE":
+            continue
+        old = request["oldObject"]
+        for _ in range(5):
+            new = edited(request["object"], rng)
+            assert compute_changes("UPDATE", old, new) == before_linear(old, new)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(st.text("ab", max_size=2), JSON_VALUES, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_past_the_limit_every_changed_path_is_named_or_inside_a_counted_entry(value, rng):
+    old = {"data": value}
+    new = {"data": edited(value, rng)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(changes, "EXACT_ITEMS", 3)
+        patch.setattr(changes, "COARSE_MEMBERS", 2)
+        coarse = compute_changes("UPDATE", old, new)
+    counted = [c["path"] for c in coarse if "count" in c]
+    named = {c["path"] for c in coarse if "count" not in c}
+    for op in before_linear(old, new):
+        inside = any(op["path"] == p or op["path"].startswith(p + "/") for p in counted)
+        assert inside or op["path"] in named
+
+
+def test_sixty_thousand_changed_keys_are_one_entry_and_the_other_changes_stay_named():
+    old = {"metadata": {"name": "big"}, "data": {f"key-{i}": "a" for i in range(60_000)}}
+    new = {
+        "metadata": {"name": "big", "labels": {"tier": "web"}},
+        "data": {f"key-{i}": "b" for i in range(60_000)},
+    }
+    assert compute_changes("UPDATE", old, new) == [
+        {"op": "replace", "path": "/data", "count": 60_000},
+        {"op": "add", "path": "/metadata/labels"},
+    ]
+
+
+def test_a_list_of_150000_changed_items_is_one_entry():
+    old = {"spec": {"values": list(range(150_000))}}
+    new = {"spec": {"values": [-i for i in range(1, 150_001)]}}
+    assert compute_changes("UPDATE", old, new) == [
+        {"op": "replace", "path": "/spec/values", "count": 150_000}
+    ]
+
+
+def test_one_item_changed_in_a_long_list_is_named_with_its_index():
+    values = list(range(150_000))
+    changed = [*values[:70_000], -1, *values[70_001:]]
+    assert compute_changes("UPDATE", {"v": values}, {"v": changed}) == [
+        {"op": "replace", "path": "/v/70000"}
+    ]

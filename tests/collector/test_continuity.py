@@ -54,7 +54,7 @@ def judged(numbers: list[int]) -> dict[int, tuple]:
         before = [s for _, s in steps[:i] if s.links][::-1][:NEIGHBOURS]
         after = [s for _, s in steps[i + 1 :] if s.links][:NEIGHBOURS]
         mark, ops = continuity(current, before)
-        result[number] = (mark, [op["path"] for op in ops], outcome(current, after))
+        result[number] = (mark, [op["path"] for op in ops], outcome(current, after, before))
     return result
 
 
@@ -138,3 +138,27 @@ def test_a_rejected_request_followed_by_one_with_the_same_old_object_never_lande
     # The write that did land is continuous with the one that did not (same old object).
     before = [rejected_set_image(), *[step(n) for n in reversed(history[: history.index(71)])]]
     assert continuity(step(71), [s for s in before if s.links][:NEIGHBOURS]) == ("continuous", [])
+
+
+def test_a_race_lost_is_told_whichever_of_the_rivals_was_recorded_first():
+    history = nginx()
+    before = [step(n) for n in reversed(history[: history.index(71) + 1]) if step(n).links]
+    after = [step(n) for n in history[history.index(71) + 1 :] if step(n).links]
+    # The loser's webhook answered after the winner's: 071 is before it, not after it.
+    assert outcome(rejected_set_image(), after[:NEIGHBOURS], before[:NEIGHBOURS]) == Outcome(
+        False, final=True
+    )
+    assert outcome(step(71), [rejected_set_image(), *after][:NEIGHBOURS]).applied is True
+
+
+CREATED_MS = 1_795_571_258_000  # nginx's creationTimestamp, 2026-11-25T01:47:38Z
+
+
+def test_an_object_created_since_the_history_began_without_its_create_is_a_gap():
+    # 045, alice's CREATE, went unrecorded; 051 is the first recorded event of nginx.
+    assert continuity(step(51), [], CREATED_MS - 60_000) == ("gap", [{"op": "add", "path": ""}])
+    assert continuity(step(51), [], CREATED_MS) == ("gap", [{"op": "add", "path": ""}])
+    # Older than the history, or nothing known of when it began: its first recorded event.
+    assert continuity(step(51), [], CREATED_MS + 1_000) == ("first", [])
+    assert continuity(step(51), []) == ("first", [])
+    assert continuity(step(45), [], CREATED_MS - 60_000) == ("first", [])

@@ -4,11 +4,13 @@ heartbeats retention keeps."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from logistis.collector.coverage import (
     LATE_BEATS,
+    RECORDING_BEAT_SECONDS,
     BlindSpot,
     Run,
     blind_spots,
@@ -20,8 +22,9 @@ from logistis.collector.retention import enforce_once
 from logistis.collector.settings import Retention
 from logistis.collector.store import StoreURL, open_store
 from tests.collector.test_retention import stored_events
-from tests.support.collector import CollectorProcess
-from tests.support.stores import store_env
+from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.fixtures import bodies
+from tests.support.stores import store_env, table_rows
 
 SECOND = 1000
 
@@ -47,6 +50,27 @@ def test_replicas_cover_for_each_other():
     ]
     assert blind_spots(runs, 105 * SECOND, 10) == []
     assert seconds_since_gap(runs, 105 * SECOND, 10) == 105
+
+
+def test_a_replica_killed_just_after_another_started_leaves_no_blind_spot():
+    # pod-0's beats end at 50 s and it was killed before its next one was due (LATE_BEATS
+    # intervals on); pod-1 started at 55 s, while pod-0 may well have been recording still.
+    killed = Run("pod-0/1", 0, 50 * SECOND, None)
+    assert (
+        blind_spots([killed, Run("pod-1/1", 55 * SECOND, 100 * SECOND, None)], 105 * SECOND, 10)
+        == []
+    )
+    # Started after pod-0 must have died: blind from pod-0's last beat.
+    late = Run("pod-1/1", 75 * SECOND, 100 * SECOND, None)
+    assert blind_spots([killed, late], 105 * SECOND, 10) == [
+        BlindSpot(50 * SECOND, 75 * SECOND, "lost")
+    ]
+
+
+def test_a_quick_restart_of_the_killed_collector_is_still_a_blind_spot():
+    # The same pod's container started again: the killed one had ended by then.
+    runs = [Run("pod-0/1", 0, 50 * SECOND, None), Run("pod-0/1", 53 * SECOND, 100 * SECOND, None)]
+    assert blind_spots(runs, 105 * SECOND, 10) == [BlindSpot(50 * SECOND, 53 * SECOND, "lost")]
 
 
 def test_a_window_keeps_the_spots_it_overlaps():
@@ -104,6 +128,28 @@ def test_a_killed_collector_is_blind_from_its_last_beat(tmp_path: Path):
     assert since["items"] == []  # the window starts as recording resumes
     assert before["items"] == []
     assert since["heartbeatSeconds"] == 1
+
+
+def test_a_killed_collector_s_coverage_ends_close_to_what_it_last_recorded(
+    tmp_path: Path, store_url: StoreURL
+):
+    # Beats a minute apart: before, the run's last beat was its start, seconds before the kill.
+    collector = CollectorProcess(
+        tmp_path / "data", "--heartbeat-interval", "60", env=store_env(store_url)
+    ).start()
+    reviews = [b for b in bodies() if not b["request"]["dryRun"]]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for review in reviews[:20]:
+            review["request"]["uid"] = str(uuid.uuid4())
+        assert {r.status_code for r in post_reviews(collector, reviews[:20])} == {200}
+    collector.kill()
+    ((beat, recorded),) = table_rows(
+        store_url, "SELECT max(beat_ms), (SELECT max(time_ms) FROM events) FROM heartbeats"
+    )
+    # A beat follows the commits RECORDING_BEAT_SECONDS apart, give or take a loaded machine's
+    # delays (its start was 5 s before the last event).
+    assert int(recorded) - int(beat) < 2 * RECORDING_BEAT_SECONDS * SECOND
 
 
 DAY = 86_400 * SECOND

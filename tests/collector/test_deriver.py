@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from logistis.collector.changes import compute_changes
-from logistis.collector.deriver import BATCH, Deriver
+from logistis.collector.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.query import EventQuery, Page
@@ -65,7 +66,7 @@ async def test_events_read_before_deriving_carry_their_changes(store_url: StoreU
         assert underived(store_url) == len(events)
         assert await changes_read(store) == expected(events)
         deriver = Deriver(store, CommitSignal(), Metrics())
-        while await deriver.derive_once() == BATCH:
+        while not await deriver.derive_once():
             pass
         assert underived(store_url) == 0
         assert await changes_read(store) == expected(events)
@@ -128,3 +129,50 @@ async def test_postgresql_commit_groups_carry_their_change_summaries(postgres: P
         assert await store.record(events) == [None] * len(events)
         assert underived(url) == 0
         assert await changes_read(store) == expected(events)
+
+
+def large_update(number: int) -> Event:
+    """A ConfigMap UPDATE whose 60,000 keys all change: 1.8 MB of JSON in each object."""
+    base = next(
+        e for e in fixture_events() if e.operation == "UPDATE" and e.resource.kind == "ConfigMap"
+    )
+    old, new = (
+        {**obj, "data": {f"key-{i:05d}": f"value-{number + n}-{i}" for i in range(60_000)}}
+        for n, obj in enumerate((base.old_object, base.object))
+    )
+    return replace(base, uid=f"large-{number}", old_object=old, object=new)
+
+
+async def test_a_pass_holds_large_objects_by_their_size_not_their_number(store_url: StoreURL):
+    events = [large_update(n) for n in range(3)]
+    metrics = Metrics()
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await commit_underived(store, store_url, events)
+        deriver = Deriver(store, CommitSignal(), metrics)
+        # 3.6 MB of JSON each: two fit in one pass's 8 MiB, where 64 events were taken before.
+        assert not await deriver.derive_once()
+        assert underived(store_url) == 1
+        while not await deriver.derive_once():
+            pass
+        assert underived(store_url) == 0
+        read = await changes_read(store)
+    assert read == expected(events)
+    assert all({"op": "replace", "path": "/data", "count": 60_000} in c for c in read.values())
+    assert metrics.registry.get_sample_value("logistis_events_underived") == 0
+
+
+async def test_a_deriver_far_behind_says_so_until_it_catches_up(tmp_path: Path):
+    store_url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    # More than a pass of events, committed two minutes ago and never derived.
+    events = fixture_events(age=timedelta(minutes=2))
+    metrics = Metrics()
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await commit_underived(store, store_url, events)
+        deriver = Deriver(store, CommitSignal(), metrics)
+        assert deriver.behind_seconds() == 0
+        assert not await deriver.derive_once()
+        assert deriver.behind_seconds() > FAR_BEHIND_SECONDS
+        assert metrics.registry.get_sample_value("logistis_derive_behind_seconds") > 60
+        while not await deriver.derive_once():
+            pass
+        assert metrics.registry.get_sample_value("logistis_derive_behind_seconds") == 0

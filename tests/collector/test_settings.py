@@ -121,7 +121,7 @@ def test_the_kubernetes_api_flags():
     assert from_args(["--kube-api"], environ={}).kube_api is True
 
 
-PASSWORD = "pa:ss/w%40rd-7f3"
+PASSWORD = "pa:ss%2Fw%40rd-7f3"
 URL_WITH_PASSWORD = f"postgresql://logistis:{PASSWORD}@db.example:5432/logistis?sslmode=require"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -86,3 +87,51 @@ def test_stream_applies_filters(store_collector):
         ]
     received = read_stream(store_collector, len(expected), after="0", user="alice")
     assert sorted(int(m["id"]) for m in received) == sorted(expected)
+
+
+def post_until_refused(collector: CollectorProcess) -> None:
+    with contextlib.suppress(httpx.TransportError):
+        post_reviews(collector, fresh(40))
+
+
+class Follower(threading.Thread):
+    """A stream client that reads until the collector ends the stream, and says how it ended."""
+
+    def __init__(self, collector: CollectorProcess) -> None:
+        super().__init__(daemon=True)
+        self.url = f"{collector.api_url}/api/v1/stream"
+        self.connected = threading.Event()
+        self.received = 0
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with httpx.stream("GET", self.url, timeout=30) as response:
+                for line in response.iter_lines():
+                    self.connected.set()
+                    self.received += line.startswith("id: ")
+        except httpx.HTTPError as error:
+            self.error = error
+
+
+def test_a_clean_stop_with_streams_open_logs_no_error(store_collector):
+    """SIGTERM while followers take events: each stream ends as a complete response at once,
+    and nothing is logged at error level (was: `Cannot call write() after write_eof()`)."""
+    followers = [Follower(store_collector) for _ in range(4)]
+    for follower in followers:
+        follower.start()
+    assert all(f.connected.wait(10) for f in followers)
+    # Events in flight as the stop comes: some followers are writing when it does.
+    posting = threading.Thread(target=post_until_refused, args=(store_collector,))
+    posting.start()
+    while not any(f.received for f in followers):
+        threading.Event().wait(0.01)
+    assert store_collector.stop() == 0
+    posting.join(30)
+    for follower in followers:
+        follower.join(10)
+        assert not follower.is_alive()
+        assert follower.error is None, follower.error
+    lines = [json.loads(line) for line in store_collector.log.read_text().splitlines()]
+    errors = [line for line in lines if line["level"] in ("error", "critical")]
+    assert errors == []

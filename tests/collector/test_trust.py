@@ -5,24 +5,32 @@ way."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import sqlite3
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import BATCH, Deriver
-from logistis.collector.events import Event
+from logistis.collector.deriver import Deriver
+from logistis.collector.events import Event, time_to_ms
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
 from logistis.collector.query import EventQuery, Page
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.protocol import Run
 from logistis.collector.writer import CommitSignal
 from tests.collector.test_recording import all_events
+from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load
 from tests.support.stores import insert_as_schema_6, table_rows
 
 NGINX = EventQuery(names=("nginx",), kinds=("Deployment",))
+# nginx's creationTimestamp in the captured history.
+CREATED = datetime(2026, 11, 25, 1, 47, 38, tzinfo=UTC)
 EVERYTHING = EventQuery()
 
 
@@ -52,7 +60,7 @@ def uid(number: int) -> str:
 
 async def derive_all(store: Store) -> None:
     deriver = Deriver(store, CommitSignal(), Metrics())
-    while await deriver.derive_once() == BATCH:
+    while not await deriver.derive_once():
         pass
 
 
@@ -121,6 +129,73 @@ async def test_the_race_in_the_captured_history_reads_as_never_landed(store_url:
     assert detail.applied is False
     assert seen[uid(209)].applied is True
     assert [e for e in seen.values() if e.continuity == "gap"] == []
+
+
+def lost_race_to(number: int) -> Event:
+    """A `kubectl set image` admitted against the same version as `number`'s, with another tag:
+    the rival that lost, its webhook answered after the winner's."""
+    request = copy.deepcopy(load(number)["body"]["request"])
+    request["uid"] = "00000000-0000-4000-8000-00000000000" + str(number)[-1]
+    request["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    return event_from_request(request, datetime.now(UTC), KindResolver())
+
+
+async def test_a_race_lost_after_the_winner_was_recorded_reads_as_never_landed(
+    store_url: StoreURL,
+):
+    loser = lost_race_to(71)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record([*events(numbers_until(71)), loser])
+        await derive_all(store)
+        assert (await by_uid(store, NGINX))[loser.uid].applied is None  # nothing told yet
+        await store.record(events([n for n in numbers_until(84) if n > 71]))
+        on_demand = await by_uid(store, NGINX)
+        await derive_all(store)
+        derived = await by_uid(store, NGINX)
+    for seen in (on_demand, derived):
+        assert seen[loser.uid].applied is False
+        assert seen[uid(71)].applied is True
+        assert seen[uid(75)].continuity == "continuous"
+
+
+@pytest.mark.parametrize(
+    ("history_start", "expected"),
+    [
+        (CREATED - timedelta(minutes=5), ("gap", [{"op": "add", "path": ""}])),
+        (CREATED + timedelta(seconds=1), ("first", [])),
+    ],
+)
+async def test_an_object_created_since_recording_began_without_its_create_is_a_gap(
+    store_url: StoreURL, history_start: datetime, expected: tuple[str, list[dict[str, str]]]
+):
+    # alice's CREATE of nginx (045) went unrecorded, as if its collector had been killed.
+    start = time_to_ms(history_start)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.import_runs([Run("a/1", start, start + 3_600_000, None)])
+        await store.record(events(numbers_until(84, left_out=(45,))))
+        on_demand = await by_uid(store, NGINX)
+        await derive_all(store)
+        derived = await by_uid(store, NGINX)
+    for seen in (on_demand, derived):
+        first = seen[uid(51)]
+        assert (first.continuity, first.unrecorded_changes) == expected
+        assert seen[uid(53)].continuity == "continuous"
+
+
+def test_a_create_lost_while_the_collector_ran_is_told_at_the_next_event(
+    store_collector: CollectorProcess,
+):
+    # The CREATE never reached the collector (its request timed out at the webhook, say): the
+    # next request finds an object created after the collector began recording.
+    time.sleep(1.0)  # creationTimestamp has whole seconds: one after the run's start
+    review = copy.deepcopy(load(51)["body"])
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for side in ("object", "oldObject"):
+        review["request"][side]["metadata"]["creationTimestamp"] = created
+    assert [r.status_code for r in post_reviews(store_collector, [review])] == [200]
+    with store_collector.client() as client:
+        (item,) = client.get("/api/v1/events").json()["items"]
+    assert (item["continuity"], item["unrecordedChanges"]) == ("gap", [{"op": "add", "path": ""}])
 
 
 async def test_retention_drops_the_judgements_with_their_events(store_url: StoreURL):

@@ -119,6 +119,8 @@ def test_a_change_outside_the_path_is_not_found(kube, kube_collector, path):
         ("kind=Deployment", {"kind": "Deployment"}),
         ("group=apps,name=nginx", {"group": "apps", "name": "nginx"}),
         ("operation=create", {"operation": "CREATE"}),
+        ("actor=person,tool=kubectl", {"actor": "person", "tool": "kubectl"}),
+        ("actor=controller,handEdit=false", {"actor": "controller", "handEdit": "false"}),
     ],
 )
 def test_field_selectors_select_what_the_filters_do(kube, kube_collector, selector, params):
@@ -139,6 +141,86 @@ def test_metadata_name_selects_one_change(kube, kube_collector):
     newest = reference(kube_collector, namespace="team-a")[0]["id"]
     body = listed(kube, f"{GV}/namespaces/team-a/changes", fieldSelector=f"metadata.name={newest}")
     assert [i["metadata"]["name"] for i in body["items"]] == [str(newest)]
+
+
+# What the apiserver reads in a request decides what it authorizes before it proxies it: the
+# verb (`watch` or `list`) and a `resourceNames` entry (the first `metadata.name` term, once
+# the terms are sorted). The collector reads each exactly so, or refuses the request.
+
+
+def refused(response: httpx.Response, words: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert (body["kind"], body["reason"]) == ("Status", "BadRequest")
+    assert words in body["message"]
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_two_names_in_a_field_selector_are_a_400(kube, kube_collector, order):
+    first, second = [e["id"] for e in reference(kube_collector, namespace="team-a")[:2]]
+    selector = ",".join(f"metadata.name={n}" for n in (first, second)[::order])
+    response = kube.get(f"{GV}/namespaces/team-a/changes", params={"fieldSelector": selector})
+    refused(response, "two values of metadata.name")
+    same = f"metadata.name={first},metadata.name=={first}"
+    body = listed(kube, f"{GV}/namespaces/team-a/changes", fieldSelector=same)
+    assert [i["metadata"]["name"] for i in body["items"]] == [str(first)]
+
+
+def test_every_term_beside_a_name_is_applied(kube, kube_collector):
+    newest = reference(kube_collector, namespace="team-a")[0]
+    path = f"{GV}/namespaces/team-a/changes"
+
+    def names(selector: str) -> list[str]:
+        body = listed(kube, path, fieldSelector=selector)
+        return [i["metadata"]["name"] for i in body["items"]]
+
+    user = newest["user"]["username"]
+    assert names(f"metadata.name={newest['id']},user={user}") == [str(newest["id"])]
+    assert names(f"metadata.name={newest['id']},user=nobody") == []
+    assert names(f"user=nobody,metadata.name={newest['id']}") == []
+    assert names(f"metadata.name={newest['id']},operation=CONNECT") == []
+    assert names(f"metadata.name={newest['id']},metadata.namespace=team-a") == [str(newest["id"])]
+
+
+@pytest.mark.parametrize(
+    ("path", "selector", "words"),
+    [
+        ("namespaces/team-a/changes", "metadata.namespace=kube-system", "in namespace team-a"),
+        ("clusterchanges", "metadata.namespace=team-a", "cluster-scoped"),
+        ("changes", "metadata.namespace=", "namespaced"),
+        ("changes", "user=alice,user=bob", "two values of user"),
+        ("changes", "user=alice,metadata.name=5,spec.replicas=3", '"spec.replicas"'),
+        ("changes", "user =alice", 'field label not supported: "user "'),
+        ("changes", "metadata.name= 5", "must be an event id"),
+        ("changes", "user=a\\x", "invalid escape"),
+        ("changes", "user=a=b", "escape ="),
+        ("changes", "user=alice,operation", "expected FIELD=VALUE"),
+    ],
+)
+def test_a_term_that_cannot_be_applied_is_a_400(kube, path, selector, words):
+    refused(kube.get(f"{GV}/{path}", params={"fieldSelector": selector}), words)
+
+
+def test_terms_are_split_and_unescaped_as_the_apiserver_does(kube, kube_collector):
+    selector = ",,metadata.namespace=team-a,user=alice,"
+    body = listed(kube, f"{GV}/changes", fieldSelector=selector, limit=ALL)
+    expected = reference(kube_collector, user="alice", namespace="team-a")
+    assert expected, "the fixtures hold alice's changes in team-a"
+    assert [i["event"]["id"] for i in body["items"]] == [e["id"] for e in expected]
+    # An escaped comma is part of the value, not a second term.
+    assert listed(kube, f"{GV}/changes", fieldSelector="user=alice\\,kind")["items"] == []
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "t", "on", "2", "", "TRUE", "no"])
+def test_watch_is_any_value_but_0_or_false(kube, value):
+    response = kube.get(f"{GV}/changes", params={"watch": value, "timeoutSeconds": "1"})
+    assert response.status_code == 200
+    assert "ChangeList" not in response.text
+
+
+@pytest.mark.parametrize("value", ["0", "false", "FALSE", "False"])
+def test_watch_0_or_false_is_a_list(kube, value):
+    assert listed(kube, f"{GV}/changes", watch=value, limit=1)["kind"] == "ChangeList"
 
 
 @pytest.mark.parametrize(

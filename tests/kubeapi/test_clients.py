@@ -101,6 +101,15 @@ async def test_filters_select_what_the_collector_selects(kube_collector, configs
         assert await all_pages(kube, wanted) == expected
 
 
+async def test_a_comma_or_an_equals_sign_in_a_filter_is_part_of_its_value(kube_collector, configs):
+    wanted = EventFilter(namespace="team-a", user="alice,kind=Pod\\")
+    async with (
+        connect(None, kubeconfig=configs["auditor"], via=Via.KUBE_API) as kube,
+        CollectorClient(kube_collector.api_url) as direct,
+    ):
+        assert await all_pages(kube, wanted) == await all_pages(direct, wanted) == []
+
+
 @pytest.mark.parametrize(
     ("user", "wanted", "words"),
     [

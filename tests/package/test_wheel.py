@@ -2,9 +2,11 @@
 
 Built from the tracked files only, installed into a fresh virtualenv in a temporary folder
 (no system site-packages: a dependency missing from pyproject fails here), and run from
-there: the three commands answer `--version` and `--help`, the only import package is
+there: the commands answer `--version` and `--help`, the only import package is
 `logistis`, and its package data loads: the installed collector records a captured request
 (the codec dictionary, the OpenAPI document) and the installed TUI shows it (the stylesheet).
+Installed without the `collector` extra, the clients work and none of the server's
+dependencies is there.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ from tests.package.tracked import ROOT, tracked_files
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import load
 
-COMMANDS = ("logistis-collector", "logistis-tui", "kubectl-blame")
+COMMANDS = ("logistis-collector", "logistis-tui", "kubectl-blame", "kubectl-logistis")
+# What only the collector needs; a client install must not bring them.
+SERVER_ONLY = {
+    "aiohttp",
+    "aiosqlite",
+    "asyncpg",
+    "common-expression-language",
+    "uvloop",
+    "zstandard",
+}
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 ALICE_CREATES_NGINX = 45  # testdata/admission/045-create-deployment.json
 
@@ -62,7 +73,7 @@ def _check(command: list[str], cwd: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     top = tmp_path_factory.mktemp("wheel")
     assert not top.is_relative_to(ROOT)
     source = top / "source"
@@ -71,17 +82,32 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip"]
     _check([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(top), str(source)], top)
-    (wheel,) = top.glob("logistis-*.whl")
+    (built,) = top.glob("logistis-*.whl")
+    return built
+
+
+def _install(wheel: Path, top: Path, extras: str = "") -> Installed:
     venv = top / "venv"
     _check([sys.executable, "-m", "venv", "--without-pip", str(venv)], top)
     # The dependencies come from the package index (pip's cache makes that quick), so one
     # that pyproject does not name is missing here. Compiling them to bytecode would take
     # two thirds of the install's time, for modules the test mostly never imports.
     python = str(venv / "bin" / "python")
-    _check([*pip, "--python", python, "install", "--quiet", "--no-compile", str(wheel)], top)
+    pip = [sys.executable, "-m", "pip", "--python", python]
+    _check([*pip, "install", "--quiet", "--no-compile", f"{wheel}{extras}"], top)
     outside = top / "outside"
     outside.mkdir()
     return Installed(wheel, venv / "bin", outside)
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    return _install(wheel, tmp_path_factory.mktemp("installed"), "[collector]")
+
+
+@pytest.fixture(scope="module")
+def client_only(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    return _install(wheel, tmp_path_factory.mktemp("client-only"))
 
 
 def test_the_wheel_holds_only_the_logistis_package(installed: Installed) -> None:
@@ -142,3 +168,25 @@ def test_the_installed_collector_records_a_captured_request_and_the_tui_shows_it
         rows = installed.run(str(installed.bin / "python"), str(script), collector.api_url)
     assert rows.returncode == 0, rows.stderr
     assert rows.stdout.splitlines() == ["team-a/nginx"]
+
+
+def test_the_clients_install_without_the_servers_dependencies(
+    client_only: Installed, tmp_path: Path
+) -> None:
+    listed = client_only.run(
+        str(client_only.bin / "python"),
+        "-c",
+        "import importlib.metadata as m; print(*(d.metadata['Name'] for d in m.distributions()))",
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = {name.lower() for name in listed.stdout.split()}
+    assert "httpx" in names
+    assert names & SERVER_ONLY == set()
+    collector = CollectorProcess(tmp_path / "data")
+    with collector:
+        post_reviews(collector, [load(ALICE_CREATES_NGINX)["body"]])
+        blamed = client_only.run(
+            "kubectl-logistis", "blame", "deploy/nginx", "-n", "team-a", "--url", collector.api_url
+        )
+    assert blamed.returncode == 0, blamed.stderr
+    assert blamed.stdout.splitlines()[1].split()[:3] == ["deployment.apps/nginx", "CREATE", "alice"]

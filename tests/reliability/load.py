@@ -165,6 +165,14 @@ def metric(collector: CollectorProcess, name: str) -> float:
     )
 
 
+def rss_mib(collector: CollectorProcess) -> float:
+    assert collector.process is not None
+    for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
 @contextlib.contextmanager
 def patient_collector(data_dir: Path) -> Iterator[CollectorProcess]:
     """A collector that gives commits all the time they need, and must exit cleanly after."""

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.collector import CollectorProcess, post_reviews
+from logistis.collector.store import StoreURL
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies
+from tests.support.stores import store_env, write_locked
+from tests.support.stores import stored_uids as stored_in
 
 from .load import Load, database, fresh_review, integrity, metric, recorded_fixtures, stored_uids
 
@@ -51,7 +54,8 @@ async def test_a_locked_store_delays_nobody_past_the_commit_timeout(tmp_path: Pa
         assert max(load.latencies) < 1.0 + 0.5
         assert await readyz_status(collector) == 503
         holder.execute("ROLLBACK")
-        assert metric(collector, "logistis_events_dropped_total") > 0
+        answered_uncommitted = ("logistis_events_dropped_total", "logistis_events_late_total")
+        assert wait_for(lambda: sum(metric(collector, m) for m in answered_uncommitted) > 0, 10)
         assert await ready_within(collector, 10.0)
         after = [fresh_review(r) for r in recorded_fixtures()[:20]]
         post_reviews(collector, after)
@@ -98,3 +102,24 @@ async def test_a_readiness_probe_timing_out_on_a_lock_leaves_recording_intact(
     finally:
         holder.close()
         assert await asyncio.to_thread(collector.stop) == 0
+
+
+def test_events_answered_at_the_commit_timeout_and_committed_after_are_late_not_dropped(
+    tmp_path: Path, store_url: StoreURL
+) -> None:
+    collector = CollectorProcess(
+        tmp_path / "data", "--commit-timeout", "0.5", env=store_env(store_url)
+    ).start()
+    reviews = [fresh_review(r) for r in recorded_fixtures()[:4]]
+    try:
+        # Held for the four answers (0.5 s each), less than SQLite's busy timeout (5 s): each
+        # commit waits, and lands once the lock goes.
+        with write_locked(store_url):
+            answers = post_reviews(collector, reviews)
+        assert all(a.json()["response"]["allowed"] is True for a in answers)
+        assert wait_for(lambda: metric(collector, "logistis_events_late_total") == 4, 10)
+        assert metric(collector, "logistis_events_dropped_total") == 0
+        assert metric(collector, 'logistis_admission_requests_total{outcome="timeout"}') == 4
+    finally:
+        assert collector.stop() == 0
+    assert {r["request"]["uid"] for r in reviews} <= stored_in(store_url)

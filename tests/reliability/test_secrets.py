@@ -1,6 +1,7 @@
-"""No Secret value from the fixtures is ever in the database (the SQLite file and its WAL, or
-every file of the PostgreSQL server's data directory), the collector's log or any API answer:
-every place is scanned for every value, as sent and decoded."""
+"""No Secret value from the fixtures, or from Secrets held in odd shapes by a last-applied
+annotation, is ever in the database (the SQLite file and its WAL, or every file of the
+PostgreSQL server's data directory, and every stored body decompressed), the collector's log
+or any API answer: every place is scanned for every value, as sent and decoded."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.support.postgres import PostgresServer, psql
-from tests.support.stores import BACKENDS, store_env, write_locked
+from tests.support.secret_shapes import odd_reviews, odd_values
+from tests.support.stores import BACKENDS, store_env, stored_bodies, write_locked
 
 SECRET_FIXTURES = (145, 146, 147, 222, 223)
 # Long enough not to occur by chance in compressed bytes or in unrelated text.
@@ -54,12 +56,12 @@ def secret_values() -> set[str]:
                 values |= {value, base64.b64decode(value).decode()}
             for value in (manifest.get("stringData") or {}).values():
                 values |= {value, base64.b64encode(value.encode()).decode()}
-    return values
+    return values | odd_values()
 
 
 def dropped_secret() -> dict[str, Any]:
-    """A Secret whose event is dropped (the store is locked past the commit timeout), so that
-    the drop is logged."""
+    """A Secret answered before its event is committed (the store is locked past the commit
+    timeout), so that its request is logged."""
     review = copy.deepcopy(load(145)["body"])
     review["request"]["uid"] = "dropped-secret-uid"
     review["request"]["name"] = review["request"]["object"]["metadata"]["name"] = "dropped-secret"
@@ -86,7 +88,7 @@ def collector(
     args = ("--config", str(config), "--log-level", "debug", "--record-dry-run")
     args = ("--commit-timeout", "0.5", *args)
     with CollectorProcess(data, *args, env=store_env(store)) as process:
-        answers = post_reviews(process, bodies())
+        answers = post_reviews(process, bodies() + odd_reviews())
         with write_locked(store):
             answers += post_reviews(process, [dropped_secret()])
         assert {a.status_code for a in answers} == {200}
@@ -125,6 +127,16 @@ def test_no_secret_value_in_the_database_files(
 ) -> None:
     for path in database_files(store, collector, request):
         assert_clean(str(path), path.read_bytes())
+
+
+def test_no_secret_value_in_the_stored_bodies(store: StoreURL, collector: CollectorProcess) -> None:
+    """The files hold the bodies compressed, where no scan finds a value: each body is read
+    back from the store and decompressed."""
+    stored = stored_bodies(store)
+    assert len(stored) > 200
+    assert any(b"odd-list" in body for body in stored), "the odd shapes were stored"
+    for body in stored:
+        assert_clean("a stored body", body)
 
 
 def test_no_secret_value_in_the_log(collector: CollectorProcess) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.collector import CollectorProcess
 
-from .load import PATIENT, Load, metric, percentile
+from .load import PATIENT, Load, metric, percentile, rss_mib
 from .scale import knob, report
 
 REQUEST = b"GET /api/v1/stream HTTP/1.1\r\nHost: logistis\r\n\r\n"
@@ -28,6 +28,7 @@ class Follower:
 
     def __init__(self) -> None:
         self.received = 0
+        self.bytes = 0
         self.task: asyncio.Task[None] | None = None
 
     async def follow(self, port: int) -> None:
@@ -36,16 +37,9 @@ class Follower:
         try:
             while chunk := await reader.read(65536):
                 self.received += chunk.count(b"\nid: ") + chunk.startswith(b"id: ")
+                self.bytes += len(chunk)
         finally:
             writer.close()
-
-
-def rss_mib(collector: CollectorProcess) -> float:
-    assert collector.process is not None
-    for line in Path(f"/proc/{collector.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture
@@ -206,4 +200,47 @@ async def test_followers_that_cannot_keep_up_are_disconnected(tmp_path: Path) ->
         assert rss_mib(process) - rss_before < 40
         assert load.denied == 0
     finally:
+        assert await asyncio.to_thread(process.stop) == 0
+
+
+def silent_socket(port: int) -> socket.socket:
+    """A stream client with the buffers any client gets, that never reads."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(REQUEST)
+    return sock
+
+
+async def test_clients_that_never_read_are_cut_before_megabytes_of_ordinary_history(
+    tmp_path: Path,
+) -> None:
+    """On loopback the kernel grows a socket's send buffer to 4 MiB and takes every write for
+    a client that never reads, so the write timeout never fired: what one stream may hold is
+    bounded, and such a client is disconnected within the timeout of filling it."""
+    disconnected = 'logistis_stream_disconnects_total{reason="slow client"}'
+    process = CollectorProcess(tmp_path / "data", *PATIENT, "--stream-write-timeout", "1").start()
+    silent = [silent_socket(process.api_port) for _ in range(5)]
+    live = Follower()
+    live.task = asyncio.create_task(live.follow(process.api_port))
+    load = Load(process, workers=4)
+    try:
+        await connected(process, len(silent) + 1)
+        running = asyncio.create_task(load.run())
+        for _ in range(600):
+            if metric(process, disconnected) == len(silent) or live.bytes > 16 << 20:
+                break
+            await asyncio.sleep(0.1)
+        flowed = live.bytes
+        load.stop()
+        await running
+        assert metric(process, disconnected) == len(silent)
+        # Each held at most what the capped buffers take plus a second of history.
+        assert flowed < 3 << 20, f"{flowed} bytes of history before the last silent client was cut"
+        for sock in silent:
+            assert await asyncio.to_thread(closed_by_peer, sock, 5.0)
+        await asyncio.sleep(0.5)
+        assert live.received == len(load.acknowledged)
+    finally:
+        live.task.cancel()
+        for sock in silent:
+            sock.close()
         assert await asyncio.to_thread(process.stop) == 0

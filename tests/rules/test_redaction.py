@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from logistis.collector.redaction import LAST_APPLIED, Redactor
+from tests.support.secret_shapes import SHAPES, odd_reviews, odd_values
 
 from .conftest import Request
 
@@ -164,6 +165,34 @@ def test_secret_manifest_in_another_objects_last_applied(requests: dict[int, Req
     redacted = Redactor(KEY).redact(request)
     assert "hunter2-PLAINTEXT" not in json.dumps(redacted)
     assert redacted["object"]["spec"] is request["object"]["spec"]
+
+
+@pytest.mark.parametrize("review", odd_reviews(), ids=list(SHAPES))
+def test_a_secret_in_any_other_shape_is_digested_whole(review: dict[str, Any]) -> None:
+    """Only a Secret manifest is redacted in place; whatever else holds a Secret is not
+    understood, so it is hidden whole."""
+    redacted = Redactor(KEY).redact(review["request"])
+    kept = json.dumps(redacted)
+    assert not [value for value in odd_values() if value in kept]
+    # Whole, or (a manifest of kind Secret however spelled) value by value.
+    assert "redacted:sha256:" in redacted["object"]["metadata"]["annotations"][LAST_APPLIED]
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        # Go's JSON encoder writes <, > and & as escapes.
+        '{"apiVersion":"v1","data":{"run":"a \\u0026\\u0026 b"},"kind":"ConfigMap"}\n',
+        '{"apiVersion":"external-secrets.io/v1","kind":"ExternalSecret","spec":{}}\n',
+    ],
+)
+def test_an_annotation_that_holds_no_secret_is_kept_as_it_is(
+    requests: dict[int, Request], annotation: str
+) -> None:
+    request = copy.deepcopy(requests[171])
+    request["object"]["metadata"].setdefault("annotations", {})[LAST_APPLIED] = annotation
+    redacted = Redactor(KEY).redact(request)
+    assert redacted["object"]["metadata"]["annotations"][LAST_APPLIED] is annotation
 
 
 def test_empty_key_is_refused() -> None:

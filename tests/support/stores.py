@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from logistis.collector.store import StoreURL, unpack_uid
+import orjson
+
+from logistis.collector.store import StoreURL, codec, unpack_uid
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.postgres_sql import WRITE_LOCK
 from logistis.collector.store.rows import USER_JSON
@@ -49,6 +51,14 @@ def table_rows(url: StoreURL, statement: str) -> list[tuple[str, ...]]:
         with contextlib.closing(sqlite3.connect(url.path)) as database:
             return [tuple(str(v) for v in row) for row in database.execute(statement)]
     return [tuple(line.split("|")) for line in psql(url.url, statement)]
+
+
+def stored_bodies(url: StoreURL) -> list[bytes]:
+    """Every event's objects as the store keeps them, decompressed (as JSON): what a scan of
+    the database's files cannot see into."""
+    hexed = "hex(body)" if url.backend == SQLITE else "encode(body, 'hex')"
+    rows = table_rows(url, f"SELECT {hexed} FROM events")
+    return [orjson.dumps(codec.decode(bytes.fromhex(blob))) for (blob,) in rows]
 
 
 def stored_uids(url: StoreURL) -> set[str]:

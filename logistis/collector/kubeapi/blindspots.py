@@ -15,7 +15,7 @@ from functools import partial
 
 from logistis.collector.coverage import BlindSpot
 from logistis.collector.events import time_from_ms, time_to_ms
-from logistis.collector.kubeapi.listing import TRUE
+from logistis.collector.kubeapi.listing import kube_boolean
 from logistis.collector.kubeapi.objects import KubeObject, timestamp
 from logistis.collector.kubeapi.resources import BLIND_SPOTS, GROUP_VERSION
 from logistis.collector.kubeapi.status import StatusError
@@ -54,7 +54,7 @@ def parse_window(params: list[tuple[str, str]]) -> Window:
         window = event_query({k: v for k, v in grouped.items() if k in ("since", "until")})
     except QueryError as error:
         raise StatusError(400, f"invalid parameter {error.parameter!r}: {error}") from None
-    if any(value.lower() in TRUE for value in grouped.get("watch", ())):
+    if any(kube_boolean(value) for value in grouped.get("watch", ())):
         raise StatusError(405, "blindspots cannot be watched: list them again")
     since, until = (time_to_ms(t) if t else None for t in (window.since, window.until))
     return Window(since, until)

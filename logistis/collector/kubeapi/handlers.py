@@ -37,6 +37,7 @@ from logistis.collector.kubeapi.resources import (
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.query import EventQuery, Page, decode_cursor, whole_number
+from logistis.collector.store import StoreError
 from logistis.collector.stream import READS, STREAMS, Encode, Ping, close_streams, follow
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def _front_proxy(handler: Handler) -> Handler:
             return await handler(request)
         except StatusError as error:
             return status_response(error)
+        except StoreError as error:
+            # The database is away (PostgreSQL restarting, a failover): say so at once.
+            return status_response(StatusError(503, f"store unavailable: {error}"))
 
     return authenticated
 
@@ -161,18 +165,14 @@ async def _list(
         resource_version = await store.last_id()
         start = resource_version + 1
     list_meta: dict[str, str | int] = {"resourceVersion": str(resource_version)}
-    if listing.event_id is not None:
-        event = await store.get_event(listing.event_id) if listing.event_id < start else None
-        events = [event] if event and _in_scope(resource, event, _namespace(listing.query)) else []
-    else:
-        events, cursor = await store.list_events(listing.query, Page(listing.limit, start))
-        if cursor:
-            list_meta["continue"] = encode_continue(resource_version, decode_cursor(cursor))
-            if listing.continue_from is None:
-                # How many more there are, on the first page only (as the apiserver may):
-                # what a client shows as a count without paging through everything.
-                total = (await store.facets(listing.query))["total"]
-                list_meta["remainingItemCount"] = max(0, total - len(events))
+    events, cursor = await store.list_events(listing.query, Page(listing.limit, start))
+    if cursor:
+        list_meta["continue"] = encode_continue(resource_version, decode_cursor(cursor))
+        if listing.continue_from is None:
+            # How many more there are, on the first page only (as the apiserver may):
+            # what a client shows as a count without paging through everything.
+            total = (await store.facets(listing.query))["total"]
+            list_meta["remainingItemCount"] = max(0, total - len(events))
     version = accepted_table_version(request.headers.get("Accept", ""))
     if version:
         include = include_object(listing.include_object)
@@ -202,10 +202,6 @@ async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResp
     return _json(blind_spot(spots[0], moment))
 
 
-def _namespace(query: EventQuery) -> str | None:
-    return query.namespaces[0] if len(query.namespaces) == 1 and query.namespaces[0] else None
-
-
 async def _watch(
     request: web.Request, resource: Resource, listing: ListRequest
 ) -> web.StreamResponse:
@@ -222,17 +218,12 @@ async def _watch(
     include = include_object(listing.include_object) if version else ""
     encode = _encoder(resource, version or "", include)
     ping = _bookmark(resource) if listing.bookmarks else _quiet
-    query = listing.query
-    if listing.event_id is not None:
-        # Event N is written once, at or before the version a client lists first: nothing
-        # after that can match, so the watch only keeps the connection (and bookmarks).
-        query = EventQuery(names=("\0",))
     response = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
     response.enable_chunked_encoding()
     await response.prepare(request)
     try:
         async with asyncio.timeout(listing.timeout_seconds):
-            await follow(request, response, query, after, encode, ping)
+            await follow(request, response, listing.query, after, encode, ping)
     except TimeoutError:
         pass
     return response

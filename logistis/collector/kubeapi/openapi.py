@@ -76,6 +76,18 @@ def _schemas(ref: Ref) -> dict[str, Schema]:
                 "items": _object({"op": _STRING, "path": _STRING}),
             },
             "applied": {"type": "boolean", "x-nullable": True},
+            # Who acted and what manages the object (docs/api.md).
+            "actor": _object({"kind": _STRING, "tool": {**_STRING, "x-nullable": True}}),
+            "managedBy": _object(
+                {"tool": _STRING, "name": _STRING, "namespace": {**_STRING, "x-nullable": True}},
+                **{"x-nullable": True},
+            ),
+            "handEdit": {"type": "boolean"},
+            "revertedBy": {"type": "integer", "format": "int64", "x-nullable": True},
+            "reverts": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+            "revision": _object(
+                {"tool": _STRING, "name": _STRING, "revision": _STRING}, **{"x-nullable": True}
+            ),
         },
         "The event summary of /api/v1/events: who, what, when, and the paths that changed.",
     )
@@ -177,7 +189,8 @@ _LIST = (
         "fieldSelector",
         "query",
         "string",
-        "user, kind, group, name, operation (=, ==), metadata.name, metadata.namespace",
+        "user, kind, group, name, operation, actor, tool, handEdit, managedBy (=, ==),"
+        " metadata.name, metadata.namespace",
     ),
     (
         "labelSelector",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.store.protocol import NotStored, Store, StoredRow, StoreError, Underived
 from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
 from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
@@ -30,17 +31,22 @@ __all__ = [
 
 
 @asynccontextmanager
-async def open_store(url: StoreURL, *, max_events_per_resource: int = 100) -> AsyncIterator[Store]:
-    """Open (creating or migrating its schema) the store `url` names, and close it after."""
+async def open_store(
+    url: StoreURL, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
+) -> AsyncIterator[Store]:
+    """Open (creating or migrating its schema) the store `url` names, and close it after;
+    `gitops` tells how events' actors and managing tools are told."""
     if url.backend == POSTGRESQL:
         from logistis.collector.store.postgres import PostgresStore
 
-        async with PostgresStore.open(url, max_events_per_resource=max_events_per_resource) as pg:
+        async with PostgresStore.open(
+            url, max_events_per_resource=max_events_per_resource, gitops=gitops
+        ) as pg:
             yield pg
     else:
         from logistis.collector.store.sqlite import SQLiteStore
 
         async with SQLiteStore.open(
-            url.path, max_events_per_resource=max_events_per_resource
+            url.path, max_events_per_resource=max_events_per_resource, gitops=gitops
         ) as lite:
             yield lite

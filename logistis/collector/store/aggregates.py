@@ -11,9 +11,11 @@ from logistis.collector.events import UserInfo, format_time, time_from_ms
 Rows = Iterable[Sequence[Any]]
 
 
-def namespaces_json(counts: Rows, kind_rows: Rows) -> list[dict[str, Any]]:
+def namespaces_json(counts: Rows, kind_rows: Rows, hand_edit_rows: Rows) -> list[dict[str, Any]]:
     """counts: (namespace, count, last time_ms, last user); kind_rows: (namespace, group, kind,
-    resource, count), each namespace's kinds most recorded first."""
+    resource, count), each namespace's kinds most recorded first; hand_edit_rows: (namespace,
+    hand edits kept)."""
+    hand_edits = {namespace: count for namespace, count in hand_edit_rows}
     kinds: dict[str, list[dict[str, Any]]] = {}
     for namespace, grp, kind, resource, count in kind_rows:
         kinds.setdefault(namespace, []).append(
@@ -25,6 +27,7 @@ def namespaces_json(counts: Rows, kind_rows: Rows) -> list[dict[str, Any]]:
             "count": count,
             "lastTime": format_time(time_from_ms(last_time)) if last_time else None,
             "lastUser": last_user or "",
+            "handEdits": hand_edits.get(namespace, 0),
             "kinds": kinds.get(namespace, []),
         }
         for namespace, count, last_time, last_user in counts

@@ -14,6 +14,7 @@ ever written stays readable.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.resources
 import threading
 from functools import cache
@@ -68,6 +69,17 @@ def encode(new: Any, old: Any, options: Any) -> bytes:
     new_bytes = orjson.dumps(new)
     packed = _compressor().compress(new_bytes + orjson.dumps([old, options]))
     return bytes([FORMAT_V3, DICTIONARY_ID]) + len(new_bytes).to_bytes(4, "big") + packed
+
+
+def plain_size(blob: bytes) -> int:
+    """The bytes of JSON a body holds, from its frame's header: what decoding it costs in
+    memory, whatever it compresses to. A body of an older format counts as its own length."""
+    if blob[:1] == bytes([FORMAT_V3]):
+        with contextlib.suppress(zstandard.ZstdError):
+            size = zstandard.frame_content_size(blob[6:])
+            if size >= 0:
+                return size
+    return len(blob)
 
 
 def decode(blob: bytes) -> tuple[Any, Any, Any]:

@@ -27,10 +27,12 @@ import asyncpg
 
 from logistis.backoff import Backoff
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
+from logistis.collector.provenance import Derived
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries, judgement_rows
+from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
 from logistis.collector.threads import worker
@@ -103,8 +105,10 @@ class PostgresStore(SQLQueries):
         readers: asyncpg.Pool,
         deriver: asyncpg.Pool,
         encoder: ThreadPoolExecutor,
+        gitops: GitOpsSettings,
     ) -> None:
         self.url = url
+        self.gitops = gitops
         self.name = str(url)
         self._writer = writer
         self._readers = readers
@@ -115,7 +119,11 @@ class PostgresStore(SQLQueries):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: StoreURL, *, max_events_per_resource: int = 100
+        cls,
+        url: StoreURL,
+        *,
+        max_events_per_resource: int = 100,
+        gitops: GitOpsSettings | None = None,
     ) -> AsyncIterator[PostgresStore]:
         pools: list[asyncpg.Pool] = []
         encoder = worker("postgres-encode")
@@ -126,7 +134,7 @@ class PostgresStore(SQLQueries):
                 (1, sql.SERVER_SETTINGS),
             ):
                 pools.append(await _mapped(url, _pool(url, size, settings)))
-            store = cls(url, pools[0], pools[1], pools[2], encoder)
+            store = cls(url, pools[0], pools[1], pools[2], encoder, gitops or GitOpsSettings())
             await store._write(lambda c: _migrate(c, url, max_events_per_resource))
             yield store
         finally:
@@ -193,15 +201,34 @@ class PostgresStore(SQLQueries):
         await self._write(copy)
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
+        # Each its own statement and transaction, the write lock held for the server's work
+        # alone; the provenance first, so the mark never passes an event without it.
+        if provenance is not None:
+            await self._save_provenance(provenance)
         kept, usual = judgement_rows(judgements)
         # One array per column of the kept rows (six columns, none when nothing is kept).
         columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
         arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
+        await self._derived(sql.SAVE_DERIVED, arguments)
+
+    async def _save_provenance(self, derived: Derived) -> None:
+        rows, decided = provenance_rows(derived)
+        # One array per column (none when the pass has no rows or decided nothing).
+        columns = [list(column) for column in zip(*rows, strict=True)] or [[]] * 9
+        decisions = [list(column) for column in zip(*decided, strict=True)] or [[]] * 3
+        await self._derived(sql.SAVE_PROVENANCE, (*columns, *decisions))
+
+    async def _derived(self, statement: str, arguments: Sequence[Any]) -> None:
+        """Save what a pass derived, on the deriver's own connection."""
         await _mapped(
             self.url,
-            _with_connection(self._deriver, lambda c: c.execute(sql.SAVE_DERIVED, *arguments)),
+            _with_connection(self._deriver, lambda c: c.execute(statement, *arguments)),
         )
 
     async def probe_write(self) -> None:

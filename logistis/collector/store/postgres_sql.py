@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
+from logistis.collector.provenance import RECENT
 from logistis.collector.query import Dialect
 
 # Advisory lock keys: the order of writes, schema migrations, the retention pass.
@@ -132,6 +133,13 @@ RECORD_FUNCTION = f"""
     END $$;
 """
 
+
+# How a pass of the deriver saves what it derived: it can be derived again, so it is not flushed
+# before the function returns; behind the write lock, no event is removed meanwhile.
+_SAVING_DERIVED = f"""
+        PERFORM set_config('synchronous_commit', 'off', true);
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+"""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the initial schema. Fixed-width columns first: no alignment padding between them.
@@ -347,10 +355,7 @@ MIGRATIONS: tuple[str, ...] = (
         continuities text[], unrecorded_ops text[], applied_flags boolean[],
         settled_flags boolean[], checked_untils bigint[], usual bigint[]
     ) RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        -- Derived fields can be derived again: not flushed before it returns.
-        PERFORM set_config('synchronous_commit', 'off', true);
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+    BEGIN{_SAVING_DERIVED}
         -- Another collector on the database may have derived past this pass meanwhile: its
         -- judgements saw at least as much, and are kept.
         IF (SELECT value FROM config WHERE key = 'derived_up_to' FOR UPDATE) >= mark THEN
@@ -386,6 +391,54 @@ MIGRATIONS: tuple[str, ...] = (
     # index's order (RECORD_FUNCTION).
     RECORD_FUNCTION,
 )
+
+# 9: who acted and what manages the object (collector/provenance.py): a row per event the deriver
+# reaches from this schema on; an event without one (recorded before) is derived when read.
+# The hand edits are few: a partial index lists them for the namespaces' counts and for the
+# managing tool's next write. A pass's rows are saved in one statement, behind the write lock
+# (no event is removed meanwhile). A step of its own, kept apart from those before, so that it
+# can take another number.
+PROVENANCE_MIGRATION = f"""
+    CREATE TABLE provenance (
+        id bigint PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+        decided_by bigint,
+        hand_edit boolean NOT NULL,
+        reverted boolean NOT NULL DEFAULT false,
+        actor text NOT NULL,
+        tool text,
+        managed_tool text,
+        managed_name text,
+        managed_namespace text,
+        reverts text NOT NULL DEFAULT '[]',
+        revision text
+    );
+    CREATE INDEX provenance_hand_edits ON provenance (id) WHERE hand_edit;
+    CREATE FUNCTION logistis_save_provenance(
+        ids bigint[], actors text[], tools text[], managed_tools text[], managed_names text[],
+        managed_namespaces text[], hand_edits boolean[], reverts text[], revisions text[],
+        writers bigint[], put_back boolean[], decided bigint[]
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN{_SAVING_DERIVED}
+        -- Derived again (after a crash before the mark moved), an event keeps the decision a
+        -- later write made about it.
+        INSERT INTO provenance (id, actor, tool, managed_tool, managed_name, managed_namespace,
+                                hand_edit, reverts, revision)
+            SELECT r.* FROM unnest(ids, actors, tools, managed_tools, managed_names,
+                                   managed_namespaces, hand_edits, reverts, revisions)
+                AS r(id, actor, tool, managed_tool, managed_name, managed_namespace, hand_edit,
+                     reverts, revision)
+            WHERE EXISTS (SELECT FROM events WHERE events.id = r.id)
+            ON CONFLICT (id) DO UPDATE SET actor = excluded.actor, tool = excluded.tool,
+                managed_tool = excluded.managed_tool, managed_name = excluded.managed_name,
+                managed_namespace = excluded.managed_namespace,
+                hand_edit = excluded.hand_edit, reverts = excluded.reverts,
+                revision = excluded.revision;
+        UPDATE provenance AS p SET decided_by = d.writer, reverted = d.back
+            FROM unnest(writers, put_back, decided) AS d(writer, back, id)
+            WHERE p.id = d.id;
+    END $$;
+"""
+MIGRATIONS += (PROVENANCE_MIGRATION,)
 
 RECORD = "SELECT logistis_record(" + ", ".join(f"${n}" for n in range(1, 19)) + ")"
 # After rows copied with their own ids, the sequence continues after the largest.
@@ -491,7 +544,9 @@ SELECT_USED_BYTES = "SELECT value FROM config WHERE key = 'event_bytes'"
 # What the events take on disk, indexes and TOAST included (the benchmarks' figure).
 SELECT_RELATION_BYTES = """
     SELECT sum(pg_total_relation_size(c))::bigint
-    FROM unnest('{events,identities,stats,resources,judgements,search_values}'::regclass[]) AS c
+    FROM unnest(
+        '{events,identities,stats,resources,judgements,search_values,provenance}'::regclass[]
+    ) AS c
 """
 
 
@@ -556,11 +611,47 @@ _AFTER = _NEIGHBOURS.format(
 )
 _OF_IDS = f"FROM events AS e WHERE e.id IN {_IDS}"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
-# Only after it, for an event whose continuity is already kept.
-SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = (
     f"SELECT id, operation, subresource, dry_run, body, changes FROM events WHERE id IN {_IDS}"
 )
+
+# -- who acted, what manages the object (collector/provenance.py) ------------------------------
+
+SELECT_AUTHORS = f"""
+    SELECT id, username, (SELECT json FROM identities WHERE identities.id = events.identity),
+           field_manager, grp, resource, namespace, name
+    FROM events WHERE id IN {_IDS}
+"""
+SELECT_PROVENANCE = f"""
+    SELECT id, actor, tool, managed_tool, managed_name, managed_namespace, hand_edit, decided_by,
+           reverted, reverts, revision
+    FROM provenance WHERE id IN {_IDS}
+"""
+# An object and an id are one JSON array, [namespace, name, resource, group, id]: an index scan
+# of events_by_identity each.
+_WANTED_OBJECT = """e.namespace = w.v ->> 0 AND e.name = w.v ->> 1
+    AND e.resource = w.v ->> 2 AND e.grp = w.v ->> 3 AND e.id < (w.v ->> 4)::bigint"""
+_WANTED = "jsonb_array_elements(?::jsonb) WITH ORDINALITY AS w(v, n)"
+SELECT_LATEST = f"""
+    SELECT w.n - 1, (SELECT coalesce(json_agg(id), '[]')::text FROM (
+        SELECT e.id FROM events AS e WHERE {_WANTED_OBJECT} AND NOT e.dry_run
+        ORDER BY e.id DESC LIMIT {RECENT}) AS near)
+    FROM {_WANTED}
+"""
+# Hand edits not decided before the id (decided at it or later: derived again after a crash).
+SELECT_HAND_EDITS = f"""
+    SELECT e.id, e.grp, e.resource, e.namespace, e.name
+    FROM {_WANTED} JOIN events AS e ON {_WANTED_OBJECT}
+    JOIN provenance AS p ON p.id = e.id
+    WHERE p.hand_edit AND (p.decided_by IS NULL OR p.decided_by >= (w.v ->> 4)::bigint)
+"""
+SAVE_PROVENANCE = (
+    "SELECT logistis_save_provenance(" + ", ".join(f"${n}" for n in range(1, 13)) + ")"
+)
+SELECT_NAMESPACE_HAND_EDITS = """
+    SELECT e.namespace, count(*) FROM provenance AS p JOIN events AS e ON e.id = p.id
+    WHERE p.hand_edit GROUP BY e.namespace
+"""
 
 # -- coverage ----------------------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from logistis.collector.query import EventQuery, Page
 
 if TYPE_CHECKING:
     from logistis.collector.continuity import Step
+    from logistis.collector.gitops import GitOpsSettings
     from logistis.collector.judgements import Judged, Judgement, Neighbours
+    from logistis.collector.provenance import Author, Derived, Identity, Provenance
 
     # Settings name the store; the store needs only the shape of the retention limits.
     from logistis.collector.settings import Retention
@@ -99,8 +101,8 @@ class Store(Protocol):
 
     derives_after_commit: bool
     """Whether commit groups leave the change summary to the deriver (else they carry it,
-    and only events copied in from another store lack it). Continuity and outcome are the
-    deriver's on both."""
+    and only events copied in from another store and events with large objects lack it).
+    Continuity and outcome are the deriver's on both."""
     derive_spacing_seconds: float
     """The least time from one pass of the deriver to the next while it keeps up with the
     commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
@@ -112,11 +114,17 @@ class Store(Protocol):
         ...
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
         """Fill in (event id, `changes` column) and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
-        it is, and so is a mark another collector has moved past `up_to`."""
+        it is, and so is a mark another collector has moved past `up_to`. The pass's
+        provenance rows and decisions are kept before the mark moves (collector/provenance.py).
+        """
         ...
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
@@ -159,12 +167,34 @@ class Store(Protocol):
         """The kept judgements of these events, and how far the deriver's judging reaches."""
         ...
 
-    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
-        """Each event's recorded neighbours that take part (only after it unless `before`)."""
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]:
+        """Each event's recorded neighbours that take part, before and after it."""
         ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
         """The events as continuity compares them: operation, subresource, objects."""
+        ...
+
+    # -- who acted, what manages the object (collector/provenance.py) --------------------------
+
+    gitops: GitOpsSettings
+    """How events' actors and managing tools are told (the config file's `gitops`)."""
+
+    async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
+        """Who made each event's request, and the object it is filed under."""
+        ...
+
+    async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
+        """The kept rows of these events (none for an event the deriver has not reached)."""
+        ...
+
+    async def latest(self, wanted: Sequence[tuple[Identity, int]]) -> list[list[int]]:
+        """For each (object, id): its latest recorded events before the id (dry runs left
+        out), newest first, a few."""
+        ...
+
+    async def hand_edits(self, wanted: Sequence[tuple[Identity, int]]) -> dict[int, Identity]:
+        """The kept hand edits of each object before the id, not decided before it."""
         ...
 
     # -- coverage (collector/coverage.py) -----------------------------------------------------

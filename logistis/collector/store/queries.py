@@ -13,9 +13,13 @@ from typing import Any
 
 import orjson
 
+from logistis.collector import provenance
+from logistis.collector.actors import Actor
 from logistis.collector.continuity import Step
 from logistis.collector.events import Event, JSONObject
+from logistis.collector.gitops import GitOpsSettings, ManagedBy, Revision
 from logistis.collector.judgements import Judged, Judgement, Neighbours, fill_in
+from logistis.collector.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.query import EventQuery, Page, encode_cursor
 from logistis.collector.store import codec
 from logistis.collector.store.aggregates import facets_json, namespaces_json
@@ -27,6 +31,8 @@ Rows = Sequence[Sequence[Any]]
 
 class SQLQueries:
     _sql: ModuleType
+    gitops: GitOpsSettings = GitOpsSettings()
+    """How events' actors and managing tools are told (collector/provenance.py)."""
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
@@ -39,7 +45,7 @@ class SQLQueries:
             [*params, page.limit + 1],
         )
         events = await _summaries(rows[: page.limit])
-        await fill_in(self, events)
+        await self._fill_in(events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
 
@@ -49,7 +55,7 @@ class SQLQueries:
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
         events = await _summaries(rows)
-        await fill_in(self, events)
+        await self._fill_in(events)
         return events
 
     async def get_event(self, event_id: int) -> Event | None:
@@ -57,8 +63,13 @@ class SQLQueries:
         if not rows:
             return None
         event = with_objects(summary_from_row(rows[0]), rows[0][-1])
-        await fill_in(self, [event])
+        await self._fill_in([event])
         return event
+
+    async def _fill_in(self, events: list[Event]) -> None:
+        """The fields derived after the commit: kept, or derived now."""
+        await fill_in(self, events)
+        await provenance.fill_in(self, events)
 
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         # The newest id first: every event up to it is committed, so reading up to it alone
@@ -85,11 +96,13 @@ class SQLQueries:
         return {(grp, resource): kind for grp, resource, kind in rows}
 
     async def namespaces(self) -> list[dict[str, Any]]:
-        # Both statements at once, on two read connections.
-        counts, kind_rows = await asyncio.gather(
-            self._fetch(self._sql.SELECT_NAMESPACES), self._fetch(self._sql.SELECT_NAMESPACE_KINDS)
+        # The statements at once, on read connections of their own.
+        counts, kind_rows, hand_edits = await asyncio.gather(
+            self._fetch(self._sql.SELECT_NAMESPACES),
+            self._fetch(self._sql.SELECT_NAMESPACE_KINDS),
+            self._fetch(self._sql.SELECT_NAMESPACE_HAND_EDITS),
         )
-        return namespaces_json(counts, kind_rows)
+        return namespaces_json(counts, kind_rows, hand_edits)
 
     async def facets(self, query: EventQuery) -> dict[str, Any]:
         sql = self._sql
@@ -130,9 +143,8 @@ class SQLQueries:
         }
         return Judged(kept, int(judged_from), int(derived_up_to), int(newest))
 
-    async def neighbours(self, ids: Sequence[int], *, before: bool = True) -> dict[int, Neighbours]:
-        statement = self._sql.SELECT_NEIGHBOURS if before else self._sql.SELECT_FOLLOWING
-        rows = await self._fetch(statement, (_id_list(ids),))
+    async def neighbours(self, ids: Sequence[int]) -> dict[int, Neighbours]:
+        rows = await self._fetch(self._sql.SELECT_NEIGHBOURS, (_id_list(ids),))
         return {
             i: Neighbours(
                 tuple(sorted(orjson.loads(earlier), reverse=True)),
@@ -144,6 +156,28 @@ class SQLQueries:
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]:
         rows = await self._fetch(self._sql.SELECT_STEPS, (_id_list(ids),))
         return {row[0]: _step(row) for row in rows}
+
+    # -- who acted, what manages the object (collector/provenance.py) --------------------------
+
+    async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
+        rows = await self._fetch(self._sql.SELECT_AUTHORS, (_id_list(ids),))
+        return {
+            i: Author(username, tuple(orjson.loads(identity)[1]), manager, (grp, res, ns, name))
+            for i, username, identity, manager, grp, res, ns, name in rows
+        }
+
+    async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
+        rows = await self._fetch(self._sql.SELECT_PROVENANCE, (_id_list(ids),))
+        return {row[0]: _provenance(row) for row in rows}
+
+    async def latest(self, wanted: Sequence[tuple[Identity, int]]) -> list[list[int]]:
+        rows = await self._fetch(self._sql.SELECT_LATEST, (_wanted(wanted),))
+        found = {int(position): sorted(orjson.loads(ids), reverse=True) for position, ids in rows}
+        return [found.get(position, []) for position in range(len(wanted))]
+
+    async def hand_edits(self, wanted: Sequence[tuple[Identity, int]]) -> dict[int, Identity]:
+        rows = await self._fetch(self._sql.SELECT_HAND_EDITS, (_wanted(wanted),))
+        return {i: (grp, resource, namespace, name) for i, grp, resource, namespace, name in rows}
 
     async def runs(self) -> list[Run]:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
@@ -166,6 +200,54 @@ def judgement_rows(judgements: Mapping[int, Judgement]) -> tuple[list[tuple[Any,
     ]
     usual = [event_id for event_id, judged in judgements.items() if judged.usual]
     return rows, usual
+
+
+def provenance_rows(derived: Derived) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What both stores keep of a pass: a row per event (id, actor, tool, managed tool, name
+    and namespace, hand edit, reverts, revision), and (decided by, put back, hand edit) for each
+    hand edit it decided."""
+    rows = []
+    for event_id, found in derived.found.items():
+        managed = found.managed_by
+        rows.append(
+            (
+                event_id,
+                found.actor.kind,
+                found.actor.tool,
+                managed.tool if managed else None,
+                managed.name if managed else None,
+                managed.namespace if managed else None,
+                found.hand_edit,
+                orjson.dumps(found.reverts).decode(),
+                found.revision.revision if found.revision else None,
+            )
+        )
+    decided = [(d.write, d.reverted, d.hand_edit) for d in derived.decisions]
+    return rows, decided
+
+
+def _provenance(row: Sequence[Any]) -> Provenance:
+    (_, kind, tool, managed_tool, managed_name, managed_namespace, hand_edit, decided_by,
+     reverted, reverts, revision) = row  # fmt: skip
+    managed = ManagedBy(managed_tool, managed_name, managed_namespace) if managed_tool else None
+    return Provenance(
+        Actor(kind, tool),
+        managed,
+        bool(hand_edit),
+        decided_by if reverted else None,
+        tuple(orjson.loads(reverts)),
+        Revision(managed.tool, managed.name, revision) if managed and revision else None,
+    )
+
+
+def _wanted(wanted: Sequence[tuple[Identity, int]]) -> str:
+    """Objects and ids as one JSON parameter: [namespace, name, resource, group, id] each."""
+    return orjson.dumps(
+        [
+            [namespace, name, resource, grp, before]
+            for (grp, resource, namespace, name), before in wanted
+        ]
+    ).decode()
 
 
 def _id_list(ids: Iterable[int]) -> str:

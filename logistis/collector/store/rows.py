@@ -30,6 +30,9 @@ USER_JSON = COLUMNS.index("user_json")
 
 # The `changes` column of an event whose change summary is not derived yet (never valid JSON).
 PENDING = ""
+# Objects (new and old, as JSON) up to this size have their summary made with their commit
+# where the store asks for it; a Deployment update is about 20 KiB.
+INLINE_SUMMARY_BYTES = 256 * 2**10
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +48,13 @@ class EncodedEvent:
 
 def encode_event(event: Event, *, derived: bool = True) -> EncodedEvent:
     """The event's INSERT row, off the event loop. With `derived`, its change summary is
-    computed here and kept on the event; without, the row carries `PENDING` for the deriver."""
+    computed here and kept on the event, unless its objects are large; else the row carries
+    `PENDING` for the deriver."""
+    body = codec.encode(event.object, event.old_object, event.options)
     changes = PENDING
-    if derived:
+    # A large object's summary (tens of milliseconds for megabytes) would lengthen its group's
+    # commit, and every other answer waiting on it: the deriver makes it after the commit.
+    if derived and codec.plain_size(body) <= INLINE_SUMMARY_BYTES:
         event.changes = compute_changes(event.operation, event.old_object, event.object)
         changes = orjson.dumps(event.changes).decode()
     user = event.user
@@ -68,7 +75,7 @@ def encode_event(event: Event, *, derived: bool = True) -> EncodedEvent:
             event.name,
             event.field_manager,
             changes,
-            codec.encode(event.object, event.old_object, event.options),
+            body,
         )
     )
 

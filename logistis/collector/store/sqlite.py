@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -24,17 +25,22 @@ import aiosqlite
 import orjson
 
 from logistis.collector.events import Event, time_to_ms
+from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
+from logistis.collector.provenance import Derived
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
-from logistis.collector.store.queries import SQLQueries, judgement_rows
+from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
+from logistis.collector.store.sqlite_files import OpenedFiles
 from logistis.collector.threads import worker
 
 if TYPE_CHECKING:
     # Settings name the store; the store needs only the shape of the retention limits.
     from logistis.collector.settings import Retention
+
+log = logging.getLogger(__name__)
 
 # Four: the facets run their four aggregates at once (SQLite runs them outside the GIL).
 READERS = 4
@@ -54,6 +60,8 @@ class _WriteThread:
     def __init__(self, executor: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
         self._executor = executor
         self._connection = connection
+        self.files: OpenedFiles | None = None
+        """Checked before each call, once the store is open (sqlite_files)."""
 
     @classmethod
     async def open(cls, path: Path) -> _WriteThread:
@@ -70,12 +78,30 @@ class _WriteThread:
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await _mapped(
-            asyncio.get_running_loop().run_in_executor(self._executor, work, self._connection)
+            asyncio.get_running_loop().run_in_executor(self._executor, self._checked, work)
         )
 
+    def _checked(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self.files is not None:
+            self.files.check()
+        return work(self._connection)
+
     async def close(self) -> None:
-        await self.run(sqlite3.Connection.close)
-        self._executor.shutdown(wait=True)
+        try:
+            await _mapped(asyncio.get_running_loop().run_in_executor(self._executor, self._close))
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self.files is not None:
+            problem = self.files.problem()
+            if problem is not None:
+                log.error(
+                    "closing the database as it is: its checkpoint may fail",
+                    extra={"error": problem},
+                )
+            self.files.close()
+        self._connection.close()
 
 
 def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -90,6 +116,13 @@ def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Conn
             connection.execute("ROLLBACK")
         raise
     return result
+
+
+def _probe(transaction: sqlite3.Connection) -> None:
+    """A write that changes a page (then changes it back): SQLite writes nothing, and so
+    proves nothing, for an UPDATE that leaves the bytes as they were."""
+    for statement in sql.PROBE_WRITE:
+        transaction.execute(statement)
 
 
 def insert_rows(
@@ -176,10 +209,14 @@ def _save_derived(
     changes: Sequence[tuple[int, str]],
     judgements: Mapping[int, Judgement],
     up_to: int,
+    provenance: Derived | None,
 ) -> None:
     kept, usual = judgement_rows(judgements)
+    rows, decided = provenance_rows(provenance) if provenance else ([], [])
 
     def save(transaction: sqlite3.Connection) -> None:
+        transaction.executemany(sql.UPSERT_PROVENANCE, rows)
+        transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
         transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
         transaction.executemany(sql.UPSERT_JUDGEMENT, kept)
         if usual:
@@ -205,10 +242,18 @@ class SQLiteStore(SQLQueries):
     # the next group wait longer (p99 at 500 reviews/s 7-9 -> 14 ms with 25 ms between passes).
     derive_spacing_seconds = 0.0
 
-    def __init__(self, path: Path, writer: _WriteThread, readers: list[aiosqlite.Connection]):
+    def __init__(
+        self,
+        path: Path,
+        writer: _WriteThread,
+        readers: list[aiosqlite.Connection],
+        gitops: GitOpsSettings,
+    ):
         self.path = path
+        self.gitops = gitops
         self.name = str(path)
         self._writer = writer
+        self._files = writer.files
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
             self._readers.put_nowait(reader)
@@ -216,7 +261,7 @@ class SQLiteStore(SQLQueries):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: Path, *, max_events_per_resource: int = 100
+        cls, path: Path, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
     ) -> AsyncIterator[SQLiteStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: _WriteThread | None = None
@@ -230,6 +275,8 @@ class SQLiteStore(SQLQueries):
                 readers.append(reader)
                 for pragma in sql.PRAGMAS_READER:
                     await reader.execute(pragma)
+            # Every file exists now (the WAL and its index come with the first reader).
+            writer.files = OpenedFiles(path)
         except (sqlite3.Error, StoreError) as error:
             await _close_all(writer, readers)
             cause = error.__cause__ if isinstance(error, StoreError) else error
@@ -239,7 +286,7 @@ class SQLiteStore(SQLQueries):
             await _close_all(writer, readers)
             raise
         try:
-            yield cls(path, writer, readers)
+            yield cls(path, writer, readers, gitops or GitOpsSettings())
         finally:
             await _close_all(writer, readers)
 
@@ -261,7 +308,7 @@ class SQLiteStore(SQLQueries):
             raise StoreError(
                 f"{self.path}: {os.strerror(errno.ENOSPC)} (still, on the database's file system)"
             )
-        await self._writer.run(lambda c: _in_transaction(c, lambda t: t.execute(sql.PROBE_WRITE)))
+        await self._writer.run(lambda c: _in_transaction(c, _probe))
 
     async def _delete(self, statement: str, params: Sequence[Any] = ()) -> int:
         """Run one DELETE of no events in its own transaction; returns the rows removed."""
@@ -329,14 +376,21 @@ class SQLiteStore(SQLQueries):
         await self._writer.run(lambda c: _in_transaction(c, copy))
 
     async def save_derived(
-        self, changes: Sequence[tuple[int, str]], judgements: Mapping[int, Judgement], up_to: int
+        self,
+        changes: Sequence[tuple[int, str]],
+        judgements: Mapping[int, Judgement],
+        up_to: int,
+        provenance: Derived | None = None,
     ) -> None:
-        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to))
+        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to, provenance))
 
     # -- reading -----------------------------------------------------------------------------
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._files is not None:
+            # A reader writes to the WAL index too (its read mark).
+            self._files.check()
         connection = await self._readers.get()
         try:
             yield connection

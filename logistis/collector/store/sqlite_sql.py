@@ -9,6 +9,7 @@ is followed, in its transaction, by the few statements that count its rows in or
 from __future__ import annotations
 
 from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
+from logistis.collector.provenance import RECENT
 from logistis.collector.query import MAX_ID, TEXT_COLUMNS, Dialect
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
@@ -179,6 +180,34 @@ MIGRATIONS: tuple[str, ...] = (
     ),
 )
 
+# 8: who acted and what manages the object (collector/provenance.py): a row per event the deriver
+# reaches from this schema on; an event without one (recorded before) is derived when read.
+# The hand edits are few: a partial index lists them for the namespaces' counts and for the
+# managing tool's next write. Removed with their events, as judgements are. A step of its own,
+# kept apart from those before, so that it can take another number.
+PROVENANCE_MIGRATION = """
+    CREATE TABLE provenance (
+        id INTEGER PRIMARY KEY,
+        actor TEXT NOT NULL,
+        tool TEXT,
+        managed_tool TEXT,
+        managed_name TEXT,
+        managed_namespace TEXT,
+        hand_edit INTEGER NOT NULL,
+        decided_by INTEGER,
+        reverted INTEGER NOT NULL DEFAULT 0,
+        reverts TEXT NOT NULL DEFAULT '[]',
+        revision TEXT
+    );
+    CREATE INDEX provenance_hand_edits ON provenance (id) WHERE hand_edit;
+    DROP TRIGGER events_unjudged;
+    CREATE TRIGGER events_unjudged AFTER DELETE ON events BEGIN
+        DELETE FROM judgements WHERE id = OLD.id;
+        DELETE FROM provenance WHERE id = OLD.id;
+    END;
+"""
+MIGRATIONS += (PROVENANCE_MIGRATION,)
+
 # -- the aggregates, counted once per statement that adds or removes events ------------------
 
 # What the aggregates count of each event added or removed, in this order (a DELETE returns
@@ -248,8 +277,6 @@ _AFTER = _NEIGHBOURS.format(
 )
 _OF_IDS = "FROM events AS e WHERE e.id IN (SELECT value FROM json_each(?))"
 SELECT_NEIGHBOURS = f"SELECT e.id, {_BEFORE}, {_AFTER} {_OF_IDS}"
-# Only after it, for an event whose continuity is already kept.
-SELECT_FOLLOWING = f"SELECT e.id, '[]', {_AFTER} {_OF_IDS}"
 SELECT_STEPS = """
     SELECT id, operation, subresource, dry_run, body, changes FROM events
     WHERE id IN (SELECT value FROM json_each(?))
@@ -285,7 +312,10 @@ DELETE_OLD_HEARTBEATS = """
 """
 
 SET_MAX_PER_RESOURCE = "UPDATE config SET value = ? WHERE key = 'max_events_per_resource'"
-PROBE_WRITE = "UPDATE config SET value = value WHERE key = 'max_events_per_resource'"
+PROBE_WRITE = (
+    "UPDATE config SET value = value + 1 WHERE key = 'max_events_per_resource'",
+    "UPDATE config SET value = value - 1 WHERE key = 'max_events_per_resource'",
+)
 
 # An event names its identity by id; the identity's JSON is inserted first (INSERT_IDENTITY).
 # Its id is given (SELECT_ID_BEFORE_GROUP), so the group's aggregates know which event is
@@ -348,6 +378,51 @@ SUMMARY_COLUMNS = (
     f"id, uid, time_ms, operation, dry_run, username, {IDENTITY_JSON},"
     " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
+
+# -- who acted, what manages the object (collector/provenance.py) ------------------------------
+
+SELECT_AUTHORS = f"""
+    SELECT id, username, {IDENTITY_JSON}, field_manager, grp, resource, namespace, name
+    FROM events WHERE id IN (SELECT value FROM json_each(?))
+"""
+SELECT_PROVENANCE = """
+    SELECT id, actor, tool, managed_tool, managed_name, managed_namespace, hand_edit, decided_by,
+           reverted, reverts, revision
+    FROM provenance WHERE id IN (SELECT value FROM json_each(?))
+"""
+# An object and an id are one JSON array, [namespace, name, resource, group, id]: an index seek
+# on events_by_identity each.
+_WANTED_OBJECT = """e.namespace = w.value ->> 0 AND e.name = w.value ->> 1
+    AND e.resource = w.value ->> 2 AND e.grp = w.value ->> 3 AND e.id < w.value ->> 4"""
+SELECT_LATEST = f"""
+    SELECT w.key, (SELECT json_group_array(id) FROM (
+        SELECT e.id FROM events AS e WHERE {_WANTED_OBJECT} AND e.dry_run = 0
+        ORDER BY e.id DESC LIMIT {RECENT}))
+    FROM json_each(?) AS w
+"""
+# Hand edits not decided before the id (decided at it or later: derived again after a crash).
+SELECT_HAND_EDITS = f"""
+    SELECT e.id, e.grp, e.resource, e.namespace, e.name
+    FROM json_each(?) AS w JOIN events AS e ON {_WANTED_OBJECT}
+    JOIN provenance AS p ON p.id = e.id
+    WHERE p.hand_edit AND (p.decided_by IS NULL OR p.decided_by >= w.value ->> 4)
+"""
+# An event removed meanwhile has no row to keep (its row would outlive it). Derived again (after
+# a crash before the mark moved), an event keeps the decision a later write made about it.
+UPSERT_PROVENANCE = """
+    INSERT INTO provenance (id, actor, tool, managed_tool, managed_name, managed_namespace,
+                            hand_edit, reverts, revision)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM events WHERE id = ?1)
+    ON CONFLICT (id) DO UPDATE SET actor = excluded.actor, tool = excluded.tool,
+        managed_tool = excluded.managed_tool, managed_name = excluded.managed_name,
+        managed_namespace = excluded.managed_namespace, hand_edit = excluded.hand_edit,
+        reverts = excluded.reverts, revision = excluded.revision
+"""
+DECIDE_HAND_EDIT = "UPDATE provenance SET decided_by = ?, reverted = ? WHERE id = ?"
+SELECT_NAMESPACE_HAND_EDITS = """
+    SELECT e.namespace, count(*) FROM provenance AS p JOIN events AS e ON e.id = p.id
+    WHERE p.hand_edit GROUP BY e.namespace
+"""
 
 # The body comes along only for an event whose change summary is not derived yet.
 SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS}, CASE WHEN changes = '' THEN body END FROM events"

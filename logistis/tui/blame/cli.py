@@ -1,4 +1,5 @@
-"""`kubectl-blame`: the console script, so that `kubectl blame ...` works once it is on PATH.
+"""`kubectl-blame`: the console script, so that `kubectl blame ...` works once it is on PATH;
+`execute` runs `kubectl logistis`'s subcommands the same way (`tui.blame.plugin`).
 
 Every failure ends as one line on stderr and an exit code of its own (`ExitCode`).
 """
@@ -12,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 from logistis.tui.blame.commands import Blame, run
 from logistis.tui.blame.errors import BlameError, ExitCode
-from logistis.tui.blame.options import Options, parse
+from logistis.tui.blame.options import BLAME, Dialect, Options, Syntax, parse
+from logistis.tui.blame.pager import paged, pager_command
 from logistis.tui.blame.terminal import Terminal
 from logistis.tui.core.api import CollectorError, CollectorHTTPError, CollectorUnreachable
 from logistis.tui.core.connect import connect
@@ -20,11 +22,16 @@ from logistis.tui.core.portforward import PortForwardError
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    return execute(sys.argv[1:] if argv is None else argv, environ, BLAME)
+
+
+def execute(args: Sequence[str], environ: Mapping[str, str], syntax: Syntax) -> int:
+    """Run one command typed as `syntax` says; the exit code for every outcome."""
     try:
-        options = parse(args, environ)
+        options = parse(args, environ, syntax)
         terminal = Terminal.detect(no_color=options.no_color, environ=environ)
-        return asyncio.run(_blame(options, terminal, environ))
+        with paged(terminal, _pager(options, environ)) as shown:
+            return asyncio.run(_blame(options, shown, environ))
     except BlameError as error:
         return _fail(str(error), error.code)
     except PortForwardError as error:
@@ -52,6 +59,13 @@ async def _blame(options: Options, terminal: Terminal, environ: Mapping[str, str
         via=options.via,
     ) as client:
         return await run(Blame(options, client, terminal, environ))
+
+
+def _pager(options: Options, environ: Mapping[str, str]) -> str | None:
+    """kubectl logistis pages a terminal's output; kubectl-blame never did (k9s pipes it)."""
+    if options.dialect is not Dialect.KUBECTL or options.no_pager or options.watch:
+        return None
+    return pager_command(environ)
 
 
 def _fail(message: str, code: ExitCode) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from logistis.tui.blame.eventtable import event_key
+from logistis.tui.blame.naming import Naming
 from logistis.tui.blame.terminal import Style, Terminal
 from logistis.tui.core.diff import DiffKind, DiffLine, unified_diff
 from logistis.tui.core.events import Event
@@ -34,7 +34,12 @@ def describe(event: Event) -> str:
 
 
 def event_diffs(
-    events: Sequence[Event], terminal: Terminal, *, context: int = 3, show_noise: bool = False
+    events: Sequence[Event],
+    terminal: Terminal,
+    naming: Naming,
+    *,
+    context: int = 3,
+    show_noise: bool = False,
 ) -> list[str]:
     """`events` must be fetched in full."""
     out: list[str] = []
@@ -43,7 +48,7 @@ def event_diffs(
             out.append("")
         out.append(
             terminal.paint(
-                terminal.fit(f"event {event.id}  {event_key(event)}  {describe(event)}"),
+                terminal.fit(f"event {event.id}  {naming.title(event)}  {describe(event)}"),
                 Style.HEADER,
             )
         )

@@ -58,7 +58,10 @@ def namespace_json(summary: NamespaceSummary) -> dict[str, Any]:
     }
 
 
-def dump(data: Any, output: Output) -> str:
+def dump(data: Any, output: Output, *, compact: bool = False) -> str:
+    """YAML for `-o yaml`, else JSON: indented, or on one line when `compact` (`-o patch`)."""
     if output is Output.YAML:
         return to_yaml(data).rstrip("\n")
+    if compact:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return json.dumps(data, indent=2, ensure_ascii=False)

@@ -2,17 +2,21 @@
 
 `-o table` is the original plugin's first view: KEY, OPERATION, USER, TIME and the event's
 JSON-patch operations (paths only, noise left out by the collector). `-o wide` adds the
-event id and field manager, and the operations with their old and new values.
+event id and field manager, and the operations with their old and new values. In kubectl's
+dialect the key is NAME (`deployment.apps/nginx`), after a NAMESPACE column when the list
+spans namespaces, and the fields are paths (`spec.replicas`), not JSON pointers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from logistis.tui.blame.naming import Naming
 from logistis.tui.blame.table import Cell, Column, render_table
 from logistis.tui.blame.terminal import OPERATION_STYLES, Style, Terminal
-from logistis.tui.core.diff import patch_lines
+from logistis.tui.core.diff import patch_lines, summarize_changes
 from logistis.tui.core.events import Event, NamespaceSummary
+from logistis.tui.core.managedfields import write_manager
 from logistis.tui.core.marks import (
     GAP_MARK,
     NEVER_LANDED,
@@ -23,16 +27,11 @@ from logistis.tui.core.marks import (
 from logistis.tui.core.timeparse import format_time
 
 MAX_PATCH_LINES = 10
+NEVER_LANDED_LINE = f"{NEVER_LANDED_MARK} {NEVER_LANDED}"
 CLUSTER_SCOPE = "(cluster)"
 TOP_KINDS = 3
 # Enough for `…deployment-controller`: the end of a name says most.
 USER_CAP = 22
-
-
-def event_key(event: Event) -> str:
-    """`team-a/Deployment/nginx`, or `ClusterRole/admin` for a cluster-scoped object."""
-    key = f"{event.kind}/{event.name}"
-    return f"{event.namespace}/{key}" if event.namespace else key
 
 
 def operation_text(event: Event) -> str:
@@ -51,63 +50,105 @@ def _patch_style(text: str) -> Style | None:
     return Style.DIM if text.startswith(NEVER_LANDED_MARK) else None
 
 
-_KEY = Column("KEY", shrink=True, min_width=12)
 _OPERATION = Column("OPERATION", style=_operation_style)
 _USER = Column("USER", shrink=True, keep_end=True, min_width=12, cap=USER_CAP)
 _TIME = Column("TIME")
 _PATCH = Column("PATCH", shrink=True, min_width=16, style=_patch_style)
+_CHANGED = Column("CHANGED", shrink=True, min_width=16, style=_patch_style)
 
 
-def event_table(events: Sequence[Event], terminal: Terminal) -> list[str]:
-    rows = [
-        row
-        for e in events
-        for row in _marked(
-            e, [event_key(e), operation_text(e), e.user.username, format_time(e.time), _paths(e)]
-        )
-    ]
-    return render_table([_KEY, _OPERATION, _USER, _TIME, _PATCH], rows, terminal)
+def _key_columns(naming: Naming) -> list[Column]:
+    if not naming.kubectl:
+        return [Column("KEY", shrink=True, min_width=12)]
+    name = Column("NAME", shrink=True, min_width=12)
+    return [Column("NAMESPACE", shrink=True), name] if naming.namespace_column else [name]
 
 
-def _marked(event: Event, row: list[Cell]) -> list[list[Cell]]:
-    """The event's row, marked when it never landed, and below it (before it in time) a row
-    for what changed outside the recorded history."""
-    if event.never_landed:
-        row = [*row[:-1], [f"{NEVER_LANDED_MARK} {NEVER_LANDED}", *row[-1]]]
-    if not event.after_gap:
-        return [row]
-    gap = [event_key(event), f"{GAP_MARK} {UNRECORDED}", "?", "-", unrecorded_paths(event)]
-    if len(row) > len(gap):  # the wide table: no id, no manager
-        gap = ["", *gap[:4], "-", gap[4]]
-    return [row, gap]
+def _key_cells(event: Event, naming: Naming) -> list[Cell]:
+    key = naming.key(event)
+    return [event.namespace, key] if naming.namespace_column else [key]
+
+
+def event_table(
+    events: Sequence[Event],
+    terminal: Terminal,
+    naming: Naming,
+    *,
+    headers: bool = True,
+    one_line: bool = False,
+) -> list[str]:
+    """KEY (or NAME), OPERATION, USER, TIME and the patch's operations; `one_line` is the log's
+    layout, newest first as `git log` has it: the fields changed summed up in one cell."""
+
+    def cells(e: Event) -> list[Cell]:
+        changes = _summary(e) if one_line else _paths(e, naming)
+        return [operation_text(e), e.user.username, format_time(e.time), changes]
+
+    columns = [*_key_columns(naming), _OPERATION, _USER, _TIME, _CHANGED if one_line else _PATCH]
+    return render_table(columns, _rows(events, naming, cells), terminal, headers=headers)
 
 
 def wide_table(
-    events: Sequence[Event], terminal: Terminal, *, show_noise: bool = False
+    events: Sequence[Event],
+    terminal: Terminal,
+    naming: Naming,
+    *,
+    show_noise: bool = False,
+    headers: bool = True,
 ) -> list[str]:
-    """`events` must be fetched in full: the patch shows values."""
-    columns = [Column("ID"), _KEY, _OPERATION, _USER, _TIME, Column("MANAGER", shrink=True), _PATCH]
-    rows: list[list[Cell]] = [
-        row
-        for e in events
-        for row in _marked(
-            e,
-            [
-                str(e.id),
-                event_key(e),
-                operation_text(e),
-                e.user.username,
-                format_time(e.time),
-                e.field_manager or "-",
-                _capped(patch_lines(e.old_object, e.object, show_noise=show_noise)),
-            ],
-        )
+    """`events` must be fetched in full: the patch shows values, the manager may come from
+    the object's managedFields."""
+
+    def cells(e: Event) -> list[Cell]:
+        patch = patch_lines(e.old_object, e.object, show_noise=show_noise, path=naming.path)
+        manager = write_manager(e) or "-"
+        return [operation_text(e), e.user.username, format_time(e.time), manager, _capped(patch)]
+
+    columns = [
+        Column("ID"),
+        *_key_columns(naming),
+        _OPERATION,
+        _USER,
+        _TIME,
+        Column("MANAGER", shrink=True),
+        _PATCH,
     ]
-    return render_table(columns, rows, terminal)
+    rows = _rows(events, naming, cells, with_id=True)
+    return render_table(columns, rows, terminal, headers=headers)
 
 
-def _paths(event: Event) -> list[str]:
-    return _capped([f"{c.op} {c.path}".rstrip() for c in event.changes] or ["-"])
+def _rows(
+    events: Sequence[Event],
+    naming: Naming,
+    cells: Callable[[Event], list[Cell]],
+    *,
+    with_id: bool = False,
+) -> list[list[Cell]]:
+    """Each event's row (after its id and key cells), marked when it never landed, and below
+    it (before it in time) a row for what changed outside the recorded history."""
+    rows: list[list[Cell]] = []
+    for event in events:
+        row = [*_key_cells(event, naming), *cells(event)]
+        if event.never_landed:
+            last = row[-1]
+            row[-1] = [NEVER_LANDED_LINE, *([last] if isinstance(last, str) else last)]
+        rows.append([str(event.id), *row] if with_id else row)
+        if event.after_gap:
+            keys = _key_cells(event, naming)
+            # Nobody known (?), no time nor manager (-), and what changed.
+            unknown = ["-"] * (len(row) - len(keys) - 3)
+            changed = unrecorded_paths(event, naming.path)
+            gap = [*keys, f"{GAP_MARK} {UNRECORDED}", "?", *unknown, changed]
+            rows.append(["", *gap] if with_id else gap)
+    return rows
+
+
+def _paths(event: Event, naming: Naming) -> list[str]:
+    return _capped([f"{c.op} {naming.path(c.path)}".rstrip() for c in event.changes] or ["-"])
+
+
+def _summary(event: Event) -> str:
+    return summarize_changes(event.changes_json(), max_paths=3) or "-"
 
 
 def _capped(lines: list[str]) -> list[str]:
@@ -116,7 +157,9 @@ def _capped(lines: list[str]) -> list[str]:
     return [*lines[: MAX_PATCH_LINES - 1], f"… {len(lines) - MAX_PATCH_LINES + 1} more"]
 
 
-def overview_table(summaries: Sequence[NamespaceSummary], terminal: Terminal) -> list[str]:
+def overview_table(
+    summaries: Sequence[NamespaceSummary], terminal: Terminal, *, headers: bool = True
+) -> list[str]:
     columns = [
         Column("NAMESPACE", shrink=True),
         Column("CHANGES"),
@@ -130,14 +173,14 @@ def overview_table(summaries: Sequence[NamespaceSummary], terminal: Terminal) ->
             str(s.count),
             format_time(s.last_time) if s.last_time else "-",
             s.last_user or "-",
-            _top_kinds({k.kind: k.count for k in s.kinds}),
+            top_kinds({k.kind: k.count for k in s.kinds}),
         ]
         for s in summaries
     ]
-    return render_table(columns, rows, terminal)
+    return render_table(columns, rows, terminal, headers=headers)
 
 
-def _top_kinds(counts: Mapping[str, int]) -> str:
+def top_kinds(counts: Mapping[str, int]) -> str:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     shown = ", ".join(f"{kind} {count}" for kind, count in ranked[:TOP_KINDS])
     rest = len(ranked) - TOP_KINDS

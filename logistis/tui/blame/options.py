@@ -1,7 +1,9 @@
-"""The command line of `kubectl blame`, in kubectl's own conventions.
+"""The command line of `kubectl blame` and of `kubectl logistis`'s subcommands, in kubectl's
+own conventions.
 
 `kubectl blame [TYPE [NAME...] | TYPE/NAME...] [flags]`. Every mistake becomes one line on
-stderr and exit code 2, never argparse's usage dump.
+stderr and exit code 2, never argparse's usage dump. The two plugins share the flags; their
+`Dialect` decides what differs (how objects are named, whose changes are shown by default).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from logistis.tui.blame.errors import MEANINGS, BlameError, ExitCode
+from logistis.tui.blame.labels import Selector, parse_selector
 from logistis.tui.core.connect import Via
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.tui.core.timeparse import BadTime, parse_time
@@ -22,7 +25,11 @@ from logistis.version import add_version_flag
 DEFAULT_LIMIT = 20
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
-EXAMPLES = """\
+EXIT_CODES = "exit codes:\n" + "\n".join(
+    f"  {code.value:>3}  {meaning}" for code, meaning in MEANINGS.items()
+)
+EXAMPLES = (
+    """\
 examples:
   # Latest changes in every namespace, then in one
   kubectl blame
@@ -49,16 +56,37 @@ examples:
   # As k9s plugins call it
   kubectl-blame deployments nginx -n team-a --context kind-dev
 
-exit codes:
-""" + "\n".join(f"  {code.value:>3}  {meaning}" for code, meaning in MEANINGS.items())
+"""
+    + EXIT_CODES
+)
 
 
 class Output(StrEnum):
     TABLE = "table"
     WIDE = "wide"
     DIFF = "diff"
+    PATCH = "patch"
     JSON = "json"
     YAML = "yaml"
+    NAME = "name"
+
+
+class Dialect(StrEnum):
+    """Which plugin is speaking."""
+
+    ORIGINAL = "original"
+    """`kubectl-blame`: the original plugin's keys (`team-a/Deployment/nginx`), every actor."""
+    KUBECTL = "kubectl"
+    """`kubectl logistis`: kubectl's names (`deployment.apps/nginx`), people first, a pager."""
+
+
+class Command(StrEnum):
+    """What `kubectl logistis` was asked for; `kubectl-blame` always blames."""
+
+    BLAME = "blame"
+    LOG = "log"
+    DIFF = "diff"
+    WHO = "who"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +115,24 @@ class Options:
     show_noise: bool
     no_color: bool
     context_lines: int
+    selector: Selector | None = None
+    watch: bool = False
+    no_headers: bool = False
+    no_pager: bool = False
+    all_actors: bool = False
+    dialect: Dialect = Dialect.ORIGINAL
+    command: Command = Command.BLAME
 
     @property
     def filtered(self) -> bool:
-        return any((self.user, self.operation, self.since, self.until, self.people))
+        return any((self.user, self.operation, self.since, self.until, self.people, self.selector))
+
+    @property
+    def people_only(self) -> bool:
+        """Machines left out: asked with --people, or by default in kubectl logistis."""
+        if self.dialect is Dialect.KUBECTL:
+            return not self.all_actors
+        return self.people
 
     @property
     def time_travel(self) -> bool:
@@ -102,13 +144,33 @@ class _Parser(argparse.ArgumentParser):
         raise BlameError(message, ExitCode.USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True, slots=True)
+class Syntax:
+    """How one command is typed: its name, usage line, description and examples."""
+
+    prog: str
+    usage: str
+    description: str
+    examples: str = EXAMPLES
+    dialect: Dialect = Dialect.ORIGINAL
+    command: Command = Command.BLAME
+    version_name: str = "kubectl-blame"
+
+
+BLAME = Syntax(
+    prog="kubectl blame",
+    usage="kubectl blame [TYPE [NAME...] | TYPE/NAME...] [flags]",
+    description="Who changed what in the cluster, when and how, down to the field: "
+    "the history recorded by the logistis collector.",
+)
+
+
+def build_parser(syntax: Syntax = BLAME) -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="kubectl blame",
-        usage="kubectl blame [TYPE [NAME...] | TYPE/NAME...] [flags]",
-        description="Who changed what in the cluster, when and how, down to the field: "
-        "the history recorded by the logistis collector.",
-        epilog=EXAMPLES,
+        prog=syntax.prog,
+        usage=syntax.usage,
+        description=syntax.description,
+        epilog=syntax.examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("args", nargs="*", metavar="TYPE [NAME...]", help=argparse.SUPPRESS)
@@ -117,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     where.add_argument("--context", help="the kubeconfig context to use")
     where.add_argument("--kubeconfig", help="the kubeconfig file to use")
-    _add_filters(parser.add_argument_group("filters"))
-    _add_output(parser.add_argument_group("output"))
-    _add_history(parser.add_argument_group("time travel (one object)"))
+    _add_filters(parser.add_argument_group("filters"), syntax.dialect)
+    _add_output(parser.add_argument_group("output"), syntax)
+    _add_history(parser.add_argument_group("time travel (one object)"), syntax.command)
     reach = parser.add_argument_group("reaching the collector")
     reach.add_argument(
         "--url", metavar="URL", help="the collector's API URL, no port-forward (env LOGISTIS_URL)"
@@ -131,11 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the collector runs, for the port-forward (default {COLLECTOR_NAMESPACE}; "
         "env LOGISTIS_NAMESPACE)",
     )
-    add_version_flag(parser, "kubectl-blame")
+    add_version_flag(parser, syntax.version_name)
     return parser
 
 
-def _add_filters(group: argparse._ArgumentGroup) -> None:
+def _add_filters(group: argparse._ArgumentGroup, dialect: Dialect) -> None:
     group.add_argument(
         "--user", metavar="NAME", help="only this user (a glob with * matches several)"
     )
@@ -148,8 +210,25 @@ def _add_filters(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--until", metavar="TIME", help="only changes until a time or a duration ago"
     )
+    kubectl = dialect is Dialect.KUBECTL
     group.add_argument(
-        "--people", action="store_true", help="leave out controllers and other system:* users"
+        "--people",
+        action="store_true",
+        # The default in kubectl logistis, still accepted there.
+        help=argparse.SUPPRESS if kubectl else "leave out controllers and other system:* users",
+    )
+    group.add_argument(
+        "--all-actors",
+        action="store_true",
+        help="controllers, service accounts and other system:* users too (default: people only)"
+        if kubectl
+        else argparse.SUPPRESS,
+    )
+    group.add_argument(
+        "-l",
+        "--selector",
+        metavar="SELECTOR",
+        help="only objects whose labels match, as kubectl's -l (their latest recorded version)",
     )
     group.add_argument(
         "--limit",
@@ -160,8 +239,9 @@ def _add_filters(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def _add_output(group: argparse._ArgumentGroup) -> None:
+def _add_output(group: argparse._ArgumentGroup, syntax: Syntax) -> None:
     # -f/--format is how the original logistis plugin spelled it (`kubectl blame deployment -f diff`).
+    default = Output.DIFF if syntax.command is Command.DIFF else Output.TABLE
     group.add_argument(
         "-o",
         "--output",
@@ -169,9 +249,21 @@ def _add_output(group: argparse._ArgumentGroup) -> None:
         "--format",
         type=str.lower,
         choices=[o.value for o in Output],
-        default=Output.TABLE.value,
+        default=default.value,
         metavar="FORMAT",
-        help="table (default), wide, diff, json or yaml; -f/--format is the same flag",
+        help=f"table, wide, diff, patch, json, yaml or name (default {default}); "
+        "-f/--format is the same flag",
+    )
+    group.add_argument("--no-headers", action="store_true", help="tables without their header")
+    group.add_argument(
+        "-w", "--watch", action="store_true", help="after the list, print new changes as they come"
+    )
+    group.add_argument(
+        "--no-pager",
+        action="store_true",
+        help="never page"
+        if syntax.dialect is Dialect.KUBECTL
+        else argparse.SUPPRESS,  # kubectl-blame never pages
     )
     group.add_argument(
         "--fields",
@@ -195,17 +287,22 @@ def _add_output(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--no-color", action="store_true", help="never color (also NO_COLOR)")
 
 
-def _add_history(group: argparse._ArgumentGroup) -> None:
+def _add_history(group: argparse._ArgumentGroup, command: Command) -> None:
     group.add_argument(
         "--at", metavar="TIME", help="the object as it was at TIME (RFC 3339 or 2h ago)"
     )
     group.add_argument(
         "--event", type=_positive, metavar="ID", help="the object as event ID left it"
     )
+    # `kubectl logistis diff` spells them --from and --to.
+    spelled = ("--from", "--diff-from") if command is Command.DIFF else ("--diff-from",)
     group.add_argument(
-        "--diff-from", metavar="A", help="diff from version A: an event id or a time"
+        *spelled, dest="diff_from", metavar="A", help="diff from version A: an event id or a time"
     )
-    group.add_argument("--diff-to", metavar="B", help="diff to version B (default: the latest)")
+    spelled = ("--to", "--diff-to") if command is Command.DIFF else ("--diff-to",)
+    group.add_argument(
+        *spelled, dest="diff_to", metavar="B", help="diff to version B (default: the latest)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -220,8 +317,10 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def parse(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Options:
-    ns = build_parser().parse_args(list(argv))
+def parse(
+    argv: Sequence[str], environ: Mapping[str, str] = os.environ, syntax: Syntax = BLAME
+) -> Options:
+    ns = build_parser(syntax).parse_args(list(argv))
     kind, names = _type_and_names(ns.args)
     for flag in ("since", "until", "at"):
         _check_time(flag, getattr(ns, flag))
@@ -252,6 +351,13 @@ def parse(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Optio
         show_noise=ns.show_noise,
         no_color=ns.no_color,
         context_lines=ns.context_lines,
+        selector=parse_selector(ns.selector) if ns.selector is not None else None,
+        watch=ns.watch,
+        no_headers=ns.no_headers,
+        no_pager=ns.no_pager,
+        all_actors=ns.all_actors,
+        dialect=syntax.dialect,
+        command=syntax.command,
     )
     _check_combinations(options)
     return options
@@ -316,5 +422,31 @@ def _check_combinations(o: Options) -> None:
             "filters select events to list; --fields, --event and time travel use the whole history",
             ExitCode.USAGE,
         )
-    if o.fields and o.output in (Output.DIFF, Output.WIDE):
+    if o.fields and o.output in (Output.DIFF, Output.WIDE, Output.PATCH, Output.NAME):
         raise BlameError(f"--fields cannot be shown as -o {o.output}", ExitCode.USAGE)
+    if o.watch and (o.fields or any(travels)):
+        raise BlameError("--watch follows a list of changes, not one version", ExitCode.USAGE)
+    _check_command(o, looks_at_one=o.fields or any(travels))
+
+
+def _check_command(o: Options, *, looks_at_one: bool) -> None:
+    """What each subcommand of `kubectl logistis` takes beyond the shared flags."""
+    if o.command in (Command.LOG, Command.WHO) and looks_at_one:
+        raise BlameError(
+            f"{o.command} lists changes: --fields and time travel are for blame and diff",
+            ExitCode.USAGE,
+        )
+    if o.command is Command.WHO and (o.names or o.watch):
+        raise BlameError("who counts people: no NAME, no --watch", ExitCode.USAGE)
+    if o.command is not Command.DIFF:
+        return
+    if o.event is None and (o.type is None or len(o.names) != 1):
+        raise BlameError("diff needs one object: TYPE NAME, or --event ID", ExitCode.USAGE)
+    if o.filtered:
+        raise BlameError("diff compares versions of the whole history: no filters", ExitCode.USAGE)
+    if o.at is not None or o.fields or o.watch:
+        raise BlameError(
+            "diff takes --from, --to or --event, not --at, --fields or -w", ExitCode.USAGE
+        )
+    if o.output not in (Output.DIFF, Output.PATCH, Output.JSON, Output.YAML):
+        raise BlameError(f"diff shows -o diff, patch, json or yaml, not {o.output}", ExitCode.USAGE)

@@ -33,12 +33,15 @@ def render_table(
     terminal: Terminal,
     *,
     gap: str = GAP,
+    headers: bool = True,
 ) -> list[str]:
-    """The table's lines; columns without titles get no header line."""
+    """The table's lines; columns without titles get no header line, nor does
+    `headers=False` (kubectl's `--no-headers`)."""
     cells = [[[cell] if isinstance(cell, str) else list(cell) for cell in row] for row in rows]
     widths = _fit(columns, _natural_widths(columns, cells), terminal.width, len(gap))
     titles = [c.title for c in columns]
-    lines = [_line(columns, widths, titles, terminal, gap, header=True)] if any(titles) else []
+    shown = headers and any(titles)
+    lines = [_line(columns, widths, titles, terminal, gap, header=True)] if shown else []
     for row in cells:
         for index in range(max((len(cell) for cell in row), default=1)):
             texts = [cell[index] if index < len(cell) else "" for cell in row]

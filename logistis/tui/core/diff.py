@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -145,10 +146,13 @@ def _lines_of(obj: Any, show_noise: bool) -> list[YamlLine]:
     return [] if obj is None else yaml_lines(strip_noise(obj, show_noise))
 
 
-def patch_lines(old: Any, new: Any, *, show_noise: bool = False) -> list[str]:
+def patch_lines(
+    old: Any, new: Any, *, show_noise: bool = False, path: Callable[[str], str] | None = None
+) -> list[str]:
     """The RFC 6902 patch from `old` to `new`, one operation a line with its values.
 
-    `replace /spec/replicas: 1 -> 3`, `add /metadata/labels/tier: "web"`, `remove /spec/paused`.
+    `replace /spec/replicas: 1 -> 3`, `add /metadata/labels/tier: "web"`, `remove /spec/paused`;
+    `path` shows each pointer otherwise (`field_path`: `replace spec.replicas: 1 -> 3`).
     """
     if old is None and new is None:
         return []
@@ -157,7 +161,8 @@ def patch_lines(old: Any, new: Any, *, show_noise: bool = False) -> list[str]:
     if new is None:
         return ["remove (whole object)"]
     before = strip_noise(old, show_noise)
-    return [_patch_line(op, before) for op in patch_ops(old, new, show_noise=show_noise)]
+    shown = path or (lambda pointer: pointer)
+    return [_patch_line(op, before, shown) for op in patch_ops(old, new, show_noise=show_noise)]
 
 
 def patch_ops(old: Any, new: Any, *, show_noise: bool = False) -> list[dict[str, Any]]:
@@ -166,14 +171,15 @@ def patch_ops(old: Any, new: Any, *, show_noise: bool = False) -> list[dict[str,
     return list(jsonpatch.make_patch(before, after).patch)
 
 
-def _patch_line(op: dict[str, Any], before: Any) -> str:
-    kind, path = op["op"], op["path"]
+def _patch_line(op: dict[str, Any], before: Any, shown: Callable[[str], str]) -> str:
+    kind, pointer = op["op"], op["path"]
+    path = shown(pointer)
     if kind in ("move", "copy"):
-        return f"{kind} {op['from']} -> {path}"
+        return f"{kind} {shown(op['from'])} -> {path}"
     if kind == "remove":
-        return f"remove {path}: {_compact(_resolve(before, path))}"
+        return f"remove {path}: {_compact(_resolve(before, pointer))}"
     if kind == "replace":
-        return f"replace {path}: {_compact(_resolve(before, path))} -> {_compact(op['value'])}"
+        return f"replace {path}: {_compact(_resolve(before, pointer))} -> {_compact(op['value'])}"
     return f"{kind} {path}: {_compact(op.get('value'))}"
 
 
@@ -207,13 +213,27 @@ def summarize_changes(changes: list[dict[str, str]], *, max_paths: int = 4) -> s
 
 
 def _short_path(pointer: str) -> str:
-    parts: list[str] = []
-    for token in pointer.lstrip("/").split("/"):
-        name = token.replace("~1", "/").replace("~0", "~")
-        if name.isdigit() and parts:
-            parts[-1] += f"[{name}]"
-        else:
-            parts.append(name)
+    parts = _path_parts(pointer)
     if len(parts) > 3:
         return f"{parts[0]}.{parts[1]}...{parts[-1]}"
     return ".".join(parts)
+
+
+def field_path(pointer: str) -> str:
+    """A JSON pointer as a field path, unescaped: `/metadata/annotations/a.io~1b` reads
+    `metadata.annotations[a.io/b]`, `/spec/containers/0/image` `spec.containers[0].image`;
+    a key that holds a dot or a slash is bracketed, so the path still reads one way."""
+    return ".".join(_path_parts(pointer, bracket=True)) if pointer else ""
+
+
+def _path_parts(pointer: str, *, bracket: bool = False) -> list[str]:
+    """The pointer's fields, unescaped, list indexes joined to their list as `[0]`, and with
+    `bracket` the keys that hold a dot or a slash as `[a.io/b]`."""
+    parts: list[str] = []
+    for token in pointer.lstrip("/").split("/"):
+        name = token.replace("~1", "/").replace("~0", "~")
+        if (name.isdigit() and parts) or (bracket and parts and ("." in name or "/" in name)):
+            parts[-1] += f"[{name}]"
+        else:
+            parts.append(name)
+    return parts

@@ -97,9 +97,16 @@ class Credentials:
 def load_credentials(kubeconfig: str | None, context: str | None) -> Credentials:
     """The kubeconfig as the official client reads it (blocking: exec plugins run here)."""
     # Imported here: the official client costs a third of a second, and a client given --url
-    # never reads the kubeconfig.
-    from kubernetes import client as kube_client
-    from kubernetes import config as kube_config
+    # never reads the kubeconfig. It is an extra of the clients (it pulls aiohttp): without it
+    # there is no Kubernetes API to use, and `--via auto` takes the port-forward.
+    try:
+        from kubernetes import client as kube_client
+        from kubernetes import config as kube_config
+    except ImportError as error:
+        raise KubeconfigError(
+            f"reading the kubeconfig needs the kubernetes package ({error.name} is not "
+            "installed): pip install 'logistis[kube-api]', or use --via port-forward"
+        ) from None
 
     configuration = kube_client.Configuration()
     try:
@@ -173,9 +180,15 @@ def _path(namespace: str | None, name: str | None = None) -> str:
     return f"{path}/{name}" if name is not None else path
 
 
+def _escaped(value: str) -> str:
+    """A field selector's value as the apiserver reads it (fields.EscapeValue): a comma or an
+    equals sign in a user name is part of the value, not the end of the term."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
 def _params(filter: EventFilter) -> list[tuple[str, str]]:
     given = dict(filter.to_params())
-    selector = ",".join(f"{k}={given[k]}" for k in FIELD_SELECTORS if k in given)
+    selector = ",".join(f"{k}={_escaped(given[k])}" for k in FIELD_SELECTORS if k in given)
     params = [(k, given[k]) for k in EXTRA if k in given]
     return [("fieldSelector", selector), *params] if selector else params
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from logistis.tui.core.events import Event
 from logistis.tui.core.yamltext import FieldPath
 
 
@@ -68,3 +69,22 @@ def _matches(prefix: str, encoded: str, item: Any) -> bool:
         and isinstance(item, dict)
         and all(item.get(k) == v for k, v in wanted.items())
     )
+
+
+def write_manager(event: Event) -> str:
+    """The field manager of a write: the one its request named, else the one the apiserver
+    recorded in the new object's managedFields as owning a field the write changed (controllers'
+    status writes name none in the request); "" when neither says. `event` must be full."""
+    if event.field_manager or not isinstance(event.object, dict):
+        return event.field_manager
+    sub = event.resource.subresource
+    for change in event.changes:
+        owner = owner_of(event.object, _pointer_path(change.path), subresource=sub)
+        if owner is not None:
+            return owner
+    return ""
+
+
+def _pointer_path(pointer: str) -> FieldPath:
+    tokens = (t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/"))
+    return tuple(int(t) if t.isdigit() else t for t in tokens if pointer)

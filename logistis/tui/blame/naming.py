@@ -1,0 +1,48 @@
+"""How an object is named in the output: the original plugin's `team-a/Deployment/nginx`, or
+kubectl's `deployment.apps/nginx` (with `-n team-a` where the namespace is not a column)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from logistis.tui.blame.options import Dialect
+from logistis.tui.core.diff import field_path
+from logistis.tui.core.events import Event
+
+
+def original_key(event: Event) -> str:
+    """`team-a/Deployment/nginx`, or `ClusterRole/admin` for a cluster-scoped object."""
+    key = f"{event.kind}/{event.name}"
+    return f"{event.namespace}/{key}" if event.namespace else key
+
+
+def kubectl_name(event: Event) -> str:
+    """`deployment.apps/nginx`, `pod/web-1`: what `kubectl get -o name` prints."""
+    kind = event.kind.lower()
+    group = event.resource.group
+    return f"{kind}.{group}/{event.name}" if group else f"{kind}/{event.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    dialect: Dialect = Dialect.ORIGINAL
+    namespace_column: bool = False  # kubectl's NAMESPACE column, when a list spans namespaces
+
+    @property
+    def kubectl(self) -> bool:
+        return self.dialect is Dialect.KUBECTL
+
+    def key(self, event: Event) -> str:
+        """The object in a table's key column."""
+        return kubectl_name(event) if self.kubectl else original_key(event)
+
+    def title(self, event: Event) -> str:
+        """The object in a line of its own: a heading, a message."""
+        if not self.kubectl:
+            return original_key(event)
+        where = f" -n {event.namespace}" if event.namespace else ""
+        return f"{kubectl_name(event)}{where}"
+
+    def path(self, pointer: str) -> str:
+        """A changed field: the JSON pointer the collector gives, or a path without escapes."""
+        return field_path(pointer) if self.kubectl else pointer
