@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from logistis.collector.actors import Actor
 from logistis.collector.continuity import Step
+from logistis.collector.events import Event
 from logistis.collector.judgements import Judgement
 from logistis.collector.notify.config import NotifySettings, Rule
 from logistis.collector.provenance import Author, Derived, Provenance
@@ -69,6 +71,31 @@ def request_of(
         "object": new,
         "oldObject": old,
     }
+
+
+def facts_of(event: Event) -> Facts:
+    """A recorded event as the rules see it (`notify test`): read back whole, with its
+    derived fields."""
+    resource = event.resource
+    request = {
+        "operation": event.operation,
+        "subResource": resource.subresource,
+        "dryRun": event.dry_run,
+        "namespace": event.namespace,
+        "name": event.name,
+        "userInfo": event.user.to_json(),
+        "kind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+        "resource": {"group": resource.group, "resource": resource.resource},
+        "object": event.object,
+        "oldObject": event.old_object,
+    }
+    actor = event.actor
+    found = (
+        Provenance(Actor(actor["kind"], actor["tool"]), hand_edit=event.hand_edit)
+        if actor
+        else None
+    )
+    return Facts(request, found, event.continuity)
 
 
 async def due(
