@@ -290,3 +290,42 @@ def test_a_wrong_notify_section_stops_the_start_with_one_line(
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
+
+
+def test_notify_test_shows_what_rules_would_send_without_sending(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rules = [
+        {"name": "prod", "namespaces": ["prod-*"], "sinks": ["ops"]},
+        {"name": "hand-edits", "handEdit": True, "sinks": ["ops"]},
+    ]
+    collector = collector_with(tmp_path, [webhook_sink(receiver)], rules, None)
+    with collector:
+        post_reviews(collector, [configmap_update("prod-eu", "c", 1)])
+        assert wait_for(lambda: len(receiver.taken()) == 1, 10)
+        event_id = receiver.taken()[0].json()["event"]["id"]
+    flags = ["--config", str(tmp_path / "data.yaml"), "--data-dir", str(collector.data_dir)]
+    shown = run_collector_command(["notify", "test", "--event", str(event_id), *flags])
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"rule prod -> sink ops (webhook) {receiver.url('/ops')}"
+    assert f"  Idempotency-Key: {receiver.taken()[0].headers['Idempotency-Key']}" in lines
+    assert lines[-1] == "rule hand-edits: no match"
+    assert len(receiver.received) == 1, "nothing sent"
+    missing = run_collector_command(["notify", "test", "--event", "999", *flags])
+    assert (missing.returncode, missing.stderr) == (1, "logistis-collector notify: no event 999\n")
+
+
+def test_notify_send_test_sends_a_test_message_to_a_sink(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    dead = {"name": "dead", "type": "slack", "url": f"http://127.0.0.1:{free_port()}/"}
+    config = write_config(tmp_path / "c.yaml", [webhook_sink(receiver), dead], [])
+    sent = run_collector_command(["notify", "send-test", "--config", str(config), "--sink", "ops"])
+    assert (sent.returncode, sent.stdout) == (0, "sink ops (webhook) took the test message\n")
+    assert receiver.taken()[0].json()["event"]["name"] == "logistis-notify-test"
+    failed = run_collector_command(
+        ["notify", "send-test", "--config", str(config), "--sink", "dead"]
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("logistis-collector notify: sink dead: ClientConnectorError")
