@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from logistis.collector.continuity import MISSING, value_at
 from logistis.collector.events import Event, SummaryJSON
 
 LAST_APPLIED = "kubectl.kubernetes.io~1last-applied-configuration"
@@ -101,8 +102,8 @@ def short_diff(event: Event) -> list[str]:
     lines = []
     for op in kept_changes(event.changes)[:DIFF_LINES]:
         path = op.get("path", "")
-        old = _at(event.old_object, path)
-        new = _at(event.object, path)
+        old = value_at(event.old_object, path)
+        new = value_at(event.object, path)
         lines.append(f"{path}: {_shown(old)} -> {_shown(new)}")
     return lines
 
@@ -124,25 +125,8 @@ def headline(message: Message) -> str:
     return f"{actor} made {len(events)} changes{place} in {span} s"
 
 
-def _at(obj: Any, pointer: str) -> Any:
-    """The value at an RFC 6901 pointer, or `_ABSENT`."""
-    node = obj
-    for token in pointer.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return _ABSENT
-    return node
-
-
-_ABSENT = object()
-
-
 def _shown(value: Any) -> str:
-    if value is _ABSENT:
+    if value is MISSING:
         return "(none)"
     text = orjson.dumps(value).decode()
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
