@@ -4,26 +4,18 @@ their lease runs out, and settled."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-
-import asyncpg
-
 from logistis.collector.deriver import Deriver
 from logistis.collector.metrics import Metrics
 from logistis.collector.notify.config import parse_notify
 from logistis.collector.query import EventQuery
-from logistis.collector.store import Settled, StoreURL, encode_event, open_store
+from logistis.collector.store import Settled, StoreURL, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.postgres import _columns
 from logistis.collector.store.protocol import SENT
-from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.store.url import SQLITE
 from logistis.collector.writer import CommitSignal
-from tests.collector.test_provenance_upgrade import SET_DERIVED, story_events
-from tests.support.postgres import psql
-from tests.support.stores import table_rows
+from tests.collector.test_provenance_upgrade import story_events
+from tests.support.stores import stored_at_schema, table_rows
 
 # Argo CD's story: after alice's hand edit (recorded before the upgrade), Argo CD's writes.
 NOTIFY = parse_notify(
@@ -32,30 +24,6 @@ NOTIFY = parse_notify(
         "rules": [{"name": "argocd", "actors": ["gitops"], "sinks": ["ops"]}],
     }
 )
-
-
-async def stored_before_the_outbox(url: StoreURL) -> None:
-    """The first events of the story recorded and derived by a collector of the schema before
-    the outbox (SQLite 8, PostgreSQL 9)."""
-    rows = [encode_event(event).row for event in story_events()[:5]]
-    if url.backend == SQLITE:
-        url.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.closing(sqlite3.connect(url.path, isolation_level=None)) as connection:
-            for number, script in enumerate(sql.MIGRATIONS[:8], start=1):
-                connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-            connection.execute("BEGIN")
-            insert_rows(connection, rows)
-            connection.execute(SET_DERIVED)
-            connection.execute("COMMIT")
-        return
-    psql(url.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *pg_sql.MIGRATIONS[:9]]))
-    psql(url.url, "INSERT INTO logistis_schema SELECT generate_series(1, 9)")
-    connection = await asyncpg.connect(url.url)
-    try:
-        await connection.execute(pg_sql.RECORD, *_columns([(None, *row) for row in rows]))
-        await connection.execute(SET_DERIVED)
-    finally:
-        await connection.close()
 
 
 def schema_version(url: StoreURL) -> int:
@@ -67,7 +35,8 @@ def schema_version(url: StoreURL) -> int:
 async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it_once(
     store_url: StoreURL,
 ):
-    await stored_before_the_outbox(store_url)
+    # Recorded and derived by a collector of the schema before the outbox.
+    await stored_at_schema(store_url, story_events()[:5], sqlite=8, postgres=9)
     later = story_events()[5:]
     async with open_store(store_url) as store:
         expected = len(sql.MIGRATIONS) if store_url.backend == SQLITE else len(pg_sql.MIGRATIONS)
