@@ -98,6 +98,7 @@ class Dispatcher:
         self._metrics = metrics
         self._wake = wake
         self._windows: dict[tuple[str, str], _Window] = {}
+        self._observed = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -115,7 +116,8 @@ class Dispatcher:
                 woken = self._wake.next_commit()
                 try:
                     busy = await self.deliver_once(session)
-                    await self._observe()
+                    if time.monotonic() >= self._observed + self._delivery.poll:
+                        await self._observe()
                 except StoreError as error:
                     log.warning(
                         "notifications not delivered, trying again", extra={"error": str(error)}
@@ -157,8 +159,7 @@ class Dispatcher:
         return settled
 
     async def _events(self, ids: set[int]) -> dict[int, Event]:
-        found = await asyncio.gather(*(self._store.get_event(i) for i in sorted(ids)))
-        return {event.id: event for event in found if event is not None}
+        return {event.id: event for event in await self._store.get_events(sorted(ids))}
 
     def _messages(
         self, items: list[OutboxItem], events: Mapping[int, Event], now_ms: int
@@ -211,6 +212,10 @@ class Dispatcher:
             self._metrics.failed.labels(sink).inc(len(items))
             log.warning("notification refused", extra={"sink": sink, "error": outcome.detail})
             return [Settled(i.event_id, sink, FAILED, i.attempts + 1, now_ms) for i in items]
+        log.info(
+            "notification not taken, trying again",
+            extra={"sink": sink, "events": [i.event_id for i in items], "error": outcome.detail},
+        )
         return [
             Settled(
                 i.event_id, sink, WAITING, i.attempts + 1, now_ms + self._delay(i.attempts, outcome)
@@ -228,6 +233,8 @@ class Dispatcher:
         return int(ceiling * random.uniform(0.5, 1.0) * 1000)
 
     async def _observe(self) -> None:
+        """The backlog gauges, read once per `poll` at most (not after every batch)."""
+        self._observed = time.monotonic()
         now_ms = _now_ms()
         backlog = {b.sink: b for b in await self._store.outbox_backlog()}
         for sink in self._settings.sinks:

@@ -486,6 +486,10 @@ SUMMARY_COLUMNS = (
 # The body comes along only for an event whose change summary is not derived yet.
 SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS}, CASE WHEN changes = '' THEN body END FROM events"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = $1"
+SELECT_DETAILS = f"""
+    SELECT {SUMMARY_COLUMNS}, body FROM events
+    WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))
+"""
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
 SELECT_EXPORT = f"""

@@ -207,6 +207,10 @@ class Store(Protocol):
         """One event with its objects."""
         ...
 
+    async def get_events(self, ids: Sequence[int]) -> list[Event]:
+        """Events with their objects, in one read (those not found left out)."""
+        ...
+
     async def last_id(self) -> int: ...
 
     async def known_kinds(self) -> dict[tuple[str, str], str]:

@@ -66,6 +66,12 @@ class SQLQueries:
         await self._fill_in([event])
         return event
 
+    async def get_events(self, ids: Sequence[int]) -> list[Event]:
+        rows = await self._fetch(self._sql.SELECT_DETAILS, (_id_list(ids),))
+        events = [with_objects(summary_from_row(row), row[-1]) for row in rows]
+        await self._fill_in(events)
+        return events
+
     async def _fill_in(self, events: list[Event]) -> None:
         """The fields derived after the commit: kept, or derived now."""
         await fill_in(self, events)

@@ -236,9 +236,15 @@ def _save_derived(
 
     # Not flushed before it returns: derived fields lost with the power are derived again (the
     # mark is lost with them), and the next commit group's fsync carries them to disk.
+    _unflushed(connection, save)
+
+
+def _unflushed(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` in a transaction not flushed to disk before it returns (the next commit group's
+    fsync carries it): for what can be done again after a power loss."""
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
-        _in_transaction(connection, save)
+        return _in_transaction(connection, work)
     finally:
         connection.execute("PRAGMA synchronous=FULL")
 
@@ -403,12 +409,14 @@ class SQLiteStore(SQLQueries):
             rows = transaction.execute(sql.CLAIM_OUTBOX, (until_ms, now_ms, now_ms, limit))
             return [OutboxItem(*row) for row in rows.fetchall()]
 
-        return await self._writer.run(lambda c: _in_transaction(c, claim))
+        # A claim or a delivery lost with the power is made again: at worst a receiver gets an
+        # item twice, with the same Idempotency-Key.
+        return await self._writer.run(lambda c: _unflushed(c, claim))
 
     async def settle_outbox(self, settled: Sequence[Settled]) -> None:
         rows = [(s.state, s.attempts, s.due_ms, s.event_id, s.sink) for s in settled]
         await self._writer.run(
-            lambda c: _in_transaction(c, lambda t: t.executemany(sql.SETTLE_OUTBOX, rows))
+            lambda c: _unflushed(c, lambda t: t.executemany(sql.SETTLE_OUTBOX, rows))
         )
 
     async def outbox_backlog(self) -> list[Backlog]:

@@ -433,6 +433,9 @@ SELECT_EXPORT = f"""
 """
 SELECT_COUNT_UP_TO = "SELECT count(*) FROM events WHERE id <= ?"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
+SELECT_DETAILS = (
+    f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id IN (SELECT value FROM json_each(?))"
+)
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 # A group's ids follow the newest event's, and the deriver's mark: once retention has removed
 # the newest events (every one, after a quiet spell longer than --max-age), SQLite's own
