@@ -22,8 +22,11 @@ def render(message: Message, sink: Sink) -> Request:
         "source": sink.source,
         "type": DIGEST_TYPE if message.is_digest else CHANGE_TYPE,
         "time": first.time,
-        "subject": f"{first.namespace}/{first.name}" if first.namespace else first.name,
         "datacontenttype": "application/json",
     }
+    subject = "/".join(part for part in (first.namespace, first.name) if part)
+    if subject:
+        # Present, the attribute must not be empty (a CREATE by generateName has no name yet).
+        attributes["subject"] = subject
     encoded = to_binary_event(CloudEvent(attributes=attributes, data=body_json(message)))
     return Request(encoded.body, {**encoded.headers, "Idempotency-Key": message.key})

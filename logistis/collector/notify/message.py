@@ -79,7 +79,8 @@ def who(event: Event) -> str:
 def what(event: Event) -> str:
     resource = event.resource
     kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
-    where = f"{event.namespace}/{event.name}" if event.namespace else event.name
+    # A CREATE by generateName has no name yet.
+    where = "/".join(part for part in (event.namespace, event.name) if part) or "(no name)"
     sub = f" ({resource.subresource})" if resource.subresource else ""
     return f"{kind} {where}{sub}"
 

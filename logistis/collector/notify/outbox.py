@@ -194,7 +194,11 @@ class Dispatcher:
 
     async def _send(self, session: aiohttp.ClientSession, message: Message) -> Outcome:
         sink = self._settings.sinks[message.sink]
-        return await post(session, sink.url, render(message, sink), self._delivery.timeout)
+        try:
+            request = render(message, sink)
+        except Exception as error:  # noqa: BLE001 - a message that cannot be rendered is its own
+            return Outcome(sent=False, final=True, detail=f"not rendered: {error!r}")
+        return await post(session, sink.url, request, self._delivery.timeout)
 
     def _settled(
         self, message: Message, items: Sequence[OutboxItem], outcome: Outcome
