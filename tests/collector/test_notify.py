@@ -329,3 +329,16 @@ def test_notify_send_test_sends_a_test_message_to_a_sink(
     )
     assert failed.returncode == 1
     assert failed.stderr.startswith("logistis-collector notify: sink dead: ClientConnectorError")
+
+
+def test_a_rule_on_userinfo_extra_selects_as_a_capture_rule_does(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    rules = [{"name": "sso", "extra": {"acme.io/idp": ["okta"]}, "sinks": ["ops"]}]
+    signed_in = configmap_update("prod-eu", "c", 1)
+    signed_in["request"]["userInfo"]["extra"] = {"acme.io/idp": ["okta"]}
+    with collector_with(tmp_path, [webhook_sink(receiver)], rules, None) as collector:
+        post_reviews(collector, [configmap_update("prod-eu", "c", 2), signed_in])
+        assert wait_for(lambda: len(receiver.taken()) == 1, 10)
+        time.sleep(0.5)
+    assert [r.json()["event"]["uid"] for r in receiver.received] == [signed_in["request"]["uid"]]

@@ -59,6 +59,7 @@ def test_rules_select_on_the_events_own_fields_and_the_capture_selectors() -> No
                 {"name": "hand", "handEdit": True, "namespaces": ["prod-*"], "sinks": ["chat", "ops"]},
                 {"name": "people", "actors": ["person"], "sinks": ["ops"]},
                 {"name": "gaps", "continuity": ["gap"], "cel": "request.name == 'web'", "sinks": ["ops"]},
+                {"name": "sso", "extra": {"acme.io/idp": ["okta"]}, "sinks": ["ops"]},
             ],
         }
     )  # fmt: skip
@@ -75,6 +76,10 @@ def test_rules_select_on_the_events_own_fields_and_the_capture_selectors() -> No
         (7, "ops", "gaps", 100)
     ]
     assert due_items(settings.rules, 7, 100, Facts(elsewhere, None, "first")) == []
+    signed_in = {**elsewhere, "userInfo": {"extra": {"acme.io/idp": ["okta"]}}}
+    assert due_items(settings.rules, 7, 100, Facts(signed_in, None, "first")) == [
+        (7, "ops", "sso", 100)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -85,7 +90,7 @@ def test_rules_select_on_the_events_own_fields_and_the_capture_selectors() -> No
         ({"sinks": [{"name": "a", "type": "slack", "url": "ftp://x"}]}, "must start with http"),
         ({"sinks": [{"name": "a", "type": "slack", "url": "http://x/", "keyFile": "/etc/hostname"}]},
          "keyFile signs webhook sinks only"),
-        ({"rules": [{"name": "r", "extra": {"k": ["v"]}, "sinks": ["a"]}]}, "unknown key 'extra'"),
+        ({"rules": [{"name": "r", "user": ["alice"], "sinks": ["a"]}]}, "unknown key 'user'"),
         ({"delivery": {"retryFirst": "soon"}}, "notify.delivery.retryFirst: 'soon' is not a duration"),
         ({"eventURL": "https://x/events"}, "notify.eventURL: must be a URL with {id}"),
     ],

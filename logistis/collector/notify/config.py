@@ -32,9 +32,7 @@ ACTOR_KINDS = frozenset({"person", "gitops", "controller", "serviceaccount"})
 CONTINUITIES = frozenset({"first", "continuous", "gap", "expected"})
 # The event's own fields a rule may select on (beside the capture rules' selectors).
 EVENT_FIELDS = ("actors", "handEdit", "continuity")
-# `extra` is not kept apart from the identity the deriver reads: not a notification selector.
-RULE_SELECTORS = tuple(s for s in SELECTORS if s != "extra")
-RULE_KEYS = frozenset({"name", "sinks", "cel", *RULE_SELECTORS, *EVENT_FIELDS})
+RULE_KEYS = frozenset({"name", "sinks", "cel", *SELECTORS, *EVENT_FIELDS})
 SINK_KEYS = frozenset({"name", "type", "url", "urlFile", "keyFile", "digest", "source"})
 DELIVERY_KEYS = frozenset({"retryFirst", "retryMax", "maxAge", "timeout", "lease", "poll"})
 SECTION_KEYS = frozenset({"eventURL", "delivery", "sinks", "rules"})

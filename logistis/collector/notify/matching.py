@@ -16,8 +16,8 @@ from logistis.collector.store import OutboxRow, Store, Underived
 
 
 class Facts:
-    """What a rule looks at of one event: the request as the capture rules read it (without
-    `extra`, which the deriver does not read back), and the event's own fields."""
+    """What a rule looks at of one event: the request as the capture rules read it, and the
+    event's own fields."""
 
     __slots__ = ("continuity", "found", "request")
 
@@ -65,7 +65,11 @@ def request_of(
         "dryRun": dry_run,
         "namespace": namespace,
         "name": name,
-        "userInfo": {"username": author.username, "groups": list(author.groups)},
+        "userInfo": {
+            "username": author.username,
+            "groups": list(author.groups),
+            "extra": dict(author.extra),
+        },
         "kind": {"group": kind_group, "version": version, "kind": shown.get("kind") or ""},
         "resource": {"group": group, "resource": resource},
         "object": new,

@@ -167,10 +167,11 @@ class SQLQueries:
 
     async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
         rows = await self._fetch(self._sql.SELECT_AUTHORS, (_id_list(ids),))
-        return {
-            i: Author(username, tuple(orjson.loads(identity)[1]), manager, (grp, res, ns, name))
-            for i, username, identity, manager, grp, res, ns, name in rows
-        }
+        authors = {}
+        for i, username, identity, manager, grp, res, ns, name in rows:
+            _, groups, extra = orjson.loads(identity)
+            authors[i] = Author(username, tuple(groups), manager, (grp, res, ns, name), extra)
+        return authors
 
     async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
         rows = await self._fetch(self._sql.SELECT_PROVENANCE, (_id_list(ids),))
