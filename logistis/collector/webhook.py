@@ -13,10 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import hdrs, web
-
-# aiohttp's own `100 Continue`, sent once the caller is admitted.
-from aiohttp.web_urldispatcher import _default_expect_handler
+from aiohttp import HttpVersion11, hdrs, web
 
 from logistis.collector.admission import (
     InvalidReview,
@@ -86,7 +83,11 @@ async def _continue_if_admitted(request: web.Request) -> web.Response | None:
     to send the body first."""
     if not _admitted(request):
         return _forbidden(request.app[RUNTIME])
-    await _default_expect_handler(request)
+    if request.version != HttpVersion11 or request.headers[hdrs.EXPECT].lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[hdrs.EXPECT]}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    # What was just written is no part of the answer: aiohttp counts the answer's bytes from 0.
+    request.writer.output_size = 0
     return None
 
 
