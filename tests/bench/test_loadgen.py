@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,3 +63,17 @@ def test_an_unreachable_target_is_one_line(noop: tuple[str, Path]) -> None:
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "loadgen: cannot reach" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_posts_every_fixture_as_a_whole_request(noop: tuple[str, Path]):
+    """wrk's Lua script sends the captured reviews with fresh uids, each answered 200."""
+    url, _ = noop
+    done = subprocess.run(
+        [sys.executable, str(TOOLS / "wrk.py"), url, "--duration", "1", "--connections", "2"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["requests"] > 0
+    assert result["errors"] == 0
+    assert result["p99_ms"] >= result["p50_ms"] > 0
