@@ -8,13 +8,9 @@ so the server under test gets more of the machine. The reviews are the fixtures 
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,25 +78,3 @@ def parse(output: str) -> dict[str, float]:
     for percent, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M):
         result[f"p{percent}_ms"] = float(value) * _UNITS[unit]
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wrk.py", description=__doc__.splitlines()[0])
-    parser.add_argument("url", help="https://HOST:PORT/validate")
-    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="wrk-") as directory:
-        try:
-            result = run(
-                args.url, script(args.url, Path(directory)), args.duration, args.connections
-            )
-        except WrkMissing as error:
-            print(f"wrk.py: {error}", file=sys.stderr)
-            return 1
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
