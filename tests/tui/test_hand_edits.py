@@ -89,7 +89,9 @@ def test_values_the_collector_would_refuse_are_refused_first(text: str, reason: 
 
 async def test_rows_mark_hand_edits_put_back_and_stuck(gitops: CollectorProcess) -> None:
     async with shown(gitops.api_url, EventFilter()) as (_, app):
-        rows = {e.id: text for e, text in zip(table(app).events, row_texts(table(app)), strict=True)}
+        rows = {
+            e.id: text for e, text in zip(table(app).events, row_texts(table(app)), strict=True)
+        }
         alice, bob = by_user(app, "alice"), by_user(app, "bob")
     assert "✋↩ spec.replicas" in rows[alice.id]
     assert "✋ spec.template...image" in rows[bob.id]
@@ -157,4 +159,3 @@ async def test_the_diff_header_says_who_acted_and_what_manages_the_object(
         assert "managed by flux flux-system/apps" in header
         assert "hand edit, not put back" in header
         assert provenance.has_class("-hand-edit")
-
