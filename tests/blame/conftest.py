@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from logistis.tui.core.events import Event
-from tests.support.collector import CollectorProcess, post_reviews, wait_for
+from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, fixture_files, load
-from tests.support.gitops import argocd_story, flux_story, unmanaged_story
+from tests.support.gitops import stories_recorded
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
 KUBECTL_LOGISTIS = Path(sys.executable).with_name("kubectl-logistis")
@@ -80,17 +80,7 @@ def _lost_race(review: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def fed_gitops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
     """Argo CD's and Flux's stories (tests/support/gitops.py), both hand edits decided."""
-    stories = [*argocd_story(), *flux_story(), *unmanaged_story()]
-    with CollectorProcess(tmp_path_factory.mktemp("blame-gitops") / "data") as collector:
-        assert all(r.status_code == 200 for r in post_reviews(collector, [s.body for s in stories]))
-        with collector.client() as client:
-
-            def decided() -> bool:
-                params = {"handEdit": "true", "managedBy": "argocd"}
-                items = client.get("/api/v1/events", params=params).json()["items"]
-                return any(e["revertedBy"] for e in items)
-
-            assert wait_for(decided, 10)
+    with stories_recorded(tmp_path_factory.mktemp("blame-gitops") / "data") as collector:
         yield Fed(collector.api_url, {})
 
 

@@ -20,8 +20,8 @@ from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
 from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.core.events import Event, EventFilter
-from tests.support.collector import CollectorProcess, post_reviews, wait_for
-from tests.support.gitops import ARGOCD_REVISION, argocd_story, flux_story, unmanaged_story
+from tests.support.collector import CollectorProcess
+from tests.support.gitops import ARGOCD_REVISION, stories_recorded
 from tests.tui.conftest import wait_until
 from tests.tui.test_history_marks import row_texts
 
@@ -30,18 +30,7 @@ SIZE = (160, 40)
 
 @pytest.fixture(scope="module")
 def gitops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
-    """A collector with the stories recorded and both hand edits decided."""
-    stories = [*argocd_story(), *flux_story(), *unmanaged_story()]
-    with CollectorProcess(tmp_path_factory.mktemp("gitops") / "data") as collector:
-        assert all(r.status_code == 200 for r in post_reviews(collector, [s.body for s in stories]))
-        with collector.client() as client:
-
-            def decided() -> bool:
-                params = {"handEdit": "true", "tool": "kubectl"}
-                items = client.get("/api/v1/events", params=params).json()["items"]
-                return any(e["revertedBy"] for e in items)
-
-            assert wait_for(decided, 10)
+    with stories_recorded(tmp_path_factory.mktemp("gitops") / "data") as collector:
         yield collector
 
 
