@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -225,8 +225,16 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
+class BriefParser(argparse.ArgumentParser):
+    """A usage mistake is the error and where to read more, as kubectl says it: the full usage
+    (31 lines) buried the one line that mattered."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help'.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = BriefParser(
         prog="logistis-collector",
         description=(
             "Record every write the kube-apiserver admits: who changed what, where, when and "
