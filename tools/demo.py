@@ -606,6 +606,10 @@ def main() -> int:
     try:
         collector.start()
         print(f"demo: collector API at {collector.api_url}, webhook at {collector.webhook_url}")
+        print(
+            "demo: hand edits of what Argo CD and Flux manage: h in the TUI, or "
+            f"LOGISTIS_URL={collector.api_url} kubectl logistis log -A --hand-edits -o wide"
+        )
         quit_signals = {signal.SIGINT, signal.SIGTERM}
         if args.no_tui:
             # Blocked before the feeder starts, so both threads leave them to sigwait.

@@ -133,6 +133,9 @@ class BrowseScreen(WorkingScreen):
         Binding("slash", "edit_filter", "Filter"),
         Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
+        # Early in the footer: on an 80-column terminal the keys after Only user are cut.
+        Binding("h", "toggle_hand_edits", "Hand edits"),
+        Binding("v", "put_back", "Hand edit ↔ put back", show=False),
         Binding("f", "toggle_follow", "Follow/pause"),
         Binding("g", "show_new", "Newest"),
         Binding("u", "only('user')", "Only user"),
@@ -140,8 +143,6 @@ class BrowseScreen(WorkingScreen):
         Binding("n", "only('namespace')", "Only ns"),
         Binding("o", "only('operation')", "Only op", show=False),
         Binding("H", "history", "Object history"),
-        Binding("h", "toggle_hand_edits", "Hand edits"),
-        Binding("v", "put_back", "Hand edit ↔ put back", show=False),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
         Binding("T", "toggle_tree", "Namespaces", show=False),
