@@ -19,9 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
+from textual.widgets import Static
 
+from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.core.events import EventFilter
 from tests.blame.conftest import KUBECTL_LOGISTIS
 from tests.support.collector import CollectorProcess, post_reviews
+from tests.tui.conftest import wait_until
+from tests.tui.test_history_marks import row_texts
 
 DEMO = Path(__file__).parents[2] / "tools" / "demo.py"
 SEEDED = 1000
@@ -124,3 +131,25 @@ def test_kubectl_logistis_finds_the_demos_hand_edits(demo_history: Demo) -> None
     ]
     assert lines[0][3] == "✋"
     assert lines[1][4] == "✋↩"
+
+
+async def test_the_tui_finds_the_demos_hand_edits_with_h_and_v(demo_history: Demo) -> None:
+    """As a newcomer would: h, then v on the one put back shows Argo CD's write and its revision."""
+    app = LogistisApp(
+        ConnectionSettings(url=demo_history.collector.api_url), EventFilter(people=True)
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        await pilot.press("h")
+        await wait_until(pilot, lambda: len(table.events) == 2)
+        rows = [text for text in row_texts(table) if "✋" in text]  # not the blind spot's
+        assert "✋ spec.template...env" in rows[0]
+        assert "erin" in rows[0]
+        assert "✋↩ spec.replicas" in rows[1]
+        assert "carol" in rows[1]
+        assert table.select_event(table.events[1].id)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen))
+        header = str(app.screen.query_one("#diff-provenance", Static).render())
+    assert f"revision shop@{demo().ARGOCD_REVISIONS[1]}" in header
