@@ -19,6 +19,7 @@ from logistis.collector.coverage import beat_forever, collector_id
 from logistis.collector.deriver import Deriver
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
+from logistis.collector.notify.outbox import start_dispatcher
 from logistis.collector.redaction import Redactor
 from logistis.collector.retention import enforce_forever
 from logistis.collector.rules import CaptureRules, build_rules
@@ -74,8 +75,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             commit_timeout=settings.commit_timeout_seconds,
         )
         writer.start()
-        deriver = Deriver(store, writer.committed, metrics)
+        deriver = Deriver(store, writer.committed, metrics, settings.notify)
         deriver.start()
+        dispatcher = start_dispatcher(store, settings.notify, metrics, deriver.ready)
         runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
         tasks = (
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
@@ -98,6 +100,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                     await task
             await writer.close()
             await deriver.close()
+            if dispatcher is not None:
+                await dispatcher.close()
 
 
 def usable_dir(path: Path, flag: str) -> None:
