@@ -79,9 +79,7 @@ def expected(listed: Lister, params: dict[str, str], answer: dict[str, Any]) -> 
         "busiestHours": hours,
         "topPeople": ranked(people, "user")[:10],
         "topNamespaces": ranked(Counter((e["namespace"],) for e in items), "namespace")[:10],
-        "topKinds": ranked(Counter(resource(e) for e in items), ("group", "resource", "kind"))[
-            :10
-        ],
+        "topKinds": ranked(Counter(resource(e) for e in items), ("group", "resource", "kind"))[:10],
         "topObjects": ranked(
             Counter((*resource(e), e["namespace"], e["name"]) for e in items),
             ("group", "resource", "kind", "namespace", "name"),
