@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from openapi_spec_validator import validate as validate_spec
 
 from logistis.collector.actors import KINDS
 from logistis.collector.events import MACHINE_PREFIX
@@ -180,6 +182,17 @@ def test_people_and_automation_and_hand_edits_are_told_apart(insights_collector)
     }
     assert sum(answer["byActor"].values()) == answer["total"]
     assert {"alice", "bob"} <= {p["user"] for p in answer["topPeople"]}
+
+
+def test_the_answer_is_what_the_openapi_description_says(insights_collector):
+    with insights_collector.client() as client:
+        spec = client.get("/api/v1/openapi.json").json()
+        answer = client.get("/api/v1/insights", params={"top": "3"}).json()
+    validate_spec(spec)
+    jsonschema.validate(
+        answer, {"$ref": "#/components/schemas/Insights", "components": spec["components"]}
+    )
+    assert len(answer["topObjects"]) == 3
 
 
 def test_the_bucket_is_chosen_from_the_span_and_bad_parameters_are_400s(insights_collector):
