@@ -4,8 +4,9 @@ The history is the captured scenario (testdata/admission) replayed as many
 "episodes": each one moves the scenario to other namespaces, gives its people other names,
 and happens on another day, so the collector holds several users, namespaces and kinds over
 a spread of time. Backdated events are written into the store before the collector starts
-(the webhook stamps every request with the time it arrives); while the TUI runs, a new
-request from one of the people is posted to the webhook every few seconds.
+(the webhook stamps every request with the time it arrives); while the TUI runs, the scenario
+is played again live, in namespaces of its own, a person's request every few seconds. Only the
+episode below has marks: everything else is as continuous as a real cluster's history.
 
 One episode, the day before, shows what logistis says where its history has holes
 (docs/trust.md): the collector crashed and was started again while alice's `owner` label
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -64,6 +66,8 @@ BATCH = 1000
 # the latter while no collector ran; before her `set image` (071) comes a refused one.
 TIMED_OUT, DURING_CRASH, SET_IMAGE = 59, 82, 71
 REFUSED_IMAGE = "nginx:1.26-rc0"
+# When the demo's cluster was made: before any history it is given.
+CLUSTER_CREATED = "2025-01-06T09:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,40 @@ def numbered_requests() -> list[tuple[int, dict[str, Any]]]:
     if not files:
         sys.exit(f"demo: no AdmissionReview fixtures in {FIXTURES} (set LOGISTIS_FIXTURES)")
     reviews = [(int(path.name[:3]), json.loads(path.read_text())["body"]) for path in files]
-    return [(n, r["request"]) for n, r in reviews if not r["request"].get("dryRun")]
+    requests = [(n, r["request"]) for n, r in reviews if not r["request"].get("dryRun")]
+    return backdate_preexisting(requests)
+
+
+def backdate_preexisting(
+    requests: list[tuple[int, dict[str, Any]]],
+) -> list[tuple[int, dict[str, Any]]]:
+    """The cluster's own objects that the scenario only changes (its ClusterRoles, its lease)
+    made as old as a cluster's: captured, they were created minutes before the capture, which
+    the backdated history places after recording began, so that each one's first update would
+    say its creation went unrecorded (a gap, docs/trust.md)."""
+    created = {_object_key(r) for _, r in requests if _creates(r)}
+    for _, request in requests:
+        if _object_key(request) in created:
+            continue
+        for side in ("object", "oldObject"):
+            metadata = (request.get(side) or {}).get("metadata")
+            if isinstance(metadata, dict) and "creationTimestamp" in metadata:
+                metadata["creationTimestamp"] = CLUSTER_CREATED
+    return requests
+
+
+def _creates(request: dict[str, Any]) -> bool:
+    return request["operation"] == "CREATE" and not request.get("subResource")
+
+
+def _object_key(request: dict[str, Any]) -> tuple[str, str, str, str]:
+    resource = request["resource"]
+    return (
+        resource["group"],
+        resource["resource"],
+        request.get("namespace", ""),
+        request.get("name", ""),
+    )
 
 
 def load_requests() -> list[dict[str, Any]]:
@@ -272,16 +309,28 @@ class Collector:
                 self.process.wait()
 
 
+def live_requests(rng: random.Random) -> Iterator[dict[str, Any]]:
+    """The scenario again and again, in order, each time in namespaces of its own, as the
+    seeded episodes after the first: the live history is as continuous as theirs (requests
+    picked at random would each find their object changed unrecorded, a gap)."""
+    requests = load_requests()
+    for number in itertools.count(1):
+        plan = episode(rng, datetime.now(UTC), unique=f"-live{number}")
+        for request in requests:
+            if request.get("namespace") in ("team-a", "team-b"):
+                yield rewrite(request, plan.renames)
+
+
 def feed_live(collector: Collector, interval: float, stop: threading.Event) -> None:
-    """Post one request by a person to the webhook every `interval` seconds, until `stop`."""
-    rng = random.Random()
-    people = [r for r in load_requests() if not r["userInfo"]["username"].startswith("system:")]
+    """Post the live requests to the webhook, one by a person every `interval` seconds (the
+    machines' in between at once), until `stop`."""
     verify = str(collector.data_dir / "tls-dev.crt")
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}
     with httpx.Client(verify=verify, timeout=10) as client:
-        while not stop.wait(interval):
-            plan = episode(rng, datetime.now(UTC))
-            request = rewrite(rng.choice(people), plan.renames)
-            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}
+        for request in live_requests(random.Random()):
+            person = not request["userInfo"]["username"].startswith("system:")
+            if stop.wait(interval if person else 0):
+                return
             try:
                 client.post(collector.webhook_url, json={**review, "request": request})
             except httpx.TransportError:
@@ -319,14 +368,16 @@ def main() -> int:
         feeder.start()
         if args.no_tui:
             signal.sigwait(quit_signals)
-        else:
-            LogistisApp(ConnectionSettings(url=collector.api_url), EventFilter(people=True)).run()
+            return 0
+        app = LogistisApp(ConnectionSettings(url=collector.api_url), EventFilter(people=True))
+        app.run()
+        # Textual sets 1 when the app ended on an exception: `make demo` fails with it.
+        return app.return_code or 0
     finally:
         stop.set()
         collector.stop()
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

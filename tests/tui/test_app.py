@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
+from textual.widgets.tree import TreeNode
 
 from logistis.tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
 from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.key_footer import KeyFooter
-from logistis.tui.app.widgets.namespace_tree import NamespaceTree
+from logistis.tui.app.widgets.namespace_tree import NamespaceTree, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
 from logistis.tui.core.api import LinkState
 from logistis.tui.core.events import EventFilter
@@ -36,6 +39,18 @@ def table(app: LogistisApp) -> EventTable:
 
 def status(app: LogistisApp) -> StatusBar:
     return app.browse.query_one(StatusBar)
+
+
+def namespace_node(tree: NamespaceTree, namespace: str) -> TreeNode[Place]:
+    [node] = [n for n in tree.root.children if n.data and n.data.namespace == namespace]
+    return node
+
+
+async def tree_shown(pilot: Pilot[None], app: LogistisApp) -> NamespaceTree:
+    """The namespace tree, once the first rows and the namespaces are in."""
+    tree = app.browse.query_one(NamespaceTree)
+    await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
+    return tree
 
 
 def loaded(app: LogistisApp) -> bool:
@@ -62,9 +77,8 @@ async def test_select_a_namespace_then_filter_by_user_and_kind(
 ) -> None:
     app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        tree = app.browse.query_one(NamespaceTree)
-        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-        [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+        tree = await tree_shown(pilot, app)
+        team_b = namespace_node(tree, "team-b")
         tree.select_node(team_b)
         await wait_until(pilot, lambda: app.browse.filter.namespace == "team-b")
         await wait_until(pilot, lambda: all(e.namespace == "team-b" for e in table(app).events))
@@ -128,6 +142,8 @@ async def test_the_footer_is_drawn_with_its_screen(fed_collector: CollectorProce
             "Diff",
             "Patch",
             "Object",
+            "Blame",
+            "Help",
             "palette",
         ]
         await pilot.pause()
@@ -217,9 +233,32 @@ async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
         line = str(status(app).render())
-        assert f"failed: cannot reach the collector at {url}" in line
+        assert f"cannot reach the collector at {url}" in line
+        assert re.search(r"failed, next try in [0-9.]+s \(R: now\): cannot", line)
+        await wait_until(pilot, lambda: "Try now" in footer_keys(app))
         await pilot.press("q")
     assert app.return_code == EXIT_NOT_CONNECTED
+
+
+def footer_keys(app: LogistisApp) -> list[str]:
+    return [key.description for key in app.browse.query_one(KeyFooter).query(FooterKey)]
+
+
+async def test_started_before_its_collector_it_connects_by_itself(tmp_path: Path) -> None:
+    collector = CollectorProcess(tmp_path / "data")
+    app = app_for(collector.api_url)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: status(app).link.retry_in >= 1)  # tried a few times
+            assert status(app).link.state == LinkState.FAILED
+            await asyncio.to_thread(collector.start)
+            await asyncio.to_thread(post_reviews, collector, bodies()[:60])
+            await wait_until(pilot, lambda: loaded(app), within=20)
+            await wait_until(pilot, lambda: "Try now" not in footer_keys(app))
+            await pilot.press("q")
+        assert app.return_code == 0
+    finally:
+        collector.stop()
 
 
 async def test_port_forward_refused_by_rbac_is_shown(fake_kubectl: FakeKubectl) -> None:
@@ -248,9 +287,8 @@ async def test_through_a_port_forward(
 async def test_a_kind_opens_onto_its_objects(fed_collector: CollectorProcess) -> None:
     app = app_for(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        tree = app.browse.query_one(NamespaceTree)
-        await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-        [team_a] = [n for n in tree.root.children if n.data and n.data.namespace == "team-a"]
+        tree = await tree_shown(pilot, app)
+        team_a = namespace_node(tree, "team-a")
         team_a.expand()
         [deployments] = [
             n
@@ -275,9 +313,8 @@ async def test_counts_update_in_place_when_events_arrive(tmp_path: Path) -> None
         post_reviews(collector, bodies()[:150])
         app = app_for(collector.api_url)
         async with app.run_test(size=SIZE) as pilot:
-            tree = app.browse.query_one(NamespaceTree)
-            await wait_until(pilot, lambda: loaded(app) and len(tree.root.children) > 3)
-            [team_b] = [n for n in tree.root.children if n.data and n.data.namespace == "team-b"]
+            tree = await tree_shown(pilot, app)
+            team_b = namespace_node(tree, "team-b")
             before = str(team_b.label)
             await asyncio.to_thread(post_reviews, collector, [load(143)["body"]])
             await wait_until(pilot, lambda: str(team_b.label) != before)
@@ -308,3 +345,44 @@ async def test_a_dropped_port_forward_is_reopened_when_it_can_be(
             await wait_until(pilot, lambda: len(table(app).events) == before + 1)
             ids = [e.id for e in table(app).events]
             assert len(ids) == len(set(ids))
+
+
+async def test_a_screenshot_without_a_downloads_folder_goes_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    app = app_for(f"http://127.0.0.1:{free_port()}")
+    async with app.run_test(size=SIZE) as pilot:
+        [screenshot] = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        screenshot.callback()  # as the command palette runs it
+        await wait_until(pilot, lambda: bool(list(tmp_path.glob("*.svg"))))
+
+
+async def test_the_tree_names_machines_as_last_actors_only_in_everything(
+    fed_collector: CollectorProcess,
+) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await tree_shown(pilot, app)
+        kube_system = namespace_node(tree, "kube-system")
+        assert "system:" not in str(kube_system.label)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "system:" in str(kube_system.label))
+
+
+async def test_the_selected_objects_whole_history(fed_collector: CollectorProcess) -> None:
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        row = next(i for i, e in enumerate(table(app).events) if e.kind == "Deployment")
+        table(app).move_cursor(row=row)
+        chosen = table(app).events[row]
+        await pilot.press("H")
+        wanted = EventFilter(
+            namespace=chosen.namespace, kind="Deployment", group="apps", name=chosen.name
+        )
+        await wait_until(pilot, lambda: app.browse.filter == wanted)
+        await wait_until(pilot, lambda: any(e.user.is_machine for e in table(app).events))
+        assert {e.object_key for e in table(app).events} == {chosen.object_key}

@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.cli import parser, settings
 from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.core.events import EventFilter
+from logistis.tui.core.portforward import DEFAULT_NAMESPACE
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 
@@ -21,7 +26,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_flags_and_examples() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for text in ("--url", "--context", "--kubeconfig", "--namespace", "--all", "examples:"):
+    for text in ("--url", "--context", "--kubeconfig", "--namespace", "-A", "--all", "examples:"):
         assert text in result.stdout
 
 
@@ -42,3 +47,25 @@ async def test_every_key_action_is_in_the_command_palette(fed_collector: Collect
         [people] = [c for c in app.get_system_commands(app.screen) if c.title == "People/all"]
         await people.callback()  # type: ignore[misc]
         await wait_until(pilot, lambda: app.browse.filter.people is None)
+
+
+def given(*args: str) -> tuple[ConnectionSettings, EventFilter]:
+    return settings(parser().parse_args(args))
+
+
+def test_namespaces_as_kubectl_takes_them(capsys: pytest.CaptureFixture[str]) -> None:
+    connection, initial = given("-n", "team-a")
+    assert (initial.namespace, connection.namespace) == ("team-a", DEFAULT_NAMESPACE)
+    assert given("--namespace", "team-b")[1].namespace == "team-b"
+    assert given("-A")[1].namespace is None
+    assert given("--collector-namespace", "audit")[0].namespace == "audit"
+    assert capsys.readouterr().err == ""
+    # The old flag for the namespace to look at still works, and says what replaced it.
+    assert given("--in", "team-a")[1].namespace == "team-a"
+    assert "--in is now -n/--namespace" in capsys.readouterr().err
+
+
+def test_a_namespace_and_all_namespaces_are_one_or_the_other() -> None:
+    result = run("-n", "team-a", "-A")
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr

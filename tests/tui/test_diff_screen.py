@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from rich.style import Style
 from textual.color import Color
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.app.screens.diff import NO_CHANGE, DiffScreen
@@ -264,3 +266,42 @@ async def test_diff_of_a_set_image(fed_collector: CollectorProcess) -> None:
         )
         await pilot.press("escape")
         assert app.screen is app.browse
+
+
+async def test_the_age_in_the_header_follows_the_clock(fed_collector: CollectorProcess) -> None:
+    now = [datetime.now(UTC)]
+    app = LogistisApp(ConnectionSettings(url=fed_collector.api_url), clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        event = table.events[0]
+        now[0] = event.time + timedelta(seconds=20)
+        await pilot.press("enter")
+        title = app.screen.query_one("#diff-title", Static)
+        await wait_until(pilot, lambda: "20s ago" in str(title.render()))
+        now[0] += timedelta(minutes=3)
+        await wait_until(pilot, lambda: "3m ago" in str(title.render()))
+
+
+async def test_the_blame_tab_credits_each_line_to_whoever_last_changed_it(
+    fed_collector: CollectorProcess,
+) -> None:
+    initial = EventFilter(user="alice", name="nginx", operation="UPDATE", people=True)
+    app = LogistisApp(ConnectionSettings(url=fed_collector.api_url), initial)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        await wait_until(pilot, lambda: bool(table.events))
+        set_image = next(e for e in table.events if e.field_manager == "kubectl-set")
+        table.move_cursor(row=table.events.index(set_image))
+        await pilot.press("enter", "4")
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        await wait_until(pilot, lambda: "blame" in screen.shown, within=20)
+        lines = screen.shown["blame"].lines
+    [image] = [line for line in lines if "image: nginx:" in line]
+    assert image.split()[:2] == [str(set_image.id), "alice"]
+    assert "kubectl-set" in image
+    assert image.endswith("image: nginx:1.27")
+    # Lines set when the object was created are the creator's.
+    [kind] = [line for line in lines if line.endswith("│ kind: Deployment")]
+    assert kind.split()[1] == "alice"

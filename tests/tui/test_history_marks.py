@@ -16,8 +16,9 @@ import pytest
 from textual.pilot import Pilot
 
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.screens.browse import BrowseScreen
+from logistis.tui.app.screens.mark import MarkScreen
+from logistis.tui.app.widgets.event_table import EventTable, Gap
 from logistis.tui.core.events import GAP, Change, EventFilter
 from logistis.tui.core.marks import GAP_MARK, gap_line
 from tests.blame.conftest import nginx_history
@@ -74,38 +75,63 @@ async def test_gaps_and_the_blind_spot_are_rows_where_they_happened(
     async with shown(holes.api_url, NGINX) as (_, table):
         rows = row_texts(table)
     marks = [(i, text) for i, text in enumerate(rows) if "⋯" in text]
-    assert [text.split("  ")[0].strip() for _, text in marks] == [
-        "⋯ unrecorded ?",
+    assert [" ".join(text[text.index("⋯") :].split()[:3]) for _, text in marks] == [
+        "⋯ ? unrecorded",
         "⋯ blind spot",
-        "⋯ unrecorded ?",
+        "⋯ ? unrecorded",
     ]
     owner, spot, replicas = (text for _, text in marks)
-    assert "changed outside the recorded history: metadata.labels.owner" in owner
-    assert "no collector was recording for" in spot
-    assert "(stopped)" in spot
-    assert "changed outside the recorded history: spec.replicas" in replicas
+    assert "metadata.labels.owner" in owner
+    assert "(stopped): no collector" in spot
+    assert "spec.replicas" in replicas
     # Each gap row sits right below the event that found it: alice's next label patch, and
     # the controller's first status write after the scale.
     assert "alice" in rows[marks[0][0] - 1]
     assert "metadata.labels.env" in rows[marks[0][0] - 1]
-    assert "deployment-controller" in rows[marks[2][0] - 1]
+    assert "-controller Deployment/status" in rows[marks[2][0] - 1]
 
 
-async def test_a_gap_row_opens_the_event_that_found_it_with_the_reason(
+async def test_enter_on_a_gap_row_explains_it_and_opens_no_event(
     holes: CollectorProcess,
 ) -> None:
     async with shown(holes.api_url, NGINX) as (pilot, table):
-        gap_row = next(i for i, text in enumerate(row_texts(table)) if "⋯ unrecorded" in text)
+        gap_row = next(i for i, text in enumerate(row_texts(table)) if "⋯ ? unrecorded" in text)
         table.move_cursor(row=gap_row)
-        found = table.selected
-        assert found is not None
-        assert found.after_gap
+        assert table.selected is None
+        mark = table.selected_mark
+        assert isinstance(mark, Gap)
         await pilot.press("enter")
-        screen = pilot.app.screen
-        assert isinstance(screen, DiffScreen)
-        marks = str(screen.query_one("#diff-marks").render())
-    assert "⋯ changed outside the recorded history: metadata.labels.owner" in marks
-    assert "not what the previous recorded event left" in marks
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, MarkScreen))
+        text = str(pilot.app.screen.query_one("#mark-text").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: pilot.app.screen is pilot.app.browse)
+    assert "⋯ unrecorded (continuity: gap)" in text
+    assert "Deployment team-a/nginx" in text
+    assert f"and event {mark.event.id}" in text
+    assert "add /metadata/labels/owner" in text
+    assert "not what the previous recorded event left" in text  # docs/trust.md's words
+
+
+async def test_enter_on_a_blind_spot_says_when_and_why(holes: CollectorProcess) -> None:
+    async with shown(holes.api_url, NGINX) as (pilot, table):
+        spot_row = next(i for i, text in enumerate(row_texts(table)) if "⋯  blind spot" in text)
+        table.move_cursor(row=spot_row)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, MarkScreen))
+        text = str(pilot.app.screen.query_one("#mark-text").render())
+    assert "period" in text
+    assert "stopped: a clean stop" in text
+    assert "everything written then may be missing" in text
+
+
+async def test_quick_filters_on_a_mark_row_change_nothing(holes: CollectorProcess) -> None:
+    async with shown(holes.api_url, NGINX) as (pilot, table):
+        gap_row = next(i for i, text in enumerate(row_texts(table)) if "⋯" in text)
+        table.move_cursor(row=gap_row)
+        await pilot.press("u", "K", "n", "o")
+        await pilot.pause()
+        assert pilot.app.browse.filter == NGINX
+        assert isinstance(pilot.app.screen, BrowseScreen)
 
 
 async def test_a_change_that_never_landed_is_dimmed_and_says_why(
@@ -118,7 +144,8 @@ async def test_a_change_that_never_landed_is_dimmed_and_says_why(
         changes = table.get_row_at(row)[-1]
         dim = table.get_component_rich_style("event-table--never-landed").dim
     assert len(lost) == 1
-    assert str(changes).startswith("✗ never landed (a later recorded request found the old values")
+    # What changed first, then why (cut where the column ends; the diff says it whole).
+    assert str(changes).startswith("✗ never landed: metadata")
     assert dim
     assert changes.spans[-1].style.dim
 

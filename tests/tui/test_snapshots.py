@@ -15,6 +15,7 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
+from logistis.backoff import Backoff
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.app.widgets.status_bar import StatusBar
@@ -80,7 +81,10 @@ def _picture(pilot: Pilot[None]) -> str:
 @pytest.fixture
 def snap(snap_compare: Compare) -> Callable[..., bool]:
     def compare(
-        app: LogistisApp, *press: str, extra: Callable[[Pilot[None]], Awaitable[None]] | None = None
+        app: LogistisApp,
+        *press: str,
+        extra: Callable[[Pilot[None]], Awaitable[None]] | None = None,
+        size: tuple[int, int] = SIZE,
     ) -> bool:
         async def run_before(pilot: Pilot[None]) -> None:
             await wait_until(pilot, loaded(app))
@@ -88,9 +92,24 @@ def snap(snap_compare: Compare) -> Callable[..., bool]:
                 await extra(pilot)
             await held_still(pilot)
 
-        return snap_compare(app, press=press, terminal_size=SIZE, run_before=run_before)
+        return snap_compare(app, press=press, terminal_size=size, run_before=run_before)
 
     return compare
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen_fits_the_terminal(
+    snap: Callable[..., bool], fed_collector: CollectorProcess, size: tuple[int, int]
+) -> None:
+    """When, operation, who, kind/object and what changed on every row, at any width."""
+    assert snap(frozen_app(fed_collector), size=size)
+
+
+def test_everything_at_80_columns(
+    snap: Callable[..., bool], fed_collector: CollectorProcess
+) -> None:
+    """Machine identities are long: shortened, then cut in the middle, never the changes."""
+    assert snap(frozen_app(fed_collector, EventFilter(people=None)), size=(80, 24))
 
 
 def test_main_screen_people_first(
@@ -133,7 +152,10 @@ def test_help_screen(snap: Callable[..., bool], fed_collector: CollectorProcess)
 
 def test_connection_failed(snap_compare: Compare) -> None:
     # Port 9 (discard) has no listener here: the collector is unreachable.
-    app = LogistisApp(ConnectionSettings(url="http://127.0.0.1:9"))
+    # Every try one second after the last: the next try's delay on screen is always the same.
+    app = LogistisApp(
+        ConnectionSettings(url="http://127.0.0.1:9"), backoff=lambda: Backoff(1, 1, 1)
+    )
 
     async def failed(pilot: Pilot[None]) -> None:
         status = app.browse.query_one(StatusBar)

@@ -7,7 +7,9 @@ import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from platformdirs import user_downloads_path
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -16,16 +18,22 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from logistis.backoff import Backoff
 from logistis.tui.app.failures import report_worker_failure
 from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import Connected
+from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.browse import BrowseScreen
+from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.screens.help import HelpScreen, KeyGroup
 from logistis.tui.core.api import CollectorError, LinkState, LinkStatus
 from logistis.tui.core.connect import Via, connect
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForwardError
 
 EXIT_NOT_CONNECTED = 3
+# The screens whose keys help lists, the one it is opened from first.
+HELP_SCREENS: tuple[type[WorkingScreen], ...] = (BrowseScreen, DiffScreen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +49,11 @@ class ConnectionSettings:
 
 
 class ConnectionFailed(Message):
-    def __init__(self, reason: str) -> None:
+    """The collector could not be reached; the next try is `retry_in` seconds away."""
+
+    def __init__(self, reason: str, retry_in: float) -> None:
         super().__init__()
-        self.reason = reason
+        self.reason, self.retry_in = reason, retry_in
 
 
 class LogistisApp(App[None]):
@@ -52,7 +62,9 @@ class LogistisApp(App[None]):
     SUB_TITLE = "who changed what in the cluster"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("R", "reconnect", "Reconnect", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("R", "reconnect", "Try now"),
     ]
 
     def __init__(
@@ -61,9 +73,12 @@ class LogistisApp(App[None]):
         initial: EventFilter | None = None,
         *,
         clock: Clock = system_clock,
+        backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         super().__init__()
         self.connection = connection
+        # The delays between tries to connect (a test holds them still).
+        self.backoff = backoff
         self.failure: str | None = None
         self._connection: Worker[None] | None = None
         self.browse = BrowseScreen(initial or EventFilter(people=True), clock=clock)
@@ -88,36 +103,46 @@ class LogistisApp(App[None]):
 
     @work(exclusive=True, group="connection", exit_on_error=False, description="connecting")
     async def hold_connection(self) -> None:
-        """Open the connection, keep it for the app's life, close it when the app ends."""
+        """Open the connection, keep it for the app's life, close it when the app ends. Until
+        the collector answers, try again with the live stream's backoff: an app started
+        before its collector (or its port-forward's pod) connects by itself."""
+        backoff = self.backoff()
+        while True:
+            try:
+                await self._connected()
+            except (PortForwardError, CollectorError) as error:
+                delay = backoff.next()
+                self.post_message(ConnectionFailed(str(error), delay))
+                await asyncio.sleep(delay)
+
+    async def _connected(self) -> None:
         settings = self.connection
-        try:
-            async with connect(
-                settings.url,
-                context=settings.context,
-                kubeconfig=settings.kubeconfig,
-                namespace=settings.namespace,
-                kubectl=settings.kubectl,
-                via=settings.via,
-            ) as client:
-                await client.namespaces()  # does the collector answer at all?
-                self.post_message(Connected(client, await client.home_namespace()))
-                await asyncio.Event().wait()  # until the app ends and cancels this worker
-        except (PortForwardError, CollectorError) as error:
-            self.post_message(ConnectionFailed(str(error)))
+        async with connect(
+            settings.url,
+            context=settings.context,
+            kubeconfig=settings.kubeconfig,
+            namespace=settings.namespace,
+            kubectl=settings.kubectl,
+            via=settings.via,
+        ) as client:
+            await client.namespaces()  # does the collector answer at all?
+            self.post_message(Connected(client, await client.home_namespace()))
+            await asyncio.Event().wait()  # until the app ends and cancels this worker
 
     def on_connected(self, message: Connected) -> None:
         self.failure = None
+        self.refresh_bindings()
         self.browse.attach(message.client, message.home_namespace)
 
     def on_connection_failed(self, message: ConnectionFailed) -> None:
+        # The status line says it, and when the next try is: no toast at every try.
         self.failure = message.reason
-        self.browse.link = LinkStatus(LinkState.FAILED, message.reason)
-        self.notify(
-            f"{message.reason}\n(R: try again, q: quit)",
-            title="cannot reach the collector",
-            severity="error",
-            timeout=30,
-        )
+        self.refresh_bindings()
+        self.browse.link = LinkStatus(LinkState.FAILED, message.reason, message.retry_in)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Try now" is in the footer only while the collector cannot be reached.
+        return self.failure is not None if action == "reconnect" else True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_failure(self, event.worker)
@@ -131,6 +156,32 @@ class LogistisApp(App[None]):
     def action_reconnect(self) -> None:
         self.browse.link = LinkStatus(LinkState.CONNECTING)
         self._connection = self.hold_connection()
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        # Textual saves into ~/Downloads, and fails where there is none (servers, containers):
+        # the working directory then. The palette's Screenshot and the action both come here.
+        if path is None and not user_downloads_path().is_dir():
+            path = str(Path.cwd())
+        return super().deliver_screenshot(filename, path, time_format)
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        ordered = sorted(HELP_SCREENS, key=lambda kind: not isinstance(screen, kind))
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+        # The focused widget's own keys (moving in the table or the input), after the app's.
+        widget = [
+            a.binding for a in screen.active_bindings.values() if a.node not in (screen, self)
+        ]
+        groups = [
+            *(KeyGroup.of(kind.HELP_TITLE, kind.BINDINGS, self) for kind in ordered),
+            KeyGroup.of("Everywhere", [*self.BINDINGS, palette], self),
+            KeyGroup.of("Moving around", widget, self),
+        ]
+        self.push_screen(HelpScreen(groups))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every action bound to a key on the current screen, also in the command palette."""

@@ -17,11 +17,14 @@ examples:
   logistis-tui                              the cluster's Kubernetes API if it serves the
                                             history, else a port-forward to the collector
   logistis-tui --via port-forward           always the port-forward (namespace logistis)
-  logistis-tui --context prod -n audit      another cluster, collector in namespace audit
+  logistis-tui -n team-a                    the history of namespace team-a (-A: all)
+  logistis-tui --context prod --collector-namespace audit
+                                            another cluster, collector in namespace audit
   logistis-tui --url http://127.0.0.1:8080  a collector you can reach directly (make run)
   logistis-tui --user alice --since 2h      start with filters
   logistis-tui --all                        show machine identities too
 """
+IN_DEPRECATED = "logistis-tui: --in is now -n/--namespace (as kubectl's); --in will go"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,15 +40,20 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--context", help="kubeconfig context to use")
     where.add_argument("--kubeconfig", help="path to the kubeconfig file")
     where.add_argument(
-        "-n",
-        "--namespace",
+        "--collector-namespace",
         default=DEFAULT_NAMESPACE,
+        metavar="NS",
         help=f"namespace the collector runs in (default {DEFAULT_NAMESPACE})",
     )
     start = p.add_argument_group("initial filters")
+    scope = start.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", help="only this namespace, as kubectl's -n")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="every namespace (the default)"
+    )
+    scope.add_argument("--in", dest="in_namespace", metavar="NS", help=argparse.SUPPRESS)
     start.add_argument("--user", help="only this user (glob with *)")
     start.add_argument("--kind", help="only this kind (Deployment, deployments)")
-    start.add_argument("--in", dest="in_namespace", metavar="NS", help="only this namespace")
     start.add_argument("--operation", choices=("CREATE", "UPDATE", "DELETE", "CONNECT"),
                        type=str.upper)  # fmt: skip
     start.add_argument("--since", help="RFC 3339 time or a duration like 2h")
@@ -54,20 +62,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def settings(args: argparse.Namespace) -> tuple[ConnectionSettings, EventFilter]:
+    """Where the collector is, and what to show first."""
+    if args.in_namespace is not None:
+        print(IN_DEPRECATED, file=sys.stderr)
     connection = ConnectionSettings(
-        args.url, args.context, args.kubeconfig, args.namespace, via=Via(args.via)
+        args.url, args.context, args.kubeconfig, args.collector_namespace, via=Via(args.via)
     )
     initial = EventFilter(
-        namespace=args.in_namespace,
+        namespace=args.namespace or args.in_namespace,
         kind=args.kind,
         user=args.user,
         operation=args.operation,
         since=args.since,
         people=None if args.all else True,
     )
-    app = LogistisApp(connection, initial)
+    return connection, initial
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    app = LogistisApp(*settings(parser().parse_args(argv)))
     app.run()
     return app.return_code or 0
 

@@ -81,12 +81,26 @@ def operation_text(event: Event, palette: Palette) -> Text:
 
 
 def user_text(username: str, palette: Palette) -> Text:
-    return Text(username, style=palette.muted if username.startswith("system:") else Style())
+    """The identity shortened, dimmed when it is a machine's."""
+    machine = username.startswith("system:")
+    return Text(short_identity(username), style=palette.muted if machine else Style())
 
 
-def short_user(username: str) -> str:
-    """Service accounts without their long prefix: `kube-system:deployment-controller`."""
-    return username.removeprefix("system:serviceaccount:")
+def short_identity(username: str) -> str:
+    """`sa:kube-system/deployment-controller` for `system:serviceaccount:kube-system:deployment-
+    controller`, `node:worker-1` for `system:node:worker-1`; other names as they are."""
+    namespace, sep, name = username.removeprefix(SERVICE_ACCOUNT).partition(":")
+    if username.startswith(SERVICE_ACCOUNT) and sep:
+        return f"sa:{namespace}/{name}"
+    return username.removeprefix("system:") if username.startswith(NODE) else username
+
+
+SERVICE_ACCOUNT, NODE = "system:serviceaccount:", "system:node:"
+
+
+def object_label(event: Event) -> str:
+    """`Deployment team-a/nginx`, `Deployment/scale team-a/nginx`."""
+    return f"{kind_label(event)} {event.reference}"
 
 
 def kind_label(event: Event) -> str:

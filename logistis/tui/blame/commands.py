@@ -13,13 +13,7 @@ from logistis.tui.blame.discovery import discover
 from logistis.tui.blame.errors import BlameError, ExitCode
 from logistis.tui.blame.eventtable import event_table, overview_table, wide_table
 from logistis.tui.blame.fieldview import annotated, blame_json, header
-from logistis.tui.blame.history import (
-    in_full,
-    labelled,
-    latest_events,
-    latest_of_names,
-    object_history,
-)
+from logistis.tui.blame.history import labelled
 from logistis.tui.blame.kubeconfig import default_namespace
 from logistis.tui.blame.naming import Naming, kubectl_name
 from logistis.tui.blame.options import Command, Dialect, Options, Output
@@ -37,6 +31,7 @@ from logistis.tui.core.api import CollectorClient, CollectorHTTPError, LinkState
 from logistis.tui.core.diff import patch_ops, strip_noise, to_yaml, unified_diff
 from logistis.tui.core.events import Event, EventFilter
 from logistis.tui.core.fieldblame import ObjectState, replay
+from logistis.tui.core.history import in_full, latest_events, latest_of_names, object_history
 from logistis.tui.core.people import machine_events_left_out
 from logistis.tui.core.timeparse import format_precise, format_time, parse_time
 

@@ -46,10 +46,12 @@ class CollectorUnreachable(CollectorError):
 
 
 class CollectorHTTPError(CollectorError):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, detail: str = ""):
         super().__init__(f"collector answered {status}: {message}")
         self.status = status
         self.message = message
+        self.detail = detail
+        """The answer's `detail` when it is text: what a refused value should look like."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +340,14 @@ def _transient(error: CollectorError) -> bool:
 def _raise_for_status(response: httpx.Response) -> None:
     if not response.is_error:
         return
+    detail = ""
     try:
         body = response.json()
         message = str(body.get("error") or body)
+        detail = body.get("detail") if isinstance(body.get("detail"), str) else ""
     except ValueError:
         message = response.text.strip().splitlines()[0] if response.text.strip() else ""
-    raise CollectorHTTPError(response.status_code, message or response.reason_phrase)
+    raise CollectorHTTPError(response.status_code, message or response.reason_phrase, detail)
 
 
 def _json(text: str) -> Any:

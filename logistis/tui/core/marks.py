@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from logistis.tui.core.diff import summarize_changes
-from logistis.tui.core.events import EXPECTED_GAP, GAP, Event
+from logistis.tui.core.events import EXPECTED_GAP, GAP, BlindSpot, Event
+from logistis.tui.core.timeparse import format_time
 
 GAP_MARK = "⋯"
 NEVER_LANDED_MARK = "✗"
@@ -61,3 +62,62 @@ def never_landed_line(event: Event) -> str | None:
 
 def why_never_landed(event: Event) -> str:
     return "a dry run" if event.dry_run else WHY_NEVER_LANDED
+
+
+# What each mark means, in docs/trust.md's words, for a front end that explains one mark.
+GAP_MEANS = (
+    "The object's old state at this event is not what the previous recorded event left: it "
+    "changed in between without a recorded event. Which fields are known; their values are not "
+    "kept."
+)
+GAP_CAUSES = (
+    "The collector was down or did not answer in time; a request excluded by capture rules; "
+    "after a removal, `removed` (the delete was not seen, e.g. an eviction) or `deleted and "
+    "created again` (the object's uid changed)."
+)
+BLIND_SPOT_MEANS = (
+    "No collector was recording: everything written then may be missing. A write while no "
+    "collector ran shows as a gap at the object's next recorded event; a blind spot with no gap "
+    "after it means nothing written then has been touched since (or nothing was written)."
+)
+BLIND_SPOT_CAUSES = {
+    "stopped": "a clean stop (an upgrade, a restart, a rollout with one replica)",
+    "lost": (
+        "the heartbeats ended without a clean stop (a crash, an OOM kill, a lost node, the "
+        "process stalled for more than two heartbeat intervals)"
+    ),
+    "silent": "none is recording now",
+}
+
+Explanation = list[tuple[str, str]]
+"""(heading, text) pairs, in the order to show them."""
+
+
+def explain_gap(event: Event, previous: Event | None) -> Explanation:
+    """The `⋯ unrecorded` mark at `event`; `previous` is the object's recorded event before
+    it, when the caller has it."""
+    since = (
+        f"event {previous.id} ({format_time(previous.time)})"
+        if previous
+        else "its previous recorded event"
+    )
+    expected = event.continuity == EXPECTED_GAP
+    return [
+        ("mark", f"{GAP_MARK} {UNRECORDED} (continuity: {event.continuity})"),
+        ("object", f"{event.kind} {event.reference}"),
+        ("period", f"between {since} and event {event.id} ({format_time(event.time)})"),
+        ("fields", "\n".join(unrecorded_paths(event)) or "(not told)"),
+        ("means", GAP_MEANS),
+        ("usual causes", "controllers' status writes" if expected else GAP_CAUSES),
+    ]
+
+
+def explain_blind_spot(spot: BlindSpot) -> Explanation:
+    end = format_time(spot.end) if spot.end else "now: none is recording"
+    cause = BLIND_SPOT_CAUSES.get(spot.cause, "")
+    return [
+        ("mark", f"{GAP_MARK} blind spot"),
+        ("period", f"{format_time(spot.start)} to {end} ({spot.seconds:g}s)"),
+        ("reason", f"{spot.cause}: {cause}" if cause else spot.cause),
+        ("means", BLIND_SPOT_MEANS),
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -9,5 +11,8 @@ from logistis.tui.app.failures import report_worker_failure
 
 
 class WorkingScreen(Screen[None]):
+    HELP_TITLE: ClassVar[str] = ""
+    """The heading of this screen's keys in help."""
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_failure(self.app, event.worker)

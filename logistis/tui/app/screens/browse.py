@@ -9,23 +9,24 @@ from enum import Enum, auto
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Header
 
-from logistis.tui.app.filter_syntax import FilterSyntaxError, parse
+from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
 from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import EventReceived, LinkChanged
 from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.screens.help import HelpScreen
-from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app.screens.mark import MarkScreen
+from logistis.tui.app.widgets.empty_state import EmptyState, advice
+from logistis.tui.app.widgets.event_table import EventTable, Gap
 from logistis.tui.app.widgets.filter_bar import FilterBar
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.namespace_tree import NamespaceTree, ObjectSummary, Place
 from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.api import CollectorClient, LinkState, LinkStatus
+from logistis.tui.core.api import CollectorClient, CollectorHTTPError, LinkState, LinkStatus
 from logistis.tui.core.events import (
     BlindSpot,
     Event,
@@ -34,6 +35,7 @@ from logistis.tui.core.events import (
     NamespaceSummary,
     awaiting_outcome,
 )
+from logistis.tui.core.marks import explain_blind_spot, explain_gap
 from logistis.tui.core.window import PageSpan, PageWindow
 
 PAGE_SIZE = 100
@@ -47,8 +49,15 @@ RELATIVE_TIME_REFRESH_SECONDS = 30.0
 # Counts (namespaces, facets, hidden) follow live events at most this often: on a busy
 # cluster they would otherwise be recomputed for every burst.
 COUNTS_REFRESH_SECONDS = 2.0
+# Below these widths the namespace tree narrows, then hides (T shows it): the events' columns
+# need the room first.
+TREE_NARROW_BELOW = 160
+TREE_HIDDEN_BELOW = 120
 # A kind's objects are gathered from its most recent events, this many at most.
 OBJECTS_SCAN = 1000
+
+
+MARK_IS_NOT_AN_EVENT = "a ⋯ row is a mark, not an event: enter explains it"
 
 
 class Where(Enum):
@@ -93,6 +102,14 @@ class OutcomesLoaded(Message):
         self.outcomes = outcomes
 
 
+class FilterRefused(Message):
+    """The collector refused `filter` (a 400 that says why)."""
+
+    def __init__(self, filter: EventFilter, reason: str) -> None:
+        super().__init__()
+        self.filter, self.reason = filter, reason
+
+
 class NamespacesLoaded(Message):
     def __init__(self, items: tuple[NamespaceSummary, ...]) -> None:
         super().__init__()
@@ -103,21 +120,29 @@ class BrowseScreen(WorkingScreen):
     BINDINGS = [
         Binding("enter", "open_diff", "Diff", show=False),
         Binding("slash", "edit_filter", "Filter"),
+        Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
         Binding("f", "toggle_follow", "Follow/pause"),
         Binding("g", "show_new", "Newest"),
         Binding("u", "only('user')", "Only user"),
-        Binding("k", "only('kind')", "Only kind"),
+        Binding("K", "only('kind')", "Only kind"),
         Binding("n", "only('namespace')", "Only ns"),
         Binding("o", "only('operation')", "Only op", show=False),
+        Binding("H", "history", "Object history"),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
+        Binding("T", "toggle_tree", "Namespaces", show=False),
         Binding("r", "reload", "Reload", show=False),
-        Binding("question_mark", "help", "Help"),
     ]
+    HELP_TITLE = "Events (the main screen)"
 
-    filter: reactive[EventFilter] = reactive(EventFilter(people=True), init=False)
+    # Set again to the same value, it loads again: a filter refused, then typed back, applies.
+    filter: reactive[EventFilter] = reactive(
+        EventFilter(people=True), init=False, always_update=True
+    )
     following: reactive[bool] = reactive(True, init=False)
+    # The namespace tree shown or hidden by T; None: as the width allows.
+    tree_wanted: reactive[bool | None] = reactive(None, init=False)
     link: reactive[LinkStatus] = reactive(LinkStatus(LinkState.CONNECTING), init=False)
 
     def __init__(
@@ -139,6 +164,7 @@ class BrowseScreen(WorkingScreen):
         self._incoming: list[Event] = []
         self._total: int | None = None
         self._counts_due = False
+        self._refusal: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -146,7 +172,9 @@ class BrowseScreen(WorkingScreen):
         yield FilterBar(id="filters")
         with Horizontal(id="body"):
             yield NamespaceTree(clock=self.clock, id="namespaces")
-            yield EventTable(clock=self.clock, id="events")
+            with Vertical(id="events-pane"):
+                yield EventTable(clock=self.clock, id="events")
+                yield EmptyState(id="empty", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -167,10 +195,29 @@ class BrowseScreen(WorkingScreen):
 
     def watch_filter(self, filter: EventFilter) -> None:
         self.query_one(FilterBar).filter = filter
-        self.query_one(StatusBar).people_only = bool(filter.people)
-        self.query_one(StatusBar).hidden = None
+        status = self.query_one(StatusBar)
+        status.people_only = bool(filter.people)
+        self.query_one(NamespaceTree).people_only = bool(filter.people)
+        # Nothing counted under another filter is kept: not the total, not what was new.
+        status.hidden, status.new, status.shown = None, 0, ""
+        self._total, self._refusal = None, None
+        self._pending.clear()
         if self.client is not None:
             self.action_reload()
+
+    def on_resize(self) -> None:
+        self._place_tree()
+
+    def watch_tree_wanted(self) -> None:
+        self._place_tree()
+
+    def _place_tree(self) -> None:
+        width = self.size.width
+        hidden = width < TREE_HIDDEN_BELOW if self.tree_wanted is None else not self.tree_wanted
+        self.set_class(width < TREE_NARROW_BELOW, "-narrow")
+        self.set_class(hidden, "-no-tree")
+        if hidden and self.focused is self.query_one(NamespaceTree):
+            self.query_one(EventTable).focus()
 
     def watch_following(self, following: bool) -> None:
         self.query_one(StatusBar).following = following
@@ -184,9 +231,15 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
     async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
-        page, spots = await asyncio.gather(
-            client.events(filter, limit=self.page_size), client.coverage()
-        )
+        try:
+            page, spots = await asyncio.gather(
+                client.events(filter, limit=self.page_size), client.coverage()
+            )
+        except CollectorHTTPError as error:
+            if error.status != 400:
+                raise
+            self.post_message(FilterRefused(filter, error.detail or error.message))
+            return
         # Before the page: its rows are laid out with the blind spots between them.
         self.post_message(CoverageLoaded(spots))
         self.post_message(PageLoaded(filter, Where.FIRST, None, page.items, page.next))
@@ -202,7 +255,12 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
     async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
-        facets = await client.facets(filter)
+        try:
+            facets = await client.facets(filter)
+        except CollectorHTTPError as error:
+            if error.status != 400:
+                raise
+            return  # the first page's worker reports the same refusal
         hidden = None
         if filter.people:
             everything = await client.facets(filter.with_(people=None))
@@ -281,6 +339,32 @@ class BrowseScreen(WorkingScreen):
         self._total = message.facets.total
         self._update_shown()
 
+    def on_filter_refused(self, message: FilterRefused) -> None:
+        if message.filter == self.filter:
+            self._refuse(unparse(message.filter), message.reason)
+
+    def _refuse(self, text: str, reason: str) -> None:
+        """`text` is not a filter that can be shown: it stays in the bar with `reason`, and
+        the list holds no rows of another filter (nor takes live ones) until it changes."""
+        for group in ("events", "page", "facets", "live"):
+            self.workers.cancel_group(self, group)
+        self._refusal, self._total = reason, None
+        self._pending.clear()
+        self.window.reset(PageSpan(None, 0, None))
+        self.query_one(EventTable).show([])
+        self.query_one(FilterBar).refuse(text, reason)
+        status = self.query_one(StatusBar)
+        status.new, status.hidden = 0, None
+        self._update_shown()
+
+    def _show_empty(self) -> None:
+        table = self.query_one(EventTable)
+        empty = not table.events and (self._refusal is not None or bool(self.window.pages))
+        hidden = self.query_one(StatusBar).hidden
+        text = advice(self.filter, self._refusal, hidden) if empty else None
+        self.query_one(EmptyState).show(text)
+        table.set_class(text is not None, "-empty")
+
     def on_objects_loaded(self, message: ObjectsLoaded) -> None:
         self.query_one(NamespaceTree).show_objects(message.place, message.objects)
 
@@ -331,6 +415,7 @@ class BrowseScreen(WorkingScreen):
         shown = f"{above + 1:,}-{above + loaded:,}" if above else f"{loaded:,}"
         of = f" of {self._total:,}" if self._total is not None else ""
         self.query_one(StatusBar).shown = f"{shown}{of} events"
+        self._show_empty()
 
     def _refresh_times(self) -> None:
         self.query_one(EventTable).refresh_times()
@@ -381,7 +466,7 @@ class BrowseScreen(WorkingScreen):
         try:
             self.filter = parse(message.text, people=self.filter.people)
         except FilterSyntaxError as error:
-            self.notify(str(error), title="filter", severity="warning")
+            self._refuse(message.text, str(error))
             return
         self.query_one(EventTable).focus()
 
@@ -394,12 +479,20 @@ class BrowseScreen(WorkingScreen):
         self.load_namespaces(self.client)
 
     def action_open_diff(self) -> None:
-        event = self.query_one(EventTable).selected
-        if event is not None and self.client is not None:
+        table = self.query_one(EventTable)
+        mark, event = table.selected_mark, table.selected
+        if isinstance(mark, Gap):
+            self.app.push_screen(MarkScreen(explain_gap(mark.event, table.previous_of(mark.event))))
+        elif mark is not None:
+            self.app.push_screen(MarkScreen(explain_blind_spot(mark)))
+        elif event is not None and self.client is not None:
             self.app.push_screen(DiffScreen(event, self.client, self.clock))
 
     def action_edit_filter(self) -> None:
         self.query_one(FilterBar).edit()
+
+    def action_focus_events(self) -> None:
+        self.query_one(EventTable).focus()
 
     def action_toggle_people(self) -> None:
         self.filter = self.filter.with_(people=None if self.filter.people else True)
@@ -427,8 +520,26 @@ class BrowseScreen(WorkingScreen):
         self.query_one(StatusBar).new = 0
         self._update_shown()
 
+    def _selected_event(self) -> Event | None:
+        """The event under the cursor; on a mark's row, None, and the operator is told why."""
+        table = self.query_one(EventTable)
+        if table.selected is None and table.selected_mark is not None:
+            self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
+        return table.selected
+
+    def action_history(self) -> None:
+        """Everything recorded of the selected object, machines' writes too, newest first."""
+        event = self._selected_event()
+        if event is not None:
+            self.filter = EventFilter(
+                namespace=event.namespace,
+                kind=event.kind,
+                group=event.resource.group,
+                name=event.name,
+            )
+
     def action_only(self, field: str) -> None:
-        event = self.query_one(EventTable).selected
+        event = self._selected_event()
         if event is None:
             return
         values = {
@@ -442,9 +553,9 @@ class BrowseScreen(WorkingScreen):
     def action_clear_filters(self) -> None:
         self.filter = self.filter.cleared()
 
+    def action_toggle_tree(self) -> None:
+        self.tree_wanted = self.has_class("-no-tree")
+
     def action_toggle_time(self) -> None:
         table = self.query_one(EventTable)
         table.absolute_time = not table.absolute_time
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.active_bindings))

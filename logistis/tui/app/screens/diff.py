@@ -1,8 +1,11 @@
-"""One event up close: the YAML diff, the JSON patch, and the object itself."""
+"""One event up close: the YAML diff, the JSON patch, the object itself, and who last changed
+each of its lines (as `kubectl blame --fields`, from the object's recorded history)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual import work
@@ -12,15 +15,31 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from logistis.tui.app.format import Clock, Palette, kind_label, relative_time
+from logistis.tui.app.format import (
+    Clock,
+    Palette,
+    kind_label,
+    relative_time,
+    short_identity,
+)
 from logistis.tui.app.screens.base import WorkingScreen
+from logistis.tui.app.widgets.columns import cut
 from logistis.tui.app.widgets.key_footer import KeyFooter
 from logistis.tui.app.widgets.line_view import LineView
 from logistis.tui.core.api import CollectorClient
 from logistis.tui.core.diff import DiffKind, patch_lines, strip_noise, to_yaml, unified_diff
-from logistis.tui.core.events import Event
+from logistis.tui.core.events import Event, EventFilter
+from logistis.tui.core.fieldblame import BlamedLine, replay
+from logistis.tui.core.history import object_history
+from logistis.tui.core.marks import GAP_MARK as UNRECORDED_MARK
 from logistis.tui.core.marks import gap_line, never_landed_line
 
+# Ages are shown to the second below a minute: the header follows at that pace.
+AGE_TICK_SECONDS = 1.0
+BLAME_USER, BLAME_MANAGER = 14, 12
+# The width of the credit before each blamed line after the event: user, age and manager.
+BLAME_WHO = BLAME_USER + 1 + 8 + 1 + BLAME_MANAGER
+NO_OBJECT = "no object left (deleted before this event)"
 NO_CHANGE = "no change (noise hidden: m shows it)"
 BEFORE_SIDE = "  so the (before) side below is not what the previous recorded event left"
 
@@ -49,6 +68,32 @@ def render(event: Event, tab: str, *, show_noise: bool) -> Shown:
     return Shown([line.marked for line in diff], [line.kind for line in diff])
 
 
+def render_blame(
+    history: Sequence[Event], event: Event, now: datetime, *, show_noise: bool
+) -> Shown:
+    """The object as `event` left it, each line credited to the write that last changed it."""
+    state = replay(e for e in history if e.id <= event.id)
+    lines = state.lines(show_noise=show_noise)
+    if not lines:
+        return Shown([NO_OBJECT])
+    return Shown([_blamed(line, now) for line in lines])
+
+
+def _blamed(line: BlamedLine, now: datetime) -> str:
+    """`  1042 alice           3d ago kubectl-edit │ replicas: 3`: kept short, so the YAML
+    has most of a narrow terminal."""
+    author = line.author
+    if author is None:
+        who = f"{'?':>6} {'(before the recorded history)':<{BLAME_WHO}}"
+    else:
+        mark = UNRECORDED_MARK if author.unrecorded else str(author.event_id)
+        user = cut(Text(short_identity(author.user)), BLAME_USER, middle=True).plain
+        manager = cut(Text(author.via), BLAME_MANAGER).plain
+        age = relative_time(author.time, now)
+        who = f"{mark:>6} {user:<{BLAME_USER}} {age:>8} {manager:<{BLAME_MANAGER}}"
+    return f"{who} │ {line.text}"
+
+
 def history_marks(event: Event) -> str:
     """Where the "before" side is not what the previous recorded event left, and whether the
     change landed (docs/trust.md); empty when the history around the event is whole."""
@@ -64,12 +109,19 @@ class DiffScreen(WorkingScreen):
         Binding("1", "tab('diff')", "Diff"),
         Binding("2", "tab('patch')", "Patch"),
         Binding("3", "tab('object')", "Object"),
+        Binding("4", "tab('blame')", "Blame"),
     ]
+    HELP_TITLE = "Diff (enter on an event)"
 
     class Fetched(Message):
         def __init__(self, event: Event) -> None:
             super().__init__()
             self.event = event
+
+    class HistoryFetched(Message):
+        def __init__(self, history: list[Event]) -> None:
+            super().__init__()
+            self.history = history
 
     class Rendered(Message):
         def __init__(self, tab: str, shown: Shown, show_noise: bool) -> None:
@@ -88,6 +140,8 @@ class DiffScreen(WorkingScreen):
         # computed when first shown: opening a large object diffs it, and only that.
         self.shown: dict[str, Shown] = {}
         self._asked: set[str] = set()
+        # The object's recorded history, oldest first, fetched when the blame is first shown.
+        self.history: list[Event] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,16 +155,39 @@ class DiffScreen(WorkingScreen):
                 yield LineView(id="patch-view")
             with TabPane("Object", id="object"):
                 yield LineView(id="object-view")
+            with TabPane("Blame", id="blame"):
+                yield LineView(id="blame-view")
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#diff-view", LineView).show(["loading…"])
         self.fetch()
+        self.set_interval(AGE_TICK_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        """The header's age stays true while the screen is open."""
+        self.query_one("#diff-title", Static).update(self._title())
 
     @work(exclusive=True, group="diff-fetch", exit_on_error=False, description="loading the event")
     async def fetch(self) -> None:
         summary = self.summary
         self.post_message(self.Fetched(await self.client.event(summary.id, summary.namespace)))
+
+    @work(exclusive=True, group="diff-history", exit_on_error=False, description="loading history")
+    async def fetch_history(self) -> None:
+        summary = self.summary
+        filter = EventFilter(
+            namespace=summary.namespace,
+            kind=summary.kind,
+            group=summary.resource.group,
+            name=summary.name,
+        )
+        self.post_message(self.HistoryFetched(await object_history(self.client, filter)))
+
+    @work(thread=True, group="diff-render", exit_on_error=False, description="blaming")
+    def compute_blame(self, history: list[Event], event: Event, show_noise: bool) -> None:
+        shown = render_blame(history, event, self.clock(), show_noise=show_noise)
+        self.post_message(self.Rendered("blame", shown, show_noise))
 
     # Diffing large objects is CPU work: a thread, so the UI keeps answering.
     @work(thread=True, group="diff-render", exit_on_error=False, description="diffing")
@@ -124,10 +201,22 @@ class DiffScreen(WorkingScreen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._fill(event.tabbed_content.active)
 
+    def on_diff_screen_history_fetched(self, message: HistoryFetched) -> None:
+        self.history = message.history
+        self._fill(self.query_one(TabbedContent).active)
+
     def _fill(self, tab: str) -> None:
-        if self.event is not None and tab not in self._asked:
+        if self.event is None or tab in self._asked:
+            return
+        if tab != "blame":
             self._asked.add(tab)
             self.compute(self.event, tab, self.show_noise)
+        elif self.history is None:
+            self.query_one("#blame-view", LineView).show(["loading the object's history…"])
+            self.fetch_history()
+        else:
+            self._asked.add(tab)
+            self.compute_blame(self.history, self.event, self.show_noise)
 
     def on_diff_screen_rendered(self, message: Rendered) -> None:
         if message.show_noise != self.show_noise:
@@ -156,9 +245,10 @@ class DiffScreen(WorkingScreen):
     def _title(self) -> Text:
         event = self.summary
         palette = Palette.of(self.app.current_theme)
+        via = f"  via {event.field_manager}" if event.field_manager else ""
         return Text.assemble(
             (event.operation, palette.operation(event.operation)),
             f" {kind_label(event)} {event.reference}  by {event.user.username}",
             (f"  {relative_time(event.time, self.clock())}", "dim"),
-            (f"  via {event.field_manager or '-'}  event {event.id}", "dim"),
+            (f"{via}  event {event.id}", "dim"),
         )

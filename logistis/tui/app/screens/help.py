@@ -1,17 +1,19 @@
-"""The help screen: what logistis shows, and every key of the screen it was opened from."""
+"""The help screen: every key of the app, the screen it was opened from first, then what
+logistis shows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-INTRO = """\
-# logistis
+ABOUT = """\
+## What logistis shows
 
 Every write the cluster admitted: who changed what, where, when and how.
 
@@ -19,33 +21,42 @@ Every write the cluster admitted: who changed what, where, when and how.
   accounts) are hidden until you press `p`; the status line says how many.
 - **Live**: new events appear at the top while you follow; scrolled away or paused (`f`),
   they are counted instead, and `g` shows them.
-- **Diff**: `enter` on an event shows its YAML diff, JSON patch and the object;
-  `m` there shows the noise (`managedFields`, `resourceVersion`, ...).
+- **Diff**: `enter` on an event shows its YAML diff, JSON patch, the object and who last
+  changed each of its lines; `m` there shows the noise (`managedFields`, `resourceVersion`).
+- **Marks** (`⋯ unrecorded`, `⋯ blind spot`, `✗ never landed`): where the recorded history is
+  not whole; `enter` on one says what it means.
 - The command palette (`ctrl+p`) runs every action by name.
-
-| key | action |
-|---|---|
 """
 
 
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+@dataclass(frozen=True, slots=True)
+class KeyGroup:
+    """The keys of one screen (or of the whole app), each action once with all its keys."""
 
-    def __init__(self, bindings: Mapping[str, ActiveBinding]) -> None:
+    title: str
+    rows: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, title: str, bindings: Iterable[BindingType], app: App[object]) -> KeyGroup:
+        keys: dict[tuple[str, str], list[str]] = {}
+        for binding in Binding.make_bindings(bindings):
+            if binding.description:
+                shown = app.get_key_display(binding)
+                keys.setdefault((binding.action, binding.description), []).append(shown)
+        return cls(title, tuple((" ".join(k), d) for (_, d), k in keys.items()))
+
+    def markdown(self) -> str:
+        rows = [f"| `{key}` | {description} |" for key, description in self.rows]
+        return "\n".join([f"## {self.title}", "", "| key | action |", "|---|---|", *rows, ""])
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def __init__(self, groups: Sequence[KeyGroup]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self.groups = groups
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Markdown(INTRO + "\n".join(self._rows()))
-
-    def _rows(self) -> list[str]:
-        seen: set[str] = set()
-        rows = []
-        for active in self._bindings.values():
-            binding: Binding = active.binding
-            if binding.description and binding.action not in seen:
-                seen.add(binding.action)
-                key = active.node.app.get_key_display(binding)
-                rows.append(f"| `{key}` | {binding.description} |")
-        return rows
+            yield Markdown("\n".join([*(g.markdown() for g in self.groups), ABOUT]))

@@ -4,17 +4,20 @@ either end of the rows held.
 Where the history is not whole, rows say so (docs/trust.md): below an event that found a gap,
 a row for what changed outside the recorded history; between events, a row for each blind
 spot (no collector recording); an event whose change never landed is dimmed, and says why.
-Such rows belong to the event below them: selecting one selects that event.
+Such rows keep the cursor's place with the event they sit by, but are not that event: enter
+on one explains the mark (`selected_mark`), and nothing acts on an event from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import reactive
@@ -24,13 +27,16 @@ from textual.widgets.data_table import CellKey, RowKey
 from logistis.tui.app.format import (
     Clock,
     Palette,
+    absolute_time,
     change_summary,
     event_time,
-    kind_label,
+    object_label,
     operation_text,
+    relative_time,
     system_clock,
     user_text,
 )
+from logistis.tui.app.widgets.columns import BY_KEY, Widths, cut, fit, natural_widths
 from logistis.tui.core.events import BlindSpot, Event
 from logistis.tui.core.marks import (
     GAP_MARK,
@@ -41,7 +47,17 @@ from logistis.tui.core.marks import (
     why_never_landed,
 )
 
-COLUMNS = ("time", "operation", "user", "kind", "object", "manager", "changes")
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """The `⋯ unrecorded` row below `event`: its object changed before it, unrecorded."""
+
+    event: Event
+
+
+Mark = Gap | BlindSpot
+
+Cells = dict[str, Text]
 # How close to the last (or first) row the cursor gets before the next page is asked for.
 PREFETCH_ROWS = 20
 
@@ -60,70 +76,108 @@ class EventTable(DataTable[str | Text]):
     class NearStart(Message):
         """The cursor is close to the first loaded row: the page above may be wanted."""
 
+    # As in vim, less and k9s, next to the arrows.
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("s", "sort_next", "Sort by the next column", show=False),
+    ]
+
     absolute_time: reactive[bool] = reactive(False)
+    # The loaded rows sorted by this column (reversed: descending); None: newest first, with
+    # the marks between them (they belong to the time order).
+    sort: reactive[tuple[str, bool] | None] = reactive(None, init=False)
 
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.clock = clock
         self.events: list[Event] = []
-        # Each row's key and the event it belongs to, in row order.
-        self._rows: list[tuple[str, Event]] = []
+        # Each row's key, the event it belongs to and its mark (none on an event's own row).
+        self._rows: list[tuple[str, Event, Mark | None]] = []
         self.blind_spots: tuple[BlindSpot, ...] = ()
-        self._widths: tuple[int, ...] = ()
+        # The columns shown and their widths, fitted to the table's width and the rows shown.
+        self.widths: Widths = {}
 
-    def on_mount(self) -> None:
-        for column in COLUMNS:
-            self.add_column(column, key=column)
+    def on_resize(self) -> None:
+        if self._fitted(self.events) != self.widths:
+            self.replace(self.events, shift=0)
 
-    def on_idle(self) -> None:
-        # DataTable (Textual 8) measures its columns when idle, after rows came, and keeps
-        # what it rendered at the old widths: a header drawn in between stays narrower than
-        # the rows until the cursor moves. Runs before DataTable's own idle handler, so it
-        # sees a change at the next idle after it (the new size's repaint brings one).
-        widths = tuple(column.content_width for column in self.columns.values())
-        if widths != self._widths:
-            self._widths = widths
-            self._clear_caches()
-            self.refresh()
+    def _fitted(self, events: Sequence[Event]) -> Widths:
+        now = self._now()
+        natural = natural_widths(
+            {key: cell.plain for key, cell in self._cells(event, now).items()} for event in events
+        )
+        # The vertical scrollbar's cells are kept free: rows coming do not reflow the columns.
+        return fit(self.size.width - self.styles.scrollbar_size_vertical, natural)
 
     @property
     def selected(self) -> Event | None:
-        if not 0 <= self.cursor_row < len(self._rows):
-            return None
-        return self._rows[self.cursor_row][1]
+        """The event under the cursor; None on a mark's row."""
+        row = self._cursor_row()
+        return row[1] if row is not None and row[2] is None else None
+
+    @property
+    def selected_mark(self) -> Mark | None:
+        row = self._cursor_row()
+        return row[2] if row is not None else None
+
+    def _cursor_row(self) -> tuple[str, Event, Mark | None] | None:
+        return self._rows[self.cursor_row] if 0 <= self.cursor_row < len(self._rows) else None
+
+    def previous_of(self, event: Event) -> Event | None:
+        """The loaded event of the same object recorded just before `event`, if any."""
+        older = self.events[self.events.index(event) + 1 :] if event in self.events else []
+        return next((e for e in older if e.object_key == event.object_key), None)
 
     @property
     def at_top(self) -> bool:
         return self.cursor_row <= 0 and self.scroll_y == 0
 
-    def show(self, events: Iterable[Event]) -> None:
-        """Replace everything shown (a new filter, a refresh)."""
+    def show(self, events: Sequence[Event]) -> None:
+        """Replace everything shown (a new filter, a refresh); the columns are fitted again."""
         self.events = []
         self._rows = []
-        self.clear()
+        widths = self._fitted(events)
+        if widths == self.widths:
+            self.clear()
+        else:
+            self.clear(columns=True)
+            self.widths = widths
+            for key, width in widths.items():
+                self.add_column(self._label(key), width=width, key=key)
         self.append(events)
 
     def append(self, events: Iterable[Event]) -> None:
         """Older events, at the bottom (the next page)."""
+        if self.sort is not None:
+            self.events.extend(events)
+            self._sorted_rows()
+            return
         now = self._now()
         for event in events:
             newer = self.events[-1] if self.events else None
             for spot in self.blind_spots:
                 if event.time <= spot.start and (newer is None or spot.start < newer.time):
-                    self._add(
-                        f"spot-{spot.start.isoformat()}-{event.id}", event, self._spot_cells(spot)
-                    )
+                    key = f"spot-{spot.start.isoformat()}-{event.id}"
+                    self._add(key, event, self._spot_cells(spot, now), spot)
             self.events.append(event)
             self._add(str(event.id), event, self._cells(event, now))
             if event.after_gap:
-                self._add(f"{event.id}-gap", event, self._gap_cells(event))
+                self._add(f"{event.id}-gap", event, self._gap_cells(event), Gap(event))
 
-    def _add(self, key: str, event: Event, cells: list[str | Text]) -> None:
-        self._rows.append((key, event))
-        self.add_row(*cells, key=key)
+    def _add(self, key: str, event: Event, cells: Cells, mark: Mark | None = None) -> None:
+        self._rows.append((key, event, mark))
+        self.add_row(*self._shown(cells), key=key)
+
+    def _shown(self, cells: Cells) -> list[Text]:
+        """The cells of the columns shown, in their order, each cut to its column."""
+        return [
+            cut(cells.get(key, Text()), width, middle=BY_KEY[key].cut_middle)
+            for key, width in self.widths.items()
+        ]
 
     def _first_row_of(self, event: Event) -> int | None:
-        return next((i for i, (_, e) in enumerate(self._rows) if e.id == event.id), None)
+        return next((i for i, (_, e, _) in enumerate(self._rows) if e.id == event.id), None)
 
     def drop_top(self, count: int) -> None:
         """Drop the first `count` rows (the newest page, the window moving down); the cursor
@@ -134,16 +188,19 @@ class EventTable(DataTable[str | Text]):
         if not count:
             return
         self.events = self.events[count:]
+        if self.sort is not None:
+            self._sorted_rows()
+            return
         kept = self._first_row_of(self.events[0]) if self.events else len(self._rows)
         dropped, self._rows = self._rows[:kept], self._rows[kept:]
         row = max(self.cursor_row - len(dropped), 0)
         height = self.cursor_row - round(self.scroll_y)
-        for name, _ in dropped:
+        for name, _, _ in dropped:
             key = RowKey(name)
             for column in self._data[key]:
                 self._updated_cells.discard(CellKey(key, column))
             del self.rows[key], self._data[key]
-        self._row_locations = TwoWayDict({RowKey(k): i for i, (k, _) in enumerate(self._rows)})
+        self._row_locations = TwoWayDict({RowKey(k): i for i, (k, _, _) in enumerate(self._rows)})
         self._require_update_dimensions = True
         self._update_count += 1
         self.hover_coordinate = Coordinate(0, 0)
@@ -163,7 +220,8 @@ class EventTable(DataTable[str | Text]):
         (negative: up): the cursor stays on it and at the same height on screen, so rows
         added or dropped above do not move the view."""
         # DataTable only appends: rows are rebuilt, which is cheap for the window held.
-        current, height = self.selected, self.cursor_row - round(self.scroll_y)
+        row, height = self._cursor_row(), self.cursor_row - round(self.scroll_y)
+        current = row[1] if row is not None else None
         first = self._first_row_of(current) if current is not None else None
         offset = self.cursor_row - first if first is not None else 0
         self.show(events)
@@ -180,10 +238,11 @@ class EventTable(DataTable[str | Text]):
             return event if applied is event.applied else replace(event, applied=applied)
 
         self.events = [settled(e) for e in self.events]
-        self._rows = [(key, settled(e)) for key, e in self._rows]
+        self._rows = [(key, settled(e), mark) for key, e, mark in self._rows]
         for event in self.events:
             if event.id in outcomes and str(event.id) in self.rows:
-                for column, cell in zip(COLUMNS, self._cells(event, now), strict=True):
+                cells = self._shown(self._cells(event, now))
+                for column, cell in zip(self.widths, cells, strict=True):
                     self.update_cell(str(event.id), column, cell)
 
     def _keep_in_view(self, row: int, height: int) -> None:
@@ -193,14 +252,57 @@ class EventTable(DataTable[str | Text]):
         # After the refresh that sizes the changed table, or the scroll would be clamped.
         self.call_after_refresh(self.scroll_to, y=max(row - height, 0), animate=False)
 
+    def _label(self, key: str) -> str:
+        arrow = {None: "", False: " ▲", True: " ▼"}[
+            self.sort[1] if self.sort and self.sort[0] == key else None
+        ]
+        return BY_KEY[key].label + arrow
+
+    def _sorted_rows(self) -> None:
+        """The loaded events as rows in the sort's order, the cursor kept on its event."""
+        assert self.sort is not None
+        column, descending = self.sort
+        current, now = self.selected, self._now()
+        cells = {e.id: self._cells(e, now) for e in self.events}
+        order = sorted(self.events, key=lambda e: _sort_value(e, cells[e.id], column))
+        self._rows = []
+        self.clear()
+        for event in reversed(order) if descending else order:
+            self._add(str(event.id), event, cells[event.id])
+        row = self._first_row_of(current) if current is not None else None
+        self.move_cursor(row=row or 0, animate=False)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by it, again the other way, a third time as loaded."""
+        event.stop()
+        column = str(event.column_key.value)
+        sort = self.sort
+        self.sort = (
+            (column, False)
+            if sort is None or sort[0] != column
+            else (column, True)
+            if not sort[1]
+            else None
+        )
+
+    def action_sort_next(self) -> None:
+        keys = list(self.widths)
+        at = keys.index(self.sort[0]) + 1 if self.sort is not None else 0
+        self.sort = (keys[at], False) if at < len(keys) else None
+
+    def watch_sort(self) -> None:
+        self.widths = {}  # the headers are drawn again, with the arrow
+        self.replace(self.events, shift=0)
+
     def watch_absolute_time(self) -> None:
-        self.refresh_times()
+        if self.is_mounted:
+            self.replace(self.events, shift=0)  # the time column's width changes
 
     def refresh_times(self) -> None:
-        now = self._now()
+        now, width = self._now(), self.widths["time"]
         for event in self.events:
-            time = event_time(event, now, absolute=self.absolute_time)
-            self.update_cell(str(event.id), "time", Text(time))
+            time = Text(event_time(event, now, absolute=self.absolute_time))
+            self.update_cell(str(event.id), "time", cut(time, width))
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         if self.cursor_row >= self.row_count - PREFETCH_ROWS:
@@ -211,37 +313,52 @@ class EventTable(DataTable[str | Text]):
     def _now(self) -> datetime:
         return self.clock()
 
-    def _cells(self, event: Event, now: datetime) -> list[str | Text]:
+    def _cells(self, event: Event, now: datetime) -> Cells:
         # Text, not str: DataTable parses a str as markup each time it measures or draws the
         # cell, a third of the cost of showing a page (and a name with "[" is not markup).
         palette = Palette.of(self.app.current_theme)
-        cells = [
-            Text(event_time(event, now, absolute=self.absolute_time)),
-            operation_text(event, palette),
-            user_text(event.user.username, palette),
-            Text(kind_label(event)),
-            Text(event.reference),
-            Text(event.field_manager),
-            Text(change_summary(event)),
-        ]
+        changes = change_summary(event)
+        cells = {
+            "time": Text(event_time(event, now, absolute=self.absolute_time)),
+            "operation": operation_text(event, palette),
+            "user": user_text(event.user.username, palette),
+            "object": Text(object_label(event)),
+            "manager": Text(event.field_manager),
+            "changes": Text(changes),
+        }
         if event.never_landed:
-            style = self.get_component_rich_style("event-table--never-landed")
+            # What changed first: a narrow column cuts the reason, never the fields.
             why = why_never_landed(event)
-            cells[-1] = Text(f"{NEVER_LANDED_MARK} {NEVER_LANDED} ({why}): {cells[-1]}")
-            for cell in cells:
+            cells["changes"] = Text(f"{NEVER_LANDED_MARK} {NEVER_LANDED}: {changes} ({why})")
+            style = self.get_component_rich_style("event-table--never-landed")
+            for cell in cells.values():
                 cell.stylize(style)
-        return list(cells)
+        return cells
 
-    def _gap_cells(self, event: Event) -> list[str | Text]:
+    def _gap_cells(self, event: Event) -> Cells:
         style = self.get_component_rich_style("event-table--gap")
-        note = f"changed outside the recorded history: {unrecorded_summary(event)}"
-        return ["", Text(f"{GAP_MARK} {UNRECORDED}", style), Text("?", style), "", "", "",
-                Text(note, style)]  # fmt: skip
+        # The fields first: a narrow column cuts the words, never what changed.
+        note = f"{unrecorded_summary(event)}: changed outside the recorded history"
+        return _mark_cells(UNRECORDED, note, style, user="?")
 
-    def _spot_cells(self, spot: BlindSpot) -> list[str | Text]:
+    def _spot_cells(self, spot: BlindSpot, now: datetime) -> Cells:
         style = self.get_component_rich_style("event-table--blind-spot")
-        note = f"no collector was recording for {_duration(spot.seconds)} ({spot.cause})"
-        return ["", Text(f"{GAP_MARK} blind spot", style), "", "", "", "", Text(note, style)]
+        note = f"{_duration(spot.seconds)} ({spot.cause}): no collector was recording"
+        when = (
+            relative_time(spot.start, now) if not self.absolute_time else absolute_time(spot.start)
+        )
+        return _mark_cells("blind spot", note, style, time=when)
+
+
+def _sort_value(event: Event, cells: Cells, column: str) -> object:
+    """Times as times (a relative `2d ago` does not sort as text), the rest as shown."""
+    return event.time if column == "time" else cells[column].plain.lower()
+
+
+def _mark_cells(label: str, note: str, style: Style, *, user: str = "", time: str = "") -> Cells:
+    """A mark's row: `⋯` where the operation goes, what it is where the object goes."""
+    cells = {"time": time, "operation": GAP_MARK, "user": user, "object": label, "changes": note}
+    return {key: Text(value, style) for key, value in cells.items()}
 
 
 def _duration(seconds: float) -> str:

@@ -62,18 +62,37 @@ class FilterBar(Horizontal):
             self.text = text
 
     filter: reactive[EventFilter] = reactive(EventFilter(), init=False)
+    # Why the text in the bar was not applied; shown in place until the text changes.
+    error: reactive[str | None] = reactive(None, init=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.suggester = FacetSuggester()
+        self._refused = ""
 
     def compose(self) -> ComposeResult:
         yield Label("filters", id="filter-label")
         yield Input(placeholder=PLACEHOLDER, suggester=self.suggester, id="filter-input")
+        yield Label("", id="filter-error", markup=False)
 
     def watch_filter(self, filter: EventFilter) -> None:
         self.query_one(Input).value = unparse(filter)
         self.set_class(bool(filter.active()), "-active")
+
+    def watch_error(self, error: str | None) -> None:
+        self.query_one("#filter-error", Label).update(f"✖ {error}" if error else "")
+        self.set_class(error is not None, "-invalid")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.error is not None and event.value != self._refused:
+            self.error = None
+
+    def refuse(self, text: str, reason: str) -> None:
+        """`text` was not applied: it stays in the bar, with `reason`, until it is changed."""
+        self._refused = text
+        self.query_one(Input).value = text
+        self.error = reason
 
     def edit(self) -> None:
         self.query_one(Input).focus()

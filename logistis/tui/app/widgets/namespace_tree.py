@@ -9,11 +9,12 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from logistis.tui.app.format import Clock, relative_time, short_user, system_clock
-from logistis.tui.core.events import KindCount, NamespaceSummary
+from logistis.tui.app.format import Clock, relative_time, short_identity, system_clock
+from logistis.tui.core.events import KindCount, NamespaceSummary, is_machine
 
 CLUSTER_SCOPED_LABEL = "(cluster-scoped)"
 
@@ -46,13 +47,23 @@ class NamespaceTree(Tree[Place]):
             super().__init__()
             self.place = place
 
+    # People only: a namespace's last actor is named only when a person (the collector's
+    # summary knows only the last actor of all).
+    people_only: reactive[bool] = reactive(True, init=False)
+
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__("all namespaces", data=Place(), id=id)
         self.clock = clock
         self.guide_depth = 2
+        self._summaries: tuple[NamespaceSummary, ...] = ()
+
+    def watch_people_only(self) -> None:
+        self.show(self._summaries)
 
     def show(self, summaries: Iterable[NamespaceSummary]) -> None:
         """Show new counts; nodes are updated in place so the cursor and open nodes stay."""
+        self._summaries = tuple(summaries)
+        summaries = self._summaries
         now = self.clock()
         ordered = sorted(summaries, key=lambda s: (s.namespace == "", s.namespace))
         current = {n.data.namespace: n for n in self.root.children if n.data}
@@ -107,11 +118,12 @@ class NamespaceTree(Tree[Place]):
         if data is not None and data.kind is not None and not event.node.children:
             self.post_message(self.ObjectsWanted(data))
 
-    @staticmethod
-    def _label(summary: NamespaceSummary, now: datetime) -> Text:
+    def _label(self, summary: NamespaceSummary, now: datetime) -> Text:
         name = summary.namespace or CLUSTER_SCOPED_LABEL
         when = relative_time(summary.last_time, now) if summary.last_time else ""
-        detail = f"  {summary.count}  {when} {short_user(summary.last_user)}".rstrip()
+        user = summary.last_user
+        who = "" if self.people_only and is_machine(user) else short_identity(user)
+        detail = f"  {summary.count}  {when} {who}".rstrip()
         return Text.assemble(name, (detail, "dim"))
 
 
