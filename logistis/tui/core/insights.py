@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from logistis.tui.core.events import JSONObject, KindCount, ValueCount, parse_time
+from logistis.tui.core.timeparse import format_precise
 
 ACTOR_KINDS = ("person", "gitops", "controller", "serviceaccount")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -90,3 +91,51 @@ class Insights:
             tuple(ObjectCount.from_json(o) for o in data["topObjects"]),
             tuple(tuple(int(n) for n in row) for row in data["busiestHours"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One bar of a chart: what it is called, its count, and what choosing it narrows the
+    event list to (EventFilter fields)."""
+
+    label: str
+    count: int
+    narrowing: Mapping[str, str | None]
+
+
+def bucket_choices(found: Insights) -> list[tuple[Choice, int, int]]:
+    """Each bucket with its people and automation apart; choosing it selects its period."""
+    daily = found.bucket >= timedelta(days=1)
+    shown = []
+    for bucket in found.buckets:
+        end = bucket.start + found.bucket
+        label = bucket.start.strftime("%m-%d" if daily else "%H:%M")
+        period = {"since": format_precise(bucket.start), "until": format_precise(end)}
+        people, automation = people_and_automation(bucket.by_actor)
+        # Events the deriver has not reached yet count with neither: shown with automation.
+        automation += bucket.count - people - automation
+        shown.append((Choice(label, bucket.count, period), people, automation))
+    return shown
+
+
+def ranked_choices(found: Insights, which: str) -> list[Choice]:
+    """A top list as bars: `people`, `namespaces`, `kinds` or `objects`."""
+    if which == "people":
+        return [Choice(p.value, p.count, {"user": p.value}) for p in found.top_people]
+    if which == "namespaces":
+        return [
+            Choice(n.value or "(cluster)", n.count, {"namespace": n.value})
+            for n in found.top_namespaces
+        ]
+    if which == "kinds":
+        return [
+            Choice(k.kind, k.count, {"kind": k.resource, "group": k.group}) for k in found.top_kinds
+        ]
+    return [
+        Choice(
+            f"{o.namespace}/{o.name}" if o.namespace else o.name,
+            o.count,
+            {"namespace": o.namespace, "kind": o.resource, "group": o.group, "name": o.name},
+        )
+        for o in found.top_objects
+    ]
