@@ -121,6 +121,8 @@ class BrowseScreen(WorkingScreen):
     BINDINGS = [
         Binding("enter", "open_diff", "Diff", show=False),
         Binding("slash", "edit_filter", "Filter"),
+        # Early in the footer: still on screen at 80 columns.
+        Binding("i", "insights", "Insights"),
         Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
         Binding("f", "toggle_follow", "Follow/pause"),
@@ -130,7 +132,6 @@ class BrowseScreen(WorkingScreen):
         Binding("n", "only('namespace')", "Only ns"),
         Binding("o", "only('operation')", "Only op", show=False),
         Binding("H", "history", "Object history"),
-        Binding("i", "insights", "Insights"),
         Binding("x", "clear_filters", "Clear"),
         Binding("t", "toggle_time", "Abs time", show=False),
         Binding("T", "toggle_tree", "Namespaces", show=False),
