@@ -680,7 +680,7 @@ def insights(report: Report, work: Path, events: int, postgres: PostgresServer) 
         database.execute(benchdata.PROVENANCE_FILLED)
     print(f"built {events:,} events in {built:.0f} s", flush=True)
     with collector(data_dir) as process:
-        queries(report, process, events, chosen=INSIGHTS)
+        queries(report, process, events, chosen=INSIGHTS, runs=5)
     shutil.rmtree(data_dir, ignore_errors=True)
     store = postgres.create_database()
     built = asyncio.run(benchdata.fill_postgres(store, events))
@@ -688,7 +688,7 @@ def insights(report: Report, work: Path, events: int, postgres: PostgresServer) 
     psql(store.url, "VACUUM ANALYZE provenance")
     print(f"built {events:,} events on PostgreSQL in {built:.0f} s", flush=True)
     with collector(work / "insights-postgres", store=store) as process:
-        queries(report, process, events, store="PostgreSQL: ", chosen=INSIGHTS)
+        queries(report, process, events, store="PostgreSQL: ", chosen=INSIGHTS, runs=5)
 
 
 def queries(
@@ -697,19 +697,27 @@ def queries(
     events: int,
     store: str = "",
     chosen: Sequence[tuple[str, str, float]] = QUERIES,
+    runs: int = 20,
 ) -> None:
     rng = random.Random(4)
     rows = []
     with httpx.Client(base_url=process.api_url, timeout=60) as client:
         for name, path, limit in chosen:
-            times = timed(client, lambda p=path: p.format(id=rng.randrange(1, events)), 20)
+            try:
+                times = timed(client, lambda p=path: p.format(id=rng.randrange(1, events)), runs)
+            except httpx.HTTPStatusError as error:
+                # A query past the store's statement timeout is a result too, not the end.
+                rows.append([name, path, f"HTTP {error.response.status_code}", "-", f"{limit:g}",
+                             "**no**"])  # fmt: skip
+                report.check(f"{store}query: {name} (median)", "failed", f"<= {limit:g} ms", False)
+                continue
             median = statistics.median(times)
             rows.append([name, path, median, max(times), f"{limit:g}",
                          "yes" if median <= limit else "**no**"])  # fmt: skip
             report.check(f"{store}query: {name} (median)", f"{median:.1f} ms",
                          f"<= {limit:g} ms", median <= limit)  # fmt: skip
     report.table(
-        f"{store}Queries over {events:,} events (HTTP API, 20 runs after one warm-up)",
+        f"{store}Queries over {events:,} events (HTTP API, {runs} runs after one warm-up)",
         ["query", "request", "median ms", "max ms", "limit ms", "median met"],
         rows,
     )

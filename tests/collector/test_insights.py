@@ -27,11 +27,10 @@ from logistis.collector.settings import Retention
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
 from tests.collector.test_store import fixture_events
-from tests.support.collector import CollectorProcess, post_reviews, wait_for
+from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies
 from tests.support.gitops import argocd_story, flux_story, unmanaged_story
-from tests.support.postgres import PostgresServer
-from tests.support.stores import BACKENDS, insert_as_schema_6, store_env
+from tests.support.stores import BACKENDS, backend_env, insert_as_schema_6
 
 Summary = dict[str, Any]
 Lister = Callable[[dict[str, str]], list[Summary]]
@@ -113,22 +112,13 @@ def insights_collector(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CollectorProcess]:
     """The GitOps stories and the captured fixtures, derived, on each store."""
-    env = None
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        env = store_env(server.create_database())
     data_dir = tmp_path_factory.mktemp("insights") / "data"
-    with CollectorProcess(data_dir, env=env) as collector:
+    with CollectorProcess(data_dir, env=backend_env(request)) as collector:
         reviews = [story.body for story in STORIES] + bodies()
         assert all(r.status_code == 200 for r in post_reviews(collector, reviews))
         with collector.client() as client:
-            assert wait_for(lambda: _derived(client), 20)
+            assert wait_for(lambda: derived(client), 20)
         yield collector
-
-
-def _derived(client: Any) -> bool:
-    metrics = client.get("/metrics").text
-    return "logistis_events_underived 0.0" in metrics
 
 
 def http_lister(client: Any) -> Lister:

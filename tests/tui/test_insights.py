@@ -25,7 +25,7 @@ from logistis.tui.app.widgets.charts import ActivityChart, RankingChart
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.core.events import EventFilter, parse_time
 from tests.collector.test_store import fixture_events
-from tests.support.collector import CollectorProcess, post_reviews, wait_for
+from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies
 from tests.tui.conftest import wait_until
 from tests.tui.test_snapshots import Compare, held_still
@@ -50,12 +50,8 @@ def fixed_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collec
     asyncio.run(fill())
     with CollectorProcess(data_dir) as collector:
         with collector.client() as client:
-            assert wait_for(lambda: _derived(client), 20)
+            assert wait_for(lambda: derived(client), 20)
         yield collector
-
-
-def _derived(client: httpx.Client) -> bool:
-    return "logistis_events_underived 0.0" in client.get("/metrics").text
 
 
 def fixed_app(collector: CollectorProcess, initial: EventFilter = PERIOD) -> LogistisApp:
