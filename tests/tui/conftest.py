@@ -53,7 +53,7 @@ def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl
 
 
 async def wait_until(
-    pilot: Pilot[object], condition: Callable[[], bool], within: float = 10.0
+    pilot: Pilot[object], condition: Callable[[], bool], within: float = 20.0
 ) -> None:
     """Let the app run until `condition()` holds; fail the test if it never does."""
     deadline = time.monotonic() + within
