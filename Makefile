@@ -11,15 +11,20 @@ IMAGE_TAG ?= dev
 IMAGE := $(IMAGE_REPO):$(IMAGE_TAG)
 DOCKER_BUILD_ARGS ?=
 DATA_DIR ?= .logistis
+# make run: the webhook on loopback only. It takes no path token locally, so on 0.0.0.0 anyone
+# on the network could write this machine's history. The manifests set their own addresses.
+WEBHOOK_LISTEN ?= 127.0.0.1:8443
+API_URL ?= http://127.0.0.1:8080
 
 .PHONY: install test lint run demo tui bench soak image deploy undeploy clean
 
 install: $(STAMP) ## create .venv and install logistis with its test tools
 
+# PYTHONWARNINGS: setuptools' box about editable installs beside same-named folders is noise here.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,collector]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
 lint: $(STAMP) ## ruff and the import contracts
@@ -30,8 +35,11 @@ lint: $(STAMP) ## ruff and the import contracts
 test: lint ## the whole suite (well under five minutes)
 	$(PY) -m pytest -q -n auto --maxprocesses 4
 
-run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for localhost
-	$(VENV)/bin/logistis-collector --data-dir $(DATA_DIR)
+run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for localhost, on loopback
+	$(VENV)/bin/logistis-collector --data-dir $(DATA_DIR) --webhook-listen $(WEBHOOK_LISTEN)
+
+tui: $(STAMP) ## the TUI on the collector of `make run` ($(API_URL))
+	$(VENV)/bin/logistis-tui --url $(API_URL)
 
 demo: $(STAMP) ## a local collector fed with realistic traffic, and the TUI on it
 	$(PY) tools/demo.py

@@ -15,6 +15,9 @@ the webhook (a gap at the next event), and one `kubectl set image` of hers was r
 later admission step (a change that never landed). The demo's own collector starts after the
 seeded history was written: the moment between shows as a blind spot too, a restart.
 
+Beside them, Argo CD and Flux at work over the last days (`gitops_story`): a hand edit
+Argo CD's self-heal put back, one Flux left in place, and the revision of each of their writes.
+
     .venv/bin/python tools/demo.py                   # the demo
     .venv/bin/python tools/demo.py --events 100000 --no-tui   # a big store, collector only
 """
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import heapq
 import itertools
 import json
 import os
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -212,12 +218,252 @@ def _episodes(episodes: int, days: float, rng: random.Random) -> Iterator[Episod
         yield episode(rng, start, unique=f"-{number + 1}")
 
 
+# -- GitOps: Argo CD and Flux at work, and people's hand edits of what they manage -------------
+# Argo CD's Application `shop` syncs the Deployment shop/web at two revisions; carol scales it
+# by hand and Argo CD's self-heal puts it back. Flux's Kustomization `apps` applies blog/ghost;
+# erin adds an environment variable by hand, which Flux's next revision leaves in place.
+
+ARGOCD_SA = "system:serviceaccount:argocd:argocd-application-controller"
+FLUX_SA = "system:serviceaccount:flux-system:kustomize-controller"
+ARGOCD_REVISIONS = (
+    "3d1f0a94c2b7e85d6a1f0c3b9e2d7a4c6b8f1e05",
+    "a7c4e19b3f02d8c6e5b1a9d4f7c3e2b0d8a6f914",
+)
+FLUX_REVISIONS = (
+    "main@sha1:5e8b2c71d4a9f3e06b1c8d2a7f4e9b3c0d6a1e28",
+    "main@sha1:c92f4a18e7b3d05c6a9e1f2b8d4c7a3e0f5b9d61",
+)
+APPLICATION = {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application"}
+KUSTOMIZATION = {"group": "kustomize.toolkit.fluxcd.io", "version": "v1", "kind": "Kustomization"}
+DEPLOYMENT = {"group": "apps", "version": "v1", "kind": "Deployment"}
+SCALE = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """A request's user and field manager."""
+
+    username: str
+    groups: tuple[str, ...]
+    manager: str
+
+
+ARGOCD = Who(
+    ARGOCD_SA, ("system:serviceaccounts", "system:serviceaccounts:argocd"), "argocd-controller"
+)
+FLUX = Who(
+    FLUX_SA,
+    ("system:serviceaccounts", "system:serviceaccounts:flux-system"),
+    "kustomize-controller",
+)
+CAROL = Who("carol", ("dev-team", "system:authenticated"), "kubectl-scale")
+ERIN = Who("erin", ("dev-team", "system:authenticated"), "kubectl-set")
+
+
+@dataclass
+class Tracked:
+    """An object as the apiserver keeps it: each write sees the current version and leaves the
+    next one, with the next resourceVersion (the history stays continuous)."""
+
+    kind: dict[str, str]
+    resource: str
+    current: dict[str, Any]
+
+    def create(self, who: Who) -> dict[str, Any]:
+        return _gitops_request(self.kind, self.resource, who, None, self.current)
+
+    def write(self, who: Who, change: Any, *, subresource: str = "") -> dict[str, Any]:
+        old = self.current
+        new = copy.deepcopy(old)
+        change(new)
+        new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+        self.current = new
+        if subresource == "scale":
+            return _gitops_request(SCALE, self.resource, who, _scale(old), _scale(new), "scale")
+        return _gitops_request(self.kind, self.resource, who, old, new, subresource)
+
+
+def _gitops_request(
+    kind: dict[str, str],
+    resource: str,
+    who: Who,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    subresource: str = "",
+) -> dict[str, Any]:
+    group, version = (
+        new["apiVersion"].rpartition("/")[::2] if subresource != "scale" else ("apps", "v1")
+    )
+    named = {"group": group, "version": version, "resource": resource}
+    operation = "CREATE" if old is None else "UPDATE"
+    return {
+        "uid": str(uuid.uuid4()),
+        "kind": kind, "requestKind": kind,
+        "resource": named, "requestResource": named,
+        "subResource": subresource, "requestSubResource": subresource,
+        "name": new["metadata"]["name"], "namespace": new["metadata"]["namespace"],
+        "operation": operation,
+        "userInfo": {"username": who.username, "uid": "", "groups": list(who.groups)},
+        "object": new, "oldObject": old, "dryRun": False,
+        "options": {
+            "kind": f"{operation.title()}Options",
+            "apiVersion": "meta.k8s.io/v1",
+            "fieldManager": who.manager,
+        },
+    }  # fmt: skip
+
+
+def _scale(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The Scale `kubectl scale` sends: no labels, no annotations, only the replicas."""
+    metadata = deployment["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: metadata[k] for k in ("name", "namespace", "uid", "resourceVersion")},
+        "spec": {"replicas": deployment["spec"]["replicas"]},
+    }
+
+
+def _object(kind: dict[str, str], namespace: str, name: str, spec: dict[str, Any],
+            **metadata: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "apiVersion": f"{kind['group']}/{kind['version']}",
+        "kind": kind["kind"],
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": str(uuid.uuid4()),
+            "resourceVersion": "100",
+            "creationTimestamp": CLUSTER_CREATED,
+            **metadata,
+        },
+        "spec": spec,
+        "status": {},
+    }
+
+
+def _deployment(namespace: str, name: str, image: str, replicas: int, **metadata: Any) -> dict:
+    container = {"name": name, "image": image, "ports": [{"containerPort": 8080}]}
+    spec = {
+        "replicas": replicas,
+        "selector": {"matchLabels": {"app": name}},
+        "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+    }
+    return _object(DEPLOYMENT, namespace, name, spec, **metadata)
+
+
+def _syncing(revision: str, *, automated: bool = False) -> Any:
+    def change(app: dict[str, Any]) -> None:
+        operation = {"sync": {"revision": revision}, "initiatedBy": {"automated": automated}}
+        app["operation"] = operation
+        app["status"]["operationState"] = {"operation": operation, "phase": "Running"}
+
+    return change
+
+
+def _synced(revision: str) -> Any:
+    def change(app: dict[str, Any]) -> None:
+        app.pop("operation", None)
+        state = app["status"]["operationState"]
+        state |= {"phase": "Succeeded", "syncResult": {"revision": revision}}
+        app["status"]["sync"] = {"status": "Synced", "revision": revision}
+        history = app["status"].setdefault("history", [])
+        history.append({"id": len(history), "revision": revision})
+
+    return change
+
+
+def _reconciled(revision: str, *, applied: bool) -> Any:
+    def change(kustomization: dict[str, Any]) -> None:
+        status = kustomization["status"]
+        status["lastAttemptedRevision"] = revision
+        if applied:
+            status["lastAppliedRevision"] = revision
+        ready = ("True", "ReconciliationSucceeded") if applied else ("Unknown", "Progressing")
+        status["conditions"] = [{"type": "Ready", "status": ready[0], "reason": ready[1]}]
+
+    return change
+
+
+def _image(image: str) -> Any:
+    return lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image=image)
+
+
+def _replicas(count: int) -> Any:
+    return lambda d: d["spec"].update(replicas=count)
+
+
+def _env(name: str, value: str) -> Any:
+    return lambda d: (
+        d["spec"]["template"]["spec"]["containers"][0]
+        .setdefault("env", [])
+        .append({"name": name, "value": value})
+    )
+
+
+def gitops_story(now: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+    """Argo CD's and Flux's writes and the hand edits between them, oldest first."""
+    tracking = {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:shop/web"}
+    flux_labels = {
+        "kustomize.toolkit.fluxcd.io/name": "apps",
+        "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+    }
+    app = Tracked(APPLICATION, "applications", _object(APPLICATION, "argocd", "shop", {
+        "project": "default",
+        "source": {"repoURL": "https://git.example.com/shop.git", "path": "deploy"},
+        "destination": {"namespace": "shop"},
+        "syncPolicy": {"automated": {"selfHeal": True}},
+    }))  # fmt: skip
+    web = Tracked(
+        DEPLOYMENT,
+        "deployments",
+        _deployment("shop", "web", "shop/web:1.4", 2, annotations=tracking),
+    )
+    apps = Tracked(
+        KUSTOMIZATION,
+        "kustomizations",
+        _object(
+            KUSTOMIZATION,
+            "flux-system",
+            "apps",
+            {"path": "./apps", "prune": True, "interval": "10m"},
+        ),
+    )
+    ghost = Tracked(
+        DEPLOYMENT, "deployments", _deployment("blog", "ghost", "ghost:5.0", 1, labels=flux_labels)
+    )
+    first, second = ARGOCD_REVISIONS
+    x, z = FLUX_REVISIONS
+    steps: list[tuple[timedelta, dict[str, Any]]] = [
+        (timedelta(days=3), apps.write(FLUX, _reconciled(x, applied=False), subresource="status")),
+        (timedelta(days=3) - timedelta(seconds=4), ghost.create(FLUX)),
+        (timedelta(days=3) - timedelta(seconds=8), apps.write(FLUX, _reconciled(x, applied=True), subresource="status")),
+        (timedelta(days=2), app.write(ARGOCD, _syncing(first))),
+        (timedelta(days=2) - timedelta(seconds=3), web.create(ARGOCD)),
+        (timedelta(days=2) - timedelta(seconds=6), app.write(ARGOCD, _synced(first))),
+        (timedelta(hours=26), app.write(ARGOCD, _syncing(second))),
+        (timedelta(hours=26) - timedelta(seconds=3), web.write(ARGOCD, _image("shop/web:1.5"))),
+        (timedelta(hours=26) - timedelta(seconds=6), app.write(ARGOCD, _synced(second))),
+        (timedelta(minutes=55), web.write(CAROL, _replicas(6), subresource="scale")),
+        (timedelta(minutes=52), app.write(ARGOCD, _syncing(second, automated=True))),
+        (timedelta(minutes=52) - timedelta(seconds=2), web.write(ARGOCD, _replicas(2))),
+        (timedelta(minutes=52) - timedelta(seconds=4), app.write(ARGOCD, _synced(second))),
+        (timedelta(minutes=40), ghost.write(ERIN, _env("DEBUG", "true"))),
+        (timedelta(minutes=15), apps.write(FLUX, _reconciled(z, applied=False), subresource="status")),
+        (timedelta(minutes=15) - timedelta(seconds=3), ghost.write(FLUX, _image("ghost:5.2"))),
+        (timedelta(minutes=15) - timedelta(seconds=6), apps.write(FLUX, _reconciled(z, applied=True), subresource="status")),
+    ]  # fmt: skip
+    return [(now - ago, request) for ago, request in steps]
+
+
 async def seed(data_dir: Path, count: int, days: float, per_resource: int) -> int:
     """Write `count` backdated events straight into the store, as the collector would."""
     redactor = Redactor(load_or_create_key(data_dir / KEY_FILE))
     kinds = KindResolver()
     written = 0
     requests, spot = history(count, days, seed=7)
+    # Both oldest first: merged, the ids stay in time order.
+    requests = list(heapq.merge(requests, gitops_story(datetime.now(UTC)), key=lambda r: r[0]))
     url = StoreURL.sqlite(data_dir / "logistis.db")
     async with open_store(url, max_events_per_resource=per_resource) as store:
         await _heartbeats(store, requests[0][0] - timedelta(hours=1), spot)
@@ -360,6 +606,10 @@ def main() -> int:
     try:
         collector.start()
         print(f"demo: collector API at {collector.api_url}, webhook at {collector.webhook_url}")
+        print(
+            "demo: hand edits of what Argo CD and Flux manage: h in the TUI, or "
+            f"LOGISTIS_URL={collector.api_url} kubectl logistis log -A --hand-edits -o wide"
+        )
         quit_signals = {signal.SIGINT, signal.SIGTERM}
         if args.no_tui:
             # Blocked before the feeder starts, so both threads leave them to sigwait.

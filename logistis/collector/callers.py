@@ -18,7 +18,10 @@ each for its own paths.
 
 from __future__ import annotations
 
+import base64
 import hmac
+import re
+import secrets
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +35,28 @@ WEBHOOK_PATH = "/validate"
 """The webhook's path; with a token, the token is the one segment after it."""
 
 
+# The apiserver takes a webhook service path only if each segment is a lowercase RFC 1123
+# subdomain; such a segment also travels in a URL as it is, with nothing to escape.
+TOKEN_RULE = re.compile(
+    r"(?=.{16,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+TOKEN_RULE_TEXT = (
+    "16 to 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+)
+
+
 def token_path(token: str) -> str:
     return f"{WEBHOOK_PATH}/{token}"
+
+
+def new_token() -> str:
+    """A path token: 256 random bits, base32 in lowercase (52 letters and digits)."""
+    return base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=").lower()
+
+
+def usable_token(token: str) -> bool:
+    """The apiserver accepts it in a webhook's path, and a request path can carry it as it is."""
+    return TOKEN_RULE.fullmatch(token) is not None
 
 
 class CallerError(ValueError):
@@ -132,10 +155,8 @@ class PathToken:
             token = path.read_text().strip()
         except OSError as error:
             raise CallerError(f"--webhook-token-file {path}: {error.strerror}") from None
-        if len(token) < 16 or not token.isascii() or "/" in token:
-            raise CallerError(
-                f"--webhook-token-file {path}: the token must be 16 or more ASCII characters, no '/'"
-            )
+        if not usable_token(token):
+            raise CallerError(f"--webhook-token-file {path}: the token must be {TOKEN_RULE_TEXT}")
         return cls(token)
 
     def set(self, value: str) -> None:

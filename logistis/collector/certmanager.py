@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,7 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from urllib3.exceptions import HTTPError
 
-from logistis.collector.callers import token_path
+from logistis.collector.callers import new_token, token_path, usable_token
 from logistis.collector.cluster import ClusterAccessError, api_client
 from logistis.collector.tls import (
     Clock,
@@ -271,9 +271,19 @@ def _call(action: str, request: Callable[[], T]) -> T:
         return request()
     except ApiException as error:
         error_class = {404: NotFound, 409: Conflict}.get(error.status or 0, ClusterAPIError)
-        raise error_class(action, error.status, str(error.reason or "")) from error
+        raise error_class(action, error.status, _reason(error)) from error
     except HTTPError as error:
         raise ClusterAPIError(action, None, str(error)) from error
+
+
+def _reason(error: Any) -> str:
+    """The apiserver's own message when the answer is a Status: a 422 alone does not say
+    which field it refused."""
+    try:
+        message = json.loads(error.body or "")["message"]
+    except (ValueError, TypeError, KeyError):
+        message = None
+    return str(message or error.reason or "")
 
 
 @dataclass(frozen=True)
@@ -364,10 +374,11 @@ class SelfManagedTLS:
         ref = self.settings.secret
         stored = self.api.read_secret(ref)
         current = material_from_secret(stored.data) if stored else None
-        if current and self._serving_usable(current) and current.token:
+        if current and self._serving_usable(current) and usable_token(current.token):
             return current
         if current and self._serving_usable(current):
-            # Written before the token: add one, keep the certificates.
+            # Written before the token, or a token the apiserver refuses in a path (one made by
+            # an earlier version): a new one, the certificates kept.
             fresh = replace(current, token=new_token())
         else:
             fresh = self._issue(current)
@@ -380,7 +391,7 @@ class SelfManagedTLS:
             # Another collector (a rollout's overlap) stored its own first: use that one.
             stored = self.api.read_secret(ref)
             theirs = material_from_secret(stored.data) if stored else None
-            if theirs and self._serving_usable(theirs) and theirs.token:
+            if theirs and self._serving_usable(theirs) and usable_token(theirs.token):
                 return theirs
             raise
         log.info(
@@ -412,7 +423,7 @@ class SelfManagedTLS:
             previous = current.ca.certificate if current else None
             bundle = ca.cert_pem + _still_valid_pem(previous, now)
         serving = issue_serving_certificate(ca, self.settings.dns_names, SERVING_VALIDITY, now)
-        token = current.token if current and current.token else new_token()
+        token = current.token if current and usable_token(current.token) else new_token()
         return Material(ca, serving, bundle, token)
 
     def _trust(self, bundle: bytes, path: str) -> None:
@@ -432,11 +443,6 @@ class SelfManagedTLS:
     def _serve(self, serving: KeyPair) -> None:
         if read_pair(self.cert_path, self.key_path) != serving:
             write_pair(serving, self.cert_path, self.key_path)
-
-
-def new_token() -> str:
-    """A path token: 256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
 
 
 def _calls(hook: Webhook, path: str) -> bool:

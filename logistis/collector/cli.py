@@ -28,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StoreError as error:
             print(f"logistis-collector migrate-store: {error}", file=sys.stderr)
             return 1
+    if argv[:1] == ["notify"]:
+        return _notify(argv[1:])
     try:
         settings = from_args(argv)
     except SettingsError as error:
@@ -57,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _notify(argv: Sequence[str]) -> int:
+    """`logistis-collector notify test|send-test`: imported only when asked for."""
+    from logistis.collector.notify import command
+
+    return command.main(argv)
 
 
 if __name__ == "__main__":

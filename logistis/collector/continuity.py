@@ -45,7 +45,8 @@ _DELETION_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
 # Where controllers write (their requests are usually left out by the webhook's
 # matchConditions): a gap only there is expected, not a hole in what people did.
 _CONTROLLER_PATHS = ("/status",)
-_MISSING = object()
+MISSING = object()
+"""What `value_at` returns where an object has no value."""
 _NO_EVIDENCE = object()
 
 
@@ -263,14 +264,14 @@ def _landed_update(
         paths = [path for path in paths if path == "/spec/replicas"]
         if not paths:
             return _NO_EVIDENCE
-    kept = sum(_at(found, p) == _at(new, p) for p in paths)
-    lost = sum(_at(found, p) == _at(old, p) for p in paths)
+    kept = sum(value_at(found, p) == value_at(new, p) for p in paths)
+    lost = sum(value_at(found, p) == value_at(old, p) for p in paths)
     if kept == lost:
         return None  # changed again in between, without a record: cannot tell
     return kept > lost
 
 
-def _at(obj: Any, path: str) -> Any:
+def value_at(obj: Any, path: str) -> Any:
     """The value at an RFC 6901 pointer, or a marker when there is none."""
     for token in path.split("/")[1:]:
         token = token.replace("~1", "/").replace("~0", "~")
@@ -279,7 +280,7 @@ def _at(obj: Any, path: str) -> Any:
         elif isinstance(obj, list) and token.isdigit() and int(token) < len(obj):
             obj = obj[int(token)]
         else:
-            return _MISSING
+            return MISSING
     return obj
 
 

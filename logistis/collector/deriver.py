@@ -27,6 +27,8 @@ from logistis.collector.changes import compute_changes
 from logistis.collector.continuity import Step
 from logistis.collector.judgements import Judgement, judge_committed
 from logistis.collector.metrics import Metrics
+from logistis.collector.notify.config import NotifySettings
+from logistis.collector.notify.matching import due
 from logistis.collector.provenance import derive_committed
 from logistis.collector.store import Store, StoreError, Underived
 from logistis.collector.store.codec import decode, plain_size
@@ -57,8 +59,16 @@ FAR_BEHIND_SECONDS = 60.0
 
 
 class Deriver:
-    def __init__(self, store: Store, committed: CommitSignal, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        committed: CommitSignal,
+        metrics: Metrics,
+        notify: NotifySettings | None = None,
+    ) -> None:
         self._store = store
+        # Which notifications a pass queues, with the pass (collector/notify).
+        self._notify = notify or NotifySettings()
         self._committed = committed
         self._metrics = metrics
         # Where it stands (-1: where the store says), and what the store last heard of it.
@@ -107,7 +117,8 @@ class Deriver:
             judgements = await self._judged(events, steps, start)
             provenance = await derive_committed(self._store, steps, self._metrics)
             self._keep_recent(steps, sizes)
-            await self._store.save_derived(changes, judgements, up_to, provenance)
+            outbox = await due(self._notify, self._store, events, steps, judgements, provenance)
+            await self._store.save_derived(changes, judgements, up_to, provenance, outbox)
         self._mark = up_to
         self._limit = len(events) if cut else min(BATCH, 2 * self._limit)
         now_ms = time.time() * 1000

@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from logistis.collector.settings import SettingsError, read_store_url
+from logistis.collector.settings import BriefParser, SettingsError, read_store_url
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.transfer import KEEP_EVERYTHING, Copied, copy_history
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = BriefParser(
         prog="logistis-collector migrate-store",
         description=(
             "Copy the recorded history from one store to another (ids, times, users, objects "

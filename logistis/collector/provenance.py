@@ -54,6 +54,8 @@ class Author:
     groups: tuple[str, ...]
     field_manager: str
     identity: Identity
+    extra: Mapping[str, list[str]] = field(default_factory=dict)
+    """userInfo.extra (notification rules select on it)."""
 
     @classmethod
     def of(cls, event: Event) -> Author:
@@ -63,6 +65,7 @@ class Author:
             event.user.groups,
             event.field_manager,
             (resource.group, resource.resource, event.namespace, event.name),
+            event.user.extra,
         )
 
 

@@ -324,13 +324,20 @@ def _flag_rule(name: str, selectors: Mapping[str, Sequence[str]]) -> _Rule:
     return _rule({"name": name, **{key: list(values) for key, values in selectors.items()}}, name)
 
 
-def _rule(spec: Any, position: str) -> _Rule:
+def selecting(spec: Mapping[str, Any], position: str, what: str) -> CaptureRules:
+    """One rule of another section that selects with the capture rules' selectors (a
+    notification rule): it records what the rule matches, dry runs included. Errors name it
+    as `what` (`notify rule`)."""
+    return CaptureRules([_rule(spec, position, what)], [], record_dry_run=True)
+
+
+def _rule(spec: Any, position: str, what: str = "capture rule") -> _Rule:
     if not isinstance(spec, Mapping):
-        raise RuleError(f"capture rule {position}: must be a mapping, not {_type_name(spec)}")
+        raise RuleError(f"{what} {position}: must be a mapping, not {_type_name(spec)}")
     name = spec.get("name", position)
     if not isinstance(name, str) or not name:
-        raise RuleError(f"capture rule {position}: name must be a non-empty string")
-    label = f"capture rule {name!r}" if "name" in spec else f"capture rule {position}"
+        raise RuleError(f"{what} {position}: name must be a non-empty string")
+    label = f"{what} {name!r}" if "name" in spec else f"{what} {position}"
     _reject_unknown_keys(label, spec, RULE_KEYS)
     if not set(spec).difference({"name"}):
         raise RuleError(f"{label}: no selector; give at least one of {', '.join(SELECTORS)}, cel")

@@ -19,10 +19,11 @@ from logistis.collector.coverage import beat_forever, collector_id
 from logistis.collector.deriver import Deriver
 from logistis.collector.kinds import KindResolver
 from logistis.collector.metrics import Metrics
+from logistis.collector.notify.outbox import start_dispatcher
 from logistis.collector.redaction import Redactor
 from logistis.collector.retention import enforce_forever
 from logistis.collector.rules import CaptureRules, build_rules
-from logistis.collector.settings import Settings
+from logistis.collector.settings import Settings, SettingsError
 from logistis.collector.store import Store, open_store
 from logistis.collector.writer import Writer
 
@@ -55,9 +56,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         include=settings.include,
         exclude=settings.exclude,
     )
-    redactor = Redactor(
-        load_or_create_key(settings.redaction_key_file or settings.data_dir / KEY_FILE)
-    )
+    if settings.store_url is None:
+        usable_dir(settings.data_dir, "--data-dir")  # the embedded default's file goes there
     metrics = Metrics()
     retention = settings.retention
     async with open_store(
@@ -65,6 +65,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         max_events_per_resource=retention.max_events_per_resource,
         gitops=settings.gitops,
     ) as store:
+        # Only now: a collector whose store never answers leaves nothing behind.
+        redactor = Redactor(redaction_key(settings))
         kinds = KindResolver(await store.known_kinds())
         writer = Writer(
             store,
@@ -73,8 +75,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             commit_timeout=settings.commit_timeout_seconds,
         )
         writer.start()
-        deriver = Deriver(store, writer.committed, metrics)
+        deriver = Deriver(store, writer.committed, metrics, settings.notify)
         deriver.start()
+        dispatcher = start_dispatcher(store, settings.notify, metrics, deriver.ready)
         runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
         tasks = (
             asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
@@ -97,6 +100,30 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                     await task
             await writer.close()
             await deriver.close()
+            if dispatcher is not None:
+                await dispatcher.close()
+
+
+def usable_dir(path: Path, flag: str) -> None:
+    """Created if missing, and writable; otherwise one line naming the flag that chose it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(f"{flag} {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise SettingsError(f"{flag} {path}: not writable")
+
+
+def redaction_key(settings: Settings) -> bytes:
+    if settings.redaction_key_file is None:
+        usable_dir(settings.data_dir, "--data-dir")
+        return load_or_create_key(settings.data_dir / KEY_FILE)
+    try:
+        return load_or_create_key(settings.redaction_key_file)
+    except OSError as error:
+        raise SettingsError(
+            f"--redaction-key-file {settings.redaction_key_file}: {error.strerror}"
+        ) from None
 
 
 def load_or_create_key(path: Path) -> bytes:

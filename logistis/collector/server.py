@@ -79,7 +79,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 },
             )
             await stop.wait()
-            await _drain(runtime, settings.drain_seconds)
+            await _drain(runtime, webhook, settings.drain_seconds)
             log.info("shutting down: finishing admission requests, flushing the store")
         finally:
             # Webhook first: its in-flight requests still need the writer to commit.
@@ -108,14 +108,24 @@ async def _listen_tls(
     )
 
 
-async def _drain(runtime: Runtime, seconds: float) -> None:
+async def _drain(runtime: Runtime, webhook: web.AppRunner, seconds: float) -> None:
     """Unready but answering for `seconds`: the endpoints drop this replica and callers move
     to the others before the port closes, so no request meets a closed port."""
     if seconds <= 0:
         return
     runtime.draining.set()
     log.info("draining: unready, still answering", extra={"seconds": seconds})
+    # The connections open now close at once if idle, after their answer (which says
+    # `Connection: close`) if not: kept until the port closes, an idle one could be closed
+    # under a review its caller is sending on it at that moment. New ones are still answered.
+    # aiohttp's own order at cleanup: close() ends an idle connection's wait for a request,
+    # shutdown() then closes it, or waits for the answer in flight.
+    assert webhook.server is not None
+    connections = webhook.server.connections
+    webhook.server.pre_shutdown()
+    closing = asyncio.gather(*(c.shutdown(SHUTDOWN_GRACE_SECONDS) for c in connections))
     await asyncio.sleep(seconds)
+    await closing
 
 
 def _check_api_exposure(listen: Listen, allowed: bool) -> None:

@@ -14,12 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
 from logistis.collector.actors import ConfigError
 from logistis.collector.gitops import GitOpsSettings, parse_settings
+from logistis.collector.notify.config import NotifyConfigError, NotifySettings, parse_notify
 from logistis.collector.store.url import StoreURL, StoreURLError
 from logistis.collector.units import parse_duration, parse_size
 from logistis.version import add_version_flag
@@ -128,6 +129,9 @@ class Settings:
     gitops: GitOpsSettings = field(default_factory=GitOpsSettings)
     """Who is who beyond the built-in knowledge, and how Argo CD tracks its resources (the
     config file's `gitops` section, docs/api.md)."""
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    """Notification sinks and rules (the config file's `notify` section,
+    docs/notifications.md)."""
     max_body_bytes: int = 3 * 2**20
     """Largest AdmissionReview accepted; the apiserver's own objects stay under ~1.5 MiB."""
     commit_timeout_seconds: float = 2.0
@@ -225,8 +229,16 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
 )  # fmt: skip
 
 
+class BriefParser(argparse.ArgumentParser):
+    """A usage mistake is the error and where to read more, as kubectl says it: the full usage
+    (31 lines) buried the one line that mattered."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\nSee '{self.prog} --help'.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = BriefParser(
         prog="logistis-collector",
         description=(
             "Record every write the kube-apiserver admits: who changed what, where, when and "
@@ -308,7 +320,7 @@ def _load_config(path: str | None) -> dict[str, Any]:
         raise SettingsError(
             f"--config {path}: must be a mapping with capture/retention/redaction/gitops"
         )
-    unknown = set(loaded) - {"capture", "retention", "redaction", "gitops"}
+    unknown = set(loaded) - {"capture", "retention", "redaction", "gitops", "notify"}
     if unknown:
         raise SettingsError(f"--config {path}: unknown sections {sorted(unknown)}")
     return loaded
@@ -354,6 +366,7 @@ def _settings(values: dict[str, Any], config: dict[str, Any]) -> Settings:
         redaction_key_file=Path(key_file) if key_file else None,
         retention=_retention(values, config.get("retention") or {}),
         gitops=_gitops(config.get("gitops")),
+        notify=_notify(config.get("notify")),
         max_body_bytes=_size(values.get("max_body_size", "3MiB"), "--max-body-size"),
         commit_timeout_seconds=float(values.get("commit_timeout", 2.0)),
         max_commit_batch=values.get("max_commit_batch", 512),
@@ -423,6 +436,13 @@ def _gitops(section: Any) -> GitOpsSettings:
     try:
         return parse_settings(section)
     except ConfigError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _notify(section: Any) -> NotifySettings:
+    try:
+        return parse_notify(section)
+    except NotifyConfigError as error:
         raise SettingsError(str(error)) from None
 
 

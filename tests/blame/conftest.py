@@ -21,6 +21,7 @@ import yaml
 from logistis.tui.core.events import Event
 from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies, fixture_files, load
+from tests.support.gitops import stories_recorded
 
 KUBECTL_BLAME = Path(sys.executable).with_name("kubectl-blame")
 KUBECTL_LOGISTIS = Path(sys.executable).with_name("kubectl-logistis")
@@ -74,6 +75,13 @@ def _lost_race(review: dict[str, Any]) -> dict[str, Any]:
     rival["request"]["uid"] = str(uuid.uuid4())
     rival["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
     return rival
+
+
+@pytest.fixture(scope="session")
+def fed_gitops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fed]:
+    """Argo CD's and Flux's stories (tests/support/gitops.py), both hand edits decided."""
+    with stories_recorded(tmp_path_factory.mktemp("blame-gitops") / "data") as collector:
+        yield Fed(collector.api_url, {})
 
 
 def _fed(data_dir: Path, reviews: Iterable[dict[str, Any]]) -> Iterator[Fed]:
@@ -168,16 +176,30 @@ def blame_with_holes(fed_with_holes: Fed, tmp_path: Path):
 
 
 @pytest.fixture
+def blame_gitops(fed_gitops: Fed, tmp_path: Path):
+    """`blame(...)` against the collector that recorded Argo CD's and Flux's stories."""
+    return _blame_on(fed_gitops, tmp_path)
+
+
+@pytest.fixture
+def logistis_gitops(fed_gitops: Fed, tmp_path: Path):
+    """`kubectl logistis ...` against the collector that recorded Argo CD's and Flux's stories."""
+    return _blame_on(fed_gitops, tmp_path, KUBECTL_LOGISTIS)
+
+
+@pytest.fixture
 def blame_with_race(fed_with_race: Fed, tmp_path: Path):
     """`blame(...)` against the collector that recorded the race's loser after RACED."""
     return _blame_on(fed_with_race, tmp_path)
 
 
-def _blame_on(fed: Fed, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def _blame_on(
+    fed: Fed, tmp_path: Path, command: Path = KUBECTL_BLAME
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     env = blame_env(tmp_path)
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_blame(*args, env=env, url=fed.url)
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_blame(*args, env={**env, **extra_env}, url=fed.url, command=command)
 
     return run
 

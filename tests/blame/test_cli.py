@@ -176,7 +176,8 @@ def test_wide_output_adds_ids_managers_and_values(blame, fed: Fed) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "KEY", "OPERATION", "USER", "TIME", "MANAGER", "PATCH"]
+    header = ["ID", "KEY", "OPERATION", "USER", "TIME", "MANAGER", "MANAGED BY", "REVISION"]
+    assert lines[0].split() == [*" ".join(header).split(), "PATCH"]
     scale = next(line for line in lines if line.startswith(f"{fed.ids[ALICE_SCALE]} "))
     assert "UPDATE scale" in scale
     assert "replace /spec/replicas: 1 -> 3" in scale
@@ -322,6 +323,7 @@ def test_field_blame_as_json_for_scripts(blame, fed: Fed) -> None:
         "operation": "UPDATE",
         "fieldManager": "kubectl",
         "subresource": "scale",
+        "revision": None,  # alice is not a GitOps tool
     }
 
 

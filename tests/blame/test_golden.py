@@ -44,6 +44,18 @@ HOLES = {
     "never-landed-replicaset.txt": ["replicasets", "nginx-8ff954c69", "-n", "team-a"],
 }
 
+# Against Argo CD's and Flux's stories: the hand-edit marks, what manages each object, the
+# revision of each GitOps write.
+GITOPS = {
+    "gitops-blame-everywhere.txt": ["-A"],
+    "gitops-fields-web.txt": ["deploy", "web", "-n", "shop", "--fields"],
+}
+WIDE = "200"  # -o wide's columns, none cut
+LOGISTIS_GITOPS = {
+    "gitops-logistis-hand-edits.txt": ["blame", "-A", "--hand-edits"],
+    "gitops-logistis-log-shop-wide.txt": ["log", "-n", "shop", "--all-actors", "-o", "wide"],
+}
+
 
 def masked(text: str) -> str:
     return EVENT_ID.sub("event N", TIME.sub("YYYY-MM-DDThh:mm:ssZ", text))
@@ -64,6 +76,16 @@ def test_the_marks_of_an_incomplete_history_match_the_golden_file(
     blame_with_holes, name: str
 ) -> None:
     check(blame_with_holes(*HOLES[name]), name)
+
+
+@pytest.mark.parametrize("name", sorted(GITOPS))
+def test_hand_edits_and_revisions_match_the_golden_file(blame_gitops, name: str) -> None:
+    check(blame_gitops(*GITOPS[name]), name)
+
+
+@pytest.mark.parametrize("name", sorted(LOGISTIS_GITOPS))
+def test_kubectl_logistis_marks_hand_edits_as_the_golden_file(logistis_gitops, name: str) -> None:
+    check(logistis_gitops(*LOGISTIS_GITOPS[name], COLUMNS=WIDE), name)
 
 
 def check(result: subprocess.CompletedProcess[str], name: str) -> None:

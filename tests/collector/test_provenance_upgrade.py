@@ -4,28 +4,19 @@ events after the upgrade derived by the deriver and kept, their revisions includ
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from datetime import UTC, datetime
-
-import asyncpg
 
 from logistis.collector.admission import event_from_request
 from logistis.collector.events import Event
 from logistis.collector.kinds import KindResolver
-from logistis.collector.store import StoreURL, encode_event, open_store
+from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.postgres import _columns
-from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import all_stored
 from tests.collector.test_trust import derive_all
 from tests.support.gitops import ARGOCD_REVISION, argocd_story
-from tests.support.postgres import psql
-from tests.support.stores import table_rows
-
-SET_DERIVED = "UPDATE config SET value = (SELECT max(id) FROM events) WHERE key = 'derived_up_to'"
+from tests.support.stores import stored_at_schema, table_rows
 
 
 def story_events() -> list[Event]:
@@ -36,25 +27,7 @@ def story_events() -> list[Event]:
 
 async def stored_before_provenance(url: StoreURL, events: list[Event]) -> None:
     """The events recorded and derived by a collector of the schema before this one."""
-    rows = [encode_event(event).row for event in events]
-    if url.backend == SQLITE:
-        url.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.closing(sqlite3.connect(url.path, isolation_level=None)) as connection:
-            for number, script in enumerate(sql.MIGRATIONS[:7], start=1):
-                connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-            connection.execute("BEGIN")
-            insert_rows(connection, rows)
-            connection.execute(SET_DERIVED)
-            connection.execute("COMMIT")
-        return
-    psql(url.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *pg_sql.MIGRATIONS[:8]]))
-    psql(url.url, "INSERT INTO logistis_schema SELECT generate_series(1, 8)")
-    connection = await asyncpg.connect(url.url)
-    try:
-        await connection.execute(pg_sql.RECORD, *_columns([(None, *row) for row in rows]))
-        await connection.execute(SET_DERIVED)
-    finally:
-        await connection.close()
+    await stored_at_schema(url, events, sqlite=7, postgres=8)
 
 
 async def test_a_store_of_the_schema_before_is_upgraded_and_reads_its_events_whole(

@@ -5,7 +5,9 @@ resourceVersion precondition the real server applies), GET/PATCH of
 ValidatingWebhookConfigurations (JSON patch, `test` operations included) and GET/PATCH
 of APIServices (merge patch), and it
 authorizes every request against RBAC rules as the apiserver would, so the
-rendered Role and ClusterRole are proven sufficient, and no more is used.
+rendered Role and ClusterRole are proven sufficient, and no more is used. What it stores
+passes the apiserver's validation first (`tests.deploy.validation`), with the apiserver's
+status and message when it does not.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from typing import Any
 
 import jsonpatch
 
+from tests.deploy.validation import (
+    Invalid,
+    apiservice_errors,
+    secret_errors,
+    webhook_configuration_errors,
+)
+
 SECRET_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name>[^/]+))?$")
 WEBHOOK_PATH = re.compile(
     r"^/apis/admissionregistration\.k8s\.io/v1/validatingwebhookconfigurations/(?P<name>[^/]+)$"
@@ -33,6 +42,7 @@ JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch"}
 Object = dict[str, Any]
+Validator = Callable[[Object], list[str]]
 
 
 @dataclass(frozen=True)
@@ -154,15 +164,17 @@ class _Handler(BaseHTTPRequestHandler):
             name = match["name"]
             denied = self._deny(state, ADMISSION, "validatingwebhookconfigurations", None, name)
             request = (self.command, content_type, body)
+            kind = ("ValidatingWebhookConfiguration", webhook_configuration_errors)
             return denied or _patch_object(
-                state, state.webhooks, name, request, JSON_PATCH, jsonpatch.apply_patch
+                state, state.webhooks, name, request, (JSON_PATCH, jsonpatch.apply_patch), kind
             )
         if match := APISERVICE_PATH.match(self.path):
             name = match["name"]
             denied = self._deny(state, REGISTRATION, "apiservices", None, name)
             request = (self.command, content_type, body)
+            kind = ("APIService", apiservice_errors)
             return denied or _patch_object(
-                state, state.apiservices, name, request, MERGE_PATCH, merge_patch
+                state, state.apiservices, name, request, (MERGE_PATCH, merge_patch), kind
             )
         return 404, _status(HTTPStatus.NOT_FOUND, f"no route for {self.command} {self.path}")
 
@@ -188,6 +200,8 @@ def _secret(
         if current is not None:
             return 409, _status(HTTPStatus.CONFLICT, f'secrets "{name}" already exists')
         created = merge_patch(body, {"metadata": {"resourceVersion": state.next_version()}})
+        if refused := _refused("Secret", name, secret_errors, created):
+            return refused
         state.secrets[key] = created
         return 201, created
     if current is None:
@@ -205,6 +219,8 @@ def _secret(
         message = "the object has been modified; please apply your changes to the latest version"
         return 409, _status(HTTPStatus.CONFLICT, message)
     patched = merge_patch(current, body)
+    if refused := _refused("Secret", name, secret_errors, patched):
+        return refused
     patched["metadata"]["resourceVersion"] = state.next_version()
     state.secrets[key] = patched
     return 200, patched
@@ -215,11 +231,13 @@ def _patch_object(
     store: dict[str, Object],
     name: str,
     request: tuple[str, str, Any],
-    patch_type: str,
-    apply: Callable[[Object, Any], Object],
+    patching: tuple[str, Callable[[Object, Any], Object]],
+    kind: tuple[str, Validator],
 ) -> tuple[int, Object]:
-    """GET or PATCH (of `patch_type`, applied with `apply`) of a cluster-scoped object."""
+    """GET or PATCH (of `patching`'s type, applied with its function) of a cluster-scoped
+    object; the patched object is kept only if `kind`'s validator finds nothing."""
     method, content_type, body = request
+    patch_type, apply = patching
     current = store.get(name)
     if current is None:
         return 404, _status(HTTPStatus.NOT_FOUND, f'"{name}" not found')
@@ -231,9 +249,27 @@ def _patch_object(
         patched = apply(current, body)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
         return 422, _status(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
+    if refused := _refused(kind[0], name, kind[1], patched):
+        return refused
     patched["metadata"]["resourceVersion"] = state.next_version()
     store[name] = patched
     return 200, patched
+
+
+def _refused(
+    kind: str, name: str, validate: Validator, candidate: Object
+) -> tuple[int, Object] | None:
+    """The apiserver's answer to storing `candidate`, if it would refuse it."""
+    try:
+        errors = validate(candidate)
+    except Invalid as error:
+        message = f'{kind} in version "v1" cannot be handled as a {kind}: {error}'
+        return error.status, _status(HTTPStatus(error.status), message)
+    if not errors:
+        return None
+    listed = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    message = f'{kind} "{name}" is invalid: {listed}'
+    return 422, _status(HTTPStatus.UNPROCESSABLE_ENTITY, message)
 
 
 class _Server(ThreadingHTTPServer):

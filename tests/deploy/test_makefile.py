@@ -198,3 +198,27 @@ def test_undeploy_removes_the_apiservice_and_webhook_configuration_first(
         "kubectl delete validatingwebhookconfiguration logistis --ignore-not-found",
         "kubectl delete -k manifests --ignore-not-found",
     ]
+
+
+def dry_run(target: str) -> list[str]:
+    """The commands `make` would run for `target`, in the project itself (installed)."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", str(ROOT), target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_make_run_listens_on_loopback_only() -> None:
+    # Locally there is no path token: on 0.0.0.0 anyone on the network could write history.
+    (command,) = [line for line in dry_run("run") if "logistis-collector" in line]
+    assert "--webhook-listen 127.0.0.1:8443" in command
+    assert "--api-listen" not in command  # its default is loopback already
+
+
+def test_make_tui_opens_the_tui_on_the_local_collector() -> None:
+    (command,) = [line for line in dry_run("tui") if "logistis-tui" in line]
+    assert command.endswith("/bin/logistis-tui --url http://127.0.0.1:8080")

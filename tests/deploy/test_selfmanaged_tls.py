@@ -12,6 +12,7 @@ import base64
 import concurrent.futures
 import datetime as dt
 import logging
+import re
 import ssl
 import stat
 import threading
@@ -25,6 +26,7 @@ from cryptography.x509 import DNSName
 from cryptography.x509.verification import PolicyBuilder, Store
 from kubernetes import client
 
+from logistis.collector.callers import new_token
 from logistis.collector.certmanager import (
     CA_VALIDITY,
     DEFAULT_RENEW_BEFORE,
@@ -205,6 +207,30 @@ def test_a_secret_from_before_the_token_gets_one_and_keeps_its_certificates(
     assert service_paths(state) == [f"/validate/{token}"]
 
 
+def test_a_stored_token_the_apiserver_refuses_in_a_path_is_replaced(
+    manager: SelfManagedTLS, state: State
+) -> None:
+    # What secrets.token_urlsafe gave before: uppercase and '_' make the path invalid.
+    manager.reconcile()
+    secret = state.secrets[(SECRET.namespace, SECRET.name)]
+    secret["data"]["webhook-token"] = base64.b64encode(b"d7s6GAq2A_B4Ms0-xk1pQ9zZ8wVbNcYt").decode()
+    before = stored_data(state)
+
+    token = manager.reconcile()
+
+    after = stored_data(state)
+    assert after.pop("webhook-token").decode() == token
+    assert before.pop("webhook-token") != token.encode()
+    assert after == before
+    assert service_paths(state) == [f"/validate/{token}"]
+
+
+def test_tokens_are_lowercase_letters_and_digits_with_256_random_bits() -> None:
+    tokens = {new_token() for _ in range(200)}
+    assert len(tokens) == 200
+    assert all(re.fullmatch(r"[a-z0-9]{52}", token) for token in tokens)
+
+
 def test_a_reset_webhook_path_is_patched_again(manager: SelfManagedTLS, state: State) -> None:
     token = manager.reconcile()
     hook = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"][0]
@@ -343,6 +369,20 @@ def test_a_missing_webhook_configuration_is_a_clear_error(
     expected = f"cannot read ValidatingWebhookConfiguration {DEFAULT_WEBHOOK_CONFIGURATION}: 404"
     with pytest.raises(ClusterAPIError, match=expected):
         manager.reconcile()
+
+
+def test_a_refused_patch_says_what_the_apiserver_refused(
+    manager: SelfManagedTLS, state: State
+) -> None:
+    hook = state.webhooks[DEFAULT_WEBHOOK_CONFIGURATION]["webhooks"][0]
+    hook["clientConfig"] = {"url": "http://collector.example:8443/validate"}
+    with pytest.raises(ClusterAPIError) as refused:
+        manager.reconcile()
+    assert str(refused.value).startswith(
+        f"cannot patch ValidatingWebhookConfiguration {DEFAULT_WEBHOOK_CONFIGURATION}: 422 "
+    )
+    assert "webhooks[0].clientConfig.url" in str(refused.value)
+    assert "'https' is the only allowed URL scheme" in str(refused.value)
 
 
 async def test_renewal_survives_an_unavailable_apiserver(

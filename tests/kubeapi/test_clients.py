@@ -89,6 +89,9 @@ async def test_the_kubernetes_api_is_used_when_the_cluster_serves_it(kube_collec
         EventFilter(namespace="team-a", operation="DELETE", people=True),
         EventFilter(namespace="team-a", q="nginx", since="1h"),
         EventFilter(namespace="", kind="namespaces"),
+        # Who acted, as field selectors.
+        EventFilter(namespace="team-a", actor="person", tool="kubectl"),
+        EventFilter(namespace="team-a", actor="controller", hand_edit=False),
     ],
 )
 async def test_filters_select_what_the_collector_selects(kube_collector, configs, wanted):

@@ -33,6 +33,7 @@ SERVER_ONLY = {
     "aiohttp",
     "aiosqlite",
     "asyncpg",
+    "cloudevents",
     "common-expression-language",
     "uvloop",
     "zstandard",

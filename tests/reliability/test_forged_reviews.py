@@ -7,6 +7,8 @@ where it is configured to present one, by its client certificate.
 
 from __future__ import annotations
 
+import json
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +72,44 @@ def test_the_apiserver_with_the_token_is_recorded(guarded: CollectorProcess) -> 
     assert uid in stored_uids(database(guarded))
 
 
+def send_expecting_continue(collector: CollectorProcess, path: str) -> tuple[bytes, bytes]:
+    """Headers with `Expect: 100-continue`, then the body only if invited: the first answer,
+    and what follows the body (b"" when not sent)."""
+    body = json.dumps(next(supply())).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    address = ("127.0.0.1", collector.webhook_port)
+    with (
+        socket.create_connection(address, timeout=5) as raw,
+        collector.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(head.encode())
+        first = tls.recv(65536)
+        if not first.startswith(b"HTTP/1.1 100 "):
+            return first, b""
+        tls.sendall(body)
+        return first, tls.recv(65536)
+
+
+def test_a_wrong_token_expecting_continue_gets_its_403_without_100_continue(
+    guarded: CollectorProcess,
+) -> None:
+    first, after_body = send_expecting_continue(guarded, "/validate/wrong")
+    assert first.startswith(b"HTTP/1.1 403 "), first
+    assert b"100 Continue" not in first
+    assert after_body == b""
+
+
+def test_the_right_token_expecting_continue_is_invited_and_recorded(
+    guarded: CollectorProcess,
+) -> None:
+    first, after_body = send_expecting_continue(guarded, f"/validate/{TOKEN}")
+    assert first == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert after_body.startswith(b"HTTP/1.1 200 ")
+
+
 def test_forged_reviews_are_counted(guarded: CollectorProcess) -> None:
     before = metric(guarded, 'logistis_admission_requests_total{outcome="forbidden"}')
     post(guarded, "/validate")
@@ -77,15 +117,30 @@ def test_forged_reviews_are_counted(guarded: CollectorProcess) -> None:
     assert after == before + 1
 
 
-def test_a_bad_token_file_is_one_line(tmp_path: Path) -> None:
-    short = tmp_path / "token"
-    short.write_text("short")
+@pytest.mark.parametrize(
+    "token",
+    [
+        "short",
+        # Characters a request path cannot carry as they are, or the apiserver refuses in a
+        # webhook's path: every review would be a 403, and recording would fail open silently.
+        *(f"a-token-of-sixteen{c}chars" for c in ("%", "?", "#", "/", " ", "\t", "_", "A", "é")),
+        "-a-token-of-sixteen-chars",
+        "a-token-of-sixteen-chars.",
+    ],
+)
+def test_a_token_that_can_never_match_is_refused_at_start_in_one_line(
+    tmp_path: Path, token: str
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
     result = run_collector_command(
-        ["--data-dir", str(tmp_path), "--webhook-token-file", str(short)]
+        ["--data-dir", str(tmp_path / "data"), "--webhook-token-file", str(token_file)]
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert "16 or more" in result.stderr
+    assert "--webhook-token-file" in result.stderr
+    assert "lowercase letters, digits" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,16 @@ and Kubernetes' own controllers at work."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import load
 
 ARGOCD = "system:serviceaccount:argocd:argocd-application-controller"
@@ -300,3 +303,21 @@ def _scale(deployment: dict[str, Any]) -> dict[str, Any]:
         "spec": {"replicas": deployment["spec"]["replicas"]},
         "status": {"replicas": 2, "selector": "app=nginx"},
     }
+
+
+@contextlib.contextmanager
+def stories_recorded(data_dir: Path) -> Iterator[CollectorProcess]:
+    """A collector with the three stories recorded and alice's hand edit decided (put back):
+    what the front ends' tests read."""
+    stories = [*argocd_story(), *flux_story(), *unmanaged_story()]
+    with CollectorProcess(data_dir) as collector:
+        assert all(r.status_code == 200 for r in post_reviews(collector, [s.body for s in stories]))
+        with collector.client() as client:
+
+            def decided() -> bool:
+                params = {"handEdit": "true", "managedBy": "argocd"}
+                items = client.get("/api/v1/events", params=params).json()["items"]
+                return any(e["revertedBy"] for e in items)
+
+            assert wait_for(decided, 10)
+        yield collector

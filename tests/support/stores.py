@@ -11,13 +11,18 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
-from logistis.collector.store import StoreURL, codec, unpack_uid
+from logistis.collector.events import Event
+from logistis.collector.store import StoreURL, codec, encode_event, unpack_uid
+from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.postgres import _columns
 from logistis.collector.store.postgres_sql import WRITE_LOCK
 from logistis.collector.store.rows import USER_JSON
+from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.store.url import SQLITE
 from tests.support.postgres import PSQL, PostgresServer, psql
 
@@ -122,3 +127,33 @@ def advisory_locked(url: StoreURL, key: int) -> Iterator[None]:
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'",
         )
         holder.wait(10)
+
+
+# The deriver's mark past every event recorded (by a collector that derived them).
+SET_DERIVED = "UPDATE config SET value = (SELECT max(id) FROM events) WHERE key = 'derived_up_to'"
+
+
+async def stored_at_schema(
+    url: StoreURL, events: Sequence[Event], *, sqlite: int, postgres: int
+) -> None:
+    """The events recorded and derived by a collector of an older schema: SQLite's `sqlite`
+    first migrations, PostgreSQL's `postgres` first."""
+    rows = [encode_event(event).row for event in events]
+    if url.backend == SQLITE:
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(url.path, isolation_level=None)) as connection:
+            for number, script in enumerate(sql.MIGRATIONS[:sqlite], start=1):
+                connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+            connection.execute("BEGIN")
+            insert_rows(connection, rows)
+            connection.execute(SET_DERIVED)
+            connection.execute("COMMIT")
+        return
+    psql(url.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *pg_sql.MIGRATIONS[:postgres]]))
+    psql(url.url, f"INSERT INTO logistis_schema SELECT generate_series(1, {postgres})")
+    connection = await asyncpg.connect(url.url)
+    try:
+        await connection.execute(pg_sql.RECORD, *_columns([(None, *row) for row in rows]))
+        await connection.execute(SET_DERIVED)
+    finally:
+        await connection.close()

@@ -6,7 +6,10 @@ It behaves like the real one where logistis can tell: it prints
 `$FAKE_KUBECTL_UPSTREAM` (`host:port`, standing in for the pod), and runs until terminated.
 `$FAKE_KUBECTL_MODE` makes it fail instead, with kubectl's own messages and exit status 1
 (`nopod`: only when asked for a pod, as a cluster with the collector's Deployment does).
-`$FAKE_KUBECTL_RECORD` names a file that gets one line per run: the pid and the arguments.
+`$FAKE_KUBECTL_RECORD` names a file that gets one line per port-forward run: the pid and the
+arguments. `kubectl config current-context` names a context, as on a machine with a kubeconfig,
+except in mode `nocontext`: a machine without one, where kubectl's fallback server is
+localhost:8080 and a port-forward meets whatever listens there (a local collector: NotFound).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ FAILURES = {
         "host or port?",
     ],
     "silent": [],
+    "nocontext": ["Error from server (NotFound): the server could not find the requested resource"],
 }
 
 
@@ -71,12 +75,22 @@ async def serve(upstream: str) -> None:
         await server.serve_forever()
 
 
+def current_context(mode: str) -> int:
+    if mode == "nocontext":
+        print("error: current-context is not set", file=sys.stderr)
+        return 1
+    print("standin")
+    return 0
+
+
 def main() -> int:
+    mode = os.environ.get("FAKE_KUBECTL_MODE", "serve")
+    if sys.argv[1:3] == ["config", "current-context"]:
+        return current_context(mode)
     record = os.environ.get("FAKE_KUBECTL_RECORD")
     if record:
         with open(record, "a") as file:
             file.write(json.dumps({"pid": os.getpid(), "args": sys.argv[1:]}) + "\n")
-    mode = os.environ.get("FAKE_KUBECTL_MODE", "serve")
     if mode == "nopod" and any(arg.startswith("pod/") for arg in sys.argv):
         # A cluster running the HA overlay: a Deployment, no pod logistis-collector-0.
         mode = "notfound"

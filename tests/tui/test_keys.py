@@ -43,6 +43,9 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "only('operation')": (BrowseScreen, lambda app: app.browse.filter.operation is not None),
     "history": (BrowseScreen, lambda app: app.browse.filter.name is not None),
     "insights": (InsightsScreen, lambda app: True),
+    "toggle_hand_edits": (BrowseScreen, lambda app: app.browse.filter.hand_edit is True),
+    # The fixtures hold no hand edit: it says so, and the list stays.
+    "put_back": (BrowseScreen, lambda app: True),
     "clear_filters": (BrowseScreen, lambda app: not app.browse.filter.active()),
     "toggle_time": (BrowseScreen, lambda app: table(app).absolute_time),
     "toggle_tree": (BrowseScreen, lambda app: app.browse.has_class("-no-tree")),

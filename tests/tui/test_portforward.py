@@ -74,6 +74,14 @@ async def test_kubectl_failures_become_one_line(
     assert "memcache.go" not in message
 
 
+async def test_without_a_cluster_context_the_error_says_use_url(fake_kubectl: FakeKubectl) -> None:
+    fake_kubectl.fail("nocontext")
+    with pytest.raises(PortForwardError) as caught:
+        async with PortForward():
+            pass
+    assert str(caught.value).startswith("no cluster context: use --url")
+
+
 async def test_missing_kubectl_is_named() -> None:
     with pytest.raises(PortForwardError, match="kubectl-missing not found: install kubectl"):
         async with PortForward(kubectl="kubectl-missing"):

@@ -11,13 +11,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from logistis.collector.gitops import GitOpsSettings
-from logistis.collector.store.protocol import NotStored, Store, StoredRow, StoreError, Underived
+from logistis.collector.store.protocol import (
+    Backlog,
+    NotStored,
+    OutboxItem,
+    OutboxRow,
+    Settled,
+    Store,
+    StoredRow,
+    StoreError,
+    Underived,
+)
 from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
 from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
 
 __all__ = [
+    "Backlog",
     "EncodedEvent",
     "NotStored",
+    "OutboxItem",
+    "OutboxRow",
+    "Settled",
     "Store",
     "StoreError",
     "StoreURL",

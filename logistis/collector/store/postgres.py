@@ -31,7 +31,16 @@ from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
 from logistis.collector.provenance import Derived
 from logistis.collector.store import postgres_sql as sql
-from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
+from logistis.collector.store.protocol import (
+    Backlog,
+    NotStored,
+    OutboxItem,
+    OutboxRow,
+    Run,
+    Settled,
+    StoredRow,
+    StoreError,
+)
 from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
@@ -206,6 +215,7 @@ class PostgresStore(SQLQueries):
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> None:
         # Each its own statement and transaction, the write lock held for the server's work
         # alone; the provenance first, so the mark never passes an event without it.
@@ -215,7 +225,25 @@ class PostgresStore(SQLQueries):
         # One array per column of the kept rows (six columns, none when nothing is kept).
         columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
         arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
-        await self._derived(sql.SAVE_DERIVED, arguments)
+        if outbox:
+            queued = [list(column) for column in zip(*outbox, strict=True)]
+            await self._derived(sql.SAVE_DERIVED_QUEUING, (*arguments, *queued))
+        else:
+            await self._derived(sql.SAVE_DERIVED, arguments)
+
+    async def claim_outbox(self, now_ms: int, until_ms: int, limit: int) -> list[OutboxItem]:
+        rows = await self._write(
+            lambda c: c.fetch(sql.CLAIM_OUTBOX, until_ms, now_ms, now_ms, limit)
+        )
+        return [OutboxItem(*row) for row in rows]
+
+    async def settle_outbox(self, settled: Sequence[Settled]) -> None:
+        rows = [(s.state, s.attempts, s.due_ms, s.event_id, s.sink) for s in settled]
+        await self._write(lambda c: c.executemany(sql.SETTLE_OUTBOX, rows))
+
+    async def outbox_backlog(self) -> list[Backlog]:
+        rows = await self._read(lambda c: c.fetch(sql.SELECT_OUTBOX_BACKLOG))
+        return [Backlog(*row) for row in rows]
 
     async def _save_provenance(self, derived: Derived) -> None:
         rows, decided = provenance_rows(derived)

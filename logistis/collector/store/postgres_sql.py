@@ -486,6 +486,10 @@ SUMMARY_COLUMNS = (
 # The body comes along only for an event whose change summary is not derived yet.
 SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS}, CASE WHEN changes = '' THEN body END FROM events"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = $1"
+SELECT_DETAILS = f"""
+    SELECT {SUMMARY_COLUMNS}, body FROM events
+    WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))
+"""
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 SELECT_KNOWN_KINDS = "SELECT DISTINCT grp, resource, kind FROM stats"
 SELECT_EXPORT = f"""
@@ -680,4 +684,62 @@ DELETE_OLD_HEARTBEATS = """
     DELETE FROM heartbeats WHERE beat_ms < (
         SELECT max(beat_ms) FROM heartbeats
         WHERE beat_ms < (SELECT time_ms FROM events ORDER BY id LIMIT 1))
+"""
+
+# -- notifications (collector/notify): the outbox -----------------------------------------------
+
+# 10: what is due to each notification sink, queued in the statement that saves the deriver's
+# pass that matched it (SAVE_DERIVED_QUEUING) and kept once delivered, so that deriving the same
+# events again (another collector's pass, a crash before the mark moved) queues nothing twice.
+# Collectors claim items with FOR UPDATE SKIP LOCKED and a lease. States: 0 waiting, 1 sent,
+# 2 failed (refused for good), 3 dropped (too old). A step of its own, so that it can take
+# another number.
+OUTBOX_MIGRATION = """
+    CREATE TABLE outbox (
+        event_id bigint NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        queued_ms bigint NOT NULL,
+        due_ms bigint NOT NULL,
+        claimed_until_ms bigint NOT NULL DEFAULT 0,
+        attempts integer NOT NULL DEFAULT 0,
+        state smallint NOT NULL DEFAULT 0,
+        sink text NOT NULL,
+        rule text NOT NULL,
+        PRIMARY KEY (event_id, sink)
+    );
+    CREATE INDEX outbox_waiting ON outbox (due_ms) WHERE state = 0;
+"""
+MIGRATIONS += (OUTBOX_MIGRATION,)
+
+# The pass and its items in one statement, so in one transaction (an event removed meanwhile
+# has nothing to send).
+SAVE_DERIVED_QUEUING = """
+    WITH queued AS (
+        INSERT INTO outbox (event_id, sink, rule, queued_ms, due_ms)
+        SELECT q.id, q.sink, q.rule, q.queued, q.queued
+        FROM unnest($11::bigint[], $12::text[], $13::text[], $14::bigint[])
+            AS q(id, sink, rule, queued)
+        WHERE EXISTS (SELECT FROM events WHERE events.id = q.id)
+        ON CONFLICT DO NOTHING
+    )
+    SELECT logistis_save_derived($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+# Each item to one collector: rows another one is claiming are skipped, not waited for.
+CLAIM_OUTBOX = """
+    UPDATE outbox AS o SET claimed_until_ms = $1
+    FROM (
+        SELECT event_id, sink FROM outbox
+        WHERE state = 0 AND due_ms <= $2 AND claimed_until_ms <= $3
+        ORDER BY due_ms, event_id LIMIT $4
+        FOR UPDATE SKIP LOCKED
+    ) AS c
+    WHERE o.event_id = c.event_id AND o.sink = c.sink
+    RETURNING o.event_id, o.sink, o.rule, o.queued_ms, o.attempts
+"""
+SETTLE_OUTBOX = """
+    UPDATE outbox SET state = $1, attempts = $2, due_ms = $3, claimed_until_ms = 0
+    WHERE event_id = $4 AND sink = $5
+"""
+SELECT_OUTBOX_BACKLOG = """
+    SELECT sink, count(*), count(*) FILTER (WHERE attempts > 0), min(queued_ms) FROM outbox
+    WHERE state = 0 GROUP BY sink
 """

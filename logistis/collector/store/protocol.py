@@ -71,6 +71,48 @@ class Underived:
     (SQLite's commit groups, rows copied in)."""
 
 
+OutboxRow = tuple[int, str, str, int]
+"""An item due to a notification sink, as the deriver's pass queues it: (event id, sink, rule,
+the event's time in ms)."""
+
+# What became of an outbox item (collector/notify).
+WAITING, SENT, FAILED, DROPPED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed item of the outbox."""
+
+    event_id: int
+    sink: str
+    rule: str
+    queued_ms: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """An item's new state after an attempt (WAITING again: tried later, at `due_ms`)."""
+
+    event_id: int
+    sink: str
+    state: int
+    attempts: int
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """One sink's waiting items."""
+
+    sink: str
+    waiting: int
+    retrying: int
+    """Of those, the ones tried already."""
+    oldest_ms: int
+    """The oldest waiting item's event time."""
+
+
 class Store(Protocol):
     name: str
     """The database, for logs and errors: a path, or a URL without its password."""
@@ -122,12 +164,30 @@ class Store(Protocol):
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> None:
         """Fill in (event id, `changes` column) and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
         it is, and so is a mark another collector has moved past `up_to`. The pass's
         provenance rows and decisions are kept before the mark moves (collector/provenance.py).
+        The notifications it matched are queued in the same transaction (an item queued
+        before, whatever became of it, is left as it is).
         """
+        ...
+
+    # -- notifications (collector/notify) ------------------------------------------------------
+
+    async def claim_outbox(self, now_ms: int, until_ms: int, limit: int) -> list[OutboxItem]:
+        """Up to `limit` items due by `now_ms`, claimed until `until_ms`: no other collector
+        takes them before then."""
+        ...
+
+    async def settle_outbox(self, settled: Sequence[Settled]) -> None:
+        """What became of claimed items, in one transaction."""
+        ...
+
+    async def outbox_backlog(self) -> list[Backlog]:
+        """The waiting items, per sink."""
         ...
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
@@ -148,6 +208,10 @@ class Store(Protocol):
 
     async def get_event(self, event_id: int) -> Event | None:
         """One event with its objects."""
+        ...
+
+    async def get_events(self, ids: Sequence[int]) -> list[Event]:
+        """Events with their objects, in one read (those not found left out)."""
         ...
 
     async def last_id(self) -> int: ...

@@ -68,6 +68,12 @@ class SQLQueries:
         await self._fill_in([event])
         return event
 
+    async def get_events(self, ids: Sequence[int]) -> list[Event]:
+        rows = await self._fetch(self._sql.SELECT_DETAILS, (_id_list(ids),))
+        events = [with_objects(summary_from_row(row), row[-1]) for row in rows]
+        await self._fill_in(events)
+        return events
+
     async def _fill_in(self, events: list[Event]) -> None:
         """The fields derived after the commit: kept, or derived now."""
         await fill_in(self, events)
@@ -200,10 +206,11 @@ class SQLQueries:
 
     async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
         rows = await self._fetch(self._sql.SELECT_AUTHORS, (_id_list(ids),))
-        return {
-            i: Author(username, tuple(orjson.loads(identity)[1]), manager, (grp, res, ns, name))
-            for i, username, identity, manager, grp, res, ns, name in rows
-        }
+        authors = {}
+        for i, username, identity, manager, grp, res, ns, name in rows:
+            _, groups, extra = orjson.loads(identity)
+            authors[i] = Author(username, tuple(groups), manager, (grp, res, ns, name), extra)
+        return authors
 
     async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
         rows = await self._fetch(self._sql.SELECT_PROVENANCE, (_id_list(ids),))

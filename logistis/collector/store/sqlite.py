@@ -29,7 +29,16 @@ from logistis.collector.gitops import GitOpsSettings
 from logistis.collector.judgements import Judgement
 from logistis.collector.provenance import Derived
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.protocol import NotStored, Run, StoredRow, StoreError
+from logistis.collector.store.protocol import (
+    Backlog,
+    NotStored,
+    OutboxItem,
+    OutboxRow,
+    Run,
+    Settled,
+    StoredRow,
+    StoreError,
+)
 from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
 from logistis.collector.store.rows import USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
@@ -210,6 +219,7 @@ def _save_derived(
     judgements: Mapping[int, Judgement],
     up_to: int,
     provenance: Derived | None,
+    outbox: Sequence[OutboxRow],
 ) -> None:
     kept, usual = judgement_rows(judgements)
     rows, decided = provenance_rows(provenance) if provenance else ([], [])
@@ -222,12 +232,19 @@ def _save_derived(
         if usual:
             transaction.execute(sql.DELETE_JUDGEMENTS, (orjson.dumps(usual).decode(),))
         transaction.execute(sql.SET_DERIVED_UP_TO, (up_to,))
+        transaction.executemany(sql.QUEUE_OUTBOX, [(*row, row[3]) for row in outbox])
 
     # Not flushed before it returns: derived fields lost with the power are derived again (the
     # mark is lost with them), and the next commit group's fsync carries them to disk.
+    _unflushed(connection, save)
+
+
+def _unflushed(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` in a transaction not flushed to disk before it returns (the next commit group's
+    fsync carries it): for what can be done again after a power loss."""
     connection.execute("PRAGMA synchronous=NORMAL")
     try:
-        _in_transaction(connection, save)
+        return _in_transaction(connection, work)
     finally:
         connection.execute("PRAGMA synchronous=FULL")
 
@@ -381,8 +398,29 @@ class SQLiteStore(SQLQueries):
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
+        outbox: Sequence[OutboxRow] = (),
     ) -> None:
-        await self._writer.run(lambda c: _save_derived(c, changes, judgements, up_to, provenance))
+        await self._writer.run(
+            lambda c: _save_derived(c, changes, judgements, up_to, provenance, outbox)
+        )
+
+    async def claim_outbox(self, now_ms: int, until_ms: int, limit: int) -> list[OutboxItem]:
+        def claim(transaction: sqlite3.Connection) -> list[OutboxItem]:
+            rows = transaction.execute(sql.CLAIM_OUTBOX, (until_ms, now_ms, now_ms, limit))
+            return [OutboxItem(*row) for row in rows.fetchall()]
+
+        # A claim or a delivery lost with the power is made again: at worst a receiver gets an
+        # item twice, with the same Idempotency-Key.
+        return await self._writer.run(lambda c: _unflushed(c, claim))
+
+    async def settle_outbox(self, settled: Sequence[Settled]) -> None:
+        rows = [(s.state, s.attempts, s.due_ms, s.event_id, s.sink) for s in settled]
+        await self._writer.run(
+            lambda c: _unflushed(c, lambda t: t.executemany(sql.SETTLE_OUTBOX, rows))
+        )
+
+    async def outbox_backlog(self) -> list[Backlog]:
+        return [Backlog(*row) for row in await self._fetch(sql.SELECT_OUTBOX_BACKLOG)]
 
     # -- reading -----------------------------------------------------------------------------
 

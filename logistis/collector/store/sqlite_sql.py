@@ -433,6 +433,9 @@ SELECT_EXPORT = f"""
 """
 SELECT_COUNT_UP_TO = "SELECT count(*) FROM events WHERE id <= ?"
 SELECT_DETAIL = f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id = ?"
+SELECT_DETAILS = (
+    f"SELECT {SUMMARY_COLUMNS}, body FROM events WHERE id IN (SELECT value FROM json_each(?))"
+)
 SELECT_LAST_ID = "SELECT coalesce(max(id), 0) FROM events"
 # A group's ids follow the newest event's, and the deriver's mark: once retention has removed
 # the newest events (every one, after a quiet spell longer than --max-age), SQLite's own
@@ -488,3 +491,55 @@ SELECT_USED_BYTES = (
     "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(),"
     " pragma_freelist_count(), pragma_page_size()"
 )
+
+# -- notifications (collector/notify): the outbox -----------------------------------------------
+
+# 9: what is due to each notification sink, queued with the deriver's pass that matched it
+# (SAVE_DERIVED's transaction) and kept once delivered, so that deriving the same events again
+# (after a crash before the mark moved) queues nothing twice. States: 0 waiting, 1 sent,
+# 2 failed (refused for good), 3 dropped (too old). Removed with their events. A step of its
+# own, so that it can take another number.
+OUTBOX_MIGRATION = """
+    CREATE TABLE outbox (
+        event_id INTEGER NOT NULL,
+        sink TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        queued_ms INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL,
+        claimed_until_ms INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (event_id, sink)
+    ) WITHOUT ROWID;
+    CREATE INDEX outbox_waiting ON outbox (due_ms) WHERE state = 0;
+    DROP TRIGGER events_unjudged;
+    CREATE TRIGGER events_unjudged AFTER DELETE ON events BEGIN
+        DELETE FROM judgements WHERE id = OLD.id;
+        DELETE FROM provenance WHERE id = OLD.id;
+        DELETE FROM outbox WHERE event_id = OLD.id;
+    END;
+"""
+MIGRATIONS += (OUTBOX_MIGRATION,)
+
+# An event matched again (derived twice) keeps its first item, whatever became of it.
+QUEUE_OUTBOX = """
+    INSERT OR IGNORE INTO outbox (event_id, sink, rule, queued_ms, due_ms) VALUES (?, ?, ?, ?, ?)
+"""
+# Items due and not claimed (or claimed by a run whose lease ran out), claimed until `?`.
+CLAIM_OUTBOX = """
+    UPDATE outbox SET claimed_until_ms = ?
+    WHERE (event_id, sink) IN (
+        SELECT event_id, sink FROM outbox
+        WHERE state = 0 AND due_ms <= ? AND claimed_until_ms <= ?
+        ORDER BY due_ms, event_id LIMIT ?
+    )
+    RETURNING event_id, sink, rule, queued_ms, attempts
+"""
+SETTLE_OUTBOX = """
+    UPDATE outbox SET state = ?, attempts = ?, due_ms = ?, claimed_until_ms = 0
+    WHERE event_id = ? AND sink = ?
+"""
+SELECT_OUTBOX_BACKLOG = """
+    SELECT sink, count(*), sum(attempts > 0), min(queued_ms) FROM outbox WHERE state = 0
+    GROUP BY sink
+"""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import difflib
 
-from logistis.tui.core.events import EventFilter
+from logistis.tui.core.events import ACTOR_KINDS, MANAGING_TOOLS, TOOLS, EventFilter
 from logistis.tui.core.timeparse import BadTime, parse_time
 
+CLUSTER_SCOPED = "-"
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 # Accepted keys, the short ones kubectl users type first.
 KEYS: dict[str, str] = {
     "ns": "namespace",
@@ -23,10 +25,30 @@ KEYS: dict[str, str] = {
     "operation": "operation",
     "since": "since",
     "until": "until",
+    # Who acted and what manages the object (docs/api.md).
+    "hand": "handEdit",
+    "actor": "actor",
+    "tool": "tool",
+    "managed": "managedBy",
 }
-SHORT = {"namespace": "ns", "operation": "op", "q": ""}
-CLUSTER_SCOPED = "-"
-OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+SHORT = {"namespace": "ns", "operation": "op", "q": "", "handEdit": "hand", "managedBy": "managed"}
+# The filters whose values are one of a few, and those values; checked before they are sent.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "operation": OPERATIONS,
+    "handEdit": ("true", "false"),
+    "actor": ACTOR_KINDS,
+    "tool": TOOLS,
+    "managedBy": MANAGING_TOOLS,
+}
+WHAT = {
+    "operation": "an operation",
+    "handEdit": "true or false",
+    "actor": "a kind of actor",
+    "tool": "a tool",
+    "managedBy": "a managing tool",
+}
+# Python's names of the API's filters (EventFilter's fields).
+FIELDS = {"handEdit": "hand_edit", "managedBy": "managed_by"}
 
 
 class FilterSyntaxError(ValueError):
@@ -36,7 +58,7 @@ class FilterSyntaxError(ValueError):
 def parse(text: str, *, people: bool | None) -> EventFilter:
     """The filter `text` says; what the collector would refuse is refused here first, with a
     reason fit for the filter bar."""
-    values: dict[str, str] = {}
+    values: dict[str, str | bool] = {}
     words: list[str] = []
     for word in text.split():
         key, sep, value = word.partition(":")
@@ -47,7 +69,7 @@ def parse(text: str, *, people: bool | None) -> EventFilter:
         if not value:
             raise FilterSyntaxError(f"{key}: needs a value, e.g. {key}:something")
         field = KEYS[key.lower()]
-        values[field] = _value(field, value)
+        values[FIELDS.get(field, field)] = _value(field, value)
     if words:
         values["q"] = " ".join(words)
     return EventFilter(people=people, **values)
@@ -62,19 +84,28 @@ def _check_not_a_key(key: str, sep: str) -> None:
         raise FilterSyntaxError(f"{key}: is not a filter ({hint}filters: {', '.join(KEYS)})")
 
 
-def _value(field: str, value: str) -> str:
+def _value(field: str, value: str) -> str | bool:
     if field == "namespace" and value == CLUSTER_SCOPED:
         return ""
-    if field == "operation":
-        if value.upper() not in OPERATIONS:
-            raise FilterSyntaxError(f"op:{value} is not an operation ({', '.join(OPERATIONS)})")
-        return value.upper()
+    if field in CHOICES:
+        return _choice(field, value)
     if field in ("since", "until"):
         try:
             parse_time(value)
         except (BadTime, OverflowError) as error:
             raise FilterSyntaxError(f"{field}:{value}: {error}") from None
     return value
+
+
+def _choice(field: str, value: str) -> str | bool:
+    """One of the filter's few values, in the case the collector takes (`op:update` is
+    UPDATE, `hand:true` a boolean)."""
+    choices = CHOICES[field]
+    chosen = value.upper() if field == "operation" else value.lower()
+    if chosen not in choices:
+        key = SHORT.get(field, field)
+        raise FilterSyntaxError(f"{key}:{value} is not {WHAT[field]} ({', '.join(choices)})")
+    return chosen == "true" if field == "handEdit" else chosen
 
 
 def unparse(filter: EventFilter) -> str:

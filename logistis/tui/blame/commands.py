@@ -446,4 +446,8 @@ def _filtered(base: EventFilter, o: Options) -> EventFilter:
         since=o.since,
         until=o.until,
         people=True if o.people_only else None,
+        actor=o.actor,
+        tool=o.tool,
+        hand_edit=True if o.hand_edits else None,
+        managed_by=o.managed_by,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from logistis.tui.blame.options import Output
 from logistis.tui.core.diff import to_yaml
-from logistis.tui.core.events import Event, NamespaceSummary
+from logistis.tui.core.events import Actor, Event, ManagedBy, NamespaceSummary, Revision
 from logistis.tui.core.timeparse import format_precise, format_time
 
 
@@ -39,10 +40,20 @@ def event_json(event: Event) -> dict[str, Any]:
         "continuity": event.continuity,
         "unrecordedChanges": [change.to_json() for change in event.unrecorded],
         "applied": event.applied,
+        "actor": _asdict(event.actor),
+        "managedBy": _asdict(event.managed_by),
+        "handEdit": event.hand_edit,
+        "revertedBy": event.reverted_by,
+        "reverts": list(event.reverts),
+        "revision": _asdict(event.revision),
     }
     if event.full:
         body |= {"object": event.object, "oldObject": event.old_object, "options": event.options}
     return body
+
+
+def _asdict(value: Actor | ManagedBy | Revision | None) -> dict[str, Any] | None:
+    return asdict(value) if value is not None else None
 
 
 def namespace_json(summary: NamespaceSummary) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 `-o table` is the original plugin's first view: KEY, OPERATION, USER, TIME and the event's
 JSON-patch operations (paths only, noise left out by the collector). `-o wide` adds the
-event id and field manager, and the operations with their old and new values. In kubectl's
+event id, field manager, what managed the object (Argo CD's Application, Flux's Kustomization)
+and the revision a GitOps tool's write came from, and the operations with their old and new
+values. A hand edit of a managed object is marked after its operation (docs/blame.md). In kubectl's
 dialect the key is NAME (`deployment.apps/nginx`), after a NAMESPACE column when the list
 spans namespaces, and the fields are paths (`spec.replicas`), not JSON pointers.
 """
@@ -24,6 +26,7 @@ from logistis.tui.core.marks import (
     UNRECORDED,
     unrecorded_paths,
 )
+from logistis.tui.core.provenance import hand_mark, managed_text, revision_text
 from logistis.tui.core.timeparse import format_time
 
 MAX_PATCH_LINES = 10
@@ -35,9 +38,11 @@ USER_CAP = 22
 
 
 def operation_text(event: Event) -> str:
-    """`UPDATE`, or `UPDATE scale` for a write through a subresource."""
+    """`UPDATE`, or `UPDATE scale` for a write through a subresource; a hand edit's mark after
+    it (`UPDATE scale ✋↩`: put back; `✋`: it stuck; `↩`: the tool's write that put one back)."""
     sub = event.resource.subresource
-    return f"{event.operation} {sub}" if sub else event.operation
+    mark = hand_mark(event)
+    return " ".join(part for part in (event.operation, sub, mark) if part)
 
 
 def _operation_style(text: str) -> Style | None:
@@ -102,7 +107,17 @@ def wide_table(
     def cells(e: Event) -> list[Cell]:
         patch = patch_lines(e.old_object, e.object, show_noise=show_noise, path=naming.path)
         manager = write_manager(e) or "-"
-        return [operation_text(e), e.user.username, format_time(e.time), manager, _capped(patch)]
+        managed = managed_text(e.managed_by) or "-"
+        revision = revision_text(e.revision) or "-"
+        return [
+            operation_text(e),
+            e.user.username,
+            format_time(e.time),
+            manager,
+            managed,
+            revision,
+            _capped(patch),
+        ]
 
     columns = [
         Column("ID"),
@@ -111,6 +126,8 @@ def wide_table(
         _USER,
         _TIME,
         Column("MANAGER", shrink=True),
+        Column("MANAGED BY", shrink=True),
+        Column("REVISION", shrink=True),
         _PATCH,
     ]
     rows = _rows(events, naming, cells, with_id=True)

@@ -13,6 +13,7 @@ from logistis.tui.core.timeparse import format_time
 
 MAX_USER = 18
 MAX_MANAGER = 16
+MAX_REVISION = 24
 MIN_TEXT = 24
 UNKNOWN = "?"
 UNRECORDED_MARK = "⋯"
@@ -44,27 +45,32 @@ def _by(author: Author) -> str:
 def annotated(lines: list[BlamedLine], terminal: Terminal) -> list[str]:
     """`44  alice  2026-11-25T01:47:38Z  kubectl-create | apiVersion: apps/v1`, one per line.
 
-    On a narrow terminal the user and manager give up width before the YAML does.
+    On a narrow terminal the user and manager give up width before the YAML does. Lines a
+    GitOps tool wrote name the revision it was applying (`shop@8f2c1e0`) after the manager.
     """
+    revisions = any(line.author and line.author.revision for line in lines)
     columns = [
         Column(""),
         Column("", shrink=True, keep_end=True, min_width=10, cap=MAX_USER, style=_user_style),
         Column(""),
         Column("", shrink=True, min_width=10, cap=MAX_MANAGER),
+        *([Column("", shrink=True, min_width=10, cap=MAX_REVISION)] if revisions else []),
         Column("", shrink=True, min_width=MIN_TEXT),
     ]
-    rows = [_row(line) for line in lines]
+    rows = [_row(line, revisions) for line in lines]
     return render_table(columns, rows, terminal, gap=GAP)
 
 
-def _row(line: BlamedLine) -> list[str]:
-    text = SEPARATOR + line.text
+def _row(line: BlamedLine, revisions: bool) -> list[str]:
     author = line.author
     if author is None:
-        return [UNKNOWN, "", "", "", text]
-    if author.unrecorded:
-        return [UNRECORDED_MARK, author.user, format_time(author.time), "-", text]
-    return [str(author.event_id), author.user, format_time(author.time), author.via, text]
+        cells = [UNKNOWN, "", "", "", ""]
+    elif author.unrecorded:
+        cells = [UNRECORDED_MARK, author.user, format_time(author.time), "-", ""]
+    else:
+        who = [str(author.event_id), author.user, format_time(author.time), author.via]
+        cells = [*who, author.revision]
+    return [*cells[: 5 if revisions else 4], SEPARATOR + line.text]
 
 
 def _user_style(user: str) -> Style | None:
@@ -86,6 +92,7 @@ def blame_json(lines: list[BlamedLine]) -> list[dict[str, Any]]:
             "operation": line.author.operation if line.author else None,
             "fieldManager": line.author.manager if line.author else None,
             "subresource": line.author.subresource if line.author else None,
+            "revision": line.author.revision or None if line.author else None,
         }
         for line in lines
     ]

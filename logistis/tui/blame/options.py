@@ -18,6 +18,7 @@ from typing import NoReturn
 from logistis.tui.blame.errors import MEANINGS, BlameError, ExitCode
 from logistis.tui.blame.labels import Selector, parse_selector
 from logistis.tui.core.connect import Via
+from logistis.tui.core.events import ACTOR_KINDS, MANAGING_TOOLS, TOOLS
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.tui.core.timeparse import BadTime, parse_time
 from logistis.version import add_version_flag
@@ -41,6 +42,9 @@ examples:
 
   # Each line of the current object, annotated with who last changed it
   kubectl blame deployment nginx -n team-a --fields
+
+  # The hand edits of what Argo CD manages: ✋ stuck, ✋↩ put back by Argo CD (↩)
+  kubectl blame -A --hand-edits --managed-by argocd
 
   # Only alice's updates in the last two hours, for a script
   kubectl blame deploy -n team-a --user alice --operation update --since 2h -o json
@@ -123,14 +127,22 @@ class Options:
     all_actors: bool = False
     dialect: Dialect = Dialect.ORIGINAL
     command: Command = Command.BLAME
+    hand_edits: bool = False
+    actor: str | None = None
+    tool: str | None = None
+    managed_by: str | None = None
 
     @property
     def filtered(self) -> bool:
-        return any((self.user, self.operation, self.since, self.until, self.people, self.selector))
+        chosen = (self.user, self.operation, self.since, self.until, self.people, self.selector)
+        return any((*chosen, self.hand_edits, self.actor, self.tool, self.managed_by))
 
     @property
     def people_only(self) -> bool:
-        """Machines left out: asked with --people, or by default in kubectl logistis."""
+        """Machines left out: asked with --people, or by default in kubectl logistis; --actor
+        and --tool choose whose changes are shown themselves (Argo CD is a service account)."""
+        if self.actor or self.tool:
+            return self.people
         if self.dialect is Dialect.KUBECTL:
             return not self.all_actors
         return self.people
@@ -224,6 +236,23 @@ def _add_filters(group: argparse._ArgumentGroup, dialect: Dialect) -> None:
         help="controllers, service accounts and other system:* users too (default: people only)"
         if kubectl
         else argparse.SUPPRESS,
+    )
+    group.add_argument(
+        "--hand-edits",
+        action="store_true",
+        help="only hand edits: changes to what Argo CD, Flux or Helm manages by anyone else",
+    )
+    group.add_argument(
+        "--actor", type=str.lower, choices=ACTOR_KINDS, help="only changes by this kind of actor"
+    )
+    group.add_argument(
+        "--tool", type=str.lower, choices=TOOLS, help="only changes made through this tool"
+    )
+    group.add_argument(
+        "--managed-by",
+        type=str.lower,
+        choices=MANAGING_TOOLS,
+        help="only changes to objects this tool managed at the time",
     )
     group.add_argument(
         "-l",
@@ -359,6 +388,10 @@ def parse(
         all_actors=ns.all_actors,
         dialect=syntax.dialect,
         command=syntax.command,
+        hand_edits=ns.hand_edits,
+        actor=ns.actor,
+        tool=ns.tool,
+        managed_by=ns.managed_by,
     )
     _check_combinations(options)
     return options

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from logistis.tui.blame.terminal import Style, Terminal, clip, clip_left
+from logistis.tui.blame.terminal import Style, Terminal, clip, clip_left, columns_of
 
 GAP = "   "
 
@@ -53,7 +53,7 @@ def _natural_widths(columns: Sequence[Column], cells: list[list[list[str]]]) -> 
     widths = [len(column.title) for column in columns]
     for row in cells:
         for index, cell in enumerate(row):
-            widths[index] = max(widths[index], *(len(text) for text in cell), 0)
+            widths[index] = max(widths[index], *(columns_of(text) for text in cell), 0)
     return widths
 
 
@@ -91,7 +91,7 @@ def _line(
     for index, (column, width, text) in enumerate(zip(columns, widths, texts, strict=True)):
         cut = clip_left(text, width) if column.keep_end else clip(text, width)
         style = Style.BOLD if header else (column.style(text) if column.style else None)
-        padding = "" if index == len(columns) - 1 else " " * (width - len(cut))
+        padding = "" if index == len(columns) - 1 else " " * (width - columns_of(cut))
         parts.append(terminal.paint(cut, style) + padding)
     # When even the narrowest columns do not fit, the line is cut at the terminal's edge.
     return terminal.fit(gap.join(parts).rstrip())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,13 +68,22 @@ class Terminal:
         self.out.write(line + "\n")
 
 
+def columns_of(text: str) -> int:
+    """The columns `text` takes on a terminal: a wide character (the hand-edit mark `✋`)
+    takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in WIDE else 1 for c in text)
+
+
+WIDE = ("W", "F")
+
+
 def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+    return text if columns_of(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
 
 
 def clip_left(text: str, width: int) -> str:
     """Cut from the left, keeping the end: `…deployment-controller`."""
-    return text if len(text) <= width else ELLIPSIS + text[len(text) - width + 1 :]
+    return text if columns_of(text) <= width else ELLIPSIS + text[len(text) - width + 1 :]
 
 
 def _width(tty: bool, environ: Mapping[str, str]) -> int | None:

@@ -79,6 +79,50 @@ class Change:
 GAP = "gap"
 EXPECTED_GAP = "expected"
 
+# The values the collector's filters take (docs/api.md): checked here before they are sent.
+ACTOR_KINDS = ("person", "gitops", "controller", "serviceaccount")
+TOOLS = ("argocd", "flux", "helm", "kubectl")
+MANAGING_TOOLS = ("argocd", "flux", "helm")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made the request: its kind, and the tool behind it where known."""
+
+    kind: str
+    tool: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSONObject | None) -> Actor | None:
+        return cls(data["kind"], data.get("tool")) if data else None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedBy:
+    """The tool managing the object at the time, and its Application, Kustomization or
+    release."""
+
+    tool: str
+    name: str
+    namespace: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSONObject | None) -> ManagedBy | None:
+        return cls(data["tool"], data["name"], data.get("namespace")) if data else None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """What a GitOps tool's source was applying when it wrote."""
+
+    tool: str
+    name: str
+    revision: str
+
+    @classmethod
+    def from_json(cls, data: JSONObject | None) -> Revision | None:
+        return cls(data["tool"], data["name"], data["revision"]) if data else None
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -98,6 +142,14 @@ class Event:
     continuity: str | None = None
     unrecorded: tuple[Change, ...] = ()
     applied: bool | None = None
+    # Who acted and what manages the object (docs/api.md): a hand edit of a managed object,
+    # the managing tool's write that put it back (`reverted_by`, `reverts`), the revision.
+    actor: Actor | None = None
+    managed_by: ManagedBy | None = None
+    hand_edit: bool = False
+    reverted_by: int | None = None
+    reverts: tuple[int, ...] = ()
+    revision: Revision | None = None
     # Only an event fetched in full (`/api/v1/events/{id}`) carries the objects.
     object: JSONObject | None = field(default=None, compare=False)
     old_object: JSONObject | None = field(default=None, compare=False)
@@ -148,6 +200,12 @@ class Event:
                 continuity=data.get("continuity"),
                 unrecorded=_changes(data.get("unrecordedChanges") or ()),
                 applied=data.get("applied"),
+                actor=Actor.from_json(data.get("actor")),
+                managed_by=ManagedBy.from_json(data.get("managedBy")),
+                hand_edit=bool(data.get("handEdit")),
+                reverted_by=data.get("revertedBy"),
+                reverts=tuple(int(i) for i in data.get("reverts") or ()),
+                revision=Revision.from_json(data.get("revision")),
                 object=data.get("object"),
                 old_object=data.get("oldObject"),
                 options=data.get("options"),
@@ -281,13 +339,17 @@ class EventFilter:
     since: str | None = None
     until: str | None = None
     q: str | None = None
+    actor: str | None = None
+    tool: str | None = None
+    hand_edit: bool | None = None
+    managed_by: str | None = None
 
     def to_params(self) -> list[tuple[str, str]]:
         params: list[tuple[str, str]] = []
         for each in fields(self):
             value = getattr(self, each.name)
             if value is not None:
-                params.append((each.name, _param_text(value)))
+                params.append((PARAMETERS.get(each.name, each.name), _param_text(value)))
         return params
 
     def with_(self, **changes: Any) -> EventFilter:
@@ -300,6 +362,10 @@ class EventFilter:
     def cleared(self) -> EventFilter:
         """No filter left but the people/everything choice, which is a view, not a filter."""
         return EventFilter(people=self.people)
+
+
+# The API's names of the filters whose Python names differ.
+PARAMETERS = {"hand_edit": "handEdit", "managed_by": "managedBy"}
 
 
 def _param_text(value: str | bool) -> str:

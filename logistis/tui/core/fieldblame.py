@@ -23,6 +23,7 @@ from typing import Any
 from logistis.tui.core.diff import NOISE, strip_noise
 from logistis.tui.core.events import EXPECTED_GAP, GAP, Event
 from logistis.tui.core.managedfields import owner_of
+from logistis.tui.core.provenance import revision_text
 from logistis.tui.core.yamltext import FieldPath, yaml_lines
 
 # The keys Kubernetes' strategic merge patches use to tell list items apart.
@@ -58,6 +59,8 @@ class Author:
     subresource: str = ""
     # Changed outside the recorded history, found before event `event_id` at `time`.
     unrecorded: bool = False
+    # A GitOps tool's write: the revision its source was applying (`shop@8f2c1e0`).
+    revision: str = ""
 
     @property
     def via(self) -> str:
@@ -136,6 +139,7 @@ def _author(event: Event) -> Author:
         operation=event.operation,
         manager=event.field_manager,
         subresource=event.resource.subresource,
+        revision=revision_text(event.revision),
     )
 
 

@@ -5,7 +5,8 @@ credentials (token, client certificate, exec plugin, OIDC) and RBAC decides per 
 what they read; no port-forward. `KubeAPIClient` answers the same calls as the collector's
 own API, mapped onto `changes` and `clusterchanges`:
 
-- a list is a Kubernetes list (`fieldSelector` for user, kind, group, name, operation;
+- a list is a Kubernetes list (`fieldSelector` for user, kind, group, name, operation,
+  actor, tool, handEdit, managedBy;
   `q`, `since`, `until`, `people` as extra parameters; `continue` as the cursor);
   "every namespace" means every namespaced change, cluster-scoped ones are `namespace=""`;
 - the live stream is a watch from the last event seen (`resourceVersion`);
@@ -57,7 +58,17 @@ API = f"/apis/{GROUP}/v1alpha1"
 SAMPLE = 1000
 # Namespaces asked about at once when finding the readable ones.
 PARALLEL = 8
-FIELD_SELECTORS = ("user", "kind", "group", "name", "operation")
+FIELD_SELECTORS = (
+    "user",
+    "kind",
+    "group",
+    "name",
+    "operation",
+    "actor",
+    "tool",
+    "handEdit",
+    "managedBy",
+)
 EXTRA = ("people", "since", "until", "q")
 
 

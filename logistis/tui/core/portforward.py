@@ -107,6 +107,32 @@ class PortForward:
     async def start(self) -> None:
         """Forward to the target's resource, or to the first of its fallbacks that exists; when
         none does, the error is the first one's."""
+        try:
+            await self._start_any()
+        except PortForwardError as error:
+            # Without a context kubectl talks to its fallback, localhost:8080: a local
+            # collector's own API port, whose 404 reads as "pod not found".
+            if self.target.context is None and not await self._has_context():
+                raise PortForwardError(
+                    "no cluster context: use --url for a collector you reach directly, or "
+                    "--context (kubectl has no current context)"
+                ) from error
+            raise
+
+    async def _has_context(self) -> bool:
+        command = [self._kubectl, "config", "current-context"]
+        if self.target.kubeconfig:
+            command += ["--kubeconfig", self.target.kubeconfig]
+        quiet = asyncio.subprocess.DEVNULL
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command, stdin=quiet, stdout=quiet, stderr=quiet
+            )
+        except FileNotFoundError:
+            return True  # no kubectl at all: its own error says so
+        return await process.wait() == 0
+
+    async def _start_any(self) -> None:
         first: PortForwardError | None = None
         for resource in (self.target.resource, *self.target.fallbacks):
             self._resource = resource

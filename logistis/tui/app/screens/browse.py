@@ -59,6 +59,8 @@ OBJECTS_SCAN = 1000
 
 
 MARK_IS_NOT_AN_EVENT = "a ⋯ row is a mark, not an event: enter explains it"
+NOT_PUT_BACK = "✋ this hand edit was not put back: it stuck (or the tool has not written since)"
+NOT_A_HAND_EDIT = "v goes from a hand edit (✋↩) to the write that put it back (↩) and back"
 
 
 class Where(Enum):
@@ -111,6 +113,15 @@ class FilterRefused(Message):
         self.filter, self.reason = filter, reason
 
 
+class RelatedLoaded(Message):
+    """The event a hand edit's mark points to (its put-back, or the hand edit), not loaded in
+    the list: it is opened."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
 class NamespacesLoaded(Message):
     def __init__(self, items: tuple[NamespaceSummary, ...]) -> None:
         super().__init__()
@@ -125,6 +136,9 @@ class BrowseScreen(WorkingScreen):
         Binding("i", "insights", "Insights"),
         Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
+        # Early in the footer: on an 80-column terminal the keys after Only user are cut.
+        Binding("h", "toggle_hand_edits", "Hand edits"),
+        Binding("v", "put_back", "Hand edit ↔ put back", show=False),
         Binding("f", "toggle_follow", "Follow/pause"),
         Binding("g", "show_new", "Newest"),
         Binding("u", "only('user')", "Only user"),
@@ -275,6 +289,10 @@ class BrowseScreen(WorkingScreen):
         asked = await asyncio.gather(*(client.event(e.id, e.namespace) for e in events))
         self.post_message(OutcomesLoaded({e.id: e.applied for e in asked if e.applied is not None}))
 
+    @work(exclusive=True, group="related", exit_on_error=False, description="loading the event")
+    async def load_related(self, client: CollectorClient, event_id: int, namespace: str) -> None:
+        self.post_message(RelatedLoaded(await client.event(event_id, namespace)))
+
     @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
     async def load_namespaces(self, client: CollectorClient) -> None:
         self.post_message(NamespacesLoaded(await client.namespaces()))
@@ -376,6 +394,10 @@ class BrowseScreen(WorkingScreen):
 
     def on_outcomes_loaded(self, message: OutcomesLoaded) -> None:
         self.query_one(EventTable).settle(message.outcomes)
+
+    def on_related_loaded(self, message: RelatedLoaded) -> None:
+        if self.client is not None:
+            self.app.push_screen(DiffScreen(message.event, self.client, self.clock))
 
     def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)
@@ -560,6 +582,22 @@ class BrowseScreen(WorkingScreen):
             "operation": {"operation": event.operation},
         }
         self.filter = self.filter.with_(**values[field])
+
+    def action_toggle_hand_edits(self) -> None:
+        """Only hand edits of managed objects, and back: the question operators bring."""
+        self.filter = self.filter.with_(hand_edit=None if self.filter.hand_edit else True)
+
+    def action_put_back(self) -> None:
+        """From a hand edit to the tool's write that put it back, and from that write back to
+        the hand edit: the cursor goes there when it is loaded, else it is opened."""
+        event = self._selected_event()
+        if event is None:
+            return
+        target = event.reverted_by if event.hand_edit else next(iter(event.reverts), None)
+        if target is None:
+            self.notify(NOT_PUT_BACK if event.hand_edit else NOT_A_HAND_EDIT, timeout=3)
+        elif not self.query_one(EventTable).select_event(target) and self.client is not None:
+            self.load_related(self.client, target, event.namespace)
 
     def action_clear_filters(self) -> None:
         self.filter = self.filter.cleared()

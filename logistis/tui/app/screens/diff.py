@@ -1,4 +1,4 @@
-"""One event up close: the YAML diff, the JSON patch, the object itself, and who last changed
+"""One event up close, under who acted and what manages the object: the YAML diff, the JSON patch, the object itself, and who last changed
 each of its lines (as `kubectl blame --fields`, from the object's recorded history)."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from logistis.tui.core.fieldblame import BlamedLine, replay
 from logistis.tui.core.history import object_history
 from logistis.tui.core.marks import GAP_MARK as UNRECORDED_MARK
 from logistis.tui.core.marks import gap_line, never_landed_line
+from logistis.tui.core.provenance import hand_mark, provenance_line
 
 # Ages are shown to the second below a minute: the header follows at that pace.
 AGE_TICK_SECONDS = 1.0
@@ -102,6 +103,13 @@ def history_marks(event: Event) -> str:
     return "\n".join([*lines, *([lost] if lost else [])])
 
 
+def provenance(event: Event) -> str:
+    """Who acted, what manages the object, the hand edit's fate and the GitOps revision:
+    `actor person (kubectl)  ·  managed by argocd shop  ·  hand edit, put back by event 9`."""
+    line = provenance_line(event)
+    return f"{hand_mark(event)} {line}".strip() if line else ""
+
+
 class DiffScreen(WorkingScreen):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
@@ -146,6 +154,9 @@ class DiffScreen(WorkingScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._title(), id="diff-title")
+        said = provenance(self.summary)
+        classes = ("-hand-edit" if self.summary.hand_edit else "") if said else "-hidden"
+        yield Static(said, id="diff-provenance", classes=classes, markup=False)
         marks = history_marks(self.summary)
         yield Static(marks, id="diff-marks", classes="" if marks else "-hidden", markup=False)
         with TabbedContent(initial="diff"):

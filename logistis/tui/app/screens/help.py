@@ -25,6 +25,11 @@ Every write the cluster admitted: who changed what, where, when and how.
   changed each of its lines; `m` there shows the noise (`managedFields`, `resourceVersion`).
 - **Marks** (`⋯ unrecorded`, `⋯ blind spot`, `✗ never landed`): where the recorded history is
   not whole; `enter` on one says what it means.
+- **Hand edits** of what Argo CD, Flux or Helm manages: `✋` one that stuck, `✋↩` one the
+  tool put back, `↩` the tool's write that put it back; `h` shows only hand edits, `v` goes
+  from a hand edit to its put-back and back; `/` takes `hand:true`, `actor:person`,
+  `tool:argocd`, `managed:flux`. The diff's header says who acted, what manages the object
+  and the revision a GitOps write came from.
 - The command palette (`ctrl+p`) runs every action by name.
 """
 

@@ -4,6 +4,8 @@ either end of the rows held.
 Where the history is not whole, rows say so (docs/trust.md): below an event that found a gap,
 a row for what changed outside the recorded history; between events, a row for each blind
 spot (no collector recording); an event whose change never landed is dimmed, and says why.
+A hand edit of what a GitOps tool manages is marked before its changes (`✋`, `✋↩` when the
+tool put it back, `↩` on the tool's write that did).
 Such rows keep the cursor's place with the event they sit by, but are not that event: enter
 on one explains the mark (`selected_mark`), and nothing acts on an event from it.
 """
@@ -46,6 +48,7 @@ from logistis.tui.core.marks import (
     unrecorded_summary,
     why_never_landed,
 )
+from logistis.tui.core.provenance import hand_mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ class EventTable(DataTable[str | Text]):
         "event-table--gap",
         "event-table--never-landed",
         "event-table--blind-spot",
+        "event-table--hand-edit",
+        "event-table--put-back",
     }
 
     class NearEnd(Message):
@@ -326,6 +331,10 @@ class EventTable(DataTable[str | Text]):
             "manager": Text(event.field_manager),
             "changes": Text(changes),
         }
+        mark = hand_mark(event)
+        if mark:
+            # Before the fields, where a narrow column never cuts it; styled by what it says.
+            cells["changes"] = Text(f"{mark} {changes}", self._hand_style(event))
         if event.never_landed:
             # What changed first: a narrow column cuts the reason, never the fields.
             why = why_never_landed(event)
@@ -334,6 +343,24 @@ class EventTable(DataTable[str | Text]):
             for cell in cells.values():
                 cell.stylize(style)
         return cells
+
+    def _hand_style(self, event: Event) -> Style:
+        """A hand edit that stuck stands out; one put back, and the write that put it back,
+        read as settled."""
+        stuck = event.hand_edit and event.reverted_by is None
+        return self.get_component_rich_style(
+            "event-table--hand-edit" if stuck else "event-table--put-back"
+        )
+
+    def select_event(self, event_id: int) -> bool:
+        """The cursor on event `event_id` if it is loaded; False when it is not."""
+        row = next(
+            (i for i, (_, e, m) in enumerate(self._rows) if e.id == event_id and not m), None
+        )
+        if row is None:
+            return False
+        self.move_cursor(row=row, animate=False)
+        return True
 
     def _gap_cells(self, event: Event) -> Cells:
         style = self.get_component_rich_style("event-table--gap")

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.suggester import Suggester
 from textual.widgets import Input, Label
 
-from logistis.tui.app.filter_syntax import KEYS, unparse
+from logistis.tui.app.filter_syntax import CHOICES, KEYS, unparse
 from logistis.tui.core.events import EventFilter, Facets
 
 PLACEHOLDER = "/ filter: user:alice kind:Deployment ns:team-a op:update since:2h text"
@@ -40,7 +40,8 @@ class FacetSuggester(Suggester):
             "namespace": [n.value for n in facets.namespaces if n.value],
             "operation": [o.value for o in facets.operations],
         }
-        return by_field.get(field, [])
+        # The few values of the others are known without asking (op: from the history).
+        return by_field.get(field) or [value.lower() for value in CHOICES.get(field, ())]
 
 
 def _complete(value: str, partial: str, candidates: list[str]) -> str | None:
