@@ -207,6 +207,17 @@ MARK_FILLED = (
     " WHERE key = 'derived_up_to'"
 )
 
+# Who acted, as the deriver would have kept it for every event: the insights count by it. One
+# event of a person in 50 a hand edit (the same SQL on both stores).
+PROVENANCE_FILLED = """
+    INSERT INTO provenance (id, actor, hand_edit)
+    SELECT id,
+           CASE WHEN username LIKE 'system:serviceaccount:argocd:%' THEN 'gitops'
+                WHEN username LIKE 'system:%' THEN 'controller' ELSE 'person' END,
+           username NOT LIKE 'system:%' AND id % 50 = 0
+    FROM events
+"""
+
 
 async def create_schema(path: Path) -> None:
     async with Store.open(path):

@@ -43,7 +43,7 @@ SOURCES = (
     "logistis/tui/blame",
 )
 # Dependencies of the package that the plugin never imports.
-NOT_FOR_THE_PLUGIN = {"textual"}
+NOT_FOR_THE_PLUGIN = {"textual", "textual-plotext"}
 # Compiled extensions cannot be imported from a zip; the ones that come with PyYAML are its
 # optional speed-up, and leaving them out keeps the archive the same on every platform.
 COMPILED = (".so", ".pyd", ".dylib")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+from dataclasses import replace
 
 import orjson
 from aiohttp import web
@@ -18,6 +19,7 @@ from logistis.collector.http import (
     json_errors,
     json_response,
 )
+from logistis.collector.insights import at_ms, bucket_ms, top_count, window
 from logistis.collector.metrics import CONTENT_TYPE
 from logistis.collector.query import (
     FILTERS,
@@ -26,6 +28,7 @@ from logistis.collector.query import (
     event_query,
     page,
     parse_query,
+    single,
     whole_number,
 )
 from logistis.collector.runtime import Runtime
@@ -47,6 +50,7 @@ def create_api_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/v1/stream", stream)
     app.router.add_get("/api/v1/namespaces", namespaces)
     app.router.add_get("/api/v1/facets", facets)
+    app.router.add_get("/api/v1/insights", insights)
     app.router.add_get("/api/v1/coverage", coverage)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
@@ -94,6 +98,20 @@ async def namespaces(request: web.Request) -> web.Response:
 async def facets(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=FILTERS)
     return json_response(await request.app[RUNTIME].store.facets(event_query(grouped)))
+
+
+async def insights(request: web.Request) -> web.Response:
+    grouped = parse_query(request.query.items(), allowed=(*FILTERS, "bucket", "top"))
+    bucket, top = bucket_ms(single(grouped, "bucket")), top_count(single(grouped, "top"))
+    query = event_query(grouped)
+    store = request.app[RUNTIME].store
+    until = query.until or at_ms(now_ms())
+    first_ms = None if query.since else await store.first_time_ms()
+    since = query.since or (until if first_ms is None else at_ms(first_ms))
+    chosen = window(since, until, bucket)
+    # The window reported is the one counted: `/events` with it lists these very events.
+    counted = replace(query, since=chosen.since, until=chosen.until)
+    return json_response(await store.insights(counted, chosen, top))
 
 
 async def coverage(request: web.Request) -> web.Response:

@@ -207,10 +207,10 @@ def event_query(grouped: dict[str, list[str]], now: datetime | None = None) -> E
         names=tuple(grouped.get("name", ())),
         users=tuple(_user_pattern(u) for u in grouped.get("user", ())),
         operations=tuple(_operation(o) for o in grouped.get("operation", ())),
-        people=_boolean("people", _single(grouped, "people") or "false"),
-        since=_time("since", _single(grouped, "since"), now),
-        until=_time("until", _single(grouped, "until"), now),
-        text=_single(grouped, "q") or "",
+        people=_boolean("people", single(grouped, "people") or "false"),
+        since=_time("since", single(grouped, "since"), now),
+        until=_time("until", single(grouped, "until"), now),
+        text=single(grouped, "q") or "",
         actors=tuple(_one_of("actor", v, KINDS) for v in grouped.get("actor", ())),
         tools=tuple(_one_of("tool", v, TOOLS) for v in grouped.get("tool", ())),
         hand_edit=_optional_boolean(grouped, "handEdit"),
@@ -221,18 +221,18 @@ def event_query(grouped: dict[str, list[str]], now: datetime | None = None) -> E
 
 
 def page(grouped: dict[str, list[str]]) -> Page:
-    raw_limit = _single(grouped, "limit")
+    raw_limit = single(grouped, "limit")
     limit = DEFAULT_LIMIT
     if raw_limit is not None:
         limit = whole_number(raw_limit) or 0
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    cursor = _single(grouped, "cursor")
+    cursor = single(grouped, "cursor")
     return Page(limit, decode_cursor(cursor) if cursor else None)
 
 
 def after_id(grouped: dict[str, list[str]], last_event_id: str | None) -> int | None:
-    raw = last_event_id if last_event_id is not None else _single(grouped, "after")
+    raw = last_event_id if last_event_id is not None else single(grouped, "after")
     if raw is None or raw == "":
         return None
     event_id = whole_number(raw)
@@ -269,7 +269,7 @@ def whole_number(raw: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
-def _single(grouped: dict[str, list[str]], key: str) -> str | None:
+def single(grouped: dict[str, list[str]], key: str) -> str | None:
     values = grouped.get(key)
     if not values:
         return None
@@ -297,7 +297,7 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _optional_boolean(grouped: dict[str, list[str]], name: str) -> bool | None:
-    value = _single(grouped, name)
+    value = single(grouped, name)
     return None if value is None else _boolean(name, value)
 
 

@@ -115,17 +115,12 @@ async def _drain(runtime: Runtime, webhook: web.AppRunner, seconds: float) -> No
         return
     runtime.draining.set()
     log.info("draining: unready, still answering", extra={"seconds": seconds})
-    # The connections open now close at once if idle, after their answer (which says
-    # `Connection: close`) if not: kept until the port closes, an idle one could be closed
-    # under a review its caller is sending on it at that moment. New ones are still answered.
-    # aiohttp's own order at cleanup: close() ends an idle connection's wait for a request,
-    # shutdown() then closes it, or waits for the answer in flight.
-    assert webhook.server is not None
-    connections = webhook.server.connections
-    webhook.server.pre_shutdown()
-    closing = asyncio.gather(*(c.shutdown(SHUTDOWN_GRACE_SECONDS) for c in connections))
+    # Each answer now says `Connection: close` and closes its connection. An idle connection
+    # is left open until the drain ends: closed now, it could be closed under a review its
+    # caller is sending on it at that moment (a replica still in the endpoints is picked until
+    # the caller sees it unready), and that review would be let through unrecorded. One still
+    # idle at the end was not picked during the whole drain: its caller uses others.
     await asyncio.sleep(seconds)
-    await closing
 
 
 def _check_api_exposure(listen: Listen, allowed: bool) -> None:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from logistis.tui.core.events import Event
-from tests.support.collector import CollectorProcess, post_reviews
+from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies, fixture_files, load
 from tests.support.gitops import stories_recorded
 
@@ -88,6 +88,11 @@ def _fed(data_dir: Path, reviews: Iterable[dict[str, Any]]) -> Iterator[Fed]:
     with CollectorProcess(data_dir) as collector:
         responses = post_reviews(collector, reviews)
         assert all(r.status_code == 200 for r in responses)
+        # Who acted is counted once the deriver has kept it (`kubectl logistis top`).
+        with collector.client() as client:
+            assert wait_for(
+                lambda: "logistis_events_underived 0.0" in client.get("/metrics").text, 20
+            )
         yield Fed(collector.api_url, _ids_by_fixture(collector.api_url))
 
 

@@ -33,6 +33,8 @@ LOGISTIS = {
     ],
     "logistis-log-team-a.txt": ["log", "-n", "team-a", "--all-actors", "--limit", "15"],
     "logistis-who-everywhere.txt": ["who", "-A"],
+    "logistis-top-everywhere.txt": ["top", "-A", "--limit", "5"],
+    "logistis-top-team-a.txt": ["top", "deployments", "-n", "team-a"],
 }  # fmt: skip
 # Against the history that misses alice's scale and her `owner` label (conftest.LEFT_OUT).
 HOLES = {

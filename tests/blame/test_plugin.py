@@ -12,6 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from logistis.version import __version__
@@ -210,18 +211,47 @@ def test_who_names_the_people_of_a_namespace(env) -> None:
     assert alice["namespaces"] == {"team-a": alice["changes"]}
 
 
+def test_top_as_json_counts_what_the_events_list(env, fed: Fed) -> None:
+    result = logistis("top", "-A", "--since", "1d", "--limit", "3", "-o", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    top = json.loads(result.stdout)
+    window = {"since": top["since"], "until": top["until"], "limit": "1000"}
+    with httpx.Client(base_url=fed.url, timeout=10) as client:
+        items = client.get("/api/v1/events", params=window).json()["items"]
+        people = client.get("/api/v1/events", params={**window, "actor": "person"}).json()
+    assert top["total"] == len(items)
+    assert top["byActor"]["person"] == len(people["items"])
+    assert top["topPeople"] == [
+        {"user": "alice", "count": 17},
+        {"user": "kubernetes-admin", "count": 15},
+        {"user": "bob", "count": 7},
+    ]
+    nginx = {"group": "apps", "resource": "deployments", "kind": "Deployment"}
+    assert top["topObjects"][0] == {**nginx, "namespace": "team-a", "name": "nginx", "count": 26}
+    assert len(top["topKinds"]) == 3
+    assert result.stderr.startswith(f"{len(items)} changes from ")
+    names = logistis("top", "-n", "team-a", "-o", "name", env=env).stdout.splitlines()
+    assert names[0] == "deployment.apps/nginx"
+    refused = logistis("top", "deploy", "nginx", env=env)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "error: top counts changes: no NAME, no --watch\n",
+    )
+
+
 def test_help_version_and_an_unknown_command(env) -> None:
     version = logistis("--version", env=env)
     assert (version.returncode, version.stdout) == (0, f"kubectl-logistis {__version__}\n")
     usage = logistis(env=env)
     assert usage.returncode == 0
-    assert all(f"  {command} " in usage.stdout for command in ("blame", "log", "diff", "who"))
+    commands = ("blame", "log", "diff", "who", "top")
+    assert all(f"  {command} " in usage.stdout for command in commands)
     blame_help = logistis("blame", "--help", env=env)
     assert "--all-actors" in blame_help.stdout
     assert "--people" not in blame_help.stdout
-    unknown = logistis("top", env=env)
+    unknown = logistis("stats", env=env)
     assert unknown.returncode == 2
-    assert unknown.stderr.startswith('error: unknown command "top" for "kubectl logistis"')
+    assert unknown.stderr.startswith('error: unknown command "stats" for "kubectl logistis"')
 
 
 # -- completion, through kubectl's plugin completion ---------------------------------------
@@ -236,7 +266,7 @@ def complete(*words: str, env: dict[str, str]) -> list[str]:
 
 
 def test_completion_offers_commands_types_names_namespaces_and_users(env) -> None:
-    assert complete("", env=env) == ["blame", "log", "diff", "who", "people"]
+    assert complete("", env=env) == ["blame", "log", "diff", "who", "top", "people"]
     assert complete("blame", "dep", env=env) == ["deployments"]
     assert complete("blame", "deployments", "-n", "team-a", "", env=env) == ["api", "nginx", "web"]
     assert complete("log", "-n", "team-a", "deploy/n", env=env) == ["deploy/nginx"]

@@ -20,8 +20,7 @@ from tests.support.gitops import (
     flux_story,
     unmanaged_story,
 )
-from tests.support.postgres import PostgresServer
-from tests.support.stores import BACKENDS, store_env
+from tests.support.stores import BACKENDS, backend_env, store_env
 
 ARGOCD = {"kind": "gitops", "tool": "argocd"}
 FLUX = {"kind": "gitops", "tool": "flux"}
@@ -35,10 +34,7 @@ def story_collector(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CollectorProcess]:
     """A collector of the module's own on each store, with the three stories posted."""
-    env = None
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        env = store_env(server.create_database())
+    env = backend_env(request)
     with CollectorProcess(tmp_path_factory.mktemp("gitops") / "data", env=env) as collector:
         responses = post_reviews(collector, [story.body for story in STORIES])
         assert all(r.json()["response"]["allowed"] for r in responses)

@@ -148,6 +148,11 @@ def stop_all() -> None:
         _LAUNCHED.pop().stop(timeout=10)
 
 
+def derived(client: httpx.Client) -> bool:
+    """Whether the collector's deriver has reached every committed event (who acted, marks)."""
+    return "logistis_events_underived 0.0" in client.get("/metrics").text
+
+
 def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     """Whether the condition held within the time, looked at every 0.1 s."""
     deadline = time.monotonic() + seconds

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 
 from logistis.collector.events import Event
 from logistis.collector.store import StoreURL, codec, encode_event, unpack_uid
@@ -23,7 +24,7 @@ from logistis.collector.store.postgres_sql import WRITE_LOCK
 from logistis.collector.store.rows import USER_JSON
 from logistis.collector.store.sqlite import insert_rows
 from logistis.collector.store.url import SQLITE
-from tests.support.postgres import PSQL, psql
+from tests.support.postgres import PSQL, PostgresServer, psql
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -42,6 +43,15 @@ def insert_as_schema_6(connection: sqlite3.Connection, rows: Sequence[tuple[Any,
     """Encoded rows inserted into a SQLite store of schema 3 to 6, as it inserted them."""
     connection.executemany(sql.INSERT_IDENTITY, {(row[USER_JSON],) for row in rows})
     connection.executemany(INSERT_EVENT_V6, rows)
+
+
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    """For a fixture parametrized over BACKENDS: the environment of a collector on a fresh
+    PostgreSQL database, or None for SQLite (the collector's default)."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return store_env(server.create_database())
 
 
 def store_env(url: StoreURL) -> dict[str, str]:

@@ -18,6 +18,7 @@ from logistis.tui.app.app import LogistisApp
 from logistis.tui.app.screens.browse import BrowseScreen
 from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.screens.help import HelpScreen
+from logistis.tui.app.screens.insights import InsightsScreen
 from logistis.tui.app.widgets.event_table import EventTable
 from logistis.tui.core.events import EventFilter
 from tests.support.collector import CollectorProcess
@@ -41,6 +42,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "only('namespace')": (BrowseScreen, lambda app: app.browse.filter.namespace is not None),
     "only('operation')": (BrowseScreen, lambda app: app.browse.filter.operation is not None),
     "history": (BrowseScreen, lambda app: app.browse.filter.name is not None),
+    "insights": (InsightsScreen, lambda app: True),
     "toggle_hand_edits": (BrowseScreen, lambda app: app.browse.filter.hand_edit is True),
     # The fixtures hold no hand edit: it says so, and the list stays.
     "put_back": (BrowseScreen, lambda app: True),

@@ -16,6 +16,9 @@ from logistis.collector.events import Event
 from logistis.collector.query import EventQuery, Page
 
 if TYPE_CHECKING:
+    from logistis.collector.insights import Window
+
+if TYPE_CHECKING:
     from logistis.collector.continuity import Step
     from logistis.collector.gitops import GitOpsSettings
     from logistis.collector.judgements import Judged, Judgement, Neighbours
@@ -223,6 +226,14 @@ class Store(Protocol):
     async def namespaces(self) -> list[dict[str, Any]]: ...
 
     async def facets(self, query: EventQuery) -> dict[str, Any]: ...
+
+    async def first_time_ms(self) -> int | None:
+        """The time of the first event kept, None when none is."""
+        ...
+
+    async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
+        """`/api/v1/insights` over the events the query selects (collector/insights.py)."""
+        ...
 
     async def used_bytes(self) -> int:
         """What the size limit counts (each backend says what that is)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -18,10 +19,11 @@ from logistis.collector.actors import Actor
 from logistis.collector.continuity import Step
 from logistis.collector.events import Event, JSONObject
 from logistis.collector.gitops import GitOpsSettings, ManagedBy, Revision
+from logistis.collector.insights import Activity, Window, insights_json, marks_json
 from logistis.collector.judgements import Judged, Judgement, Neighbours, fill_in
 from logistis.collector.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.query import EventQuery, Page, encode_cursor
-from logistis.collector.store import codec
+from logistis.collector.store import codec, insights_sql
 from logistis.collector.store.aggregates import facets_json, namespaces_json
 from logistis.collector.store.protocol import Run, Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
@@ -130,6 +132,43 @@ class SQLQueries:
             facet("username"), facet("grp, resource, kind"), facet("namespace"), facet("operation")
         )
         return facets_json(users, kinds, namespaces, operations)
+
+    async def first_time_ms(self) -> int | None:
+        rows = await self._fetch(insights_sql.FIRST_TIME)
+        return int(rows[0][0]) if rows else None
+
+    async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
+        where, params = query.where(self._sql.DIALECT)
+        source = insights_sql.SOURCE.format(where=where)
+
+        async def ranked(columns: str, among: EventQuery = query) -> list[dict[str, Any]]:
+            among_where, among_params = among.where(self._sql.DIALECT)
+            statement = insights_sql.TOP.format(
+                columns=columns,
+                source=insights_sql.SOURCE.format(where=among_where),
+                bytewise=self._sql.bytewise(columns),
+            )
+            rows = await self._fetch(statement, [*among_params, top])
+            return [_ranked(columns, row) for row in rows]
+
+        # The statements at once, on read connections of their own.
+        units, people, namespaces, kinds, objects, marks = await asyncio.gather(
+            self._fetch(insights_sql.ACTIVITY.format(source=source), [window.unit_ms, *params]),
+            ranked("username", replace(query, people=True)),
+            ranked("namespace"),
+            ranked("grp, resource, kind"),
+            ranked("grp, resource, kind, namespace, name"),
+            self._fetch(insights_sql.MARKS.format(source=source), params),
+        )
+        activity = Activity(window)
+        activity.add(units)
+        tops = {
+            "topPeople": people,
+            "topNamespaces": namespaces,
+            "topKinds": kinds,
+            "topObjects": objects,
+        }
+        return insights_json(activity, tops, marks_json(marks))
 
     # -- continuity and outcome (collector/judgements.py), coverage (collector/coverage.py) --
 
@@ -255,6 +294,15 @@ def _wanted(wanted: Sequence[tuple[Identity, int]]) -> str:
             for (grp, resource, namespace, name), before in wanted
         ]
     ).decode()
+
+
+_RANKED_KEYS = {"grp": "group", "username": "user"}
+
+
+def _ranked(columns: str, row: Sequence[Any]) -> dict[str, Any]:
+    """A top list's row as JSON: its columns under the API's names, then its count."""
+    names = [_RANKED_KEYS.get(c, c) for c in columns.split(", ")]
+    return {**dict(zip(names, row[:-1], strict=True)), "count": int(row[-1])}
 
 
 def _id_list(ids: Iterable[int]) -> str:

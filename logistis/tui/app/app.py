@@ -26,6 +26,7 @@ from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.browse import BrowseScreen
 from logistis.tui.app.screens.diff import DiffScreen
 from logistis.tui.app.screens.help import HelpScreen, KeyGroup
+from logistis.tui.app.screens.insights import InsightsScreen
 from logistis.tui.core.api import CollectorError, LinkState, LinkStatus
 from logistis.tui.core.connect import Via, connect
 from logistis.tui.core.events import EventFilter
@@ -33,7 +34,7 @@ from logistis.tui.core.portforward import DEFAULT_NAMESPACE, PortForwardError
 
 EXIT_NOT_CONNECTED = 3
 # The screens whose keys help lists, the one it is opened from first.
-HELP_SCREENS: tuple[type[WorkingScreen], ...] = (BrowseScreen, DiffScreen)
+HELP_SCREENS: tuple[type[WorkingScreen], ...] = (BrowseScreen, DiffScreen, InsightsScreen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from logistis.tui.app.app import ConnectionSettings, LogistisApp
+from logistis.tui.app.web import DEFAULT_LISTEN, WebError, listen_address, serve
 from logistis.tui.core.connect import Via
 from logistis.tui.core.events import EventFilter
 from logistis.tui.core.portforward import DEFAULT_NAMESPACE
@@ -23,6 +24,7 @@ examples:
   logistis-tui --url http://127.0.0.1:8080  a collector you can reach directly (make run)
   logistis-tui --user alice --since 2h      start with filters
   logistis-tui --all                        show machine identities too
+  logistis-tui --web                        the same app in a browser, on 127.0.0.1:8000
 """
 IN_DEPRECATED = "logistis-tui: --in is now -n/--namespace (as kubectl's); --in will go"
 
@@ -58,6 +60,19 @@ def parser() -> argparse.ArgumentParser:
                        type=str.upper)  # fmt: skip
     start.add_argument("--since", help="RFC 3339 time or a duration like 2h")
     start.add_argument("--all", action="store_true", help="include machine identities")
+    web = p.add_argument_group("in a browser")
+    web.add_argument("--web", action="store_true", help="serve the app to a browser instead")
+    web.add_argument(
+        "--web-listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"where --web listens (default {DEFAULT_LISTEN}; loopback unless allowed)",
+    )
+    web.add_argument(
+        "--allow-public-web",
+        action="store_true",
+        help="permit a non-loopback --web-listen (the app has no login of its own)",
+    )
     add_version_flag(p, "logistis-tui")
     return p
 
@@ -81,9 +96,40 @@ def settings(args: argparse.Namespace) -> tuple[ConnectionSettings, EventFilter]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    app = LogistisApp(*settings(parser().parse_args(argv)))
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(given)
+    if args.web:
+        return _serve(args, given)
+    app = LogistisApp(*settings(args))
     app.run()
     return app.return_code or 0
+
+
+def _serve(args: argparse.Namespace, given: list[str]) -> int:
+    try:
+        host, port = listen_address(args.web_listen, allow_public=args.allow_public_web)
+        print(f"logistis-tui: serving the app on http://{args.web_listen}/", file=sys.stderr)
+        serve(_without_web_flags(given), host, port)
+    except WebError as error:
+        print(f"logistis-tui: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _without_web_flags(given: list[str]) -> list[str]:
+    """The flags each browser tab's app takes: all but those of --web."""
+    kept: list[str] = []
+    skip = False
+    for arg in given:
+        if skip:
+            skip = False
+        elif arg in ("--web", "--allow-public-web"):
+            continue
+        elif arg == "--web-listen":
+            skip = True
+        elif not arg.startswith("--web-listen="):
+            kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":

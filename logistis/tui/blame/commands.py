@@ -25,6 +25,7 @@ from logistis.tui.blame.resolve import (
     unknown_type,
 )
 from logistis.tui.blame.terminal import Terminal
+from logistis.tui.blame.top import top
 from logistis.tui.blame.who import who
 from logistis.tui.core.api import CollectorClient, CollectorHTTPError, LinkState, LinkStatus
 from logistis.tui.core.diff import patch_ops, strip_noise, to_yaml, unified_diff
@@ -74,6 +75,10 @@ async def run(blame: Blame) -> ExitCode:
         base = EventFilter(namespace=_scope(blame, rtype), kind=rtype.resource, group=rtype.group)
     if o.command is Command.WHO:
         await who(blame.client, _filtered(base, o), o, blame.terminal)
+    elif o.command is Command.TOP:
+        # Every actor by default: its first table sets people against automation.
+        everyone = _filtered(base, o).with_(people=True if o.people else None)
+        await top(blame.client, everyone, o, blame.terminal)
     elif rtype is None:
         await _without_type(blame, base)
     elif o.fields or o.time_travel or o.event is not None or o.command is Command.DIFF:

@@ -18,9 +18,12 @@ def original_key(event: Event) -> str:
 
 def kubectl_name(event: Event) -> str:
     """`deployment.apps/nginx`, `pod/web-1`: what `kubectl get -o name` prints."""
-    kind = event.kind.lower()
-    group = event.resource.group
-    return f"{kind}.{group}/{event.name}" if group else f"{kind}/{event.name}"
+    return object_name(event.kind, event.resource.group, event.name)
+
+
+def object_name(kind: str, group: str, name: str) -> str:
+    """An object by kind, group and name as `kubectl get -o name` prints it."""
+    return f"{kind.lower()}.{group}/{name}" if group else f"{kind.lower()}/{name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,7 @@ class Command(StrEnum):
     LOG = "log"
     DIFF = "diff"
     WHO = "who"
+    TOP = "top"
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,13 +465,13 @@ def _check_combinations(o: Options) -> None:
 
 def _check_command(o: Options, *, looks_at_one: bool) -> None:
     """What each subcommand of `kubectl logistis` takes beyond the shared flags."""
-    if o.command in (Command.LOG, Command.WHO) and looks_at_one:
+    if o.command in (Command.LOG, Command.WHO, Command.TOP) and looks_at_one:
         raise BlameError(
             f"{o.command} lists changes: --fields and time travel are for blame and diff",
             ExitCode.USAGE,
         )
-    if o.command is Command.WHO and (o.names or o.watch):
-        raise BlameError("who counts people: no NAME, no --watch", ExitCode.USAGE)
+    if o.command in (Command.WHO, Command.TOP) and (o.names or o.watch):
+        raise BlameError(f"{o.command} counts changes: no NAME, no --watch", ExitCode.USAGE)
     if o.command is not Command.DIFF:
         return
     if o.event is None and (o.type is None or len(o.names) != 1):

@@ -1,6 +1,6 @@
 """`kubectl-logistis`: the console script of `kubectl logistis`, one plugin with subcommands.
 
-`blame` is `kubectl blame` in kubectl's words; `log`, `diff` and `who` are views of the same
+`blame` is `kubectl blame` in kubectl's words; `log`, `diff`, `who` and `top` are views of the same
 history. `kubectl-blame` stays for the original plugin's syntax.
 """
 
@@ -26,6 +26,7 @@ commands:
   log     the change log of an object, a kind or a namespace
   diff    the difference between two versions of an object
   who     the people who changed things (also: people)
+  top     the most active people, namespaces, types and objects
 
 flags:
   -h, --help   this help; `kubectl logistis COMMAND --help` for a command's flags and examples

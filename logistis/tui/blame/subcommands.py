@@ -66,5 +66,16 @@ SUBCOMMANDS: dict[str, Syntax] = {
   kubectl logistis who deployments -A                     # who touches deployments
 """,
     ),
+    "top": _syntax(
+        Command.TOP,
+        "[TYPE]",
+        "The most active over a period: changes by kind of actor (people first), then the "
+        "top people, namespaces, types and objects (the churn).",
+        """\
+  kubectl logistis top -A --since 24h                     # the cluster's last day
+  kubectl logistis top deployments -n team-a --since 7d   # a namespace's deployments
+  kubectl logistis top -A -o json                         # for a script
+""",
+    ),
 }
 ALIASES = {"people": "who"}

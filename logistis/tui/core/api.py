@@ -29,6 +29,7 @@ from logistis.tui.core.events import (
     MalformedEvent,
     NamespaceSummary,
 )
+from logistis.tui.core.insights import Insights
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = 10.0
@@ -132,6 +133,15 @@ class CollectorClient:
     async def facets(self, filter: EventFilter) -> Facets:
         body = await self._get_json(f"{API}/facets", filter.to_params())
         return _parse_one(Facets, body)
+
+    async def insights(
+        self, filter: EventFilter, *, top: int = 10, bucket: str | None = None
+    ) -> Insights:
+        """The shape of the activity the filter selects (its `since`/`until` the window)."""
+        params = [*filter.to_params(), ("top", str(top))]
+        if bucket is not None:
+            params.append(("bucket", bucket))
+        return _parse_one(Insights, await self._get_json(f"{API}/insights", params))
 
     async def home_namespace(self) -> str | None:
         """The namespace to start in when this client may not read every namespace; None when

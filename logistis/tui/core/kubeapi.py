@@ -47,6 +47,7 @@ from logistis.tui.core.events import (
     NamespaceSummary,
     ValueCount,
 )
+from logistis.tui.core.insights import Insights
 
 if TYPE_CHECKING:
     from kubernetes import client as kube_client
@@ -244,6 +245,14 @@ class KubeAPIClient(CollectorClient):
             return tuple(BlindSpot.from_json(item) for item in body["items"])
         except (KeyError, TypeError, ValueError) as error:
             raise _unexpected(error) from error
+
+    async def insights(
+        self, filter: EventFilter, *, top: int = 10, bucket: str | None = None
+    ) -> Insights:
+        raise CollectorError(
+            "the Kubernetes API serves no insights: reach the collector's own API"
+            " (the port-forward, or --url)"
+        )
 
     async def _kube(
         self, verb: str, namespace: str | None, path: str, params: list[tuple[str, str]]

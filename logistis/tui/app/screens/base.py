@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.screen import Screen
+from textual.screen import Screen, ScreenResultType
 from textual.worker import Worker
 
 from logistis.tui.app.failures import report_worker_failure
 
 
-class WorkingScreen(Screen[None]):
+class WorkingScreen(Screen[ScreenResultType]):
     HELP_TITLE: ClassVar[str] = ""
     """The heading of this screen's keys in help."""
 

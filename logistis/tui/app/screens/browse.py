@@ -19,6 +19,7 @@ from logistis.tui.app.format import Clock, system_clock
 from logistis.tui.app.messages import EventReceived, LinkChanged
 from logistis.tui.app.screens.base import WorkingScreen
 from logistis.tui.app.screens.diff import DiffScreen
+from logistis.tui.app.screens.insights import InsightsScreen
 from logistis.tui.app.screens.mark import MarkScreen
 from logistis.tui.app.widgets.empty_state import EmptyState, advice
 from logistis.tui.app.widgets.event_table import EventTable, Gap
@@ -131,6 +132,8 @@ class BrowseScreen(WorkingScreen):
     BINDINGS = [
         Binding("enter", "open_diff", "Diff", show=False),
         Binding("slash", "edit_filter", "Filter"),
+        # Early in the footer: still on screen at 80 columns.
+        Binding("i", "insights", "Insights"),
         Binding("escape", "focus_events", "Back to the list", show=False),
         Binding("p", "toggle_people", "People/all"),
         # Early in the footer: on an 80-column terminal the keys after Only user are cut.
@@ -509,6 +512,14 @@ class BrowseScreen(WorkingScreen):
             self.app.push_screen(MarkScreen(explain_blind_spot(mark)))
         elif event is not None and self.client is not None:
             self.app.push_screen(DiffScreen(event, self.client, self.clock))
+
+    def action_insights(self) -> None:
+        if self.client is not None:
+            self.app.push_screen(InsightsScreen(self.filter, self.client), self._insight_chosen)
+
+    def _insight_chosen(self, narrowed: EventFilter | None) -> None:
+        if narrowed is not None:
+            self.filter = narrowed
 
     def action_edit_filter(self) -> None:
         self.query_one(FilterBar).edit()
