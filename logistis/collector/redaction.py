@@ -16,7 +16,6 @@ fully understood, so it is replaced whole by one digest.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -191,7 +190,7 @@ def _decoded(value: str) -> bytes:
     """A `data` value's bytes; a value that is not base64 is digested as it is."""
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text that is not ASCII
         return value.encode()
 
 

@@ -198,3 +198,15 @@ def test_an_annotation_that_holds_no_secret_is_kept_as_it_is(
 def test_empty_key_is_refused() -> None:
     with pytest.raises(ValueError, match="key"):
         Redactor(b"")
+
+
+def test_a_data_value_that_is_not_ascii_is_digested_as_it_is(
+    requests: dict[int, Request],
+) -> None:
+    # The apiserver refuses it, but an earlier admission step or a forged review can carry
+    # it: base64 decoding refuses non-ASCII text with a ValueError, not binascii.Error.
+    request = copy.deepcopy(requests[147])
+    request["object"]["data"]["token"] = "pässwörd-PLAINTEXT"
+    redacted = Redactor(KEY).redact(request)
+    assert DIGEST.match(redacted["object"]["data"]["token"])
+    assert "PLAINTEXT" not in json.dumps(redacted)
