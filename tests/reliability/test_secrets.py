@@ -6,6 +6,7 @@ or any API answer: every place is scanned for every value, as sent and decoded."
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -126,7 +127,10 @@ def test_no_secret_value_in_the_database_files(
     store: StoreURL, collector: CollectorProcess, request: pytest.FixtureRequest
 ) -> None:
     for path in database_files(store, collector, request):
-        assert_clean(str(path), path.read_bytes())
+        # The server replaces some of its files as it runs (pg_internal.init, temporary
+        # files): one gone between the listing and the read holds nothing any more.
+        with contextlib.suppress(FileNotFoundError):
+            assert_clean(str(path), path.read_bytes())
 
 
 def test_no_secret_value_in_the_stored_bodies(store: StoreURL, collector: CollectorProcess) -> None:
