@@ -148,9 +148,13 @@ async def fill_in(store: ProvenanceStore, events: Sequence[Event]) -> None:
         writes.sort(key=lambda write: write[0])
         found.update((await derive(store, writes, steps)).found)
     for event in events:
-        author = Author.of(event)
-        actor = classify(author.username, author.groups, author.field_manager, store.gitops.actors)
-        _set(event, found.get(event.id, Provenance(actor)))
+        provenance = found.get(event.id)
+        if provenance is None:  # no object to derive from: who acted is still known
+            author = Author.of(event)
+            actors = store.gitops.actors
+            actor = classify(author.username, author.groups, author.field_manager, actors)
+            provenance = Provenance(actor)
+        _set(event, provenance)
 
 
 def _set(event: Event, provenance: Provenance) -> None:
