@@ -56,9 +56,9 @@ import yaml
 from textual.css.query import NoMatches
 
 from logistis.collector.store import StoreURL
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.diff import DiffScreen
+from logistis.tui.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess, free_port
 from tests.support.fixtures import bodies
 from tests.support.large import large_update

@@ -22,17 +22,17 @@ from typing import Any
 
 import orjson
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import Deriver
-from logistis.collector.events import Event, time_to_ms
-from logistis.collector.kinds import KindResolver
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.metrics import Metrics
-from logistis.collector.redaction import Redactor
+from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.writer import Writer
 from logistis.collector.store import StoreURL, encode_event, open_store
 from logistis.collector.store.postgres import PostgresStore
 from logistis.collector.store.sqlite import SQLiteStore as Store
 from logistis.collector.store.sqlite import insert_rows
-from logistis.collector.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

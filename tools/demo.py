@@ -49,14 +49,14 @@ from typing import Any
 
 import httpx
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.events import time_to_ms
-from logistis.collector.kinds import KindResolver
-from logistis.collector.redaction import Redactor
+from logistis.client.events import EventFilter
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.events import time_to_ms
 from logistis.collector.runtime import KEY_FILE, load_or_create_key
 from logistis.collector.store import Store, StoreURL, open_store
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.core.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("LOGISTIS_FIXTURES", ROOT / "testdata" / "admission"))

@@ -38,9 +38,8 @@ SOURCES = (
     "logistis/__init__.py",
     "logistis/version.py",
     "logistis/backoff.py",
-    "logistis/tui/__init__.py",
-    "logistis/tui/core",
-    "logistis/tui/blame",
+    "logistis/client",
+    "logistis/kubectl",
 )
 # Dependencies of the package that the plugin never imports.
 NOT_FOR_THE_PLUGIN = {"textual", "textual-plotext"}
@@ -61,7 +60,7 @@ if sys.version_info < (3, 11):
     )
     sys.exit(1)
 
-from logistis.tui.blame.plugin import main
+from logistis.kubectl.plugin import main
 
 sys.exit(main())
 """

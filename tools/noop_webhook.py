@@ -17,7 +17,7 @@ import orjson
 import uvloop
 from aiohttp import web
 
-from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
+from logistis.collector.trust.tls import ReloadingTLS, ensure_dev_certificate
 
 
 async def validate(request: web.Request) -> web.Response:

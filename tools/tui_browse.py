@@ -18,10 +18,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.browse import BrowseScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.browse import BrowseScreen
+from logistis.tui.widgets.event_table import EventTable
 
 PAGE_TIMEOUT = 60.0
 

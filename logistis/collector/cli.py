@@ -7,15 +7,16 @@ from collections.abc import Sequence
 
 import uvloop
 
-from logistis.collector import logs, migrate
-from logistis.collector.callers import CallerError
-from logistis.collector.certmanager import SelfManagedTLSError
-from logistis.collector.frontproxy import ConfigurationError
-from logistis.collector.rules import RuleError
+from logistis.collector import logs
+from logistis.collector.admission.rules import RuleError
+from logistis.collector.commands import migrate
 from logistis.collector.server import serve
 from logistis.collector.settings import SettingsError, from_args
 from logistis.collector.store import StoreError
-from logistis.collector.tls import CertificateError
+from logistis.collector.trust.callers import CallerError
+from logistis.collector.trust.certmanager import SelfManagedTLSError
+from logistis.collector.trust.frontproxy import ConfigurationError
+from logistis.collector.trust.tls import CertificateError
 
 GIL_SWITCH_SECONDS = 0.001
 
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _notify(argv: Sequence[str]) -> int:
     """`logistis-collector notify test|send-test`: imported only when asked for."""
-    from logistis.collector.notify import command
+    from logistis.collector.commands import notify as command
 
     return command.main(argv)
 

@@ -15,17 +15,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logistis.collector.coverage import beat_forever, collector_id
-from logistis.collector.deriver import Deriver
-from logistis.collector.kinds import KindResolver
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.admission.rules import CaptureRules, build_rules
 from logistis.collector.metrics import Metrics
-from logistis.collector.notify.outbox import start_dispatcher
-from logistis.collector.redaction import Redactor
-from logistis.collector.retention import enforce_forever
-from logistis.collector.rules import CaptureRules, build_rules
+from logistis.collector.pipeline.coverage import beat_forever, collector_id
+from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.notify.outbox import start_dispatcher
+from logistis.collector.pipeline.retention import enforce_forever
+from logistis.collector.pipeline.writer import Writer
 from logistis.collector.settings import Settings, SettingsError
 from logistis.collector.store import Store, open_store
-from logistis.collector.writer import Writer
 
 log = logging.getLogger(__name__)
 

@@ -15,21 +15,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from logistis.collector.api import create_api_app
-from logistis.collector.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
-from logistis.collector.certmanager import (
+from logistis.collector.edge.api import create_api_app
+from logistis.collector.edge.webhook import create_webhook_app
+from logistis.collector.kubeapi.handlers import add_kube_api
+from logistis.collector.runtime import Runtime, open_runtime
+from logistis.collector.settings import Listen, Settings, SettingsError
+from logistis.collector.trust.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
+from logistis.collector.trust.certmanager import (
     SERVICE_DNS_NAMES,
     KubernetesTLSApi,
     SecretRef,
     SelfManagedConfig,
     SelfManagedTLS,
 )
-from logistis.collector.frontproxy import RequestHeaderAuth, configmap_source, file_source
-from logistis.collector.kubeapi.handlers import add_kube_api
-from logistis.collector.runtime import Runtime, open_runtime
-from logistis.collector.settings import Listen, Settings, SettingsError
-from logistis.collector.tls import ReloadingTLS, ensure_dev_certificate
-from logistis.collector.webhook import create_webhook_app
+from logistis.collector.trust.frontproxy import RequestHeaderAuth, configmap_source, file_source
+from logistis.collector.trust.tls import ReloadingTLS, ensure_dev_certificate
 
 log = logging.getLogger(__name__)
 

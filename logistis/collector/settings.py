@@ -18,9 +18,14 @@ from typing import Any, NoReturn
 
 import yaml
 
-from logistis.collector.actors import ConfigError
-from logistis.collector.gitops import GitOpsSettings, parse_settings
-from logistis.collector.notify.config import NotifyConfigError, NotifySettings, parse_notify
+from logistis.collector.history.actors import ConfigError
+from logistis.collector.history.gitops import GitOpsSettings, parse_settings
+from logistis.collector.pipeline.notify.config import (
+    NotifyConfigError,
+    NotifySettings,
+    parse_notify,
+)
+from logistis.collector.store.protocol import Retention
 from logistis.collector.store.url import StoreURL, StoreURLError
 from logistis.collector.units import parse_duration, parse_size
 from logistis.version import add_version_flag
@@ -43,18 +48,6 @@ class Listen:
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    max_events_per_resource: int = 100
-    """Older events of one resource beyond this many are removed (the original kept 100)."""
-    max_age: timedelta | None = None
-    """Events older than this are removed; None keeps them (subject to the other limits)."""
-    max_bytes: int | None = None
-    """When the database uses more than this, the oldest events are removed."""
-    interval_seconds: float = 60.0
-    """How often age and size limits are enforced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +118,7 @@ class Settings:
     exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     redaction_key_file: Path | None = None
     """HMAC key for Secret digests; default: generated once in the data dir."""
-    retention: Retention = Retention()
+    retention: Retention = field(default_factory=Retention)
     gitops: GitOpsSettings = field(default_factory=GitOpsSettings)
     """Who is who beyond the built-in knowledge, and how Argo CD tracks its resources (the
     config file's `gitops` section, docs/api.md)."""

@@ -8,7 +8,12 @@ from typing import Any
 
 import jsonpatch
 
-from logistis.collector.changes import _is_noise, _without_noise, _without_value, compute_changes
+from logistis.collector.history.changes import (
+    _is_noise,
+    _without_noise,
+    _without_value,
+    compute_changes,
+)
 from tests.support.fixtures import bodies
 
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from logistis.tui.core.events import Event
+from logistis.client.events import Event
 from tests.support.collector import CollectorProcess, post_reviews, wait_for
 from tests.support.fixtures import bodies, fixture_files, load
 from tests.support.gitops import stories_recorded

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from logistis.tui.blame.errors import MEANINGS
+from logistis.kubectl.errors import MEANINGS
 from tests.blame.conftest import KUBECTL_BLAME, RACED, Fed, blame_env
 
 ALICE_SCALE, ALICE_SET_IMAGE, ALICE_STRATEGIC, ALICE_JSON_PATCH = 59, 71, 81, 84

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from logistis.tui.core.diff import (
+from logistis.client.diff import (
     DiffKind,
     patch_lines,
     patch_ops,

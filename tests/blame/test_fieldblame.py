@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from logistis.tui.core.fieldblame import BlamedLine, ItemKey, changed_paths, identity, replay
+from logistis.client.fieldblame import BlamedLine, ItemKey, changed_paths, identity, replay
 from tests.blame.conftest import fixture_event, nginx_history
 
 

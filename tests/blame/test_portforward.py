@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from logistis.tui.blame.discovery import parse_api_resources
+from logistis.kubectl.discovery import parse_api_resources
 from tests.blame.conftest import FAKE_KUBECTL, KUBECTL_BLAME, Fed, blame_env
 from tests.blame.kubectl_discovery import API_RESOURCES
 

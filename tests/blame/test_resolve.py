@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from logistis.tui.blame.errors import BlameError, ExitCode
-from logistis.tui.blame.kubeconfig import default_namespace
-from logistis.tui.blame.resolve import recorded_types, resolve, split_type
-from logistis.tui.core.events import KindCount
-from logistis.tui.core.timeparse import BadTime, parse_duration, parse_time
+from logistis.client.events import KindCount
+from logistis.client.timeparse import BadTime, parse_duration, parse_time
+from logistis.kubectl.errors import BlameError, ExitCode
+from logistis.kubectl.kubeconfig import default_namespace
+from logistis.kubectl.resolve import recorded_types, resolve, split_type
 
 RECORDED = (
     KindCount("example.com", "Widget", "widgets", 5),

@@ -1,4 +1,4 @@
-"""The fast path for scalars in logistis/tui/core/yamltext.py writes exactly what PyYAML writes."""
+"""The fast path for scalars in logistis/client/yamltext.py writes exactly what PyYAML writes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logistis.tui.core.yamltext import _dumped, _scalar
+from logistis.client.yamltext import _dumped, _scalar
 from tests.support.fixtures import bodies
 
 

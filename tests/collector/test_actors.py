@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from logistis.collector.actors import ConfigError, classify, parse_rules
-from logistis.collector.gitops import (
+from logistis.collector.admission.rules import build_rules
+from logistis.collector.history.actors import ConfigError, classify, parse_rules
+from logistis.collector.history.gitops import (
     GitOpsSettings,
     managed_by,
     owned_paths,
@@ -18,7 +19,6 @@ from logistis.collector.gitops import (
     puts_back,
     revision_of,
 )
-from logistis.collector.rules import build_rules
 from logistis.collector.settings import SettingsError, from_args
 from tests.support.gitops import argocd_story, flux_story
 

@@ -13,13 +13,14 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from logistis.collector.events import Event
-from logistis.collector.query import TEXT_COLUMNS, EventQuery, Page
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.history.events import Event
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.protocol import Retention
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
+from logistis.collector.store.where import TEXT_COLUMNS
 from tests.collector.test_store import fixture_events
 from tests.support.postgres import PostgresServer
 from tests.support.stores import insert_as_schema_6, table_rows

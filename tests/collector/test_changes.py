@@ -10,8 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logistis.collector import changes
-from logistis.collector.changes import _is_noise, _without_noise, _without_value, compute_changes
+from logistis.collector.history import changes
+from logistis.collector.history.changes import (
+    _is_noise,
+    _without_noise,
+    _without_value,
+    compute_changes,
+)
 from tests.support.fixtures import bodies, load
 
 

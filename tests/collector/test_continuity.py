@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import pytest
 
-from logistis.collector.changes import compute_changes
-from logistis.collector.continuity import (
+from logistis.collector.history.changes import compute_changes
+from logistis.collector.history.continuity import (
     NEIGHBOURS,
     PENDING,
     Outcome,

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from logistis.collector.coverage import (
+from logistis.collector.pipeline.coverage import (
     LATE_BEATS,
     RECORDING_BEAT_SECONDS,
     BlindSpot,
@@ -18,9 +18,9 @@ from logistis.collector.coverage import (
     now_ms,
     seconds_since_gap,
 )
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
+from logistis.collector.store.protocol import Retention
 from tests.collector.test_retention import stored_events
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies

@@ -14,19 +14,19 @@ from pathlib import Path
 
 import orjson
 
-from logistis.collector.admission import event_from_request, read_review
-from logistis.collector.changes import compute_changes
-from logistis.collector.deriver import FAR_BEHIND_SECONDS, Deriver
-from logistis.collector.events import Event
-from logistis.collector.kinds import KindResolver
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.admission.review import event_from_request, read_review
+from logistis.collector.history.changes import compute_changes
+from logistis.collector.history.events import Event
+from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
-from logistis.collector.query import EventQuery, Page
-from logistis.collector.redaction import Redactor
+from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
+from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.url import SQLITE
-from logistis.collector.writer import CommitSignal
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies

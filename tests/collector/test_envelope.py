@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logistis.collector.admission import InvalidReview, event_from_request, read_review
-from logistis.collector.events import RawJSON, json_value
-from logistis.collector.kinds import KindResolver
-from logistis.collector.redaction import Redactor
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.admission.review import InvalidReview, event_from_request, read_review
+from logistis.collector.history.events import RawJSON, json_value
 from tests.reliability.hostile import broken_reviews, odd_reviews, type_confused
 from tests.support.fixtures import bodies
 

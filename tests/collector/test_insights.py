@@ -18,14 +18,14 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from logistis.collector.actors import KINDS
-from logistis.collector.events import MACHINE_PREFIX
-from logistis.collector.insights import Window, at_ms, window
-from logistis.collector.query import EventQuery, Page
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.history.actors import KINDS
+from logistis.collector.history.events import MACHINE_PREFIX
+from logistis.collector.history.insights import Window, at_ms, window
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.protocol import Retention
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies

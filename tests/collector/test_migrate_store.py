@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from logistis.collector.coverage import Run
-from logistis.collector.query import EventQuery, Page
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.history.runs import Run
 from logistis.collector.store import Store, StoreURL, open_store
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
 from tests.collector.test_retention import stored_events

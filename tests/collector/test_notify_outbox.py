@@ -4,16 +4,16 @@ their lease runs out, and settled."""
 
 from __future__ import annotations
 
-from logistis.collector.deriver import Deriver
+from logistis.collector.history.query import EventQuery
 from logistis.collector.metrics import Metrics
-from logistis.collector.notify.config import parse_notify
-from logistis.collector.query import EventQuery
+from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.notify.config import parse_notify
+from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Settled, StoreURL, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.protocol import SENT
 from logistis.collector.store.url import SQLITE
-from logistis.collector.writer import CommitSignal
 from tests.collector.test_provenance_upgrade import story_events
 from tests.support.stores import stored_at_schema, table_rows
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from logistis.collector.actors import Actor
-from logistis.collector.notify.config import Digest, NotifyConfigError, parse_notify
-from logistis.collector.notify.delivery import outcome
-from logistis.collector.notify.matching import Facts, due_items
-from logistis.collector.notify.outbox import _Window, plan
-from logistis.collector.provenance import Provenance
+from logistis.collector.history.actors import Actor
+from logistis.collector.history.provenance import Provenance
+from logistis.collector.pipeline.notify.config import Digest, NotifyConfigError, parse_notify
+from logistis.collector.pipeline.notify.delivery import outcome
+from logistis.collector.pipeline.notify.matching import Facts, due_items
+from logistis.collector.pipeline.notify.outbox import _Window, plan
 from logistis.collector.store import OutboxItem
 
 

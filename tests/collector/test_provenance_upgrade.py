@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.events import Event
-from logistis.collector.kinds import KindResolver
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.events import Event
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.kinds import KindResolver
-from logistis.collector.query import EventQuery, Page
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.postgres_sql import RETENTION_LOCK
+from logistis.collector.store.protocol import Retention
 from tests.collector.test_recording import all_events
 from tests.collector.test_trust import derive_all
 from tests.support.collector import CollectorProcess, post_reviews, wait_for

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import orjson
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.events import Event
-from logistis.collector.kinds import KindResolver
-from logistis.collector.query import EventQuery, Page
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.events import Event
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store.protocol import Retention
 from tests.collector.test_trust import derive_all
 from tests.support.fixtures import bodies
 from tests.support.postgres import PostgresServer, psql

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logistis.collector.events import Event, UserInfo
-from logistis.collector.query import TEXT_COLUMNS, EventQuery, Page
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.history.events import Event, UserInfo
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
+from logistis.collector.store.protocol import Retention
+from logistis.collector.store.where import TEXT_COLUMNS
 from tests.collector.test_store import fixture_events
 from tests.support.stores import table_rows
 

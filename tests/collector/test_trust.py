@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from logistis.collector.admission import event_from_request
-from logistis.collector.deriver import Deriver
-from logistis.collector.events import Event, time_to_ms
-from logistis.collector.kinds import KindResolver
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.review import event_from_request
+from logistis.collector.history.events import Event, time_to_ms
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.history.runs import Run
 from logistis.collector.metrics import Metrics
-from logistis.collector.query import EventQuery, Page
+from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.protocol import Run
-from logistis.collector.writer import CommitSignal
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load

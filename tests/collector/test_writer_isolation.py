@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from logistis.collector.events import Event
+from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline.writer import NotRecorded, Writer
 from logistis.collector.store import StoreURL, open_store
-from logistis.collector.writer import NotRecorded, Writer
 from tests.collector.test_store import all_stored, fixture_events
 
 # Values of every kind SQLite cannot bind as a column: integers past 64 bits, JSON objects and

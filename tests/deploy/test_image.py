@@ -165,9 +165,9 @@ def test_the_build_context_is_only_what_the_wheel_needs(
             assert not ignored(dockerignore, source.rstrip("/")), source
             assert (ROOT / source).exists(), source
     for package in (
-        "logistis/collector/tls.py",
+        "logistis/collector/trust/tls.py",
         "logistis/tui/__init__.py",
-        "logistis/collector/openapi.json",
+        "logistis/collector/edge/openapi.json",
     ):
         assert not ignored(dockerignore, package)
     for private in (".venv", ".git", ".logistis/logistis.db", ".local/Makefile", "tests"):

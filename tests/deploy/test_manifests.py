@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from logistis.collector.certmanager import (
+from logistis.collector.server import SHUTDOWN_GRACE_SECONDS
+from logistis.collector.trust.certmanager import (
     DEFAULT_SECRET,
     DEFAULT_WEBHOOK_CONFIGURATION,
     SERVICE_DNS_NAMES,
 )
-from logistis.collector.server import SHUTDOWN_GRACE_SECONDS
 from tests.deploy.kustomize import (
     BASE,
     CERT_MANAGER,

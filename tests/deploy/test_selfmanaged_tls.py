@@ -26,8 +26,8 @@ from cryptography.x509 import DNSName
 from cryptography.x509.verification import PolicyBuilder, Store
 from kubernetes import client
 
-from logistis.collector.callers import new_token
-from logistis.collector.certmanager import (
+from logistis.collector.trust.callers import new_token
+from logistis.collector.trust.certmanager import (
     CA_VALIDITY,
     DEFAULT_RENEW_BEFORE,
     DEFAULT_SECRET,
@@ -41,7 +41,7 @@ from logistis.collector.certmanager import (
     SelfManagedTLS,
     material_from_secret,
 )
-from logistis.collector.tls import ReloadingTLS, utcnow
+from logistis.collector.trust.tls import ReloadingTLS, utcnow
 from tests.deploy.apiserver import Grant, State, serving
 from tests.deploy.kustomize import BASE, Manifest, find, render
 
@@ -395,7 +395,7 @@ async def test_renewal_survives_an_unavailable_apiserver(
     tokens: list[str] = []
     renewing = asyncio.create_task(manager.renew_forever(tokens.append, interval=0.01))
     try:
-        with caplog.at_level(logging.WARNING, logger="logistis.collector.certmanager"):
+        with caplog.at_level(logging.WARNING, logger="logistis.collector.trust.certmanager"):
             await until(lambda: bool(caplog.records))
         assert "not renewed" in caplog.records[0].getMessage()
         assert "500" in caplog.records[0].getMessage()

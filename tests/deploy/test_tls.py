@@ -16,7 +16,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from logistis.collector.tls import (
+from logistis.collector.trust.tls import (
     DEV_CERT_FILE,
     DEV_KEY_FILE,
     DEV_NAMES,
@@ -125,7 +125,7 @@ async def test_a_broken_pair_keeps_the_old_certificate_and_logs_once(
     tls, port, first = served
     stranger = self_signed_certificate(DEV_NAMES, DEV_VALIDITY)
     tls.cert_path.write_bytes(stranger.cert_pem)  # the key file still holds the old key
-    with caplog.at_level(logging.ERROR, logger="logistis.collector.tls"):
+    with caplog.at_level(logging.ERROR, logger="logistis.collector.trust.tls"):
         assert tls.reload() is False
         assert tls.reload() is False
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -201,7 +201,7 @@ async def test_vanished_files_keep_the_old_certificate(
 ) -> None:
     tls, port, first = served
     tls.cert_path.unlink()
-    with caplog.at_level(logging.ERROR, logger="logistis.collector.tls"):
+    with caplog.at_level(logging.ERROR, logger="logistis.collector.trust.tls"):
         assert tls.reload() is False
         assert tls.reload() is False
     assert len(caplog.records) == 1

@@ -10,7 +10,7 @@ import pytest
 import trustme
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from logistis.collector.frontproxy import (
+from logistis.collector.trust.frontproxy import (
     ConfigurationError,
     RequestHeaderAuth,
     RequestHeaderConfig,

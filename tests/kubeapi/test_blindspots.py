@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.connect import Via, connect
-from logistis.tui.core.events import EventFilter
-from logistis.tui.core.kubeapi import KubeAPIClient
+from logistis.client.connect import Via, connect
+from logistis.client.events import EventFilter
+from logistis.client.kubeapi import KubeAPIClient
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
 from tests.kubeapi.conftest import GV, TABLE_ACCEPT
 from tests.kubeapi.test_clients import ALICE, AUDITOR
 from tests.support.collector import CollectorProcess

@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.namespace_tree import NamespaceTree
-from logistis.tui.core.api import CollectorClient, CollectorError
-from logistis.tui.core.connect import Via, connect
-from logistis.tui.core.events import EventFilter
-from logistis.tui.core.kubeapi import KubeAPIClient, KubeAPIError
+from logistis.client.api import CollectorClient, CollectorError
+from logistis.client.connect import Via, connect
+from logistis.client.events import EventFilter
+from logistis.client.kubeapi import KubeAPIClient, KubeAPIError
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.namespace_tree import NamespaceTree
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
 from tests.support.kube_apiserver import Allow, Cluster, Running, User, serving

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logistis.collector import stream
+from logistis.collector.edge import stream
 from logistis.collector.server import serve
 from logistis.collector.settings import Listen, Settings
-from logistis.collector.tls import ensure_dev_certificate
+from logistis.collector.trust.tls import ensure_dev_certificate
 from tests.kubeapi.conftest import GV, TABLE_ACCEPT
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import bodies

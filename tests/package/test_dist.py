@@ -111,7 +111,7 @@ def test_the_zipapp_carries_pure_python_client_code_only(built: Built) -> None:
     tops = {name.split("/", 1)[0].removesuffix(".py") for name in names}
     assert {"logistis", "httpx", "httpcore", "anyio", "jsonpatch", "yaml", "certifi"} <= tops
     assert not tops & set(SERVER_ONLY)
-    assert not [n for n in names if n.startswith(("logistis/collector/", "logistis/tui/app/"))]
+    assert not [n for n in names if n.startswith(("logistis/collector/", "logistis/tui/"))]
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]
 
 

@@ -125,9 +125,9 @@ def test_every_file_the_package_loads_is_in_the_wheel(installed: Installed) -> N
         inside = set(wheel.namelist())
     data = {name for name in tracked_files("logistis") if not name.endswith(".py")}
     assert {
-        "logistis/collector/openapi.json",
+        "logistis/collector/edge/openapi.json",
         "logistis/collector/store/codec-dictionary-1.json",
-        "logistis/tui/app/logistis.tcss",
+        "logistis/tui/logistis.tcss",
     } <= data
     assert data - inside == set()
 

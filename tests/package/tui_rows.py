@@ -10,9 +10,9 @@ import asyncio
 import sys
 import time
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
 
 
 async def first_rows(url: str) -> list[str]:

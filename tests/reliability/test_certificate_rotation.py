@@ -10,7 +10,7 @@ import ssl
 import time
 from pathlib import Path
 
-from logistis.collector.tls import KeyPair, self_signed_certificate, write_pair
+from logistis.collector.trust.tls import KeyPair, self_signed_certificate, write_pair
 from tests.support.collector import CollectorProcess
 
 from .load import Load

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from logistis.collector.query import FILTERS, PAGING
+from logistis.collector.history.query import FILTERS, PAGING
 from tests.support.collector import CollectorProcess
 
 from .load import database, event_count, integrity

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from logistis.collector.redaction import LAST_APPLIED
+from logistis.collector.admission.redaction import LAST_APPLIED
 from logistis.collector.store import StoreURL
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load

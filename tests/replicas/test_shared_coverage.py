@@ -7,7 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
-from logistis.collector.coverage import LATE_BEATS
+from logistis.collector.pipeline.coverage import LATE_BEATS
 from logistis.collector.store import StoreURL
 from tests.collector.test_coverage import coverage
 from tests.support.collector import CollectorProcess

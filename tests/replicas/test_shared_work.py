@@ -13,11 +13,11 @@ import httpx
 import orjson
 from cryptography import x509
 
-from logistis.collector.certmanager import SERVICE_DNS_NAMES
-from logistis.collector.retention import enforce_once
-from logistis.collector.settings import Retention
+from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import open_store
 from logistis.collector.store.postgres_sql import MIGRATIONS, RETENTION_LOCK
+from logistis.collector.store.protocol import Retention
+from logistis.collector.trust.certmanager import SERVICE_DNS_NAMES
 from tests.collector.test_retention import stored_events
 from tests.collector.test_stream import fresh
 from tests.deploy.apiserver import serving

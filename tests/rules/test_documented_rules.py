@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from logistis.collector.rules import build_rules
+from logistis.collector.admission.rules import build_rules
 
 from .conftest import Request
 

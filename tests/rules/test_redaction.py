@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from logistis.collector.redaction import LAST_APPLIED, Redactor
+from logistis.collector.admission.redaction import LAST_APPLIED, Redactor
 from tests.support.secret_shapes import SHAPES, odd_reviews, odd_values
 
 from .conftest import Request

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from logistis.collector.rules import RuleError, build_rules
+from logistis.collector.admission.rules import RuleError, build_rules
 
 BAD_CONFIGS: list[tuple[Any, list[str]]] = [
     (["include"], ["capture", "mapping", "list"]),

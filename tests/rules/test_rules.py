@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from logistis.collector.rules import CaptureRules, Decision, build_rules
+from logistis.collector.admission.rules import CaptureRules, Decision, build_rules
 
 from .conftest import Request
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from logistis.collector.store import StoreURL
-from logistis.collector.tls import ensure_dev_certificate
+from logistis.collector.trust.tls import ensure_dev_certificate
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
 from tests.support.stores import store_env

@@ -15,7 +15,7 @@ import asyncpg
 import orjson
 import pytest
 
-from logistis.collector.events import Event
+from logistis.collector.history.events import Event
 from logistis.collector.store import StoreURL, codec, encode_event, unpack_uid
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql

@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.events import EventFilter
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.status_bar import StatusBar
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], within: float = 60.0) -> float:

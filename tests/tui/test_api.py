@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from logistis.backoff import Backoff
-from logistis.tui.core.api import (
+from logistis.client.api import (
     CollectorClient,
     CollectorHTTPError,
     CollectorUnreachable,
@@ -17,7 +17,7 @@ from logistis.tui.core.api import (
     LinkStatus,
     SSEParser,
 )
-from logistis.tui.core.events import Event, EventFilter
+from logistis.client.events import Event, EventFilter
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import load
 

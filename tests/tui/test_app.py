@@ -14,14 +14,14 @@ from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 from textual.widgets.tree import TreeNode
 
-from logistis.tui.app.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.key_footer import KeyFooter
-from logistis.tui.app.widgets.namespace_tree import NamespaceTree, Place
-from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.api import LinkState
-from logistis.tui.core.events import EventFilter
+from logistis.client.api import LinkState
+from logistis.client.events import EventFilter
+from logistis.tui.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from logistis.tui.screens.diff import DiffScreen
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.key_footer import KeyFooter
+from logistis.tui.widgets.namespace_tree import NamespaceTree, Place
+from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import FakeKubectl, wait_until

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.cli import parser, settings
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter
-from logistis.tui.core.portforward import DEFAULT_NAMESPACE
+from logistis.client.events import EventFilter
+from logistis.client.portforward import DEFAULT_NAMESPACE
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.cli import parser, settings
+from logistis.tui.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
-from logistis.tui.app.format import short_identity
-from logistis.tui.app.widgets.columns import PADDING, cut, fit, natural_widths
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.namespace_tree import NamespaceTree
+from logistis.tui.format import short_identity
+from logistis.tui.widgets.columns import PADDING, cut, fit, natural_widths
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.namespace_tree import NamespaceTree
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 from tests.tui.test_app import app_for, loaded, table

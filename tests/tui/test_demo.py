@@ -21,10 +21,10 @@ import httpx
 import pytest
 from textual.widgets import Static
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.diff import DiffScreen
+from logistis.tui.widgets.event_table import EventTable
 from tests.blame.conftest import KUBECTL_LOGISTIS
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.tui.conftest import wait_until

@@ -14,12 +14,12 @@ from textual.color import Color
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.diff import NO_CHANGE, DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.line_view import LineView
-from logistis.tui.core.diff import ELISION, DiffKind
-from logistis.tui.core.events import EventFilter
+from logistis.client.diff import ELISION, DiffKind
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.diff import NO_CHANGE, DiffScreen
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.line_view import LineView
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies
 from tests.tui.conftest import wait_until

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from textual.widgets import Input, Label
 
-from logistis.tui.app.app import LogistisApp
-from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
-from logistis.tui.app.widgets.empty_state import EmptyState
-from logistis.tui.app.widgets.filter_bar import FacetSuggester
-from logistis.tui.core.events import EventFilter, Facets, KindCount, ValueCount
+from logistis.client.events import EventFilter, Facets, KindCount, ValueCount
+from logistis.tui.app import LogistisApp
+from logistis.tui.filter_syntax import FilterSyntaxError, parse, unparse
+from logistis.tui.widgets.empty_state import EmptyState
+from logistis.tui.widgets.filter_bar import FacetSuggester
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import wait_until

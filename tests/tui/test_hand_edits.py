@@ -15,11 +15,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.filter_syntax import FilterSyntaxError, parse, unparse
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import Event, EventFilter
+from logistis.client.events import Event, EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.filter_syntax import FilterSyntaxError, parse, unparse
+from logistis.tui.screens.diff import DiffScreen
+from logistis.tui.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess
 from tests.support.gitops import ARGOCD_REVISION, stories_recorded
 from tests.tui.conftest import wait_until

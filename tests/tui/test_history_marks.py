@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.browse import BrowseScreen
-from logistis.tui.app.screens.mark import MarkScreen
-from logistis.tui.app.widgets.event_table import EventTable, Gap
-from logistis.tui.core.events import GAP, Change, EventFilter
-from logistis.tui.core.marks import GAP_MARK, gap_line
+from logistis.client.events import GAP, Change, EventFilter
+from logistis.client.marks import GAP_MARK, gap_line
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.browse import BrowseScreen
+from logistis.tui.screens.mark import MarkScreen
+from logistis.tui.widgets.event_table import EventTable, Gap
 from tests.blame.conftest import nginx_history
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import fixture_files, load

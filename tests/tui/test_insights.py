@@ -17,13 +17,13 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
+from logistis.client.events import EventFilter, parse_time
 from logistis.collector.store import StoreURL, open_store
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.screens.browse import BrowseScreen
-from logistis.tui.app.screens.insights import InsightsScreen
-from logistis.tui.app.widgets.charts import ActivityChart, RankingChart
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter, parse_time
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.screens.browse import BrowseScreen
+from logistis.tui.screens.insights import InsightsScreen
+from logistis.tui.widgets.charts import ActivityChart, RankingChart
+from logistis.tui.widgets.event_table import EventTable
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies

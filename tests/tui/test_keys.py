@@ -14,13 +14,13 @@ from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
 
-from logistis.tui.app.app import LogistisApp
-from logistis.tui.app.screens.browse import BrowseScreen
-from logistis.tui.app.screens.diff import DiffScreen
-from logistis.tui.app.screens.help import HelpScreen
-from logistis.tui.app.screens.insights import InsightsScreen
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.core.events import EventFilter
+from logistis.client.events import EventFilter
+from logistis.tui.app import LogistisApp
+from logistis.tui.screens.browse import BrowseScreen
+from logistis.tui.screens.diff import DiffScreen
+from logistis.tui.screens.help import HelpScreen
+from logistis.tui.screens.insights import InsightsScreen
+from logistis.tui.widgets.event_table import EventTable
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 from tests.tui.test_app import SIZE, app_for, loaded, table

@@ -1,10 +1,10 @@
-"""Which shown events a live event may have decided the outcome of (logistis.tui.core)."""
+"""Which shown events a live event may have decided the outcome of (logistis.client)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from logistis.tui.core.events import awaiting_outcome
+from logistis.client.events import awaiting_outcome
 from tests.blame.conftest import nginx_history
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 from textual.pilot import Pilot
 
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.api import LinkState
-from logistis.tui.core.events import EventFilter
+from logistis.client.api import LinkState
+from logistis.client.events import EventFilter
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess, post_reviews
 from tests.support.fixtures import bodies, load
 from tests.tui.conftest import wait_until

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from logistis.tui.core.api import CollectorClient
-from logistis.tui.core.connect import connect
-from logistis.tui.core.events import EventFilter
-from logistis.tui.core.portforward import PortForward, PortForwardError, Target, explain
+from logistis.client.api import CollectorClient
+from logistis.client.connect import connect
+from logistis.client.events import EventFilter
+from logistis.client.portforward import PortForward, PortForwardError, Target, explain
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import FakeKubectl
 

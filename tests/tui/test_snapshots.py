@@ -16,11 +16,11 @@ import pytest
 from textual.pilot import Pilot
 
 from logistis.backoff import Backoff
-from logistis.tui.app.app import ConnectionSettings, LogistisApp
-from logistis.tui.app.widgets.event_table import EventTable
-from logistis.tui.app.widgets.status_bar import StatusBar
-from logistis.tui.core.api import LinkState
-from logistis.tui.core.events import EventFilter, parse_time
+from logistis.client.api import LinkState
+from logistis.client.events import EventFilter, parse_time
+from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.widgets.event_table import EventTable
+from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess
 from tests.tui.conftest import wait_until
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from logistis.collector.coverage import BlindSpot
-from logistis.collector.events import time_from_ms, time_to_ms
+from logistis.collector.edge.parameters import event_query, parse_query
+from logistis.collector.history.events import time_from_ms, time_to_ms
+from logistis.collector.history.query import QueryError
 from logistis.collector.kubeapi.listing import kube_boolean
 from logistis.collector.kubeapi.objects import KubeObject, timestamp
 from logistis.collector.kubeapi.resources import BLIND_SPOTS, GROUP_VERSION
 from logistis.collector.kubeapi.status import StatusError
 from logistis.collector.kubeapi.table import Column, frame, human_duration, row
-from logistis.collector.query import QueryError, event_query, parse_query
+from logistis.collector.pipeline.coverage import BlindSpot
 
 PARAMETERS = (
     "since",

@@ -14,10 +14,10 @@ from functools import cache
 import orjson
 from aiohttp import web
 
-from logistis.collector.coverage import blind_spots, clipped, now_ms
-from logistis.collector.events import Event
-from logistis.collector.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
-from logistis.collector.http import RUNTIME, Handler
+from logistis.collector.edge.http import RUNTIME, Handler
+from logistis.collector.edge.stream import READS, STREAMS, Encode, Ping, close_streams, follow
+from logistis.collector.history.events import Event
+from logistis.collector.history.query import EventQuery, Page, decode_cursor, whole_number
 from logistis.collector.kubeapi import discovery, openapi
 from logistis.collector.kubeapi.blindspots import (
     blind_spot,
@@ -36,9 +36,9 @@ from logistis.collector.kubeapi.resources import (
 )
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
-from logistis.collector.query import EventQuery, Page, decode_cursor, whole_number
+from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms
 from logistis.collector.store import StoreError
-from logistis.collector.stream import READS, STREAMS, Encode, Ping, close_streams, follow
+from logistis.collector.trust.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
 
 log = logging.getLogger(__name__)
 

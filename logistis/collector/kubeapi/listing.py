@@ -10,16 +10,9 @@ from dataclasses import dataclass, replace
 
 import orjson
 
+from logistis.collector.edge.parameters import event_query, parse_query
+from logistis.collector.history.query import MAX_ID, MAX_LIMIT, EventQuery, QueryError, whole_number
 from logistis.collector.kubeapi.status import StatusError
-from logistis.collector.query import (
-    MAX_ID,
-    MAX_LIMIT,
-    EventQuery,
-    QueryError,
-    event_query,
-    parse_query,
-    whole_number,
-)
 
 # Field selectors and the EventQuery filter each one sets.
 FIELDS = {
@@ -28,7 +21,7 @@ FIELDS = {
     "group": "group",
     "name": "name",
     "operation": "operation",
-    # Who acted and what manages the object (collector/provenance.py).
+    # Who acted and what manages the object (collector/history/provenance.py).
     "actor": "actor",
     "tool": "tool",
     "handEdit": "handEdit",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from logistis.collector.events import Event
+from logistis.collector.history.events import Event
 from logistis.collector.kubeapi.resources import GROUP_VERSION, Resource
 
 KubeObject = dict[str, Any]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from logistis.collector.events import Event
+from logistis.collector.history.events import Event
 from logistis.collector.kubeapi.objects import KubeObject, change, metadata
 from logistis.collector.kubeapi.resources import Resource
 from logistis.collector.kubeapi.status import StatusError

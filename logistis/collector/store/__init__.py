@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from logistis.collector.gitops import GitOpsSettings
+from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.store.protocol import (
     Backlog,
     NotStored,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from logistis.collector.events import UserInfo, format_time, time_from_ms
+from logistis.collector.history.events import UserInfo, format_time, time_from_ms
 
 Rows = Iterable[Sequence[Any]]
 

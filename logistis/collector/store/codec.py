@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from logistis.collector.events import RawJSON
+from logistis.collector.history.events import RawJSON
 
 FORMAT_V1 = 1
 FORMAT_V2 = 2

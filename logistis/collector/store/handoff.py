@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from logistis.collector.events import Event
+from logistis.collector.history.events import Event
 from logistis.collector.store.protocol import NotStored, Underived
 
 # As much JSON as a pass of the deriver takes (deriver.BATCH_BYTES): two passes' worth.

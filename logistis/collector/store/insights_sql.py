@@ -1,4 +1,4 @@
-"""The insights' statements (collector/insights.py): the same SQL on both stores.
+"""The insights' statements (collector/history/insights.py): the same SQL on both stores.
 
 Each counts the events the filters select (`{where}`, the `/api/v1/events` clause) in a
 subquery, so that every figure is of the same events a page of them lists. Ties in the top
@@ -21,7 +21,7 @@ TOP = (
     "SELECT {columns}, count(*) AS n FROM {source} GROUP BY {columns}"
     " ORDER BY n DESC, {bytewise} LIMIT ?"
 )
-# Only unusual judgements are kept (collector/judgements.py): what is not counted is usual.
+# Only unusual judgements are kept (collector/history/judgements.py): what is not counted is usual.
 MARKS = (
     "SELECT j.continuity, j.applied, count(*) FROM {source}"
     " JOIN judgements AS j ON j.id = e.id GROUP BY j.continuity, j.applied"

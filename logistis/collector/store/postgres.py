@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 
 from logistis.backoff import Backoff
-from logistis.collector.events import Event, time_to_ms
-from logistis.collector.gitops import GitOpsSettings
-from logistis.collector.judgements import Judgement
-from logistis.collector.provenance import Derived
+from logistis.collector.history.events import Event, time_to_ms
+from logistis.collector.history.gitops import GitOpsSettings
+from logistis.collector.history.judgements import Judgement
+from logistis.collector.history.provenance import Derived
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.protocol import (
     Backlog,
@@ -48,7 +48,7 @@ from logistis.collector.threads import worker
 
 if TYPE_CHECKING:
     # Settings name the store; the store needs only the shape of the retention limits.
-    from logistis.collector.settings import Retention
+    from logistis.collector.store.protocol import Retention
 
 # Four: the facets run their four aggregates at once.
 READERS = 4

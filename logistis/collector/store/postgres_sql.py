@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 
-from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
-from logistis.collector.provenance import RECENT
-from logistis.collector.query import Dialect
+from logistis.collector.history.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
+from logistis.collector.history.provenance import RECENT
+from logistis.collector.store.where import Dialect
 
 # Advisory lock keys: the order of writes, schema migrations, the retention pass.
 WRITE_LOCK = 0x4C4F4749_0001  # "LOGI" 1
@@ -254,7 +254,7 @@ MIGRATIONS: tuple[str, ...] = (
 
     """
     + RECORD_FUNCTION,
-    # 2: continuity and outcome kept as first judged (collector/judgements.py; `settled`: the
+    # 2: continuity and outcome kept as first judged (collector/history/judgements.py; `settled`: the
     # outcome is final), removed with their events; the collectors' heartbeats, a row per run.
     """
     CREATE TABLE judgements (
@@ -291,7 +291,7 @@ MIGRATIONS: tuple[str, ...] = (
         FOR EACH STATEMENT EXECUTE FUNCTION logistis_events_notified();
     """,
     # 5: continuity and outcome are judged by the deriver too, from the next event on (see
-    # collector/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
+    # collector/history/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
     # row in `judgements` is a usual one. Those before were judged when read, and still are.
     """
     INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
@@ -392,7 +392,7 @@ MIGRATIONS: tuple[str, ...] = (
     RECORD_FUNCTION,
 )
 
-# 9: who acted and what manages the object (collector/provenance.py): a row per event the deriver
+# 9: who acted and what manages the object (collector/history/provenance.py): a row per event the deriver
 # reaches from this schema on; an event without one (recorded before) is derived when read.
 # The hand edits are few: a partial index lists them for the namespaces' counts and for the
 # managing tool's next write. A pass's rows are saved in one statement, behind the write lock
@@ -619,7 +619,7 @@ SELECT_STEPS = (
     f"SELECT id, operation, subresource, dry_run, body, changes FROM events WHERE id IN {_IDS}"
 )
 
-# -- who acted, what manages the object (collector/provenance.py) ------------------------------
+# -- who acted, what manages the object (collector/history/provenance.py) ------------------------------
 
 SELECT_AUTHORS = f"""
     SELECT id, username, (SELECT json FROM identities WHERE identities.id = events.identity),
@@ -686,7 +686,7 @@ DELETE_OLD_HEARTBEATS = """
         WHERE beat_ms < (SELECT time_ms FROM events ORDER BY id LIMIT 1))
 """
 
-# -- notifications (collector/notify): the outbox -----------------------------------------------
+# -- notifications (collector/pipeline/notify): the outbox -----------------------------------------------
 
 # 10: what is due to each notification sink, queued in the statement that saves the deriver's
 # pass that matched it (SAVE_DERIVED_QUEUING) and kept once delivered, so that deriving the same

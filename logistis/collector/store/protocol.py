@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from logistis.collector.events import Event
-from logistis.collector.query import EventQuery, Page
+from logistis.collector.history.events import Event
+from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.history.runs import Run
 
 if TYPE_CHECKING:
-    from logistis.collector.insights import Window
-
-if TYPE_CHECKING:
-    from logistis.collector.continuity import Step
-    from logistis.collector.gitops import GitOpsSettings
-    from logistis.collector.judgements import Judged, Judgement, Neighbours
-    from logistis.collector.provenance import Author, Derived, Identity, Provenance
-
-    # Settings name the store; the store needs only the shape of the retention limits.
-    from logistis.collector.settings import Retention
+    from logistis.collector.history.continuity import Step
+    from logistis.collector.history.gitops import GitOpsSettings
+    from logistis.collector.history.insights import Window
+    from logistis.collector.history.judgements import Judged, Judgement, Neighbours
+    from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 
 # One stored event as `migrate-store` copies it: its id, then the columns of `EncodedEvent`.
 StoredRow = tuple[Any, ...]
@@ -46,14 +42,15 @@ class NotStored:
 
 
 @dataclass(frozen=True, slots=True)
-class Run:
-    """One run of one collector, from its heartbeats, in milliseconds since the epoch
-    (collector/coverage.py)."""
-
-    collector: str
-    started_ms: int
-    beat_ms: int
-    stopped_ms: int | None
+class Retention:
+    max_events_per_resource: int = 100
+    """Older events of one resource beyond this many are removed (the original kept 100)."""
+    max_age: timedelta | None = None
+    """Events older than this are removed; None keeps them (subject to the other limits)."""
+    max_bytes: int | None = None
+    """When the database uses more than this, the oldest events are removed."""
+    interval_seconds: float = 60.0
+    """How often age and size limits are enforced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,7 @@ OutboxRow = tuple[int, str, str, int]
 """An item due to a notification sink, as the deriver's pass queues it: (event id, sink, rule,
 the event's time in ms)."""
 
-# What became of an outbox item (collector/notify).
+# What became of an outbox item (collector/pipeline/notify).
 WAITING, SENT, FAILED, DROPPED = 0, 1, 2, 3
 
 
@@ -172,13 +169,13 @@ class Store(Protocol):
         """Fill in (event id, `changes` column) and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
         it is, and so is a mark another collector has moved past `up_to`. The pass's
-        provenance rows and decisions are kept before the mark moves (collector/provenance.py).
+        provenance rows and decisions are kept before the mark moves (collector/history/provenance.py).
         The notifications it matched are queued in the same transaction (an item queued
         before, whatever became of it, is left as it is).
         """
         ...
 
-    # -- notifications (collector/notify) ------------------------------------------------------
+    # -- notifications (collector/pipeline/notify) ------------------------------------------------------
 
     async def claim_outbox(self, now_ms: int, until_ms: int, limit: int) -> list[OutboxItem]:
         """Up to `limit` items due by `now_ms`, claimed until `until_ms`: no other collector
@@ -232,14 +229,14 @@ class Store(Protocol):
         ...
 
     async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
-        """`/api/v1/insights` over the events the query selects (collector/insights.py)."""
+        """`/api/v1/insights` over the events the query selects (collector/history/insights.py)."""
         ...
 
     async def used_bytes(self) -> int:
         """What the size limit counts (each backend says what that is)."""
         ...
 
-    # -- continuity and outcome (collector/judgements.py) -------------------------------------
+    # -- continuity and outcome (collector/history/judgements.py) -------------------------------------
 
     async def judgements(self, ids: Sequence[int]) -> Judged:
         """The kept judgements of these events, and how far the deriver's judging reaches."""
@@ -253,7 +250,7 @@ class Store(Protocol):
         """The events as continuity compares them: operation, subresource, objects."""
         ...
 
-    # -- who acted, what manages the object (collector/provenance.py) --------------------------
+    # -- who acted, what manages the object (collector/history/provenance.py) --------------------------
 
     gitops: GitOpsSettings
     """How events' actors and managing tools are told (the config file's `gitops`)."""
@@ -275,7 +272,7 @@ class Store(Protocol):
         """The kept hand edits of each object before the id, not decided before it."""
         ...
 
-    # -- coverage (collector/coverage.py) -----------------------------------------------------
+    # -- coverage (collector/pipeline/coverage.py) -----------------------------------------------------
 
     async def start_run(self, collector: str, started_ms: int) -> None: ...
 

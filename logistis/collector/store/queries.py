@@ -14,19 +14,21 @@ from typing import Any
 
 import orjson
 
-from logistis.collector import provenance
-from logistis.collector.actors import Actor
-from logistis.collector.continuity import Step
-from logistis.collector.events import Event, JSONObject
-from logistis.collector.gitops import GitOpsSettings, ManagedBy, Revision
-from logistis.collector.insights import Activity, Window, insights_json, marks_json
-from logistis.collector.judgements import Judged, Judgement, Neighbours, fill_in
-from logistis.collector.provenance import Author, Derived, Identity, Provenance
-from logistis.collector.query import EventQuery, Page, encode_cursor
+from logistis.collector.history import provenance
+from logistis.collector.history.actors import Actor
+from logistis.collector.history.continuity import Step
+from logistis.collector.history.events import Event, JSONObject
+from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
+from logistis.collector.history.insights import Activity, Window, insights_json, marks_json
+from logistis.collector.history.judgements import Judged, Judgement, Neighbours, fill_in
+from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
+from logistis.collector.history.query import EventQuery, Page, encode_cursor
+from logistis.collector.history.runs import Run
 from logistis.collector.store import codec, insights_sql
 from logistis.collector.store.aggregates import facets_json, namespaces_json
-from logistis.collector.store.protocol import Run, Underived
+from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
+from logistis.collector.store.where import where_clause
 
 Rows = Sequence[Sequence[Any]]
 
@@ -34,14 +36,14 @@ Rows = Sequence[Sequence[Any]]
 class SQLQueries:
     _sql: ModuleType
     gitops: GitOpsSettings = GitOpsSettings()
-    """How events' actors and managing tools are told (collector/provenance.py)."""
+    """How events' actors and managing tools are told (collector/history/provenance.py)."""
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
 
     async def list_events(self, query: EventQuery, page: Page) -> tuple[list[Event], str | None]:
         extra = [("id < ?", [page.before_id])] if page.before_id is not None else []
-        where, params = query.where(self._sql.DIALECT, extra)
+        where, params = where_clause(query, self._sql.DIALECT, extra)
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id DESC LIMIT ?",
             [*params, page.limit + 1],
@@ -52,7 +54,7 @@ class SQLQueries:
         return events, next_cursor
 
     async def events_after(self, after_id: int, query: EventQuery, limit: int) -> list[Event]:
-        where, params = query.where(self._sql.DIALECT, [("id > ?", [after_id])])
+        where, params = where_clause(query, self._sql.DIALECT, [("id > ?", [after_id])])
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
@@ -115,11 +117,11 @@ class SQLQueries:
     async def facets(self, query: EventQuery) -> dict[str, Any]:
         sql = self._sql
         if query.needs_events:
-            inner_where, params = query.where(sql.DIALECT)
+            inner_where, params = where_clause(query, sql.DIALECT)
             source, where = sql.FACET_SOURCE_EVENTS.format(where=inner_where), ""
         else:
             source = sql.FACET_SOURCE_STATS
-            where, params = query.where(sql.DIALECT)
+            where, params = where_clause(query, sql.DIALECT)
 
         async def facet(columns: str) -> Rows:
             statement = sql.SELECT_FACET.format(
@@ -138,11 +140,11 @@ class SQLQueries:
         return int(rows[0][0]) if rows else None
 
     async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
-        where, params = query.where(self._sql.DIALECT)
+        where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
 
         async def ranked(columns: str, among: EventQuery = query) -> list[dict[str, Any]]:
-            among_where, among_params = among.where(self._sql.DIALECT)
+            among_where, among_params = where_clause(among, self._sql.DIALECT)
             statement = insights_sql.TOP.format(
                 columns=columns,
                 source=insights_sql.SOURCE.format(where=among_where),
@@ -170,7 +172,7 @@ class SQLQueries:
         }
         return insights_json(activity, tops, marks_json(marks))
 
-    # -- continuity and outcome (collector/judgements.py), coverage (collector/coverage.py) --
+    # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
     async def judgements(self, ids: Sequence[int]) -> Judged:
         # The marks first: judgements read after them are at least as far along.
@@ -202,7 +204,7 @@ class SQLQueries:
         rows = await self._fetch(self._sql.SELECT_STEPS, (_id_list(ids),))
         return {row[0]: _step(row) for row in rows}
 
-    # -- who acted, what manages the object (collector/provenance.py) --------------------------
+    # -- who acted, what manages the object (collector/history/provenance.py) --------------------------
 
     async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
         rows = await self._fetch(self._sql.SELECT_AUTHORS, (_id_list(ids),))

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from logistis.collector.changes import compute_changes
-from logistis.collector.events import (
+from logistis.collector.history.changes import compute_changes
+from logistis.collector.history.events import (
     Event,
     ResourceRef,
     UserInfo,

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiosqlite
 import orjson
 
-from logistis.collector.events import Event, time_to_ms
-from logistis.collector.gitops import GitOpsSettings
-from logistis.collector.judgements import Judgement
-from logistis.collector.provenance import Derived
+from logistis.collector.history.events import Event, time_to_ms
+from logistis.collector.history.gitops import GitOpsSettings
+from logistis.collector.history.judgements import Judgement
+from logistis.collector.history.provenance import Derived
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.codec import plain_size
 from logistis.collector.store.handoff import HandOff
@@ -50,7 +50,7 @@ from logistis.collector.threads import worker
 
 if TYPE_CHECKING:
     # Settings name the store; the store needs only the shape of the retention limits.
-    from logistis.collector.settings import Retention
+    from logistis.collector.store.protocol import Retention
 
 log = logging.getLogger(__name__)
 

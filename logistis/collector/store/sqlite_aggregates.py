@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from logistis.collector.query import TEXT_COLUMNS
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.rows import COLUMNS, USER_JSON
+from logistis.collector.store.where import TEXT_COLUMNS
 
 # An event as the aggregates see it: its `sql.COUNTED` columns.
 Counted = tuple[str, ...]

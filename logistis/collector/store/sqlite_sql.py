@@ -8,9 +8,10 @@ is followed, in its transaction, by the few statements that count its rows in or
 
 from __future__ import annotations
 
-from logistis.collector.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
-from logistis.collector.provenance import RECENT
-from logistis.collector.query import MAX_ID, TEXT_COLUMNS, Dialect
+from logistis.collector.history.continuity import NEIGHBOURS, OBJECT_SUBRESOURCES
+from logistis.collector.history.provenance import RECENT
+from logistis.collector.history.query import MAX_ID
+from logistis.collector.store.where import TEXT_COLUMNS, Dialect
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
 APPLICATION_ID = 0x4C4F4749  # "LOGI"
@@ -122,7 +123,7 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE identities SET last_event = NEW.id WHERE id = NEW.identity;
     END;
     """,
-    # 4: continuity and outcome of events (logistis/collector/continuity.py) computed when first
+    # 4: continuity and outcome of events (logistis/collector/history/continuity.py) computed when first
     # read and kept; `settled` says whether `applied` is final (a later event can still decide
     # it), `checked_until` the newest later event an open one was judged with. The collectors'
     # heartbeats: one row per run, its last beat moved forward in place.
@@ -153,7 +154,7 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO config VALUES ('derived_up_to', (SELECT coalesce(max(id), 0) FROM events));
     """,
     # 6: continuity and outcome are judged by the deriver too, from the next event on (see
-    # collector/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
+    # collector/history/judgements.py): from `judged_from` up to `derived_up_to`, an event without a
     # row in `judgements` is a usual one. Those before were judged when read, and still are.
     """
     INSERT INTO config VALUES ('judged_from', (SELECT coalesce(max(id), 0) + 1 FROM events));
@@ -180,7 +181,7 @@ MIGRATIONS: tuple[str, ...] = (
     ),
 )
 
-# 8: who acted and what manages the object (collector/provenance.py): a row per event the deriver
+# 8: who acted and what manages the object (collector/history/provenance.py): a row per event the deriver
 # reaches from this schema on; an event without one (recorded before) is derived when read.
 # The hand edits are few: a partial index lists them for the namespaces' counts and for the
 # managing tool's next write. Removed with their events, as judgements are. A step of its own,
@@ -379,7 +380,7 @@ SUMMARY_COLUMNS = (
     " grp, version, kind, resource, subresource, namespace, name, field_manager, changes"
 )
 
-# -- who acted, what manages the object (collector/provenance.py) ------------------------------
+# -- who acted, what manages the object (collector/history/provenance.py) ------------------------------
 
 SELECT_AUTHORS = f"""
     SELECT id, username, {IDENTITY_JSON}, field_manager, grp, resource, namespace, name
@@ -492,7 +493,7 @@ SELECT_USED_BYTES = (
     " pragma_freelist_count(), pragma_page_size()"
 )
 
-# -- notifications (collector/notify): the outbox -----------------------------------------------
+# -- notifications (collector/pipeline/notify): the outbox -----------------------------------------------
 
 # 9: what is due to each notification sink, queued with the deriver's pass that matched it
 # (SAVE_DERIVED's transaction) and kept once delivered, so that deriving the same events again

@@ -1,0 +1,203 @@
+"""The admission edge: HTTP in, `collector.admission` in the middle, HTTP out.
+
+The answer is `allowed: true` whatever happens after the review is read: a rule that throws,
+a store that is full or stuck. Only a body that is not an AdmissionReview gets a 4xx, and the
+webhook's `failurePolicy: Ignore` lets that request through too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import HttpVersion11, hdrs, web
+
+from logistis.collector.admission.review import (
+    InvalidReview,
+    Review,
+    allowed_response,
+    event_from_request,
+    read_review,
+)
+from logistis.collector.edge.http import (
+    HANDLER_ARGS,
+    RUNTIME,
+    add_health_routes,
+    json_error,
+    json_errors,
+    json_response,
+)
+from logistis.collector.edge.payload import BodyError, read_body
+from logistis.collector.pipeline.writer import COMMIT_TIMEOUT, NotRecorded
+from logistis.collector.runtime import Runtime
+from logistis.collector.trust.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
+
+log = logging.getLogger(__name__)
+
+# After an answer given before the whole body arrived (a 403, a 408), aiohttp reads on for this
+# long so that the peer sees the answer rather than a reset: long enough for an honest client,
+# short enough that a stalling one does not keep its connection by it (aiohttp's default: 10 s).
+LINGER_SECONDS = 2.0
+
+
+GATE = web.AppKey("gate", WebhookGate)
+OPEN_GATE = WebhookGate(PathToken(None), ClientAuthorities())
+
+
+def create_webhook_app(runtime: Runtime, gate: WebhookGate = OPEN_GATE) -> web.Application:
+    settings = runtime.settings
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[json_errors],
+        handler_args={
+            **HANDLER_ARGS,
+            "keepalive_timeout": settings.idle_timeout_seconds,
+            "lingering_time": LINGER_SECONDS,
+        },
+    )
+    app[RUNTIME] = runtime
+    app[GATE] = gate
+    app.router.add_post(WEBHOOK_PATH, validate, expect_handler=_continue_if_admitted)
+    app.router.add_post(WEBHOOK_PATH + "/{token}", validate, expect_handler=_continue_if_admitted)
+    add_health_routes(app)
+    app.on_response_prepare.append(_close_when_draining)
+    return app
+
+
+async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    """A draining collector closes each connection after its answer: the caller's next
+    request opens a new one, which the Service sends to a replica that stays."""
+    if request.app[RUNTIME].draining.is_set():
+        response.force_close()
+        # Said too: aiohttp chose the Connection header before this hook, and a caller told
+        # nothing sends its next review on the closed connection (Go's transport: EOF, the
+        # review let through unrecorded).
+        response.headers[hdrs.CONNECTION] = "close"
+
+
+async def _continue_if_admitted(request: web.Request) -> web.Response | None:
+    """`Expect: 100-continue`: a caller the gate refuses gets its 403 at once, not an invitation
+    to send the body first."""
+    if not _admitted(request):
+        return _forbidden(request.app[RUNTIME])
+    if request.version != HttpVersion11 or request.headers[hdrs.EXPECT].lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {request.headers[hdrs.EXPECT]}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    # What was just written is no part of the answer: aiohttp counts the answer's bytes from 0.
+    request.writer.output_size = 0
+    return None
+
+
+async def validate(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    started = time.perf_counter()
+    if not _admitted(request):
+        return _forbidden(runtime)
+    if request.content_type != "application/json":
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return json_error(415, "Content-Type must be application/json", request.content_type)
+    try:
+        body = await _body(request, runtime)
+        review = read_review(body, whole=runtime.rules.reads_whole_request)
+    except TimeoutError:
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return _closing(json_error(408, "the body did not arrive in time"))
+    except BodyError as error:
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return json_error(error.status, "the body cannot be read", str(error))
+    except InvalidReview as error:
+        runtime.metrics.admission_requests.labels("invalid").inc()
+        return json_error(400, "not an AdmissionReview request", str(error), field=error.field)
+    outcome = await record(runtime, review)
+    runtime.metrics.admission_requests.labels(outcome).inc()
+    runtime.metrics.admission_latency.observe(time.perf_counter() - started)
+    return json_response(allowed_response(review))
+
+
+async def _body(request: web.Request, runtime: Runtime) -> bytes:
+    limit = runtime.settings.max_body_bytes
+    if request.content.is_eof():
+        # Arrived whole with its headers, as nearly every review does: nothing to wait for, so
+        # no timer (arming and cancelling one was ~8 µs of every answer).
+        return await read_body(request, limit)
+    async with asyncio.timeout(runtime.settings.body_timeout_seconds):
+        return await read_body(request, limit)
+
+
+def _forbidden(runtime: Runtime) -> web.Response:
+    # Refused before the body is read: a forged review leaves no trace but this count.
+    runtime.metrics.admission_requests.labels("forbidden").inc()
+    return _closing(json_error(403, "forbidden", "this caller may not write history"))
+
+
+def _closing(response: web.Response) -> web.Response:
+    """The connection ends with this answer: whatever is left of the body is never read."""
+    response.force_close()
+    return response
+
+
+def _admitted(request: web.Request) -> bool:
+    gate = request.app[GATE]
+    return gate.admits(WEBHOOK_PATH, request.match_info.get("token", ""), lambda: _peer(request))
+
+
+def _peer(request: web.Request) -> bytes | None:
+    """The caller's client certificate (DER), asked for only where one is required."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+
+
+async def record(runtime: Runtime, review: Review) -> str:
+    """Record the request if the rules want it; returns the outcome for the metrics."""
+    try:
+        committed = _submit(runtime, review)
+    except NotRecorded as error:
+        return _dropped(runtime, review, error.reason)
+    except Exception:
+        log.exception("request not recorded", extra={"uid": review.uid})
+        return _dropped(runtime, review, "internal error")
+    if committed is None:
+        runtime.metrics.events_skipped.inc()
+        return "skipped"
+    try:
+        # Resolved by the commit, or failed by the writer once the commit timeout has passed.
+        await committed
+    except NotRecorded as error:
+        if error.reason == COMMIT_TIMEOUT:
+            # Still committed after the answer, and counted then: late, or dropped if it fails.
+            log.warning("answered before its event was committed", extra=_described(review))
+            return "timeout"
+        return _dropped(runtime, review, error.reason)
+    return "recorded"
+
+
+def _submit(runtime: Runtime, review: Review) -> asyncio.Future[None] | None:
+    if not runtime.rules.decide(review.request).record:
+        return None
+    request = runtime.redactor.redact(review.request)
+    event = event_from_request(request, datetime.now(UTC), runtime.kinds)
+    return runtime.writer.submit(event)
+
+
+def _dropped(runtime: Runtime, review: Review, reason: str) -> str:
+    runtime.metrics.events_dropped.labels(reason).inc()
+    log.warning(
+        "event dropped, request allowed without a record",
+        extra={"reason": reason, **_described(review)},
+    )
+    return "dropped"
+
+
+def _described(review: Review) -> dict[str, Any]:
+    """The request, for a log line about its event."""
+    request = review.request
+    return {
+        "uid": review.uid,
+        "operation": request.get("operation"),
+        "resource": request.get("resource", {}).get("resource"),
+        "namespace": request.get("namespace", ""),
+        "object_name": request.get("name", ""),
+    }

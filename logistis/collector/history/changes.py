@@ -1,0 +1,253 @@
+"""The change summary of an event: the RFC 6902 paths from old to new object, values left out.
+
+jsonpatch's diff takes time quadratic in a list's changed items (20 s for 100,000), and one
+review may change that many (a ConfigMap's data, a custom resource's array). So the size of a
+change is counted first, in one linear walk: up to `EXACT_ITEMS` changed items, the summary is
+jsonpatch's, operation by operation; past it, the members that hold most of the change are
+summarized as one entry each, `{"op": "replace", "path": "/data", "count": 60000}`, and the rest
+is still jsonpatch's. The event itself is recorded whole either way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jsonpatch
+import orjson
+
+# Fields the apiserver rewrites on every write; a change there says nothing about intent.
+NOISE_PATHS = (
+    "/metadata/managedFields",
+    "/metadata/resourceVersion",
+    "/metadata/generation",
+    "/metadata/uid",
+    "/metadata/creationTimestamp",
+    "/metadata/selfLink",
+)
+# Controllers refresh these on every status write even when the condition itself holds still;
+# `lastTransitionTime` is kept, it moves only when the condition does (as in client/diff.py).
+_HEARTBEATS = re.compile(
+    r"^/status/conditions/\d+/(lastUpdateTime|lastHeartbeatTime|lastProbeTime)$"
+)
+_NOISE_KEYS = (
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "uid",
+    "creationTimestamp",
+    "selfLink",
+)
+
+# Changed items (members, list items, scalars) summarized operation by operation; about 25 ms of
+# jsonpatch's time at the most.
+EXACT_ITEMS = 1000
+# An object with more changed members than this, past the limit above, is one entry: its
+# members are not looked into one by one.
+COARSE_MEMBERS = 100
+
+CREATED = [{"op": "add", "path": ""}]
+DELETED = [{"op": "remove", "path": ""}]
+
+
+def compute_changes(
+    operation: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    if operation == "CONNECT":
+        return []
+    if old is None:
+        return list(CREATED) if new is not None else []
+    if new is None:
+        return list(DELETED)
+    offsets: dict[str, int] = {}
+    old, new = _differing(_without_noise(old), _without_noise(new), "", offsets)
+    coarse: list[dict[str, Any]] = []
+    memo: Measures = {}
+    if _measured(old, new, memo)[0] > EXACT_ITEMS:
+        coarse, _ = _summarized(old, new, "", EXACT_ITEMS, memo)
+    patch = jsonpatch.make_patch(old, new).patch
+    if offsets:
+        patch = [_shifted(op, offsets) for op in patch]
+    return coarse + [_without_value(op) for op in patch if not _is_noise(op["path"])]
+
+
+# What `_measured` found for each pair of containers in one summary, by the old one's id (kept
+# alive with it, so that no id is reused): looking into a member measures it again otherwise,
+# once per level of depth.
+Measures = dict[int, tuple[Any, tuple[int, int]]]
+
+
+def _measured(old: Any, new: Any, memo: Measures) -> tuple[int, int]:
+    """Two values that differ, measured in one linear walk: the work of jsonpatch's diff (the
+    items it compares one by one: it matches a list's items up within the whole run between
+    their common start and end, in time that grows with the run times its changes), and how
+    many items differ, compared by position."""
+    if type(old) is not type(new) or type(old) not in _CONTAINERS:
+        return 1, 1
+    found = memo.get(id(old))
+    if found is None:
+        walk = _dict_measured if type(old) is dict else _list_measured
+        found = memo[id(old)] = (old, walk(old, new, memo))
+    return found[1]
+
+
+def _dict_measured(old: dict[str, Any], new: dict[str, Any], memo: Measures) -> tuple[int, int]:
+    work = changed = len(new.keys() - old.keys())
+    for key, value in old.items():
+        if key not in new:
+            work, changed = work + 1, changed + 1
+        elif value != new[key]:
+            # A scalar is one item: a call for each of 60,000 keys was most of the walk.
+            inner_work, inner_changed = (
+                _measured(value, new[key], memo) if type(value) in _CONTAINERS else (1, 1)
+            )
+            work, changed = work + inner_work, changed + inner_changed
+    return work, changed
+
+
+def _list_measured(old: list[Any], new: list[Any], memo: Measures) -> tuple[int, int]:
+    start, old_end, new_end = _differing_run(old, new)
+    work, changed = max(old_end, new_end) - start, abs(old_end - new_end)
+    for before, after in zip(old[start:old_end], new[start:new_end], strict=False):
+        if type(before) in _CONTAINERS:
+            if not _same(before, after):
+                inner_work, inner_changed = _measured(before, after, memo)
+                work, changed = work + inner_work - 1, changed + inner_changed
+        elif before != after or type(before) is not type(after):
+            changed += 1
+    return work, changed
+
+
+_CONTAINERS = (dict, list)
+
+
+def _differing_run(old: list[Any], new: list[Any]) -> tuple[int, int, int]:
+    """Where two lists stop being the same from the start and from the end: the start, and the
+    end in each."""
+    shorter = min(len(old), len(new))
+    start = 0
+    while start < shorter and _same(old[start], new[start]):
+        start += 1
+    end = 0
+    while end < shorter - start and _same(old[-1 - end], new[-1 - end]):
+        end += 1
+    return start, len(old) - end, len(new) - end
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal as JSON, as jsonpatch compares list items: 1 is not true, nor 1.0."""
+    if old != new:
+        return False
+    if type(old) is not type(new):
+        return False
+    if type(old) in (dict, list):
+        try:
+            return orjson.dumps(old, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+                new, option=orjson.OPT_SORT_KEYS
+            )
+        except (TypeError, orjson.JSONEncodeError):
+            return False  # counted as changed: only makes the summary coarse sooner
+    return True
+
+
+def _summarized(
+    old: dict[str, Any], new: dict[str, Any], path: str, budget: int, memo: Measures
+) -> tuple[list[dict[str, Any]], int]:
+    """The entries of the members too large to diff one by one, each taken out of both objects
+    so that jsonpatch diffs the rest alone; and what is left of `budget`. Members are diffed
+    exactly while the budget (changed items) lasts; past it an object is looked into, member by
+    member, unless it has too many changed members: then it is one entry, as is anything else."""
+    if len(old.keys() | new.keys()) > COARSE_MEMBERS:
+        _, count = _measured(old, new, memo)
+        old.clear()
+        new.clear()
+        return [{"op": "replace", "path": path, "count": count}], budget
+    entries: list[dict[str, Any]] = []
+    for key in [key for key in old if key in new]:
+        member = f"{path}/{_escaped(key)}"
+        before, after = old[key], new[key]
+        work, count = _measured(before, after, memo)
+        if work <= budget:
+            budget -= work
+        elif type(before) is dict and type(after) is dict:
+            inner, budget = _summarized(before, after, member, budget, memo)
+            entries.extend(inner)
+        else:
+            del old[key], new[key]
+            entries.append({"op": "replace", "path": member, "count": count})
+    return entries, budget
+
+
+def _escaped(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _differing(
+    old: dict[str, Any], new: dict[str, Any], path: str, offsets: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both objects without the members they share unchanged, at every depth of nested objects,
+    and their lists without the items they share at the start and the end.
+
+    Equality is checked in C, while jsonpatch walks every member in Python; an update usually
+    changes a few fields of a large object. Leaving out a member present and equal on both
+    sides changes no operation of the patch. jsonpatch matches a list's items up only between
+    their common start and end, so leaving those out changes none either, but the indexes:
+    each list cut at its start is in `offsets` (its path: the items left out), for `_shifted`.
+    """
+    old_part, new_part = {}, {}
+    for key, value in old.items():
+        if key not in new:
+            old_part[key] = value
+            continue
+        other = new[key]
+        if value == other:
+            continue
+        if type(value) is dict and type(other) is dict:
+            value, other = _differing(value, other, f"{path}/{_escaped(key)}", offsets)
+        elif type(value) is list and type(other) is list:
+            start, old_end, new_end = _differing_run(value, other)
+            if start:
+                offsets[f"{path}/{_escaped(key)}"] = start
+            value, other = value[start:old_end], other[start:new_end]
+        old_part[key], new_part[key] = value, other
+    for key, value in new.items():
+        if key not in old:
+            new_part[key] = value
+    return old_part, new_part
+
+
+def _shifted(op: dict[str, Any], offsets: dict[str, int]) -> dict[str, Any]:
+    """An operation of the patch of cut lists, with the indexes of the whole lists."""
+    shifted = dict(op)
+    for member in ("path", "from"):
+        if member not in op:
+            continue
+        parts = op[member].split("/")
+        for depth in range(1, len(parts) - 1):
+            start = offsets.get("/".join(parts[: depth + 1]))
+            if start is not None:
+                parts[depth + 1] = str(int(parts[depth + 1]) + start)
+                shifted[member] = "/".join(parts)
+                break
+    return shifted
+
+
+def _without_noise(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return obj
+    # Dropping the noise before diffing also spares diffing the bulky managedFields.
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k not in _NOISE_KEYS}}
+
+
+def _is_noise(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in NOISE_PATHS) or bool(
+        _HEARTBEATS.match(path)
+    )
+
+
+def _without_value(op: dict[str, Any]) -> dict[str, str]:
+    kept = {"op": op["op"], "path": op["path"]}
+    if "from" in op:
+        kept["from"] = op["from"]
+    return kept

@@ -1,0 +1,246 @@
+"""Derived fields, filled in after the commit.
+
+The webhook answers once its event's raw columns are durable; the change summary (on SQLite),
+continuity and outcome (on both stores) are derived afterwards from the stored objects. The
+deriver follows the commits, reads the events it has not reached (oldest first, a batch at a
+time), derives them off the event loop and saves each batch in one transaction with its mark.
+What it holds is bounded by bytes, not events: a pass takes events up to `BATCH_BYTES` of
+JSON (one larger event alone), and the events kept for the next pass fill `RECENT_BYTES`, so
+megabyte objects cost it megabytes, never gigabytes.
+Under a burst it falls behind and catches up; a reader that reaches an event first computes the
+same fields itself (`collector.store.rows`, `collector.judgements`), so nobody sees an event
+without them. The mark is kept in the store: a collector stopped before deriving derives on its
+next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from logistis.collector.history.changes import compute_changes
+from logistis.collector.history.continuity import Step
+from logistis.collector.history.events import json_value
+from logistis.collector.history.judgements import Judgement, judge_committed
+from logistis.collector.history.provenance import Derived, ProvenanceStore, derive
+from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline.notify.config import NotifySettings
+from logistis.collector.pipeline.notify.matching import due
+from logistis.collector.pipeline.writer import CommitSignal
+from logistis.collector.store import Store, StoreError, Underived
+from logistis.collector.store.codec import decode, plain_size
+from logistis.collector.store.rows import PENDING
+from logistis.collector.threads import worker
+
+log = logging.getLogger(__name__)
+
+# Events per transaction: a few milliseconds of the write thread's time, so a commit group
+# never waits long behind one.
+BATCH = 64
+# The objects' JSON decoded in one pass (an event larger than this is a pass of its own):
+# decoded, a pass holds several times this (a 1.7 MB ConfigMap of 60,000 keys: ~10 MB).
+BATCH_BYTES = 8 * 2**20
+# A store that failed is tried again after this pause.
+RETRY_SECONDS = 1.0
+# What an event the deriver could not judge reads as: not known, and open (a reader judges
+# its outcome again when later events come).
+NOT_JUDGED = Judgement(None, settled=False)
+# Decoded events kept from one pass to the next, as many as fit in both limits: an event's
+# neighbours are mostly the events of its object just before it, decoded by the pass before.
+RECENT_STEPS = 2 * BATCH
+RECENT_BYTES = BATCH_BYTES
+# The oldest event not derived waiting longer than this: far behind, and /readyz says so (a
+# replica that is not ready gets no reviews, and catches up).
+FAR_BEHIND_SECONDS = 60.0
+
+
+class Deriver:
+    def __init__(
+        self,
+        store: Store,
+        committed: CommitSignal,
+        metrics: Metrics,
+        notify: NotifySettings | None = None,
+    ) -> None:
+        self._store = store
+        # Which notifications a pass queues, with the pass (collector/pipeline/notify).
+        self._notify = notify or NotifySettings()
+        self._committed = committed
+        self._metrics = metrics
+        # Where it stands (-1: where the store says), and what the store last heard of it.
+        self._mark = -1
+        # Events read per pass: fewer after a pass was cut at BATCH_BYTES, so large bodies are
+        # not read many at a time, back to BATCH as they pass.
+        self._limit = BATCH
+        # Oldest first, with the size of their JSON.
+        self._recent: dict[int, tuple[Step, int]] = {}
+        self._recent_bytes = 0
+        # When the last pass ended short of the newest commit: the time of the newest event it
+        # derived (the oldest one waiting is newer); None when it caught up.
+        self._behind_since_ms: float | None = None
+        metrics.derive_behind.set_function(self.behind_seconds)
+        self._task: asyncio.Task[None] | None = None
+        self.ready = CommitSignal()
+        """Fires after each pass of the deriver: committed events can be read with their
+        derived fields. The stream follows it, so its reads find them stored rather than
+        compute them."""
+        # A thread of its own: the summaries are computed off the event loop, one batch at a
+        # time, never in the executor the reads use.
+        self._thread = worker("deriver")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deriver")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._thread.shutdown(wait=True)
+
+    async def derive_once(self) -> bool:
+        """Derive one pass; True when it caught up with every commit that had landed when it
+        read (False: more are waiting)."""
+        read, start, newest = await self._store.underived(
+            self._mark if self._mark >= 0 else None, self._limit
+        )
+        events, sizes = _within(read, BATCH_BYTES)
+        cut = len(events) < len(read)
+        up_to = events[-1].id if cut or len(read) == self._limit else newest
+        if up_to > start:
+            loop = asyncio.get_running_loop()
+            changes, steps = await loop.run_in_executor(self._thread, _decoded, events)
+            judgements = await self._judged(events, steps, start)
+            provenance = await _derive_provenance(self._store, steps, self._metrics)
+            self._keep_recent(steps, sizes)
+            outbox = await due(self._notify, self._store, events, steps, judgements, provenance)
+            await self._store.save_derived(changes, judgements, up_to, provenance, outbox)
+        self._mark = up_to
+        self._limit = len(events) if cut else min(BATCH, 2 * self._limit)
+        now_ms = time.time() * 1000
+        for event in events:
+            self._metrics.derive_lag.observe(max(0.0, now_ms - event.time_ms) / 1000)
+        self._metrics.events_underived.set(newest - up_to)
+        caught_up = up_to >= newest
+        self._behind_since_ms = None if caught_up or not events else events[-1].time_ms
+        return caught_up
+
+    def behind_seconds(self) -> float:
+        """How long the oldest committed event not derived yet has waited, at most; 0 once the
+        last pass caught up."""
+        if self._behind_since_ms is None:
+            return 0.0
+        return max(0.0, time.time() - self._behind_since_ms / 1000)
+
+    async def _judged(
+        self, events: Sequence[Underived], steps: dict[int, Step], start: int
+    ) -> dict[int, Judgement]:
+        """The batch's judgements, with those it decides among earlier events; an event that
+        cannot be judged (an object that does not decode) is kept as not judged, never passed
+        over as a usual one."""
+        in_hand = {i: step for i, (step, _) in self._recent.items()} | steps
+        try:
+            judged = await judge_committed(self._store, list(steps), in_hand, start)
+        except StoreError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a failure of judging is its batch's
+            log.warning("events not judged", extra={"from": events[0].id, "error": repr(error)})
+            judged = {}
+        for event in events:
+            judged.setdefault(event.id, NOT_JUDGED)
+        return judged
+
+    def _keep_recent(self, steps: dict[int, Step], sizes: dict[int, int]) -> None:
+        for event_id, step in steps.items():
+            _, replaced = self._recent.pop(event_id, (step, 0))
+            self._recent[event_id] = (step, sizes[event_id])
+            self._recent_bytes += sizes[event_id] - replaced
+        while len(self._recent) > RECENT_STEPS or self._recent_bytes > RECENT_BYTES:
+            _, size = self._recent.pop(next(iter(self._recent)))
+            self._recent_bytes -= size
+
+    async def _run(self) -> None:
+        while True:
+            commit = self._committed.next_commit()
+            try:
+                caught_up = await self.derive_once()
+            except StoreError as error:
+                log.warning("deriving failed, trying again", extra={"error": str(error)})
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self.ready.fire()
+            if caught_up:
+                await asyncio.sleep(self._store.derive_spacing_seconds)
+                await commit.wait()
+
+
+def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underived], dict[int, int]]:
+    """The first events whose objects' JSON fits in `budget` bytes (the first one whatever its
+    size), and each one's size."""
+    sizes: dict[int, int] = {}
+    total = 0
+    for taken, event in enumerate(events):
+        size = plain_size(event.body)
+        if taken and total + size > budget:
+            return events[:taken], sizes
+        sizes[event.id] = size
+        total += size
+    return events, sizes
+
+
+def _objects(event: Underived) -> tuple[Any, Any]:
+    """(object, oldObject): as the commit handed them over, decoded here if still the JSON the
+    review carried; else from the stored body."""
+    if event.objects is None:
+        new, old, _ = decode(event.body)
+        return new, old
+    new, old = event.objects
+    return json_value(new), json_value(old)
+
+
+def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, str]], dict[int, Step]]:
+    """Each event's objects decoded once: the change summaries still pending, and the steps
+    its judgement compares (with their summaries: outcomes compare what they changed)."""
+    changes, steps = [], {}
+    for event in events:
+        try:
+            new, old = _objects(event)
+            if event.changes == PENDING:
+                summary = compute_changes(event.operation, old, new)
+                changes.append((event.id, orjson.dumps(summary).decode()))
+            else:
+                summary = orjson.loads(event.changes)
+        except Exception as error:  # noqa: BLE001 - one event's failure is that event's
+            # Left underived: a reader computes it (and meets the same error) on its own.
+            log.warning("event not derived", extra={"id": event.id, "error": repr(error)})
+            continue
+        steps[event.id] = Step(event.operation, event.subresource, event.dry_run, old, new, summary)
+    return changes, steps
+
+
+async def _derive_provenance(
+    store: ProvenanceStore, steps: Mapping[int, Step], metrics: Metrics
+) -> Derived | None:
+    """The deriver's part: derive the events of its pass, and the decisions they make about
+    earlier hand edits, for the store to keep with the pass. A failure leaves them to be
+    derived when read."""
+    if not steps:
+        return None
+    try:
+        authors = await store.authors(list(steps))
+        derived = await derive(store, [(i, authors[i], steps[i]) for i in sorted(authors)], steps)
+    except StoreError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a failure of deriving these is its pass's
+        log.warning("provenance not derived", extra={"from": min(steps), "error": repr(error)})
+        return None
+    for found in derived.found.values():
+        if found.hand_edit:
+            metrics.hand_edits.labels(found.actor.kind).inc()
+    return derived
