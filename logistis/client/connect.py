@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
 
-from logistis.client.api import CollectorClient, CollectorError, CollectorUnreachable
+from logistis.client.api import CollectorClient
 from logistis.client.kubeapi import (
     KubeAPIClient,
     KubeAPIError,
@@ -19,6 +19,7 @@ from logistis.client.kubeapi import (
     served,
 )
 from logistis.client.portforward import DEFAULT_NAMESPACE, PortForward, PortForwardError, Target
+from logistis.client.protocol import CollectorError, CollectorUnreachable, HistoryClient
 
 VIA_HELP = (
     "the cluster's Kubernetes API (logistis.io, under your RBAC) or a port-forward; "
@@ -51,7 +52,7 @@ async def connect(
     namespace: str = DEFAULT_NAMESPACE,
     kubectl: str = "kubectl",
     via: Via = Via.AUTO,
-) -> AsyncIterator[CollectorClient]:
+) -> AsyncIterator[HistoryClient]:
     """A client for the history, open for the block; a forward it opened is closed after.
 
     Raises `PortForwardError` when the forward cannot be opened, `CollectorError` when the

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from logistis.client.api import CollectorClient
 from logistis.client.events import Event, EventFilter
+from logistis.client.protocol import HistoryClient
 
 PAGE = 1000
 # Full events are fetched a few at a time: enough to hide latency, not enough to crowd the
@@ -15,7 +15,7 @@ PARALLEL_DETAILS = 8
 
 
 async def latest_events(
-    client: CollectorClient, filter: EventFilter, limit: int | None
+    client: HistoryClient, filter: EventFilter, limit: int | None
 ) -> list[Event]:
     """Newest first, at most `limit` (all if None), page by page."""
     found: list[Event] = []
@@ -31,7 +31,7 @@ async def latest_events(
 
 
 async def latest_of_names(
-    client: CollectorClient, filter: EventFilter, names: Iterable[str], limit: int | None
+    client: HistoryClient, filter: EventFilter, names: Iterable[str], limit: int | None
 ) -> list[Event]:
     """The newest events of several objects, merged newest first."""
     pages = await asyncio.gather(
@@ -41,7 +41,7 @@ async def latest_of_names(
     return merged[:limit] if limit is not None else merged
 
 
-async def in_full(client: CollectorClient, events: Iterable[Event]) -> list[Event]:
+async def in_full(client: HistoryClient, events: Iterable[Event]) -> list[Event]:
     """The same events fetched with their objects, in the order given."""
     gate = asyncio.Semaphore(PARALLEL_DETAILS)
 
@@ -54,7 +54,7 @@ async def in_full(client: CollectorClient, events: Iterable[Event]) -> list[Even
     return list(await asyncio.gather(*(one(e) for e in events)))
 
 
-async def object_history(client: CollectorClient, filter: EventFilter) -> list[Event]:
+async def object_history(client: HistoryClient, filter: EventFilter) -> list[Event]:
     """Every recorded write to one object, oldest first, with objects."""
     newest_first = await latest_events(client, filter, None)
     return await in_full(client, reversed(newest_first))

@@ -19,6 +19,7 @@ A 403 becomes one line naming the right that is missing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 from collections import Counter
@@ -28,14 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from logistis.client.api import (
-    DEFAULT_TIMEOUT,
-    CollectorClient,
-    CollectorError,
-    CollectorHTTPError,
-    CollectorUnreachable,
-    Page,
-)
 from logistis.client.events import (
     BlindSpot,
     Event,
@@ -47,7 +40,15 @@ from logistis.client.events import (
     NamespaceSummary,
     ValueCount,
 )
+from logistis.client.http import DEFAULT_TIMEOUT, Check, Connection
 from logistis.client.insights import Insights
+from logistis.client.protocol import (
+    CollectorError,
+    CollectorHTTPError,
+    CollectorUnreachable,
+    HistoryClient,
+    Page,
+)
 
 if TYPE_CHECKING:
     from kubernetes import client as kube_client
@@ -80,9 +81,7 @@ class KubeAPIError(CollectorHTTPError):
     """The apiserver refused or failed a request; the message says what to do about it."""
 
     def __init__(self, status: int, message: str) -> None:
-        CollectorError.__init__(self, message)
-        self.status = status
-        self.message = message
+        super().__init__(status, message, line=message)
 
 
 @dataclass(frozen=True)
@@ -225,12 +224,18 @@ def _event(item: Any) -> Event:
         raise _unexpected(error) from error
 
 
-class KubeAPIClient(CollectorClient):
+class KubeAPIClient(HistoryClient):
     """The collector's calls, answered by the cluster's Kubernetes API under RBAC."""
 
     def __init__(self, http: httpx.AsyncClient, *, default_namespace: str | None = None) -> None:
-        super().__init__(str(http.base_url), http=http)
+        self._connection = Connection(http)
         self._default_namespace = default_namespace
+
+    async def aclose(self) -> None:
+        await self._connection.aclose()
+
+    async def recover(self) -> None:
+        """Nothing to do: the apiserver's address does not change, a retry is all it takes."""
 
     async def coverage(self) -> tuple[BlindSpot, ...]:
         """The cluster-scoped `blindspots`; none when the collector is older than them, or when
@@ -257,15 +262,7 @@ class KubeAPIClient(CollectorClient):
     async def _kube(
         self, verb: str, namespace: str | None, path: str, params: list[tuple[str, str]]
     ) -> Any:
-        try:
-            response = await self._http.get(path, params=params)
-        except httpx.TransportError as error:
-            raise self._unreachable(error) from error
-        _raise_for_kube_status(response, verb, namespace)
-        try:
-            return response.json()
-        except ValueError as error:
-            raise CollectorError(f"{self.base_url}{path}: answer is not JSON") from error
+        return await self._connection.get_json(path, params, _checker(verb, namespace))
 
     async def events(
         self, filter: EventFilter, cursor: str | None = None, limit: int = 100
@@ -376,17 +373,11 @@ class KubeAPIClient(CollectorClient):
         params = [*_params(filter), ("watch", "1"), ("allowWatchBookmarks", "true")]
         if after is not None:
             params.append(("resourceVersion", str(after)))
-        request = self._http.build_request(
-            "GET", _path(filter.namespace), params=params, timeout=self._stream_timeout
-        )
-
-        def check(response: httpx.Response) -> None:
-            _raise_for_kube_status(response, "watch", filter.namespace)
-
-        async for line in self._lines(request, check, on_open):
+        check = _checker("watch", filter.namespace)
+        async for line in self._connection.lines(_path(filter.namespace), params, check, on_open):
             if event := _watch_event(line):
                 yield event
-        raise CollectorUnreachable(f"the cluster at {self.base_url} closed the watch")
+        raise CollectorUnreachable(f"the cluster at {self._connection.base_url} closed the watch")
 
 
 def _watch_event(line: str) -> Event | None:
@@ -426,6 +417,11 @@ def _total(body: JSONObject, listed: list[Event]) -> int:
 
 def _counted(values: Iterable[Any]) -> list[tuple[Any, int]]:
     return Counter(values).most_common()
+
+
+def _checker(verb: str, namespace: str | None) -> Check:
+    """How an error status reads for `verb` on the changes of `namespace`."""
+    return functools.partial(_raise_for_kube_status, verb=verb, namespace=namespace)
 
 
 def _raise_for_kube_status(response: httpx.Response, verb: str, namespace: str | None) -> None:

@@ -4,12 +4,12 @@ front ends only count what it left out, to say so."""
 
 from __future__ import annotations
 
-from logistis.client.api import CollectorClient
 from logistis.client.events import EventFilter, Facets
+from logistis.client.protocol import HistoryClient
 
 
 async def machine_events_left_out(
-    client: CollectorClient, filter: EventFilter, shown: Facets | None = None
+    client: HistoryClient, filter: EventFilter, shown: Facets | None = None
 ) -> int:
     """How many events matching `filter` its people-only view leaves out; 0 when it shows
     everything. `shown`: the facets of `filter` when the caller has them already."""

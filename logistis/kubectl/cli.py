@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from logistis.client.api import CollectorError, CollectorHTTPError, CollectorUnreachable
 from logistis.client.connect import connect
 from logistis.client.portforward import PortForwardError
+from logistis.client.protocol import CollectorError, CollectorHTTPError, CollectorUnreachable
 from logistis.kubectl.commands import Blame, run
 from logistis.kubectl.errors import BlameError, ExitCode
 from logistis.kubectl.options import BLAME, Dialect, Options, Syntax, parse

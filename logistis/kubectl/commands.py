@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from logistis.client.api import CollectorClient, CollectorHTTPError, LinkState, LinkStatus
 from logistis.client.diff import patch_ops, strip_noise, to_yaml, unified_diff
 from logistis.client.events import Event, EventFilter
 from logistis.client.fieldblame import ObjectState, replay
 from logistis.client.history import in_full, latest_events, latest_of_names, object_history
+from logistis.client.live import LinkState, LinkStatus, follow
 from logistis.client.people import machine_events_left_out
+from logistis.client.protocol import CollectorHTTPError, HistoryClient
 from logistis.client.timeparse import format_precise, format_time, parse_time
 from logistis.kubectl import dump as dumps
 from logistis.kubectl.diffview import describe, event_diffs, paint_diff
@@ -42,7 +43,7 @@ MAX_HINTED = 3
 @dataclass(frozen=True, slots=True)
 class Blame:
     options: Options
-    client: CollectorClient
+    client: HistoryClient
     terminal: Terminal
     environ: Mapping[str, str]
     naming: Naming = field(default_factory=Naming)
@@ -195,7 +196,7 @@ async def _watch(blame: Blame, filter: EventFilter, after: int | None, headed: b
     o = blame.options
     blame.terminal.out.flush()  # the list first, before waiting for what comes next
     live = filter if len(o.names) != 1 else filter.with_(name=o.names[0])
-    async for event in blame.client.follow(live, after, lambda status: _link(blame, status)):
+    async for event in follow(blame.client, live, after, lambda status: _link(blame, status)):
         if o.names and event.name not in o.names:
             continue
         if o.selector and not await labelled(blame.client, [event], o.selector):
@@ -287,7 +288,7 @@ async def _one_object_at_event(blame: Blame, event: Event) -> None:
     await _one_object(blame, filter, ResourceType(r.group, r.resource, r.kind))
 
 
-async def _event_by_id(client: CollectorClient, event_id: int, namespace: str | None) -> Event:
+async def _event_by_id(client: HistoryClient, event_id: int, namespace: str | None) -> Event:
     try:
         return await client.event(event_id, namespace)
     except CollectorHTTPError as error:

@@ -15,11 +15,11 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from logistis.client.api import CollectorClient, CollectorError
 from logistis.client.connect import Via, connect
 from logistis.client.events import EventFilter
 from logistis.client.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.client.portforward import PortForwardError
+from logistis.client.protocol import CollectorError, HistoryClient
 from logistis.kubectl.errors import BlameError, ExitCode
 from logistis.kubectl.kubeconfig import default_namespace
 from logistis.kubectl.options import OPERATIONS, Output, Syntax, build_parser
@@ -91,7 +91,7 @@ def _parsed(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Names
 
 
 async def _from_history(
-    client: CollectorClient,
+    client: HistoryClient,
     syntax: Syntax,
     ns: argparse.Namespace,
     previous: str,
@@ -134,7 +134,7 @@ def _namespace(
 
 
 async def _object_names(
-    client: CollectorClient, rtype: ResourceType, namespace: str | None
+    client: HistoryClient, rtype: ResourceType, namespace: str | None
 ) -> list[str]:
     filter = EventFilter(namespace=namespace, kind=rtype.resource, group=rtype.group)
     page = await client.events(filter, limit=NAMES_SCANNED)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from logistis.client.api import CollectorClient
 from logistis.client.events import Event
 from logistis.client.history import in_full
+from logistis.client.protocol import HistoryClient
 from logistis.kubectl.labels import Selector
 
 
 async def labelled(
-    client: CollectorClient, events: Iterable[Event], selector: Selector
+    client: HistoryClient, events: Iterable[Event], selector: Selector
 ) -> list[Event]:
     """The events (newest first) of the objects whose latest recorded version among them
     matches `selector`: each object's newest event is fetched in full for its labels."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from logistis.client.api import CollectorClient
 from logistis.client.events import EventFilter
 from logistis.client.insights import ACTOR_KINDS, Insights
+from logistis.client.protocol import HistoryClient
 from logistis.client.timeparse import format_time
 from logistis.kubectl import dump as dumps
 from logistis.kubectl.eventtable import CLUSTER_SCOPE, USER_CAP
@@ -21,7 +21,7 @@ DEFAULT_TOP = 10
 MAX_TOP = 100
 
 
-async def top(client: CollectorClient, filter: EventFilter, o: Options, terminal: Terminal) -> None:
+async def top(client: HistoryClient, filter: EventFilter, o: Options, terminal: Terminal) -> None:
     count = DEFAULT_TOP if o.limit == DEFAULT_LIMIT else min(o.limit, MAX_TOP)
     found = await client.insights(filter, top=count)
     if o.output in (Output.JSON, Output.YAML):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from logistis.client.api import CollectorClient
 from logistis.client.events import EventFilter, Facets, ValueCount
 from logistis.client.people import machine_events_left_out
+from logistis.client.protocol import HistoryClient
 from logistis.client.timeparse import format_time
 from logistis.kubectl import dump as dumps
 from logistis.kubectl.eventtable import CLUSTER_SCOPE, USER_CAP, top_kinds
@@ -19,7 +19,7 @@ from logistis.kubectl.terminal import Terminal
 PARALLEL = 8
 
 
-async def who(client: CollectorClient, filter: EventFilter, o: Options, terminal: Terminal) -> None:
+async def who(client: HistoryClient, filter: EventFilter, o: Options, terminal: Terminal) -> None:
     everyone = await client.facets(filter)
     users = sorted(everyone.users, key=lambda u: (-u.count, u.value))
     shown = users[: o.limit]
@@ -60,7 +60,7 @@ class _Activity:
 
 
 async def _activity(
-    client: CollectorClient, filter: EventFilter, user: ValueCount, gate: asyncio.Semaphore
+    client: HistoryClient, filter: EventFilter, user: ValueCount, gate: asyncio.Semaphore
 ) -> _Activity:
     mine = filter.with_(user=_exactly(user.value))
     async with gate:
@@ -93,7 +93,7 @@ def _table(rows: list[_Activity], terminal: Terminal, *, headers: bool) -> list[
 
 
 async def _report(
-    client: CollectorClient, filter: EventFilter, terminal: Terminal, shown: int, total: int
+    client: HistoryClient, filter: EventFilter, terminal: Terminal, shown: int, total: int
 ) -> None:
     if total > shown:
         terminal.err.write(f"{shown} of {total} users shown: --limit {total} shows them all\n")

@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from logistis.backoff import Backoff
-from logistis.client.api import CollectorError, LinkState, LinkStatus
 from logistis.client.connect import Via, connect
 from logistis.client.events import EventFilter
+from logistis.client.live import LinkState, LinkStatus
 from logistis.client.portforward import DEFAULT_NAMESPACE, PortForwardError
+from logistis.client.protocol import CollectorError
 from logistis.tui.failures import report_worker_failure
 from logistis.tui.format import Clock, system_clock
 from logistis.tui.messages import Connected

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from logistis.client.api import CollectorError
+from logistis.client.protocol import CollectorError
 
 
 def report_worker_failure(app: App[object], worker: Worker[object]) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from logistis.client.api import CollectorClient, LinkStatus
 from logistis.client.events import Event, EventFilter
+from logistis.client.live import LinkStatus
+from logistis.client.protocol import HistoryClient
 
 
 class Connected(Message):
     """The collector answered; the client is ready for the screens."""
 
-    def __init__(self, client: CollectorClient, home_namespace: str | None = None) -> None:
+    def __init__(self, client: HistoryClient, home_namespace: str | None = None) -> None:
         super().__init__()
         self.client = client
         self.home_namespace = home_namespace

@@ -18,10 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logistis.client.api import CollectorClient, CollectorError
+from logistis.client.api import CollectorClient
 from logistis.client.connect import Via, connect
 from logistis.client.events import EventFilter
 from logistis.client.kubeapi import KubeAPIClient, KubeAPIError
+from logistis.client.protocol import CollectorError, HistoryClient
 from logistis.tui.app import ConnectionSettings, LogistisApp
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.namespace_tree import NamespaceTree
@@ -63,7 +64,7 @@ def configs(apiserver: Running, tmp_path_factory: pytest.TempPathFactory) -> dic
     return apiserver.kubeconfigs(tmp_path_factory.mktemp("kubeconfigs"), "team-a")
 
 
-async def all_pages(client: CollectorClient, filter: EventFilter) -> list[int]:
+async def all_pages(client: HistoryClient, filter: EventFilter) -> list[int]:
     ids, cursor = [], None
     while True:
         page = await client.events(filter, cursor=cursor, limit=40)

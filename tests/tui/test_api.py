@@ -9,15 +9,11 @@ from pathlib import Path
 import pytest
 
 from logistis.backoff import Backoff
-from logistis.client.api import (
-    CollectorClient,
-    CollectorHTTPError,
-    CollectorUnreachable,
-    LinkState,
-    LinkStatus,
-    SSEParser,
-)
+from logistis.client import live
+from logistis.client.api import CollectorClient, SSEParser
 from logistis.client.events import Event, EventFilter
+from logistis.client.live import LinkState, LinkStatus
+from logistis.client.protocol import CollectorHTTPError, CollectorUnreachable
 from tests.support.collector import CollectorProcess, free_port, post_reviews
 from tests.support.fixtures import load
 
@@ -131,7 +127,9 @@ async def test_follow_survives_a_collector_restart(tmp_path: Path) -> None:
     try:
         post_reviews(collector, [load(143)["body"]])
         async with CollectorClient(collector.api_url) as client:
-            follow = client.follow(EventFilter(), 0, statuses.append, Backoff(first=0.05, cap=0.2))
+            follow = live.follow(
+                client, EventFilter(), 0, statuses.append, Backoff(first=0.05, cap=0.2)
+            )
             [first] = await asyncio.wait_for(_take(follow, 1), 10)
             await asyncio.to_thread(collector.stop)
             await asyncio.to_thread(collector.start)

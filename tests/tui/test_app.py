@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 from textual.widgets.tree import TreeNode
 
-from logistis.client.api import LinkState
 from logistis.client.events import EventFilter
+from logistis.client.live import LinkState
 from logistis.tui.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
 from logistis.tui.screens.diff import DiffScreen
 from logistis.tui.widgets.event_table import EventTable

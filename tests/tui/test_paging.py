@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from textual.pilot import Pilot
 
-from logistis.client.api import LinkState
 from logistis.client.events import EventFilter
+from logistis.client.live import LinkState
 from logistis.tui.app import ConnectionSettings, LogistisApp
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.status_bar import StatusBar

@@ -16,8 +16,8 @@ import pytest
 from textual.pilot import Pilot
 
 from logistis.backoff import Backoff
-from logistis.client.api import LinkState
 from logistis.client.events import EventFilter, parse_time
+from logistis.client.live import LinkState
 from logistis.tui.app import ConnectionSettings, LogistisApp
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.status_bar import StatusBar

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Header
 
-from logistis.client.api import CollectorClient, CollectorHTTPError, LinkState, LinkStatus
+from logistis.client import live
 from logistis.client.events import (
     BlindSpot,
     Event,
@@ -23,7 +23,9 @@ from logistis.client.events import (
     NamespaceSummary,
     awaiting_outcome,
 )
+from logistis.client.live import LinkState, LinkStatus
 from logistis.client.marks import explain_blind_spot, explain_gap
+from logistis.client.protocol import CollectorHTTPError, HistoryClient
 from logistis.client.window import PageSpan, PageWindow
 from logistis.tui.filter_syntax import FilterSyntaxError, parse, unparse
 from logistis.tui.format import Clock, system_clock
@@ -172,7 +174,7 @@ class BrowseScreen(WorkingScreen):
     ) -> None:
         super().__init__()
         self.clock = clock
-        self.client: CollectorClient | None = None
+        self.client: HistoryClient | None = None
         self.page_size = page_size
         self.window = PageWindow(window_pages)
         self._initial = initial
@@ -199,7 +201,7 @@ class BrowseScreen(WorkingScreen):
         self.filter = self._initial
         self.set_interval(RELATIVE_TIME_REFRESH_SECONDS, self._refresh_times)
 
-    def attach(self, client: CollectorClient, home_namespace: str | None = None) -> None:
+    def attach(self, client: HistoryClient, home_namespace: str | None = None) -> None:
         """The connection is up: load everything for the current filter and go live. A user
         who may not read every namespace starts in `home_namespace` rather than a refusal."""
         self.client = client
@@ -247,7 +249,7 @@ class BrowseScreen(WorkingScreen):
     # -- workers: I/O only, results come back as messages ----------------------------------------
 
     @work(exclusive=True, group="events", exit_on_error=False, description="loading events")
-    async def load_first_page(self, client: CollectorClient, filter: EventFilter) -> None:
+    async def load_first_page(self, client: HistoryClient, filter: EventFilter) -> None:
         try:
             page, spots = await asyncio.gather(
                 client.events(filter, limit=self.page_size), client.coverage()
@@ -265,13 +267,13 @@ class BrowseScreen(WorkingScreen):
 
     @work(exclusive=True, group="page", exit_on_error=False, description="loading more events")
     async def load_page(
-        self, client: CollectorClient, filter: EventFilter, where: Where, cursor: str | None
+        self, client: HistoryClient, filter: EventFilter, where: Where, cursor: str | None
     ) -> None:
         page = await client.events(filter, cursor=cursor, limit=self.page_size)
         self.post_message(PageLoaded(filter, where, cursor, page.items, page.next))
 
     @work(exclusive=True, group="facets", exit_on_error=False, description="loading facets")
-    async def load_facets(self, client: CollectorClient, filter: EventFilter) -> None:
+    async def load_facets(self, client: HistoryClient, filter: EventFilter) -> None:
         try:
             facets = await client.facets(filter)
         except CollectorHTTPError as error:
@@ -285,20 +287,20 @@ class BrowseScreen(WorkingScreen):
         self.post_message(FacetsLoaded(filter, facets, hidden))
 
     @work(group="outcomes", exit_on_error=False, description="loading outcomes")
-    async def load_outcomes(self, client: CollectorClient, events: list[Event]) -> None:
+    async def load_outcomes(self, client: HistoryClient, events: list[Event]) -> None:
         asked = await asyncio.gather(*(client.event(e.id, e.namespace) for e in events))
         self.post_message(OutcomesLoaded({e.id: e.applied for e in asked if e.applied is not None}))
 
     @work(exclusive=True, group="related", exit_on_error=False, description="loading the event")
-    async def load_related(self, client: CollectorClient, event_id: int, namespace: str) -> None:
+    async def load_related(self, client: HistoryClient, event_id: int, namespace: str) -> None:
         self.post_message(RelatedLoaded(await client.event(event_id, namespace)))
 
     @work(exclusive=True, group="namespaces", exit_on_error=False, description="loading namespaces")
-    async def load_namespaces(self, client: CollectorClient) -> None:
+    async def load_namespaces(self, client: HistoryClient) -> None:
         self.post_message(NamespacesLoaded(await client.namespaces()))
 
     @work(exclusive=True, group="objects", exit_on_error=False, description="loading objects")
-    async def load_objects(self, client: CollectorClient, place: Place) -> None:
+    async def load_objects(self, client: HistoryClient, place: Place) -> None:
         """The objects of one kind in one namespace, most recently changed first."""
         kind = place.kind
         assert kind is not None  # only kind nodes ask for their objects
@@ -309,11 +311,11 @@ class BrowseScreen(WorkingScreen):
         self.post_message(ObjectsLoaded(place, objects))
 
     @work(exclusive=True, group="live", exit_on_error=False, description="live stream")
-    async def follow(self, client: CollectorClient, filter: EventFilter, after: int) -> None:
+    async def follow(self, client: HistoryClient, filter: EventFilter, after: int) -> None:
         def on_status(status: LinkStatus) -> None:
             self.post_message(LinkChanged(status))
 
-        async for event in client.follow(filter, after, on_status):
+        async for event in live.follow(client, filter, after, on_status):
             self.post_message(EventReceived(event, filter))
 
     # -- results arriving ------------------------------------------------------------------------

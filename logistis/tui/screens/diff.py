@@ -15,13 +15,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from logistis.client.api import CollectorClient
 from logistis.client.diff import DiffKind, patch_lines, strip_noise, to_yaml, unified_diff
 from logistis.client.events import Event, EventFilter
 from logistis.client.fieldblame import BlamedLine, replay
 from logistis.client.history import object_history
 from logistis.client.marks import GAP_MARK as UNRECORDED_MARK
 from logistis.client.marks import gap_line, never_landed_line
+from logistis.client.protocol import HistoryClient
 from logistis.client.provenance import hand_mark, provenance_line
 from logistis.tui.format import (
     Clock,
@@ -138,7 +138,7 @@ class DiffScreen(WorkingScreen):
 
     show_noise: reactive[bool] = reactive(False, init=False)
 
-    def __init__(self, summary: Event, client: CollectorClient, clock: Clock) -> None:
+    def __init__(self, summary: Event, client: HistoryClient, clock: Clock) -> None:
         super().__init__()
         self.summary = summary
         self.client = client

@@ -10,9 +10,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from logistis.client.api import CollectorClient, LinkStatus
+from logistis.client import live
 from logistis.client.events import EventFilter
 from logistis.client.insights import Insights, bucket_choices, ranked_choices
+from logistis.client.live import LinkStatus
+from logistis.client.protocol import HistoryClient
 from logistis.tui.messages import EventReceived, LinkChanged
 from logistis.tui.screens.base import WorkingScreen
 from logistis.tui.widgets.charts import ActivityChart, ChoiceChart, HourMap, RankingChart
@@ -44,7 +46,7 @@ class InsightsScreen(WorkingScreen[EventFilter | None]):
     ]
     HELP_TITLE = "Insights"
 
-    def __init__(self, filter: EventFilter, client: CollectorClient) -> None:
+    def __init__(self, filter: EventFilter, client: HistoryClient) -> None:
         super().__init__()
         # People and automation apart: every actor is counted, whatever the list shows.
         self.filter, self.client = filter, client
@@ -73,17 +75,17 @@ class InsightsScreen(WorkingScreen[EventFilter | None]):
         return self.filter.with_(people=None)
 
     @work(exclusive=True, group="insights", exit_on_error=False, description="loading insights")
-    async def load(self, client: CollectorClient, filter: EventFilter) -> None:
+    async def load(self, client: HistoryClient, filter: EventFilter) -> None:
         found = await client.insights(filter, top=TOP)
         page = await client.events(filter, limit=1)
         self.post_message(InsightsLoaded(found, page.items[0].id if page.items else None))
 
     @work(exclusive=True, group="insights-live", exit_on_error=False, description="live stream")
-    async def follow(self, client: CollectorClient, filter: EventFilter, after: int | None) -> None:
+    async def follow(self, client: HistoryClient, filter: EventFilter, after: int | None) -> None:
         def on_status(status: LinkStatus) -> None:
             self.post_message(LinkChanged(status))
 
-        async for event in client.follow(filter, after, on_status):
+        async for event in live.follow(client, filter, after, on_status):
             self.post_message(EventReceived(event, filter))
 
     def on_insights_loaded(self, message: InsightsLoaded) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from logistis.client.api import LinkState, LinkStatus
+from logistis.client.live import LinkState, LinkStatus
 
 
 class StatusBar(Static):
