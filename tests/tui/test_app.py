@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets._footer import FooterKey
 from textual.widgets.tree import TreeNode
 
 from logistis.client.events import EventFilter
@@ -19,7 +18,7 @@ from logistis.client.live import LinkState
 from logistis.tui.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
 from logistis.tui.screens.diff import DiffScreen
 from logistis.tui.widgets.event_table import EventTable
-from logistis.tui.widgets.key_footer import KeyFooter
+from logistis.tui.widgets.key_footer import FooterKey, KeyFooter
 from logistis.tui.widgets.namespace_tree import NamespaceTree, Place
 from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess, free_port, post_reviews
@@ -126,6 +125,20 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
 
         await pilot.press("slash")  # the filter input's bindings join the screen's
         await wait_until(pilot, lambda: footer.query("FooterKey").first() not in keys)
+
+
+async def test_at_80_by_24_the_footer_still_shows_help(fed_collector: CollectorProcess) -> None:
+    """The main screen has more keys than 80 columns hold: its own give way, `? Help` stays."""
+    app = app_for(fed_collector.api_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: loaded(app))
+        await pilot.pause()
+        footer = app.browse.query_one(KeyFooter)
+        (help_key,) = [key for key in footer.query(FooterKey) if key.description == "Help"]
+        assert help_key.region.width == len(" ? Help ")
+        assert help_key.region.right <= 80
+        assert app.screen.get_widget_at(help_key.region.x, 23)[0] is help_key
+        assert app.screen.get_widget_at(help_key.region.right - 1, 23)[0] is help_key
 
 
 async def test_the_footer_is_drawn_with_its_screen(fed_collector: CollectorProcess) -> None:
