@@ -10,14 +10,8 @@ from contextlib import asynccontextmanager
 from enum import StrEnum
 
 from logistis.client.api import CollectorClient
-from logistis.client.kubeapi import (
-    KubeAPIClient,
-    KubeAPIError,
-    KubeconfigError,
-    kube_http,
-    load_credentials,
-    served,
-)
+from logistis.client.credentials import KubeconfigError, kube_http, load_credentials
+from logistis.client.kubeapi import KubeAPIClient, KubeAPIError, served
 from logistis.client.portforward import DEFAULT_NAMESPACE, PortForward, PortForwardError, Target
 from logistis.client.protocol import CollectorError, CollectorUnreachable, HistoryClient
 

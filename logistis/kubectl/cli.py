@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from logistis.client.connect import connect
 from logistis.client.portforward import PortForwardError
 from logistis.client.protocol import CollectorError, CollectorHTTPError, CollectorUnreachable
-from logistis.kubectl.commands import Blame, run
+from logistis.kubectl.blame import Blame
+from logistis.kubectl.commands import run
 from logistis.kubectl.errors import BlameError, ExitCode
-from logistis.kubectl.options import BLAME, Dialect, Options, Syntax, parse
+from logistis.kubectl.flags import BLAME, Syntax, parse
+from logistis.kubectl.options import Dialect, Options
 from logistis.kubectl.pager import paged, pager_command
 from logistis.kubectl.terminal import Terminal
 

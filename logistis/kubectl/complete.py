@@ -21,8 +21,9 @@ from logistis.client.portforward import DEFAULT_NAMESPACE as COLLECTOR_NAMESPACE
 from logistis.client.portforward import PortForwardError
 from logistis.client.protocol import CollectorError, HistoryClient
 from logistis.kubectl.errors import BlameError, ExitCode
+from logistis.kubectl.flags import Syntax, build_parser
 from logistis.kubectl.kubeconfig import default_namespace
-from logistis.kubectl.options import OPERATIONS, Output, Syntax, build_parser
+from logistis.kubectl.options import OPERATIONS, Output
 from logistis.kubectl.resolve import BUILTIN_TYPES, ResourceType, find, recorded_types
 from logistis.kubectl.subcommands import ALIASES, SUBCOMMANDS
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from logistis.kubectl.options import EXIT_CODES, Command, Dialect, Syntax
+from logistis.kubectl.flags import EXIT_CODES, Syntax
+from logistis.kubectl.options import Command, Dialect
 
 NAME = "kubectl-logistis"
 ONE = "[TYPE [NAME...] | TYPE/NAME...]"
