@@ -139,6 +139,9 @@ async def test_at_80_by_24_the_footer_still_shows_help(fed_collector: CollectorP
         assert help_key.region.right <= 80
         assert app.screen.get_widget_at(help_key.region.x, 23)[0] is help_key
         assert app.screen.get_widget_at(help_key.region.right - 1, 23)[0] is help_key
+        # The keys that give way go whole: each key shown is shown entire.
+        for key in footer.query(FooterKey):
+            assert not key.display or key.content_size.width == key.cells
 
 
 async def test_the_footer_is_drawn_with_its_screen(fed_collector: CollectorProcess) -> None:

@@ -39,14 +39,15 @@ class FooterKey(Widget):
     COMPONENT_CLASSES = {"footer-key--key", "footer-key--description"}
 
     def __init__(self, key: Key) -> None:
-        pinned = f" -pinned -{key.action.replace('_', '-')}" if key.action in PINNED else ""
-        super().__init__(classes=("" if key.enabled else "-disabled") + pinned)
+        # The palette's key is drawn compact and set apart, as Textual's footer draws it.
+        compact = key.action == "command_palette"
+        super().__init__()
+        self.set_class(not key.enabled, "-disabled")
+        self.set_class(compact, "-command-palette")
         self.key = key
         self.description = key.description
         if key.tooltip:
             self.tooltip = key.tooltip
-        # The palette's key is drawn compact, as Textual's footer draws it.
-        compact = key.action == "command_palette"
         self.parts = (
             (key.display, f" {key.description}")
             if compact
@@ -79,6 +80,8 @@ class KeyRow(Horizontal):
 
 
 class KeyFooter(Widget):
+    """The screen's keys, then the pinned ones."""
+
     def __init__(self) -> None:
         super().__init__()
         self.drawn: tuple[Key, ...] = ()
