@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
+from logistis.collector.history import reading
 from logistis.collector.history.actors import KINDS
 from logistis.collector.history.events import MACHINE_PREFIX
 from logistis.collector.history.insights import Window, at_ms, window
@@ -207,7 +208,7 @@ async def listed_by(store: Store, params: dict[str, str]) -> list[Summary]:
         actors=(params["actor"],) if "actor" in params else (),
         hand_edit=True if "handEdit" in params else None,
     )
-    events, cursor = await store.list_events(query, Page(limit=1000))
+    events, cursor = await reading.page(store, query, Page(limit=1000))
     assert cursor is None
     return [e.summary() for e in events]
 

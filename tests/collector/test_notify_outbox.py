@@ -4,6 +4,7 @@ their lease runs out, and settled."""
 
 from __future__ import annotations
 
+from logistis.collector.history import reading
 from logistis.collector.history.query import EventQuery
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
@@ -48,7 +49,7 @@ async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it
         queued = table_rows(store_url, "SELECT event_id, rule FROM outbox ORDER BY event_id")
         written = [
             e.id
-            for e in await store.events_after(5, EventQuery(), 100)
+            for e in await reading.after(store, 5, EventQuery(), 100)
             if e.actor["kind"] == "gitops"
         ]
         assert [int(i) for i, _ in queued] == written

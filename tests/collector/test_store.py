@@ -15,6 +15,7 @@ import orjson
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.review import event_from_request
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
@@ -56,7 +57,7 @@ def rows(path: Path, statement: str) -> list[tuple]:
 
 
 async def all_stored(store: Store) -> list[Event]:
-    events, _ = await store.list_events(EventQuery(), Page(limit=1000))
+    events, _ = await reading.page(store, EventQuery(), Page(limit=1000))
     return events[::-1]
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.review import event_from_request
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.history.runs import Run
@@ -50,7 +51,7 @@ def is_dry_run(number: int) -> bool:
 
 
 async def by_uid(store: Store, query: EventQuery = EVERYTHING) -> dict[str, Event]:
-    listed, _ = await store.list_events(query, Page(limit=1000))
+    listed, _ = await reading.page(store, query, Page(limit=1000))
     return {e.uid: e for e in listed}
 
 
@@ -124,7 +125,7 @@ async def test_the_race_in_the_captured_history_reads_as_never_landed(store_url:
     async with open_store(store_url, max_events_per_resource=1000) as store:
         await store.record(events(numbers_until(228)))
         seen = await by_uid(store)
-        detail = await store.get_event(seen[uid(213)].id)
+        detail = await reading.one(store, seen[uid(213)].id)
     assert detail is not None
     assert detail.applied is False
     assert seen[uid(209)].applied is True

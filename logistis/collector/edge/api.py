@@ -19,6 +19,7 @@ from logistis.collector.edge.http import (
 )
 from logistis.collector.edge.parameters import event_query, page, parse_query, single
 from logistis.collector.edge.stream import READS, STREAMS, close_streams, stream
+from logistis.collector.history import reading
 from logistis.collector.history.events import time_to_ms
 from logistis.collector.history.insights import at_ms, bucket_ms, top_count, window
 from logistis.collector.history.query import FILTERS, PAGING, QueryError, whole_number
@@ -64,8 +65,8 @@ async def query_errors(request: web.Request, handler: web.RequestHandler) -> web
 
 async def list_events(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=FILTERS + PAGING)
-    items, next_cursor = await request.app[RUNTIME].store.list_events(
-        event_query(grouped), page(grouped)
+    items, next_cursor = await reading.page(
+        request.app[RUNTIME].store, event_query(grouped), page(grouped)
     )
     return json_response({"items": [e.summary() for e in items], "next": next_cursor})
 
@@ -76,7 +77,7 @@ async def get_event(request: web.Request) -> web.Response:
     event_id = whole_number(raw)
     if event_id is None:
         return json_error(400, "invalid event id", raw)
-    event = await request.app[RUNTIME].store.get_event(event_id)
+    event = await reading.one(request.app[RUNTIME].store, event_id)
     if event is None:
         return json_error(404, "no such event", event_id)
     return json_response(event.detail())

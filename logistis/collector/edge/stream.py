@@ -18,6 +18,7 @@ from aiohttp import web
 
 from logistis.collector.edge.http import RUNTIME
 from logistis.collector.edge.parameters import after_id, event_query, parse_query
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import FILTERS, STREAM, EventQuery
 from logistis.collector.runtime import Runtime
@@ -154,7 +155,7 @@ async def _shared_batch(
 
 
 async def _read(runtime: Runtime, query: EventQuery, last: int, encode: Encode) -> _Batch:
-    events = await runtime.store.events_after(last, query, BATCH)
+    events = await reading.after(runtime.store, last, query, BATCH)
     payload = b"".join(encode(e) for e in events)
     return _Batch(payload, events[-1].id if events else last, len(events))
 

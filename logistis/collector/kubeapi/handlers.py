@@ -16,6 +16,7 @@ from aiohttp import web
 
 from logistis.collector.edge.http import RUNTIME, Handler
 from logistis.collector.edge.stream import READS, STREAMS, Encode, Ping, close_streams, follow
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page, decode_cursor, whole_number
 from logistis.collector.kubeapi import discovery, openapi
@@ -145,7 +146,7 @@ async def _get(
     if resource.namespaced and namespace is None:
         raise StatusError(404, f"{_qualified(resource)} are namespaced: name the namespace")
     event_id = whole_number(name)
-    event = await request.app[RUNTIME].store.get_event(event_id) if event_id else None
+    event = await reading.one(request.app[RUNTIME].store, event_id) if event_id else None
     if event is None or not _in_scope(resource, event, namespace):
         raise not_found(_qualified(resource), name)
     version = accepted_table_version(request.headers.get("Accept", ""))
@@ -165,7 +166,7 @@ async def _list(
         resource_version = await store.last_id()
         start = resource_version + 1
     list_meta: dict[str, str | int] = {"resourceVersion": str(resource_version)}
-    events, cursor = await store.list_events(listing.query, Page(listing.limit, start))
+    events, cursor = await reading.page(store, listing.query, Page(listing.limit, start))
     if cursor:
         list_meta["continue"] = encode_continue(resource_version, decode_cursor(cursor))
         if listing.continue_from is None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 
 from logistis.backoff import Backoff
+from logistis.collector.history.continuity import Ops
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.history.judgements import Judgement
@@ -41,7 +42,12 @@ from logistis.collector.store.protocol import (
     StoredRow,
     StoreError,
 )
-from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
+from logistis.collector.store.queries import (
+    SQLQueries,
+    judgement_rows,
+    provenance_rows,
+    summary_texts,
+)
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
 from logistis.collector.threads import worker
@@ -211,7 +217,7 @@ class PostgresStore(SQLQueries):
 
     async def save_derived(
         self,
-        changes: Sequence[tuple[int, str]],
+        changes: Sequence[tuple[int, Ops]],
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
@@ -224,7 +230,9 @@ class PostgresStore(SQLQueries):
         kept, usual = judgement_rows(judgements)
         # One array per column of the kept rows (six columns, none when nothing is kept).
         columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
-        arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
+        summaries = summary_texts(changes)
+        summarised, texts = [i for i, _ in summaries], [text for _, text in summaries]
+        arguments = (up_to, summarised, texts, *columns, usual)
         if outbox:
             queued = [list(column) for column in zip(*outbox, strict=True)]
             await self._derived(sql.SAVE_DERIVED_QUEUING, (*arguments, *queued))

@@ -17,7 +17,8 @@ from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.history.runs import Run
 
 if TYPE_CHECKING:
-    from logistis.collector.history.continuity import Step
+    from logistis.collector.history.continuity import Ops, Step
+    from logistis.collector.history.events import JSONObject
     from logistis.collector.history.gitops import GitOpsSettings
     from logistis.collector.history.insights import Window
     from logistis.collector.history.judgements import Judged, Judgement, Neighbours
@@ -55,20 +56,24 @@ class Retention:
 
 @dataclass(frozen=True, slots=True)
 class Underived:
-    """A committed event the deriver has not reached, as it reads it."""
+    """A committed event the deriver has not reached, as it reads it. What decoding costs is
+    left to the deriver's thread: its objects and summary are decoded when called for."""
 
     id: int
     time_ms: int
     operation: str
     subresource: str
     dry_run: bool
-    body: bytes
-    changes: str
-    """Its `changes` column: `rows.PENDING` while committed without its change summary
-    (SQLite's commit groups, rows copied in)."""
-    objects: tuple[Any, Any] | None = None
-    """(object, oldObject) as the commit had them in hand (`store.handoff`), when it still
-    did: the body need not be decoded."""
+    size: int
+    """The bytes of JSON of its objects: what decoding them holds in memory."""
+    objects: Callable[[], tuple[JSONObject | None, JSONObject | None]]
+    """(oldObject, object), decoded when called."""
+    changes: Callable[[], Ops] | None
+    """Its kept change summary, decoded when called; None while it is pending: committed
+    without it (SQLite's commit groups, rows copied in), for the deriver to make."""
+    in_hand: bool = False
+    """Whether its objects came from the commit that stored them (`store.handoff`), not from
+    its stored body."""
 
 
 OutboxRow = tuple[int, str, str, int]
@@ -160,13 +165,13 @@ class Store(Protocol):
 
     async def save_derived(
         self,
-        changes: Sequence[tuple[int, str]],
+        changes: Sequence[tuple[int, Ops]],
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
         outbox: Sequence[OutboxRow] = (),
     ) -> None:
-        """Fill in (event id, `changes` column) and the judgements, and move the mark to
+        """Fill in (event id, change summary) of pending events and the judgements, and move the mark to
         `up_to`, in one transaction; an event already derived or removed meanwhile is left as
         it is, and so is a mark another collector has moved past `up_to`. The pass's
         provenance rows and decisions are kept before the mark moves (collector/history/provenance.py).

@@ -7,6 +7,7 @@ Each store gives its SQL module (the same statement names, each in its own diale
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
@@ -14,13 +15,12 @@ from typing import Any
 
 import orjson
 
-from logistis.collector.history import provenance
 from logistis.collector.history.actors import Actor
-from logistis.collector.history.continuity import Step
+from logistis.collector.history.continuity import Ops, Step
 from logistis.collector.history.events import Event, JSONObject
 from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
 from logistis.collector.history.insights import Activity, Window, insights_json, marks_json
-from logistis.collector.history.judgements import Judged, Judgement, Neighbours, fill_in
+from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.history.query import EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
@@ -49,7 +49,6 @@ class SQLQueries:
             [*params, page.limit + 1],
         )
         events = await _summaries(rows[: page.limit])
-        await self._fill_in(events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
 
@@ -58,28 +57,17 @@ class SQLQueries:
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
-        events = await _summaries(rows)
-        await self._fill_in(events)
-        return events
+        return await _summaries(rows)
 
     async def get_event(self, event_id: int) -> Event | None:
         rows = await self._fetch(self._sql.SELECT_DETAIL, (event_id,))
         if not rows:
             return None
-        event = with_objects(summary_from_row(rows[0]), rows[0][-1])
-        await self._fill_in([event])
-        return event
+        return with_objects(summary_from_row(rows[0]), rows[0][-1])
 
     async def get_events(self, ids: Sequence[int]) -> list[Event]:
         rows = await self._fetch(self._sql.SELECT_DETAILS, (_id_list(ids),))
-        events = [with_objects(summary_from_row(row), row[-1]) for row in rows]
-        await self._fill_in(events)
-        return events
-
-    async def _fill_in(self, events: list[Event]) -> None:
-        """The fields derived after the commit: kept, or derived now."""
-        await fill_in(self, events)
-        await provenance.fill_in(self, events)
+        return [with_objects(summary_from_row(row), row[-1]) for row in rows]
 
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         # The newest id first: every event up to it is committed, so reading up to it alone
@@ -87,11 +75,7 @@ class SQLQueries:
         _, mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
         start = int(mark) if after is None else after
         rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
-        events = [
-            Underived(int(i), int(t), op, sub, bool(dry), bytes(body), changes)
-            for i, t, op, sub, dry, body, changes in rows
-        ]
-        return events, start, int(newest)
+        return [_underived(row) for row in rows], start, int(newest)
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)
@@ -231,6 +215,11 @@ class SQLQueries:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
 
 
+def summary_texts(changes: Sequence[tuple[int, Ops]]) -> list[tuple[int, str]]:
+    """Change summaries as both stores keep them: (event id, `changes` column)."""
+    return [(event_id, orjson.dumps(summary).decode()) for event_id, summary in changes]
+
+
 def judgement_rows(judgements: Mapping[int, Judgement]) -> tuple[list[tuple[Any, ...]], list[int]]:
     """Judgements as both stores keep them: the rows to keep, and the ids whose judgement is
     the usual one (kept as no row at all)."""
@@ -316,6 +305,21 @@ def _step(row: Sequence[Any]) -> Step:
     _, operation, subresource, dry_run, body, changes = row
     summary = orjson.loads(changes) if changes != PENDING else None
     return Step(operation, subresource, bool(dry_run), changes=summary, decode=_objects(body))
+
+
+def _underived(row: Sequence[Any]) -> Underived:
+    event_id, time_ms, operation, subresource, dry_run, body, changes = row
+    body = bytes(body)
+    return Underived(
+        int(event_id),
+        int(time_ms),
+        operation,
+        subresource,
+        bool(dry_run),
+        codec.plain_size(body),
+        _objects(body),
+        None if changes == PENDING else functools.partial(orjson.loads, changes),
+    )
 
 
 def _objects(body: bytes) -> Callable[[], tuple[JSONObject | None, JSONObject | None]]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiosqlite
 import orjson
 
+from logistis.collector.history.continuity import Ops
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.history.judgements import Judgement
@@ -42,7 +43,12 @@ from logistis.collector.store.protocol import (
     StoreError,
     Underived,
 )
-from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
+from logistis.collector.store.queries import (
+    SQLQueries,
+    judgement_rows,
+    provenance_rows,
+    summary_texts,
+)
 from logistis.collector.store.rows import BODY, USER_JSON, EncodedEvent, encoded, outcomes
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.store.sqlite_files import OpenedFiles
@@ -228,19 +234,20 @@ def _record(
 
 def _save_derived(
     connection: sqlite3.Connection,
-    changes: Sequence[tuple[int, str]],
+    changes: Sequence[tuple[int, Ops]],
     judgements: Mapping[int, Judgement],
     up_to: int,
     provenance: Derived | None,
     outbox: Sequence[OutboxRow],
 ) -> None:
+    summaries = [(text, i) for i, text in summary_texts(changes)]
     kept, usual = judgement_rows(judgements)
     rows, decided = provenance_rows(provenance) if provenance else ([], [])
 
     def save(transaction: sqlite3.Connection) -> None:
         transaction.executemany(sql.UPSERT_PROVENANCE, rows)
         transaction.executemany(sql.DECIDE_HAND_EDIT, decided)
-        transaction.executemany(sql.UPDATE_CHANGES, [(text, i) for i, text in changes])
+        transaction.executemany(sql.UPDATE_CHANGES, summaries)
         transaction.executemany(sql.UPSERT_JUDGEMENT, kept)
         if usual:
             transaction.execute(sql.DELETE_JUDGEMENTS, (orjson.dumps(usual).decode(),))
@@ -414,7 +421,7 @@ class SQLiteStore(SQLQueries):
 
     async def save_derived(
         self,
-        changes: Sequence[tuple[int, str]],
+        changes: Sequence[tuple[int, Ops]],
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,

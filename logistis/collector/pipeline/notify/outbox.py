@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify import cloudevents, slack, webhook
@@ -159,7 +160,7 @@ class Dispatcher:
         return settled
 
     async def _events(self, ids: set[int]) -> dict[int, Event]:
-        return {event.id: event for event in await self._store.get_events(sorted(ids))}
+        return {event.id: event for event in await reading.several(self._store, sorted(ids))}
 
     def _messages(
         self, items: list[OutboxItem], events: Mapping[int, Event], now_ms: int
