@@ -88,7 +88,7 @@ async def test_groups_of_mixed_resources_are_counted_exactly(store_url: StoreURL
         facets = await store.facets(EventQuery())
     # Nothing removed yet: each identity's newest event is the one kept.
     assert all(last == newest for last, newest in newest_events(store_url))
-    assert facets["total"] == len(events)
+    assert facets.total == len(events)
 
 
 async def test_trimming_past_the_limit_within_one_group_and_across_groups(store_url: StoreURL):

@@ -172,7 +172,7 @@ async def _list(
         if listing.continue_from is None:
             # How many more there are, on the first page only (as the apiserver may):
             # what a client shows as a count without paging through everything.
-            total = (await store.facets(listing.query))["total"]
+            total = (await store.facets(listing.query)).total
             list_meta["remainingItemCount"] = max(0, total - len(events))
     version = accepted_table_version(request.headers.get("Accept", ""))
     if version:

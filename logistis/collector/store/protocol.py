@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from logistis.collector.history.insights import Window
     from logistis.collector.history.judgements import Judged, Judgement, Neighbours
     from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
+    from logistis.collector.store.aggregates import Facets, NamespaceCount
 
 # One stored event as `migrate-store` copies it: its id, then the columns of `EncodedEvent`.
 StoredRow = tuple[Any, ...]
@@ -225,9 +226,13 @@ class Store(Protocol):
         """(group, resource) -> kind for every resource recorded."""
         ...
 
-    async def namespaces(self) -> list[dict[str, Any]]: ...
+    async def namespaces(self) -> list[NamespaceCount]:
+        """Every namespace's events, newest event and kinds."""
+        ...
 
-    async def facets(self, query: EventQuery) -> dict[str, Any]: ...
+    async def facets(self, query: EventQuery) -> Facets:
+        """The events the query selects, counted by user, kind, namespace and operation."""
+        ...
 
     async def first_time_ms(self) -> int | None:
         """The time of the first event kept, None when none is."""

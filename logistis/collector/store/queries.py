@@ -24,8 +24,8 @@ from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.history.query import EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
-from logistis.collector.store import codec, insights_sql
-from logistis.collector.store.aggregates import facets_json, namespaces_json
+from logistis.collector.store import aggregates, codec, insights_sql
+from logistis.collector.store.aggregates import Facets, NamespaceCount
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
 from logistis.collector.store.where import where_clause
@@ -89,16 +89,16 @@ class SQLQueries:
         rows = await self._fetch(self._sql.SELECT_KNOWN_KINDS)
         return {(grp, resource): kind for grp, resource, kind in rows}
 
-    async def namespaces(self) -> list[dict[str, Any]]:
+    async def namespaces(self) -> list[NamespaceCount]:
         # The statements at once, on read connections of their own.
         counts, kind_rows, hand_edits = await asyncio.gather(
             self._fetch(self._sql.SELECT_NAMESPACES),
             self._fetch(self._sql.SELECT_NAMESPACE_KINDS),
             self._fetch(self._sql.SELECT_NAMESPACE_HAND_EDITS),
         )
-        return namespaces_json(counts, kind_rows, hand_edits)
+        return aggregates.namespace_counts(counts, kind_rows, hand_edits)
 
-    async def facets(self, query: EventQuery) -> dict[str, Any]:
+    async def facets(self, query: EventQuery) -> Facets:
         sql = self._sql
         if query.needs_events:
             inner_where, params = where_clause(query, sql.DIALECT)
@@ -117,7 +117,7 @@ class SQLQueries:
         users, kinds, namespaces, operations = await asyncio.gather(
             facet("username"), facet("grp, resource, kind"), facet("namespace"), facet("operation")
         )
-        return facets_json(users, kinds, namespaces, operations)
+        return aggregates.facets(users, kinds, namespaces, operations)
 
     async def first_time_ms(self) -> int | None:
         rows = await self._fetch(insights_sql.FIRST_TIME)
