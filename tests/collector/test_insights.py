@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
+from logistis.collector.edge.counts import insights_answer
 from logistis.collector.history import reading
 from logistis.collector.history.actors import KINDS
 from logistis.collector.history.events import MACHINE_PREFIX
@@ -216,7 +217,7 @@ async def listed_by(store: Store, params: dict[str, str]) -> list[Summary]:
 async def assert_exact(store: Store, bucket: str | None = "1h") -> None:
     now = datetime.now(UTC)
     chosen = window(now - timedelta(days=60), now, 3_600_000 if bucket else None)
-    answer = await store.insights(_query(chosen), chosen, 10)
+    answer = insights_answer(await store.insights(_query(chosen), chosen, 10))
     listings: dict[tuple[tuple[str, str], ...], list[Summary]] = {}
     for params in _listings(answer):
         listings[tuple(sorted(params.items()))] = await listed_by(store, params)
@@ -255,7 +256,7 @@ async def test_per_resource_trimming_and_age_retention_are_counted_out(store_url
         assert removed > 0
         await assert_exact(store)
         everything = window(at_ms(0), datetime.now(UTC), None)
-        answer = await store.insights(_query(everything), everything, 1)
+        answer = insights_answer(await store.insights(_query(everything), everything, 1))
     assert [(o["name"], o["count"]) for o in answer["topObjects"]] == [("trimmed", 3)]
 
 

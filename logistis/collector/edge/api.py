@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 from dataclasses import replace
-from typing import Any
 
 import orjson
 from aiohttp import web
 
+from logistis.collector.edge.counts import facets_json, insights_answer, namespace_json
 from logistis.collector.edge.http import (
     HANDLER_ARGS,
     RUNTIME,
@@ -21,14 +21,13 @@ from logistis.collector.edge.http import (
 from logistis.collector.edge.parameters import event_query, page, parse_query, single
 from logistis.collector.edge.stream import READS, STREAMS, close_streams, stream
 from logistis.collector.history import reading
-from logistis.collector.history.events import UserInfo, format_time, time_to_ms
+from logistis.collector.history.events import time_to_ms
 from logistis.collector.history.insights import at_ms, bucket_ms, top_count, window
 from logistis.collector.history.query import FILTERS, PAGING, QueryError, whole_number
 from logistis.collector.metrics import CONTENT_TYPE
 from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms, seconds_since_gap
 from logistis.collector.runtime import Runtime
 from logistis.collector.store import StoreError
-from logistis.collector.store.aggregates import Facets, KindCount, NamespaceCount, ValueCount
 
 OPENAPI = orjson.loads(
     importlib.resources.files("logistis.collector.edge").joinpath("openapi.json").read_bytes()
@@ -88,47 +87,12 @@ async def get_event(request: web.Request) -> web.Response:
 async def namespaces(request: web.Request) -> web.Response:
     parse_query(request.query.items(), allowed=())
     counted = await request.app[RUNTIME].store.namespaces()
-    return json_response({"items": [_namespace_json(namespace) for namespace in counted]})
+    return json_response({"items": [namespace_json(namespace) for namespace in counted]})
 
 
 async def facets(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=FILTERS)
-    return json_response(
-        _facets_json(await request.app[RUNTIME].store.facets(event_query(grouped)))
-    )
-
-
-def _namespace_json(counted: NamespaceCount) -> dict[str, Any]:
-    last_time = counted.last_time
-    return {
-        "namespace": counted.namespace,
-        "count": counted.count,
-        "lastTime": format_time(last_time) if last_time else None,
-        "lastUser": counted.last_user,
-        "handEdits": counted.hand_edits,
-        "kinds": [_kind_json(kind) for kind in counted.kinds],
-    }
-
-
-def _facets_json(facets: Facets) -> dict[str, Any]:
-    return {
-        "total": facets.total,
-        "users": [
-            {"value": u.value, "count": u.count, "machine": UserInfo(u.value).is_machine}
-            for u in facets.users
-        ],
-        "kinds": [_kind_json(kind) for kind in facets.kinds],
-        "namespaces": [_value_json(value) for value in facets.namespaces],
-        "operations": [_value_json(value) for value in facets.operations],
-    }
-
-
-def _kind_json(kind: KindCount) -> dict[str, Any]:
-    return {"group": kind.group, "kind": kind.kind, "resource": kind.resource, "count": kind.count}
-
-
-def _value_json(value: ValueCount) -> dict[str, Any]:
-    return {"value": value.value, "count": value.count}
+    return json_response(facets_json(await request.app[RUNTIME].store.facets(event_query(grouped))))
 
 
 async def insights(request: web.Request) -> web.Response:
@@ -142,7 +106,7 @@ async def insights(request: web.Request) -> web.Response:
     chosen = window(since, until, bucket)
     # The window reported is the one counted: `/events` with it lists these very events.
     counted = replace(query, since=chosen.since, until=chosen.until)
-    return json_response(await store.insights(counted, chosen, top))
+    return json_response(insights_answer(await store.insights(counted, chosen, top)))
 
 
 async def coverage(request: web.Request) -> web.Response:

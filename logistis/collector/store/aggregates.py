@@ -1,4 +1,5 @@
-"""The namespaces overview and the facets, from the rows both stores' aggregate queries return.
+"""The namespaces overview, the facets and the insights, from the rows both stores' aggregate
+queries return.
 
 Counts, not JSON: the API writes them in its own shape (`collector/edge/api.py`).
 """
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from logistis.collector.history.events import time_from_ms
+from logistis.collector.history.insights import Activity
 
 Rows = Iterable[Sequence[Any]]
 
@@ -55,6 +57,31 @@ class Facets:
     def total(self) -> int:
         """The events counted: each has one user."""
         return sum(user.count for user in self.users)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One entry of a top list: the values of its columns, and its events."""
+
+    values: tuple[Any, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Insights:
+    """What `/api/v1/insights` shows of the events a query selects (collector/history/insights.py):
+    their activity, the top lists and the trust marks."""
+
+    activity: Activity
+    people: list[Ranked]
+    """By user name."""
+    namespaces: list[Ranked]
+    kinds: list[Ranked]
+    """By group, resource and kind."""
+    objects: list[Ranked]
+    """By group, resource, kind, namespace and name."""
+    marks: list[tuple[str | None, bool | None, int]]
+    """(continuity, applied, events) of the kept judgements: what is not counted is usual."""
 
 
 def namespace_counts(counts: Rows, kind_rows: Rows, hand_edit_rows: Rows) -> list[NamespaceCount]:

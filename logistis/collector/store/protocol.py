@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from logistis.collector.history.insights import Window
     from logistis.collector.history.judgements import Judged, Judgement, Neighbours
     from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
-    from logistis.collector.store.aggregates import Facets, NamespaceCount
+    from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount
 
 # One stored event as `migrate-store` copies it: its id, then the columns of `EncodedEvent`.
 StoredRow = tuple[Any, ...]
@@ -238,7 +238,7 @@ class Store(Protocol):
         """The time of the first event kept, None when none is."""
         ...
 
-    async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
+    async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         """`/api/v1/insights` over the events the query selects (collector/history/insights.py)."""
         ...
 

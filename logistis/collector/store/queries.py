@@ -19,13 +19,13 @@ from logistis.collector.history.actors import Actor
 from logistis.collector.history.continuity import Ops, Step
 from logistis.collector.history.events import Event, JSONObject
 from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
-from logistis.collector.history.insights import Activity, Window, insights_json, marks_json
+from logistis.collector.history.insights import Activity, Window
 from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.history.query import EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
 from logistis.collector.store import aggregates, codec, insights_sql
-from logistis.collector.store.aggregates import Facets, NamespaceCount
+from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
 from logistis.collector.store.where import where_clause
@@ -123,11 +123,11 @@ class SQLQueries:
         rows = await self._fetch(insights_sql.FIRST_TIME)
         return int(rows[0][0]) if rows else None
 
-    async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
+    async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
 
-        async def ranked(columns: str, among: EventQuery = query) -> list[dict[str, Any]]:
+        async def ranked(columns: str, among: EventQuery = query) -> list[Ranked]:
             among_where, among_params = where_clause(among, self._sql.DIALECT)
             statement = insights_sql.TOP.format(
                 columns=columns,
@@ -135,7 +135,7 @@ class SQLQueries:
                 bytewise=self._sql.bytewise(columns),
             )
             rows = await self._fetch(statement, [*among_params, top])
-            return [_ranked(columns, row) for row in rows]
+            return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
 
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, objects, marks = await asyncio.gather(
@@ -148,13 +148,8 @@ class SQLQueries:
         )
         activity = Activity(window)
         activity.add(units)
-        tops = {
-            "topPeople": people,
-            "topNamespaces": namespaces,
-            "topKinds": kinds,
-            "topObjects": objects,
-        }
-        return insights_json(activity, tops, marks_json(marks))
+        marked = [(c, None if a is None else bool(a), int(n)) for c, a, n in marks]
+        return Insights(activity, people, namespaces, kinds, objects, marked)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
@@ -285,15 +280,6 @@ def _wanted(wanted: Sequence[tuple[Identity, int]]) -> str:
             for (grp, resource, namespace, name), before in wanted
         ]
     ).decode()
-
-
-_RANKED_KEYS = {"grp": "group", "username": "user"}
-
-
-def _ranked(columns: str, row: Sequence[Any]) -> dict[str, Any]:
-    """A top list's row as JSON: its columns under the API's names, then its count."""
-    names = [_RANKED_KEYS.get(c, c) for c in columns.split(", ")]
-    return {**dict(zip(names, row[:-1], strict=True)), "count": int(row[-1])}
 
 
 def _id_list(ids: Iterable[int]) -> str:
