@@ -38,7 +38,7 @@ from logistis.collector.kubeapi.resources import (
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms
-from logistis.collector.store import StoreError
+from logistis.collector.store import KubeStore, StoreError
 from logistis.collector.trust.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,10 @@ async def _resource_request(request: web.Request, parts: list[str]) -> web.Strea
     return await _list(request, resource, listing)
 
 
+def _store(request: web.Request) -> KubeStore:
+    return request.app[RUNTIME].store
+
+
 def _qualified(resource: Resource) -> str:
     return f"{resource.plural}.{GROUP}"
 
@@ -146,7 +150,7 @@ async def _get(
     if resource.namespaced and namespace is None:
         raise StatusError(404, f"{_qualified(resource)} are namespaced: name the namespace")
     event_id = whole_number(name)
-    event = await reading.one(request.app[RUNTIME].store, event_id) if event_id else None
+    event = await reading.one(_store(request), event_id) if event_id else None
     if event is None or not _in_scope(resource, event, namespace):
         raise not_found(_qualified(resource), name)
     version = accepted_table_version(request.headers.get("Accept", ""))
@@ -159,7 +163,7 @@ async def _get(
 async def _list(
     request: web.Request, resource: Resource, listing: ListRequest
 ) -> web.StreamResponse:
-    store = request.app[RUNTIME].store
+    store = _store(request)
     if listing.continue_from:
         resource_version, start = listing.continue_from
     else:
@@ -187,7 +191,7 @@ async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResp
     runtime = request.app[RUNTIME]
     moment = now_ms()
     interval = runtime.settings.heartbeat_interval_seconds
-    spots = blind_spots(await runtime.store.runs(), moment, interval)
+    spots = blind_spots(await _store(request).runs(), moment, interval)
     if window is not None:
         spots = clipped(spots, window.since_ms, window.until_ms)
     else:
@@ -206,7 +210,7 @@ async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResp
 async def _watch(
     request: web.Request, resource: Resource, listing: ListRequest
 ) -> web.StreamResponse:
-    store = request.app[RUNTIME].store
+    store = _store(request)
     after = listing.resource_version
     if after is None:
         # No version: start at the newest event. The history is not a state to replay.

@@ -29,7 +29,7 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify.config import NotifySettings
 from logistis.collector.pipeline.notify.matching import due
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Store, StoreError, Underived
+from logistis.collector.store import DeriverStore, StoreError, Underived
 from logistis.collector.threads import worker
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ FAR_BEHIND_SECONDS = 60.0
 class Deriver:
     def __init__(
         self,
-        store: Store,
+        store: DeriverStore,
         committed: CommitSignal,
         metrics: Metrics,
         notify: NotifySettings | None = None,

@@ -13,24 +13,39 @@ from contextlib import asynccontextmanager
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.store.protocol import (
     Backlog,
+    CopyStore,
+    DeriverStore,
+    HeartbeatStore,
+    KubeStore,
+    NotifyStore,
     NotStored,
     OutboxItem,
     OutboxRow,
+    QueryStore,
+    RetentionStore,
     Settled,
     Store,
     StoredRow,
     StoreError,
     Underived,
+    WriterStore,
 )
 from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
 from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
 
 __all__ = [
     "Backlog",
+    "CopyStore",
+    "DeriverStore",
     "EncodedEvent",
+    "HeartbeatStore",
+    "KubeStore",
     "NotStored",
+    "NotifyStore",
     "OutboxItem",
     "OutboxRow",
+    "QueryStore",
+    "RetentionStore",
     "Settled",
     "Store",
     "StoreError",
@@ -38,6 +53,7 @@ __all__ = [
     "StoreURLError",
     "StoredRow",
     "Underived",
+    "WriterStore",
     "encode_event",
     "open_store",
     "unpack_uid",
