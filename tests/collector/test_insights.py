@@ -25,8 +25,7 @@ from logistis.collector.history.events import MACHINE_PREFIX
 from logistis.collector.history.insights import Window, at_ms, window
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
@@ -265,7 +264,7 @@ async def test_a_sqlite_store_of_schema_6_counts_after_the_upgrade(tmp_path: Pat
     events = spread(fixture_events(), hours=3)
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:6], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:6], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         insert_as_schema_6(connection, [encode_event(e).row for e in events])
     async with open_store(StoreURL.sqlite(path), max_events_per_resource=100) as store:

@@ -10,9 +10,13 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.notify.config import parse_notify
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Settled, StoreURL, open_store
-from logistis.collector.store import postgres_sql as pg_sql
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import (
+    Settled,
+    StoreURL,
+    open_store,
+    postgres_schema,
+    sqlite_schema,
+)
 from logistis.collector.store.protocol import SENT
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_provenance_upgrade import story_events
@@ -40,7 +44,11 @@ async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it
     await stored_at_schema(store_url, story_events()[:5], sqlite=8, postgres=9)
     later = story_events()[5:]
     async with open_store(store_url) as store:
-        expected = len(sql.MIGRATIONS) if store_url.backend == SQLITE else len(pg_sql.MIGRATIONS)
+        expected = (
+            len(sqlite_schema.MIGRATIONS)
+            if store_url.backend == SQLITE
+            else len(postgres_schema.MIGRATIONS)
+        )
         assert schema_version(store_url) == expected
         await store.record(later)
         deriver = Deriver(store, CommitSignal(), Metrics(), NOTIFY)

@@ -13,7 +13,7 @@ from logistis.collector.admission.review import event_from_request
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
-from logistis.collector.store.postgres_sql import RETENTION_LOCK
+from logistis.collector.store.postgres_functions import RETENTION_LOCK
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_recording import all_events
 from tests.collector.test_trust import derive_all

@@ -22,7 +22,7 @@ from logistis.collector.history.runs import Run
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store import sqlite_sql as sql
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
@@ -231,7 +231,7 @@ async def test_a_sqlite_store_of_schema_5_reads_its_events_judged_as_before(tmp_
     upgraded = StoreURL.sqlite(tmp_path / "upgraded.sqlite")
     with contextlib.closing(sqlite3.connect(upgraded.path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:5], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:5], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         connection.execute("BEGIN")
         insert_as_schema_6(connection, [encode_event(e).row for e in events(old)])
