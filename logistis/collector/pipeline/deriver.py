@@ -9,8 +9,8 @@ JSON (one larger event alone), and the events kept for the next pass fill `RECEN
 megabyte objects cost it megabytes, never gigabytes.
 Under a burst it falls behind and catches up; a reader that reaches an event first computes the
 same fields itself (the store the change summary, `history/reading.py` the others), so nobody
-sees an event without them. The mark is kept in the store: a collector stopped before deriving derives on its
-next start.
+sees an event without them. The mark is kept in the store: a collector stopped before deriving
+derives on its next start.
 """
 
 from __future__ import annotations
