@@ -1,8 +1,9 @@
-"""Where the history is kept: one protocol (`Store`), two backends.
+"""Where the history is kept: a protocol per user of the store, `Store` their union, two
+backends.
 
 `open_store` opens the one `--store` names: the embedded SQLite file (`collector.store.sqlite`)
 or a PostgreSQL database (`collector.store.postgres`). Nothing in this package imports the
-HTTP side of the collector; the HTTP side knows only the protocol.
+HTTP side of the collector; the HTTP side knows only the protocols.
 """
 
 from __future__ import annotations
