@@ -159,6 +159,25 @@ async def test_a_race_lost_after_the_winner_was_recorded_reads_as_never_landed(
         assert seen[uid(75)].continuity == "continuous"
 
 
+async def test_the_store_reads_events_as_kept_and_the_reader_fills_in_the_rest(
+    store_url: StoreURL,
+):
+    """Before the deriver's pass, the store's read has no continuity, outcome or actor to give
+    (it never derives them itself); reading them whole (history/reading.py) derives them, and
+    after the pass it finds them kept."""
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record(events(numbers_until(84)))
+        kept, _ = await store.list_events(NGINX, Page(limit=1000))
+        whole = await by_uid(store, NGINX)
+        await derive_all(store)
+        derived = await by_uid(store, NGINX)
+    assert kept
+    assert {(e.continuity, e.applied, e.actor) for e in kept} == {(None, None, None)}
+    assert all(e.continuity is not None and e.actor is not None for e in whole.values())
+    assert judged(whole) == judged(derived)
+    assert {u: e.actor for u, e in whole.items()} == {u: e.actor for u, e in derived.items()}
+
+
 @pytest.mark.parametrize(
     ("history_start", "expected"),
     [
