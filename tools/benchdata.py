@@ -32,7 +32,7 @@ from logistis.collector.pipeline.writer import Writer
 from logistis.collector.store import StoreURL, encode_event, open_store
 from logistis.collector.store.postgres import PostgresStore
 from logistis.collector.store.sqlite import SQLiteStore as Store
-from logistis.collector.store.sqlite import insert_rows
+from logistis.collector.store.sqlite_writes import insert_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -16,8 +16,7 @@ from pathlib import Path
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store.protocol import Retention
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
 from logistis.collector.store.where import TEXT_COLUMNS
@@ -88,7 +87,7 @@ async def test_groups_of_mixed_resources_are_counted_exactly(store_url: StoreURL
         facets = await store.facets(EventQuery())
     # Nothing removed yet: each identity's newest event is the one kept.
     assert all(last == newest for last, newest in newest_events(store_url))
-    assert facets["total"] == len(events)
+    assert facets.total == len(events)
 
 
 async def test_trimming_past_the_limit_within_one_group_and_across_groups(store_url: StoreURL):
@@ -164,7 +163,7 @@ async def test_a_sqlite_store_of_schema_6_is_counted_again_when_upgraded(tmp_pat
     events = fixture_events()
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:6], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:6], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         connection.execute("UPDATE config SET value = 2 WHERE key = 'max_events_per_resource'")
         # Its triggers counted every event in, and trimmed each resource to 2 as it went.
@@ -176,4 +175,4 @@ async def test_a_sqlite_store_of_schema_6_is_counted_again_when_upgraded(tmp_pat
         assert found
         await store.record([replace(e, uid=f"new-{i}") for i, e in enumerate(events[:80])])
         assert_exact(url)
-    assert table_rows(url, "PRAGMA user_version") == [(str(len(sql.MIGRATIONS)),)]
+    assert table_rows(url, "PRAGMA user_version") == [(str(len(sqlite_schema.MIGRATIONS)),)]

@@ -17,8 +17,9 @@ import orjson
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.redaction import Redactor
 from logistis.collector.admission.review import event_from_request, read_review
+from logistis.collector.history import reading
 from logistis.collector.history.changes import compute_changes
-from logistis.collector.history.events import Event
+from logistis.collector.history.events import Event, json_value
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
@@ -221,8 +222,8 @@ async def derived_history(path: Path, *, restart: bool) -> tuple[list, int]:
         deriver = Deriver(store, CommitSignal(), Metrics())
         while not await deriver.derive_once():
             pass
-        page, _ = await store.list_events(EventQuery(), Page(limit=1000))
-        return [e.summary() for e in page], sum(e.objects is not None for e in given)
+        page, _ = await reading.page(store, EventQuery(), Page(limit=1000))
+        return [e.summary() for e in page], sum(e.in_hand for e in given)
 
 
 async def test_sqlite_commit_groups_hand_their_objects_to_the_deriver(tmp_path: Path):
@@ -241,8 +242,12 @@ def test_the_hand_off_holds_what_fits_in_its_bytes_and_lets_go_of_what_was_read(
         event.id = number
     hand_off = HandOff(budget=350)
     hand_off.keep(events, [None] * 10, [100] * 10)
-    read = [Underived(e.id, 0, e.operation, "", False, b"", "") for e in events]
-    assert [e.objects is not None for e in hand_off.fill(read[:2])] == [True, True]
+    stored = (None, None)
+    read = [Underived(e.id, 0, e.operation, "", False, 0, lambda: stored, None) for e in events]
+    first = hand_off.fill(read[:2])
+    assert [e.in_hand for e in first] == [True, True]
+    # As values, whether they came in as the review's JSON or not.
+    assert first[0].objects() == (json_value(events[0].old_object), json_value(events[0].object))
     # Three fitted; the first two were read, the third is still held, the rest never were.
-    assert [e.objects is not None for e in hand_off.fill(read[2:])] == [True] + [False] * 7
-    assert hand_off.fill(read[2:3])[0].objects is None
+    assert [e.in_hand for e in hand_off.fill(read[2:])] == [True] + [False] * 7
+    assert hand_off.fill(read[2:3])[0].objects() == stored

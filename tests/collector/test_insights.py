@@ -18,13 +18,14 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
+from logistis.collector.edge.counts import insights_answer
+from logistis.collector.history import reading
 from logistis.collector.history.actors import KINDS
 from logistis.collector.history.events import MACHINE_PREFIX
 from logistis.collector.history.insights import Window, at_ms, window
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
@@ -207,7 +208,7 @@ async def listed_by(store: Store, params: dict[str, str]) -> list[Summary]:
         actors=(params["actor"],) if "actor" in params else (),
         hand_edit=True if "handEdit" in params else None,
     )
-    events, cursor = await store.list_events(query, Page(limit=1000))
+    events, cursor = await reading.page(store, query, Page(limit=1000))
     assert cursor is None
     return [e.summary() for e in events]
 
@@ -215,7 +216,7 @@ async def listed_by(store: Store, params: dict[str, str]) -> list[Summary]:
 async def assert_exact(store: Store, bucket: str | None = "1h") -> None:
     now = datetime.now(UTC)
     chosen = window(now - timedelta(days=60), now, 3_600_000 if bucket else None)
-    answer = await store.insights(_query(chosen), chosen, 10)
+    answer = insights_answer(await store.insights(_query(chosen), chosen, 10))
     listings: dict[tuple[tuple[str, str], ...], list[Summary]] = {}
     for params in _listings(answer):
         listings[tuple(sorted(params.items()))] = await listed_by(store, params)
@@ -254,7 +255,7 @@ async def test_per_resource_trimming_and_age_retention_are_counted_out(store_url
         assert removed > 0
         await assert_exact(store)
         everything = window(at_ms(0), datetime.now(UTC), None)
-        answer = await store.insights(_query(everything), everything, 1)
+        answer = insights_answer(await store.insights(_query(everything), everything, 1))
     assert [(o["name"], o["count"]) for o in answer["topObjects"]] == [("trimmed", 3)]
 
 
@@ -263,7 +264,7 @@ async def test_a_sqlite_store_of_schema_6_counts_after_the_upgrade(tmp_path: Pat
     events = spread(fixture_events(), hours=3)
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:6], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:6], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         insert_as_schema_6(connection, [encode_event(e).row for e in events])
     async with open_store(StoreURL.sqlite(path), max_events_per_resource=100) as store:

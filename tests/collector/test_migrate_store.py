@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from logistis.collector.history import reading
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.history.runs import Run
 from logistis.collector.store import Store, StoreURL, open_store
@@ -50,12 +51,12 @@ def stop_after_one_chunk(done: int, total: int) -> None:
 async def everything(store: Store) -> dict[str, Any]:
     events, cursor = [], None
     while True:
-        page, cursor = await store.list_events(EventQuery(), Page(1000, cursor and int(cursor)))
+        page, cursor = await reading.page(store, EventQuery(), Page(1000, cursor and int(cursor)))
         events += page
         if cursor is None:
             break
         cursor = str(page[-1].id)
-    details = [await store.get_event(event.id) for event in events]
+    details = [await reading.one(store, event.id) for event in events]
     return {
         "details": [event.detail() for event in details if event is not None],
         "namespaces": await store.namespaces(),

@@ -4,14 +4,19 @@ their lease runs out, and settled."""
 
 from __future__ import annotations
 
+from logistis.collector.history import reading
 from logistis.collector.history.query import EventQuery
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.notify.config import parse_notify
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Settled, StoreURL, open_store
-from logistis.collector.store import postgres_sql as pg_sql
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import (
+    Settled,
+    StoreURL,
+    open_store,
+    postgres_schema,
+    sqlite_schema,
+)
 from logistis.collector.store.protocol import SENT
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_provenance_upgrade import story_events
@@ -39,7 +44,11 @@ async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it
     await stored_at_schema(store_url, story_events()[:5], sqlite=8, postgres=9)
     later = story_events()[5:]
     async with open_store(store_url) as store:
-        expected = len(sql.MIGRATIONS) if store_url.backend == SQLITE else len(pg_sql.MIGRATIONS)
+        expected = (
+            len(sqlite_schema.MIGRATIONS)
+            if store_url.backend == SQLITE
+            else len(postgres_schema.MIGRATIONS)
+        )
         assert schema_version(store_url) == expected
         await store.record(later)
         deriver = Deriver(store, CommitSignal(), Metrics(), NOTIFY)
@@ -48,7 +57,7 @@ async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it
         queued = table_rows(store_url, "SELECT event_id, rule FROM outbox ORDER BY event_id")
         written = [
             e.id
-            for e in await store.events_after(5, EventQuery(), 100)
+            for e in await reading.after(store, 5, EventQuery(), 100)
             if e.actor["kind"] == "gitops"
         ]
         assert [int(i) for i, _ in queued] == written

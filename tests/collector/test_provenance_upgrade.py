@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.review import event_from_request
 from logistis.collector.history.events import Event
-from logistis.collector.store import StoreURL, open_store
-from logistis.collector.store import postgres_sql as pg_sql
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import (
+    StoreURL,
+    open_store,
+    postgres_schema,
+    sqlite_schema,
+)
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import all_stored
 from tests.collector.test_trust import derive_all
@@ -57,7 +60,9 @@ async def test_a_store_of_the_schema_before_is_upgraded_and_reads_its_events_who
     kept = table_rows(store_url, "SELECT count(*) FROM provenance")
     assert kept == [(str(len(events) - 5),)]
     if store_url.backend == SQLITE:
-        assert table_rows(store_url, "PRAGMA user_version") == [(str(len(sql.MIGRATIONS)),)]
+        assert table_rows(store_url, "PRAGMA user_version") == [
+            (str(len(sqlite_schema.MIGRATIONS)),)
+        ]
     else:
         versions = table_rows(store_url, "SELECT max(version) FROM logistis_schema")
-        assert versions == [(str(len(pg_sql.MIGRATIONS)),)]
+        assert versions == [(str(len(postgres_schema.MIGRATIONS)),)]

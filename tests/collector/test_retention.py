@@ -13,7 +13,7 @@ from logistis.collector.admission.review import event_from_request
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
-from logistis.collector.store.postgres_sql import RETENTION_LOCK
+from logistis.collector.store.postgres_functions import RETENTION_LOCK
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_recording import all_events
 from tests.collector.test_trust import derive_all
@@ -68,8 +68,8 @@ async def test_max_age_removes_old_events_and_keeps_counts_exact(store_url: Stor
         assert removed == 30
         events, _ = await store.list_events(EventQuery(), Page(limit=1000))
         assert len(events) == 30
-        assert (await store.facets(EventQuery()))["total"] == 30
-        assert sum(n["count"] for n in await store.namespaces()) == 30
+        assert (await store.facets(EventQuery())).total == 30
+        assert sum(n.count for n in await store.namespaces()) == 30
 
 
 async def test_max_size_removes_oldest_first(store_url: StoreURL):
@@ -79,7 +79,7 @@ async def test_max_size_removes_oldest_first(store_url: StoreURL):
         await enforce_once(store, Retention(max_bytes=before // 2))
         assert await store.used_bytes() <= before // 2
         events, _ = await store.list_events(EventQuery(), Page(limit=1000))
-        remaining = (await store.facets(EventQuery()))["total"]
+        remaining = (await store.facets(EventQuery())).total
         assert 0 < remaining < 2000
         assert events[-1].id > 2000 - remaining  # the survivors are the newest
 

@@ -15,12 +15,19 @@ import orjson
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.review import event_from_request
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
-from logistis.collector.store import postgres_sql as pg_sql
-from logistis.collector.store import sqlite_sql as sql
+from logistis.collector.store import (
+    Store,
+    StoreURL,
+    encode_event,
+    open_store,
+    postgres_functions,
+    postgres_schema,
+    sqlite_schema,
+)
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_trust import derive_all
 from tests.support.fixtures import bodies
@@ -56,7 +63,7 @@ def rows(path: Path, statement: str) -> list[tuple]:
 
 
 async def all_stored(store: Store) -> list[Event]:
-    events, _ = await store.list_events(EventQuery(), Page(limit=1000))
+    events, _ = await reading.page(store, EventQuery(), Page(limit=1000))
     return events[::-1]
 
 
@@ -133,7 +140,7 @@ async def test_postgresql_collectors_starting_at_once_migrate_the_schema_once(
 
     assert await asyncio.gather(*(start() for _ in range(4))) == [0] * 4
     versions = table_rows(url, "SELECT version FROM logistis_schema ORDER BY version")
-    assert versions == [(str(n),) for n in range(1, len(pg_sql.MIGRATIONS) + 1)]
+    assert versions == [(str(n),) for n in range(1, len(postgres_schema.MIGRATIONS) + 1)]
 
 
 async def test_postgresql_ids_become_visible_in_commit_order_with_two_writers(
@@ -178,7 +185,7 @@ async def test_a_sqlite_database_of_schema_2_is_upgraded_and_its_events_read_as_
     old = fixture_events(age=timedelta(days=1))
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:2], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:2], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         # Schema 2 kept the request uid as text.
         written = [(e.uid, *encode_event(e).row[1:]) for e in old]
@@ -191,7 +198,7 @@ async def test_a_sqlite_database_of_schema_2_is_upgraded_and_its_events_read_as_
     assert [(e.uid, *user_of(e)) for e in stored] == [(e.uid, *user_of(e)) for e in old + new]
     assert detail is not None
     assert detail.object == old[0].object
-    assert rows(path, "PRAGMA user_version") == [(len(sql.MIGRATIONS),)]
+    assert rows(path, "PRAGMA user_version") == [(len(sqlite_schema.MIGRATIONS),)]
 
 
 async def test_a_postgresql_database_of_schema_6_is_upgraded_and_trims_and_judges_as_a_new_one(
@@ -206,8 +213,11 @@ async def test_a_postgresql_database_of_schema_6_is_upgraded_and_trims_and_judge
     upgraded = postgres.create_database()
     # Schema 6, its record function ordering the trimming by id alone (replaced by the upgrade
     # before any event is recorded).
-    schema_6 = [*pg_sql.MIGRATIONS[:6], pg_sql.RECORD_FUNCTION.replace(*TRIMMING_ORDER)]
-    psql(upgraded.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *schema_6]))
+    schema_6 = [
+        *postgres_schema.MIGRATIONS[:6],
+        postgres_functions.RECORD_FUNCTION.replace(*TRIMMING_ORDER),
+    ]
+    psql(upgraded.url, "; ".join([postgres_schema.CREATE_SCHEMA_TABLE, *schema_6]))
     psql(upgraded.url, "INSERT INTO logistis_schema SELECT generate_series(1, 6)")
     async with open_store(upgraded, max_events_per_resource=3) as store:
         await store.record(events)

@@ -55,7 +55,7 @@ async def test_q_selects_the_same_events_on_each_store(store_url: StoreURL):
             expected = [e.id for e in stored if matches(e, text)]
             assert [e.id for e in found] == expected, text
             facets = await store.facets(EventQuery(text=text))
-            assert facets["total"] == len(expected), text
+            assert facets.total == len(expected), text
     assert [e.id for e in stored if matches(e, "JÜRGEN")] == []
     assert len([e for e in stored if matches(e, "jürgen")]) == 1
 

@@ -15,13 +15,14 @@ import pytest
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.review import event_from_request
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.history.runs import Run
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store import sqlite_sql as sql
 from tests.collector.test_recording import all_events
 from tests.support.collector import CollectorProcess, post_reviews
@@ -50,7 +51,7 @@ def is_dry_run(number: int) -> bool:
 
 
 async def by_uid(store: Store, query: EventQuery = EVERYTHING) -> dict[str, Event]:
-    listed, _ = await store.list_events(query, Page(limit=1000))
+    listed, _ = await reading.page(store, query, Page(limit=1000))
     return {e.uid: e for e in listed}
 
 
@@ -124,7 +125,7 @@ async def test_the_race_in_the_captured_history_reads_as_never_landed(store_url:
     async with open_store(store_url, max_events_per_resource=1000) as store:
         await store.record(events(numbers_until(228)))
         seen = await by_uid(store)
-        detail = await store.get_event(seen[uid(213)].id)
+        detail = await reading.one(store, seen[uid(213)].id)
     assert detail is not None
     assert detail.applied is False
     assert seen[uid(209)].applied is True
@@ -156,6 +157,25 @@ async def test_a_race_lost_after_the_winner_was_recorded_reads_as_never_landed(
         assert seen[loser.uid].applied is False
         assert seen[uid(71)].applied is True
         assert seen[uid(75)].continuity == "continuous"
+
+
+async def test_the_store_reads_events_as_kept_and_the_reader_fills_in_the_rest(
+    store_url: StoreURL,
+):
+    """Before the deriver's pass, the store's read has no continuity, outcome or actor to give
+    (it never derives them itself); reading them whole (history/reading.py) derives them, and
+    after the pass it finds them kept."""
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await store.record(events(numbers_until(84)))
+        kept, _ = await store.list_events(NGINX, Page(limit=1000))
+        whole = await by_uid(store, NGINX)
+        await derive_all(store)
+        derived = await by_uid(store, NGINX)
+    assert kept
+    assert {(e.continuity, e.applied, e.actor) for e in kept} == {(None, None, None)}
+    assert all(e.continuity is not None and e.actor is not None for e in whole.values())
+    assert judged(whole) == judged(derived)
+    assert {u: e.actor for u, e in whole.items()} == {u: e.actor for u, e in derived.items()}
 
 
 @pytest.mark.parametrize(
@@ -230,7 +250,7 @@ async def test_a_sqlite_store_of_schema_5_reads_its_events_judged_as_before(tmp_
     upgraded = StoreURL.sqlite(tmp_path / "upgraded.sqlite")
     with contextlib.closing(sqlite3.connect(upgraded.path, isolation_level=None)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        for number, script in enumerate(sql.MIGRATIONS[:5], start=1):
+        for number, script in enumerate(sqlite_schema.MIGRATIONS[:5], start=1):
             connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
         connection.execute("BEGIN")
         insert_as_schema_6(connection, [encode_event(e).row for e in events(old)])

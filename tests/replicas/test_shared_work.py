@@ -15,7 +15,8 @@ from cryptography import x509
 
 from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import open_store
-from logistis.collector.store.postgres_sql import MIGRATIONS, RETENTION_LOCK
+from logistis.collector.store.postgres_functions import RETENTION_LOCK
+from logistis.collector.store.postgres_schema import MIGRATIONS
 from logistis.collector.store.protocol import Retention
 from logistis.collector.trust.certmanager import SERVICE_DNS_NAMES
 from tests.collector.test_retention import stored_events

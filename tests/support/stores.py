@@ -16,13 +16,20 @@ import orjson
 import pytest
 
 from logistis.collector.history.events import Event
-from logistis.collector.store import StoreURL, codec, encode_event, unpack_uid
+from logistis.collector.store import (
+    StoreURL,
+    codec,
+    encode_event,
+    postgres_schema,
+    sqlite_schema,
+    unpack_uid,
+)
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.postgres import _columns
-from logistis.collector.store.postgres_sql import WRITE_LOCK
+from logistis.collector.store.postgres_functions import WRITE_LOCK
 from logistis.collector.store.rows import USER_JSON
-from logistis.collector.store.sqlite import insert_rows
+from logistis.collector.store.sqlite_writes import insert_rows
 from logistis.collector.store.url import SQLITE
 from tests.support.postgres import PSQL, PostgresServer, psql
 
@@ -142,14 +149,17 @@ async def stored_at_schema(
     if url.backend == SQLITE:
         url.path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(sqlite3.connect(url.path, isolation_level=None)) as connection:
-            for number, script in enumerate(sql.MIGRATIONS[:sqlite], start=1):
+            for number, script in enumerate(sqlite_schema.MIGRATIONS[:sqlite], start=1):
                 connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
             connection.execute("BEGIN")
             insert_rows(connection, rows)
             connection.execute(SET_DERIVED)
             connection.execute("COMMIT")
         return
-    psql(url.url, "; ".join([pg_sql.CREATE_SCHEMA_TABLE, *pg_sql.MIGRATIONS[:postgres]]))
+    psql(
+        url.url,
+        "; ".join([postgres_schema.CREATE_SCHEMA_TABLE, *postgres_schema.MIGRATIONS[:postgres]]),
+    )
     psql(url.url, f"INSERT INTO logistis_schema SELECT generate_series(1, {postgres})")
     connection = await asyncpg.connect(url.url)
     try:

@@ -20,6 +20,7 @@ from typing import TextIO
 
 import aiohttp
 
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event, ResourceRef, UserInfo
 from logistis.collector.pipeline.notify.config import NotifySettings
 from logistis.collector.pipeline.notify.delivery import post
@@ -62,7 +63,7 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
 
 async def _test(settings: Settings, event_id: int, out: TextIO, err: TextIO) -> int:
     async with open_store(settings.store, gitops=settings.gitops) as store:
-        event = await store.get_event(event_id)
+        event = await reading.one(store, event_id)
     if event is None:
         print(f"logistis-collector notify: no event {event_id}", file=err)
         return 1

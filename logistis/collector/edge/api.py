@@ -9,6 +9,7 @@ from dataclasses import replace
 import orjson
 from aiohttp import web
 
+from logistis.collector.edge.counts import facets_json, insights_answer, namespace_json
 from logistis.collector.edge.http import (
     HANDLER_ARGS,
     RUNTIME,
@@ -19,13 +20,14 @@ from logistis.collector.edge.http import (
 )
 from logistis.collector.edge.parameters import event_query, page, parse_query, single
 from logistis.collector.edge.stream import READS, STREAMS, close_streams, stream
+from logistis.collector.history import reading
 from logistis.collector.history.events import time_to_ms
 from logistis.collector.history.insights import at_ms, bucket_ms, top_count, window
 from logistis.collector.history.query import FILTERS, PAGING, QueryError, whole_number
 from logistis.collector.metrics import CONTENT_TYPE
 from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms, seconds_since_gap
 from logistis.collector.runtime import Runtime
-from logistis.collector.store import StoreError
+from logistis.collector.store import QueryStore, StoreError
 
 OPENAPI = orjson.loads(
     importlib.resources.files("logistis.collector.edge").joinpath("openapi.json").read_bytes()
@@ -51,6 +53,10 @@ def create_api_app(runtime: Runtime) -> web.Application:
     return app
 
 
+def _store(request: web.Request) -> QueryStore:
+    return request.app[RUNTIME].store
+
+
 @web.middleware
 async def query_errors(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
     try:
@@ -64,9 +70,7 @@ async def query_errors(request: web.Request, handler: web.RequestHandler) -> web
 
 async def list_events(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=FILTERS + PAGING)
-    items, next_cursor = await request.app[RUNTIME].store.list_events(
-        event_query(grouped), page(grouped)
-    )
+    items, next_cursor = await reading.page(_store(request), event_query(grouped), page(grouped))
     return json_response({"items": [e.summary() for e in items], "next": next_cursor})
 
 
@@ -76,7 +80,7 @@ async def get_event(request: web.Request) -> web.Response:
     event_id = whole_number(raw)
     if event_id is None:
         return json_error(400, "invalid event id", raw)
-    event = await request.app[RUNTIME].store.get_event(event_id)
+    event = await reading.one(_store(request), event_id)
     if event is None:
         return json_error(404, "no such event", event_id)
     return json_response(event.detail())
@@ -84,26 +88,27 @@ async def get_event(request: web.Request) -> web.Response:
 
 async def namespaces(request: web.Request) -> web.Response:
     parse_query(request.query.items(), allowed=())
-    return json_response({"items": await request.app[RUNTIME].store.namespaces()})
+    counted = await _store(request).namespaces()
+    return json_response({"items": [namespace_json(namespace) for namespace in counted]})
 
 
 async def facets(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=FILTERS)
-    return json_response(await request.app[RUNTIME].store.facets(event_query(grouped)))
+    return json_response(facets_json(await _store(request).facets(event_query(grouped))))
 
 
 async def insights(request: web.Request) -> web.Response:
     grouped = parse_query(request.query.items(), allowed=(*FILTERS, "bucket", "top"))
     bucket, top = bucket_ms(single(grouped, "bucket")), top_count(single(grouped, "top"))
     query = event_query(grouped)
-    store = request.app[RUNTIME].store
+    store = _store(request)
     until = query.until or at_ms(now_ms())
     first_ms = None if query.since else await store.first_time_ms()
     since = query.since or (until if first_ms is None else at_ms(first_ms))
     chosen = window(since, until, bucket)
     # The window reported is the one counted: `/events` with it lists these very events.
     counted = replace(query, since=chosen.since, until=chosen.until)
-    return json_response(await store.insights(counted, chosen, top))
+    return json_response(insights_answer(await store.insights(counted, chosen, top)))
 
 
 async def coverage(request: web.Request) -> web.Response:
@@ -111,7 +116,7 @@ async def coverage(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME]
     interval = runtime.settings.heartbeat_interval_seconds
     moment = now_ms()
-    spots = blind_spots(await runtime.store.runs(), moment, interval)
+    spots = blind_spots(await _store(request).runs(), moment, interval)
     since, until = (time_to_ms(t) if t else None for t in (window.since, window.until))
     return json_response(
         {
@@ -127,12 +132,13 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     runtime: Runtime = request.app[RUNTIME]
+    store = _store(request)
     # The counters matter most while the store is away: they are served without its figure.
     with contextlib.suppress(StoreError):
-        runtime.metrics.store_bytes.set(await runtime.store.used_bytes())
+        runtime.metrics.store_bytes.set(await store.used_bytes())
         runtime.metrics.seconds_since_gap.set(
             seconds_since_gap(
-                await runtime.store.runs(), now_ms(), runtime.settings.heartbeat_interval_seconds
+                await store.runs(), now_ms(), runtime.settings.heartbeat_interval_seconds
             )
         )
     return web.Response(body=runtime.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -18,10 +18,11 @@ from aiohttp import web
 
 from logistis.collector.edge.http import RUNTIME
 from logistis.collector.edge.parameters import after_id, event_query, parse_query
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import FILTERS, STREAM, EventQuery
-from logistis.collector.runtime import Runtime
-from logistis.collector.store import StoreError
+from logistis.collector.history.reading import Reading
+from logistis.collector.store import QueryStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     query = event_query(grouped)
     last = after_id(grouped, request.headers.get("Last-Event-ID"))
     if last is None:
-        last = await runtime.store.last_id()
+        store: QueryStore = runtime.store
+        last = await store.last_id()
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -146,15 +148,15 @@ async def _shared_batch(
     key = (query, last, encode)
     read = reads.get(key)
     if read is None:
-        read = asyncio.ensure_future(_read(app[RUNTIME], query, last, encode))
+        read = asyncio.ensure_future(_read(app[RUNTIME].store, query, last, encode))
         reads[key] = read
         read.add_done_callback(lambda _: reads.pop(key, None))
     # One follower leaving must not cancel the read the others wait for.
     return await asyncio.shield(read)
 
 
-async def _read(runtime: Runtime, query: EventQuery, last: int, encode: Encode) -> _Batch:
-    events = await runtime.store.events_after(last, query, BATCH)
+async def _read(store: Reading, query: EventQuery, last: int, encode: Encode) -> _Batch:
+    events = await reading.after(store, last, query, BATCH)
     payload = b"".join(encode(e) for e in events)
     return _Batch(payload, events[-1].id if events else last, len(events))
 

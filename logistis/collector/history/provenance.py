@@ -93,17 +93,23 @@ class ProvenanceStore(Protocol):
     """What deriving needs of a store (each backend implements it with its own SQL)."""
 
     gitops: GitOpsSettings
+    """How events' actors and managing tools are told (the config file's `gitops`)."""
 
-    async def authors(self, ids: Sequence[int]) -> dict[int, Author]: ...
+    async def authors(self, ids: Sequence[int]) -> dict[int, Author]:
+        """Who made each event's request, and the object it is filed under."""
+        ...
 
-    async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]: ...
+    async def kept_provenance(self, ids: Sequence[int]) -> dict[int, Provenance]:
+        """The kept rows of these events (none for an event the deriver has not reached)."""
+        ...
 
     async def latest(self, wanted: Sequence[tuple[Identity, int]]) -> list[list[int]]:
-        """For each (object, id): its latest recorded events before the id, newest first."""
+        """For each (object, id): its latest recorded events before the id (dry runs left
+        out), newest first, a few."""
         ...
 
     async def hand_edits(self, wanted: Sequence[tuple[Identity, int]]) -> dict[int, Identity]:
-        """The hand edits of each object before the id not decided before it."""
+        """The kept hand edits of each object before the id, not decided before it."""
         ...
 
     async def steps(self, ids: Iterable[int]) -> dict[int, Step]: ...

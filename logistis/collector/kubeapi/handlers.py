@@ -16,6 +16,7 @@ from aiohttp import web
 
 from logistis.collector.edge.http import RUNTIME, Handler
 from logistis.collector.edge.stream import READS, STREAMS, Encode, Ping, close_streams, follow
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page, decode_cursor, whole_number
 from logistis.collector.kubeapi import discovery, openapi
@@ -37,7 +38,7 @@ from logistis.collector.kubeapi.resources import (
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms
-from logistis.collector.store import StoreError
+from logistis.collector.store import KubeStore, StoreError
 from logistis.collector.trust.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,10 @@ async def _resource_request(request: web.Request, parts: list[str]) -> web.Strea
     return await _list(request, resource, listing)
 
 
+def _store(request: web.Request) -> KubeStore:
+    return request.app[RUNTIME].store
+
+
 def _qualified(resource: Resource) -> str:
     return f"{resource.plural}.{GROUP}"
 
@@ -145,7 +150,7 @@ async def _get(
     if resource.namespaced and namespace is None:
         raise StatusError(404, f"{_qualified(resource)} are namespaced: name the namespace")
     event_id = whole_number(name)
-    event = await request.app[RUNTIME].store.get_event(event_id) if event_id else None
+    event = await reading.one(_store(request), event_id) if event_id else None
     if event is None or not _in_scope(resource, event, namespace):
         raise not_found(_qualified(resource), name)
     version = accepted_table_version(request.headers.get("Accept", ""))
@@ -158,20 +163,20 @@ async def _get(
 async def _list(
     request: web.Request, resource: Resource, listing: ListRequest
 ) -> web.StreamResponse:
-    store = request.app[RUNTIME].store
+    store = _store(request)
     if listing.continue_from:
         resource_version, start = listing.continue_from
     else:
         resource_version = await store.last_id()
         start = resource_version + 1
     list_meta: dict[str, str | int] = {"resourceVersion": str(resource_version)}
-    events, cursor = await store.list_events(listing.query, Page(listing.limit, start))
+    events, cursor = await reading.page(store, listing.query, Page(listing.limit, start))
     if cursor:
         list_meta["continue"] = encode_continue(resource_version, decode_cursor(cursor))
         if listing.continue_from is None:
             # How many more there are, on the first page only (as the apiserver may):
             # what a client shows as a count without paging through everything.
-            total = (await store.facets(listing.query))["total"]
+            total = (await store.facets(listing.query)).total
             list_meta["remainingItemCount"] = max(0, total - len(events))
     version = accepted_table_version(request.headers.get("Accept", ""))
     if version:
@@ -186,7 +191,7 @@ async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResp
     runtime = request.app[RUNTIME]
     moment = now_ms()
     interval = runtime.settings.heartbeat_interval_seconds
-    spots = blind_spots(await runtime.store.runs(), moment, interval)
+    spots = blind_spots(await _store(request).runs(), moment, interval)
     if window is not None:
         spots = clipped(spots, window.since_ms, window.until_ms)
     else:
@@ -205,7 +210,7 @@ async def _blind_spots(request: web.Request, name: str | None) -> web.StreamResp
 async def _watch(
     request: web.Request, resource: Resource, listing: ListRequest
 ) -> web.StreamResponse:
-    store = request.app[RUNTIME].store
+    store = _store(request)
     after = listing.resource_version
     if after is None:
         # No version: start at the newest event. The history is not a state to replay.

@@ -20,12 +20,12 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from logistis.collector.history.events import format_time, time_from_ms
 from logistis.collector.history.runs import Run
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store.protocol import StoreError
+from logistis.collector.store.protocol import HeartbeatStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -129,16 +129,6 @@ def collector_id() -> str:
     """The pod's name and the process: unique among replicas and restarts. A container is
     given its pod's name as HOSTNAME; elsewhere the machine's name stands for it."""
     return f"{os.environ.get('HOSTNAME') or socket.gethostname()}/{os.getpid()}"
-
-
-class HeartbeatStore(Protocol):
-    """What beating needs of a store (each backend implements it with its own SQL)."""
-
-    async def start_run(self, collector: str, started_ms: int) -> None: ...
-
-    async def beat(self, collector: str, started_ms: int, at_ms: int) -> None: ...
-
-    async def stop_run(self, collector: str, started_ms: int, at_ms: int) -> None: ...
 
 
 async def beat_forever(

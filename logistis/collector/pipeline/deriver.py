@@ -8,9 +8,9 @@ What it holds is bounded by bytes, not events: a pass takes events up to `BATCH_
 JSON (one larger event alone), and the events kept for the next pass fill `RECENT_BYTES`, so
 megabyte objects cost it megabytes, never gigabytes.
 Under a burst it falls behind and catches up; a reader that reaches an event first computes the
-same fields itself (`collector.store.rows`, `collector.judgements`), so nobody sees an event
-without them. The mark is kept in the store: a collector stopped before deriving derives on its
-next start.
+same fields itself (the store the change summary, `history/reading.py` the others), so nobody
+sees an event without them. The mark is kept in the store: a collector stopped before deriving
+derives on its next start.
 """
 
 from __future__ import annotations
@@ -20,22 +20,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import orjson
 
 from logistis.collector.history.changes import compute_changes
-from logistis.collector.history.continuity import Step
-from logistis.collector.history.events import json_value
+from logistis.collector.history.continuity import Ops, Step
 from logistis.collector.history.judgements import Judgement, judge_committed
 from logistis.collector.history.provenance import Derived, ProvenanceStore, derive
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify.config import NotifySettings
 from logistis.collector.pipeline.notify.matching import due
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Store, StoreError, Underived
-from logistis.collector.store.codec import decode, plain_size
-from logistis.collector.store.rows import PENDING
+from logistis.collector.store import DeriverStore, StoreError, Underived
 from logistis.collector.threads import worker
 
 log = logging.getLogger(__name__)
@@ -63,7 +57,7 @@ FAR_BEHIND_SECONDS = 60.0
 class Deriver:
     def __init__(
         self,
-        store: Store,
+        store: DeriverStore,
         committed: CommitSignal,
         metrics: Metrics,
         notify: NotifySettings | None = None,
@@ -186,7 +180,7 @@ def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underive
     sizes: dict[int, int] = {}
     total = 0
     for taken, event in enumerate(events):
-        size = plain_size(event.body)
+        size = event.size
         if taken and total + size > budget:
             return events[:taken], sizes
         sizes[event.id] = size
@@ -194,28 +188,18 @@ def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underive
     return events, sizes
 
 
-def _objects(event: Underived) -> tuple[Any, Any]:
-    """(object, oldObject): as the commit handed them over, decoded here if still the JSON the
-    review carried; else from the stored body."""
-    if event.objects is None:
-        new, old, _ = decode(event.body)
-        return new, old
-    new, old = event.objects
-    return json_value(new), json_value(old)
-
-
-def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, str]], dict[int, Step]]:
+def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, Ops]], dict[int, Step]]:
     """Each event's objects decoded once: the change summaries still pending, and the steps
     its judgement compares (with their summaries: outcomes compare what they changed)."""
     changes, steps = [], {}
     for event in events:
         try:
-            new, old = _objects(event)
-            if event.changes == PENDING:
+            old, new = event.objects()
+            if event.changes is None:
                 summary = compute_changes(event.operation, old, new)
-                changes.append((event.id, orjson.dumps(summary).decode()))
+                changes.append((event.id, summary))
             else:
-                summary = orjson.loads(event.changes)
+                summary = event.changes()
         except Exception as error:  # noqa: BLE001 - one event's failure is that event's
             # Left underived: a reader computes it (and meets the same error) on its own.
             log.warning("event not derived", extra={"id": event.id, "error": repr(error)})

@@ -10,17 +10,19 @@ import logging
 from datetime import UTC, datetime
 
 from logistis.collector.metrics import Metrics
-from logistis.collector.store import Store, StoreError
+from logistis.collector.store import RetentionStore, StoreError
 from logistis.collector.store.protocol import Retention
 
 log = logging.getLogger(__name__)
 
 
-async def enforce_once(store: Store, retention: Retention, now: datetime | None = None) -> int:
+async def enforce_once(
+    store: RetentionStore, retention: Retention, now: datetime | None = None
+) -> int:
     return await store.expire(retention, now or datetime.now(UTC))
 
 
-async def enforce_forever(store: Store, retention: Retention, metrics: Metrics) -> None:
+async def enforce_forever(store: RetentionStore, retention: Retention, metrics: Metrics) -> None:
     while True:
         try:
             removed = await enforce_once(store, retention)

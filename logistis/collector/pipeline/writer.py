@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
-from logistis.collector.store import NotStored, Store, StoreError
+from logistis.collector.store import NotStored, StoreError, WriterStore
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class _Pending:
 class Writer:
     def __init__(
         self,
-        store: Store,
+        store: WriterStore,
         metrics: Metrics,
         *,
         queue_size: int = 10_000,

@@ -1,8 +1,9 @@
-"""Where the history is kept: one protocol (`Store`), two backends.
+"""Where the history is kept: a protocol per user of the store, `Store` their union, two
+backends.
 
 `open_store` opens the one `--store` names: the embedded SQLite file (`collector.store.sqlite`)
 or a PostgreSQL database (`collector.store.postgres`). Nothing in this package imports the
-HTTP side of the collector; the HTTP side knows only the protocol.
+HTTP side of the collector; the HTTP side knows only the protocols.
 """
 
 from __future__ import annotations
@@ -13,24 +14,39 @@ from contextlib import asynccontextmanager
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.store.protocol import (
     Backlog,
+    CopyStore,
+    DeriverStore,
+    HeartbeatStore,
+    KubeStore,
+    NotifyStore,
     NotStored,
     OutboxItem,
     OutboxRow,
+    QueryStore,
+    RetentionStore,
     Settled,
     Store,
     StoredRow,
     StoreError,
     Underived,
+    WriterStore,
 )
 from logistis.collector.store.rows import EncodedEvent, encode_event, unpack_uid
 from logistis.collector.store.url import POSTGRESQL, StoreURL, StoreURLError
 
 __all__ = [
     "Backlog",
+    "CopyStore",
+    "DeriverStore",
     "EncodedEvent",
+    "HeartbeatStore",
+    "KubeStore",
     "NotStored",
+    "NotifyStore",
     "OutboxItem",
     "OutboxRow",
+    "QueryStore",
+    "RetentionStore",
     "Settled",
     "Store",
     "StoreError",
@@ -38,6 +54,7 @@ __all__ = [
     "StoreURLError",
     "StoredRow",
     "Underived",
+    "WriterStore",
     "encode_event",
     "open_store",
     "unpack_uid",

@@ -4,18 +4,18 @@ The deriver derives every committed event from its objects. Read back from the s
 a read of the body, its decompression and, before the objects were kept as the JSON they
 came in, a second decoding of what the webhook had decoded. The events of a group are in hand
 when their commit returns: kept here by id, their objects go to the deriver as they are
-(`RawJSON`, decoded once there, or the values redaction made). What is held is bounded by the
-bytes of JSON: when the deriver falls that far behind, later events are not kept, and it reads
-them from the store, as it does for everything committed before a restart.
+(`RawJSON`, decoded once there, in its thread, or the values redaction made). What is held is
+bounded by the bytes of JSON: when the deriver falls that far behind, later events are not
+kept, and it reads them from the store, as it does for everything committed before a restart.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from logistis.collector.history.events import Event
+from logistis.collector.history.events import Event, json_value
 from logistis.collector.store.protocol import NotStored, Underived
 
 # As much JSON as a pass of the deriver takes (deriver.BATCH_BYTES): two passes' worth.
@@ -51,7 +51,10 @@ class HandOff:
         filled = []
         for event in events:
             held = self._held.get(event.id)
-            filled.append(dataclasses.replace(event, objects=held[:2]) if held else event)
+            if held is None:
+                filled.append(event)
+            else:
+                filled.append(dataclasses.replace(event, objects=_values(*held[:2]), in_hand=True))
         self._forget_through(events[-1].id)
         return filled
 
@@ -60,3 +63,9 @@ class HandOff:
         # Kept in the order of their ids: the oldest are first.
         while held and (oldest := next(iter(held))) <= last:
             self._bytes -= held.pop(oldest)[2]
+
+
+def _values(new: Any, old: Any) -> Callable[[], tuple[Any, Any]]:
+    """(oldObject, object) as values when called: `RawJSON` decoded then, by the caller's
+    thread."""
+    return lambda: (json_value(old), json_value(new))

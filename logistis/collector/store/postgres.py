@@ -3,18 +3,16 @@
 Three pools, all opened and closed with the runtime: two connections for writes (commit groups,
 two in flight at once, retention, write probes), so a burst of queries never delays a commit;
 a few for reads; one for the deriver's updates. Each
-commit group is one statement (`logistis_record`, see `postgres_sql`), its own transaction,
-committed with `synchronous_commit` on before any webhook waiting on it answers. A connection
-the server dropped is replaced on the next use, so recording resumes by itself when the
-database returns. Every driver error becomes `StoreError` here, with the password masked.
+commit group is one statement (`logistis_record`, see `postgres_functions`), its own
+transaction, committed with `synchronous_commit` on before any webhook waiting on it answers. A
+connection the server dropped is replaced on the next use, so recording resumes by itself when
+the database returns. Every driver error becomes `StoreError` at the store's edge, with the
+password masked (`postgres_connections`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +23,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
-from logistis.backoff import Backoff
+from logistis.collector.history.continuity import Ops
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.history.judgements import Judgement
 from logistis.collector.history.provenance import Derived
+from logistis.collector.store import postgres_connections as connections
+from logistis.collector.store import postgres_listen
+from logistis.collector.store import postgres_schema as schema
 from logistis.collector.store import postgres_sql as sql
+from logistis.collector.store.postgres_connections import Connection
 from logistis.collector.store.protocol import (
     Backlog,
     NotStored,
@@ -41,7 +43,12 @@ from logistis.collector.store.protocol import (
     StoredRow,
     StoreError,
 )
-from logistis.collector.store.queries import SQLQueries, judgement_rows, provenance_rows
+from logistis.collector.store.queries import (
+    SQLQueries,
+    judgement_rows,
+    provenance_rows,
+    summary_texts,
+)
 from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
 from logistis.collector.store.url import StoreURL
 from logistis.collector.threads import worker
@@ -53,20 +60,8 @@ if TYPE_CHECKING:
 # Four: the facets run their four aggregates at once.
 READERS = 4
 WRITERS = 2
-CONNECT_TIMEOUT_SECONDS = 5.0
-# A statement the server has not answered by then fails (the server cuts its own at 30 s).
-COMMAND_TIMEOUT_SECONDS = 10.0
 # Small chunks keep each retention transaction short, so commit groups never wait long.
 CHUNK = 500
-# What the driver raises when the server refuses, drops or never answers.
-DRIVER_ERRORS = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    OSError,
-    TimeoutError,
-)
-
 # What one row can raise on its own (text PostgreSQL cannot hold, a number out of range); a
 # database that is away or refuses every write fails the whole group (StoreError).
 ROW_ERRORS = (
@@ -77,20 +72,7 @@ ROW_ERRORS = (
     ValueError,
 )
 
-# A lost listener connection is tried again after half a second, then after twice as long
-# each time up to 15 s (reset once it listens again): a database that is away for minutes
-# costs a few attempts, not one a second. A live one is checked this often (a network split
-# drops no connection by itself).
-LISTEN_RETRY_FIRST_SECONDS = 0.5
-LISTEN_RETRY_CAP_SECONDS = 15.0
-LISTEN_CHECK_SECONDS = 10.0
-# While the database stays away, the listener says so again this often, not at each attempt.
-LISTEN_REPORT_SECONDS = 60.0
-
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-Connection = asyncpg.Connection
 Columns = tuple[list[Any], ...]
 
 
@@ -142,27 +124,27 @@ class PostgresStore(SQLQueries):
                 (READERS, sql.READER_SETTINGS),
                 (1, sql.SERVER_SETTINGS),
             ):
-                pools.append(await _mapped(url, _pool(url, size, settings)))
+                pools.append(await connections.mapped(url, connections.pool(url, size, settings)))
             store = cls(url, pools[0], pools[1], pools[2], encoder, gitops or GitOpsSettings())
             await store._write(lambda c: _migrate(c, url, max_events_per_resource))
             yield store
         finally:
             for pool in reversed(pools):
-                await _close(pool)
+                await connections.close(pool)
             encoder.shutdown(wait=True)
 
     async def _write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        return await _mapped(self.url, _with_connection(self._writer, work))
+        return await connections.mapped(self.url, connections.with_connection(self._writer, work))
 
     async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        return await _mapped(self.url, _with_connection(self._readers, work))
+        return await connections.mapped(self.url, connections.with_connection(self._readers, work))
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         if any(isinstance(p, str) and "\x00" in p for p in params):
             # PostgreSQL text cannot hold a NUL: no stored value equals or contains one (and
             # the server would refuse the parameter).
             return []
-        return await self._read(lambda c: c.fetch(numbered(statement), *params))
+        return await self._read(lambda c: c.fetch(connections.numbered(statement), *params))
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -211,7 +193,7 @@ class PostgresStore(SQLQueries):
 
     async def save_derived(
         self,
-        changes: Sequence[tuple[int, str]],
+        changes: Sequence[tuple[int, Ops]],
         judgements: Mapping[int, Judgement],
         up_to: int,
         provenance: Derived | None = None,
@@ -224,7 +206,9 @@ class PostgresStore(SQLQueries):
         kept, usual = judgement_rows(judgements)
         # One array per column of the kept rows (six columns, none when nothing is kept).
         columns = [list(column) for column in zip(*kept, strict=True)] or [[]] * 6
-        arguments = (up_to, [i for i, _ in changes], [text for _, text in changes], *columns, usual)
+        summaries = summary_texts(changes)
+        summarised, texts = [i for i, _ in summaries], [text for _, text in summaries]
+        arguments = (up_to, summarised, texts, *columns, usual)
         if outbox:
             queued = [list(column) for column in zip(*outbox, strict=True)]
             await self._derived(sql.SAVE_DERIVED_QUEUING, (*arguments, *queued))
@@ -254,9 +238,9 @@ class PostgresStore(SQLQueries):
 
     async def _derived(self, statement: str, arguments: Sequence[Any]) -> None:
         """Save what a pass derived, on the deriver's own connection."""
-        await _mapped(
+        await connections.mapped(
             self.url,
-            _with_connection(self._deriver, lambda c: c.execute(statement, *arguments)),
+            connections.with_connection(self._deriver, lambda c: c.execute(statement, *arguments)),
         )
 
     async def probe_write(self) -> None:
@@ -268,50 +252,8 @@ class PostgresStore(SQLQueries):
 
     async def watch_commits(self, wake: Callable[[], None]) -> None:
         """LISTEN on a connection of its own (a pooled one would lose the subscription when
-        the pool resets it), and wake after every commit of any collector. When the
-        connection is lost it is opened again, with back-off, and wakes once listening:
-        whatever was committed while nobody listened is read then, as the streams read by
-        id."""
-        retry = Backoff(LISTEN_RETRY_FIRST_SECONDS, cap=LISTEN_RETRY_CAP_SECONDS)
-        outage = _Outage(asyncio.get_running_loop().time)
-
-        def listening() -> None:
-            retry.reset()
-            outage.ended()
-            wake()
-
-        while True:
-            try:
-                await self._listen(wake, listening)
-                reason = "the server closed the connection"
-            except DRIVER_ERRORS as error:
-                reason = self.url.hide(str(error) or type(error).__name__)
-            outage.failed(reason)
-            await asyncio.sleep(retry.next())
-
-    def _connect(self, settings: dict[str, str]) -> Awaitable[Connection]:
-        """A connection outside the pools, for what holds session state."""
-        return asyncpg.connect(
-            self.url.url,
-            timeout=CONNECT_TIMEOUT_SECONDS,
-            command_timeout=COMMAND_TIMEOUT_SECONDS,
-            server_settings=settings,
-        )
-
-    async def _listen(self, wake: Callable[[], None], listening: Callable[[], None]) -> None:
-        connection = await self._connect(sql.LISTENER_SETTINGS)
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _: lost.set())
-        try:
-            await connection.add_listener(sql.COMMIT_CHANNEL, lambda *_: wake())
-            listening()
-            while not lost.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
-                if not lost.is_set():
-                    await connection.execute(sql.KEEPALIVE)
-        finally:
-            connection.terminate()
+        the pool resets it), and wake after every commit of any collector (postgres_listen)."""
+        await postgres_listen.watch_commits(self.url, wake)
 
     async def expire(self, retention: Retention, now: datetime) -> int:
         """Age and size limits, by one collector at a time: a pass starts only if no other
@@ -319,9 +261,11 @@ class PostgresStore(SQLQueries):
         by a connection of its own, closed after the pass: pooled connections are given back
         without a reset, and a lock left on one would stop every later pass of every
         collector."""
-        connection = await _mapped(self.url, self._connect(sql.SERVER_SETTINGS))
+        connection = await connections.mapped(
+            self.url, connections.connect(self.url, sql.SERVER_SETTINGS)
+        )
         try:
-            if not await _mapped(self.url, connection.fetchval(sql.TRY_RETENTION_LOCK)):
+            if not await connections.mapped(self.url, connection.fetchval(sql.TRY_RETENTION_LOCK)):
                 return 0
             return await self._expire(retention, now)
         finally:
@@ -376,100 +320,23 @@ class PostgresStore(SQLQueries):
         ]  # fmt: skip
 
 
-class _Outage:
-    """What the commit listener logs while it cannot listen: a warning at the first failure,
-    then one a minute while the database stays away, and a line when it listens again."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._since: float | None = None
-        self._reported = 0.0
-        self._attempts = 0
-
-    def failed(self, reason: str) -> None:
-        now = self._clock()
-        self._attempts += 1
-        if self._since is None:
-            self._since = self._reported = now
-            log.warning("commit listener lost the database, reconnecting", extra={"error": reason})
-        elif now - self._reported >= LISTEN_REPORT_SECONDS:
-            self._reported = now
-            log.warning(
-                "commit listener still cannot reach the database",
-                extra={"error": reason, "attempts": self._attempts, "seconds": self._for(now)},
-            )
-
-    def ended(self) -> None:
-        if self._since is not None:
-            log.info(
-                "commit listener listening again",
-                extra={"attempts": self._attempts, "seconds": self._for(self._clock())},
-            )
-        self._since, self._attempts = None, 0
-
-    def _for(self, now: float) -> float:
-        """Seconds since the first failure."""
-        return round(now - (self._since if self._since is not None else now), 1)
-
-
-def _pool(url: StoreURL, size: int, settings: dict[str, str]) -> Awaitable[asyncpg.Pool]:
-    return asyncpg.create_pool(
-        url.url,
-        min_size=1,
-        max_size=size,
-        timeout=CONNECT_TIMEOUT_SECONDS,
-        command_timeout=COMMAND_TIMEOUT_SECONDS,
-        server_settings=settings,
-        reset=_no_session_state,
-    )
-
-
-async def _no_session_state(_: Connection) -> None:
-    """A pooled connection given back skips asyncpg's reset query (a round trip per commit group
-    and per read): none holds session state (SET LOCAL only, no cursor outside a transaction;
-    LISTEN and the retention pass's session lock on connections of their own). asyncpg still
-    rolls back a transaction left open."""
-
-
-async def _close(pool: asyncpg.Pool) -> None:
-    """Close gracefully, or drop the connections of a server that no longer answers."""
-    try:
-        await asyncio.wait_for(pool.close(), CONNECT_TIMEOUT_SECONDS)
-    except DRIVER_ERRORS:
-        pool.terminate()
-
-
-async def _with_connection(pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
-    async with pool.acquire(timeout=CONNECT_TIMEOUT_SECONDS) as connection:
-        return await work(connection)
-
-
-async def _mapped(url: StoreURL, work: Awaitable[T]) -> T:
-    """The driver's errors as the collector's StoreError, once, at the store's edge."""
-    try:
-        return await work
-    except DRIVER_ERRORS as error:
-        reason = str(error) or type(error).__name__
-        raise StoreError(url.hide(f"{url}: {reason}")) from None
-
-
 async def _migrate(connection: Connection, url: StoreURL, max_per_resource: int) -> None:
     """Bring the schema up to date. Collectors starting at once take turns on a lock, and each
     finds the version the one before it left."""
     async with connection.transaction():
-        await connection.execute(sql.TAKE_MIGRATION_LOCK)
-        if await connection.fetchval(sql.SELECT_FOREIGN_EVENTS):
+        await connection.execute(schema.TAKE_MIGRATION_LOCK)
+        if await connection.fetchval(schema.SELECT_FOREIGN_EVENTS):
             raise StoreError(f"{url}: has an events table that is not logistis's (refusing it)")
-        await connection.execute(sql.CREATE_SCHEMA_TABLE)
-        version = await connection.fetchval(sql.SELECT_SCHEMA_VERSION) or 0
-        if version > len(sql.MIGRATIONS):
+        await connection.execute(schema.CREATE_SCHEMA_TABLE)
+        version = await connection.fetchval(schema.SELECT_SCHEMA_VERSION) or 0
+        if version > len(schema.MIGRATIONS):
             raise StoreError(
                 f"{url}: schema version {version} is newer than this collector knows "
-                f"({len(sql.MIGRATIONS)}); upgrade logistis"
+                f"({len(schema.MIGRATIONS)}); upgrade logistis"
             )
-        for number, script in enumerate(sql.MIGRATIONS[version:], start=version + 1):
+        for number, script in enumerate(schema.MIGRATIONS[version:], start=version + 1):
             await connection.execute(script)
-            await connection.execute(sql.SET_SCHEMA_VERSION, number)
+            await connection.execute(schema.SET_SCHEMA_VERSION, number)
         await connection.execute(sql.SET_MAX_PER_RESOURCE, max_per_resource)
 
 
@@ -520,13 +387,3 @@ def _columns(rows: Sequence[StoredRow]) -> Columns:
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     return columns
-
-
-_PLACEHOLDER = re.compile(r"\?")
-
-
-def numbered(statement: str) -> str:
-    """The filters' `?` placeholders as PostgreSQL's `$1, $2, ...` (none of our SQL holds a
-    literal question mark)."""
-    counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", statement)

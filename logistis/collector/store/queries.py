@@ -7,6 +7,7 @@ Each store gives its SQL module (the same statement names, each in its own diale
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
@@ -14,18 +15,17 @@ from typing import Any
 
 import orjson
 
-from logistis.collector.history import provenance
 from logistis.collector.history.actors import Actor
-from logistis.collector.history.continuity import Step
+from logistis.collector.history.continuity import Ops, Step
 from logistis.collector.history.events import Event, JSONObject
 from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
-from logistis.collector.history.insights import Activity, Window, insights_json, marks_json
-from logistis.collector.history.judgements import Judged, Judgement, Neighbours, fill_in
+from logistis.collector.history.insights import Activity, Window
+from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.history.query import EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
-from logistis.collector.store import codec, insights_sql
-from logistis.collector.store.aggregates import facets_json, namespaces_json
+from logistis.collector.store import aggregates, codec, insights_sql
+from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
 from logistis.collector.store.where import where_clause
@@ -49,7 +49,6 @@ class SQLQueries:
             [*params, page.limit + 1],
         )
         events = await _summaries(rows[: page.limit])
-        await self._fill_in(events)
         next_cursor = encode_cursor(events[-1].id) if len(rows) > page.limit else None
         return events, next_cursor
 
@@ -58,28 +57,17 @@ class SQLQueries:
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id LIMIT ?", [*params, limit]
         )
-        events = await _summaries(rows)
-        await self._fill_in(events)
-        return events
+        return await _summaries(rows)
 
     async def get_event(self, event_id: int) -> Event | None:
         rows = await self._fetch(self._sql.SELECT_DETAIL, (event_id,))
         if not rows:
             return None
-        event = with_objects(summary_from_row(rows[0]), rows[0][-1])
-        await self._fill_in([event])
-        return event
+        return with_objects(summary_from_row(rows[0]), rows[0][-1])
 
     async def get_events(self, ids: Sequence[int]) -> list[Event]:
         rows = await self._fetch(self._sql.SELECT_DETAILS, (_id_list(ids),))
-        events = [with_objects(summary_from_row(row), row[-1]) for row in rows]
-        await self._fill_in(events)
-        return events
-
-    async def _fill_in(self, events: list[Event]) -> None:
-        """The fields derived after the commit: kept, or derived now."""
-        await fill_in(self, events)
-        await provenance.fill_in(self, events)
+        return [with_objects(summary_from_row(row), row[-1]) for row in rows]
 
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         # The newest id first: every event up to it is committed, so reading up to it alone
@@ -87,11 +75,7 @@ class SQLQueries:
         _, mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
         start = int(mark) if after is None else after
         rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
-        events = [
-            Underived(int(i), int(t), op, sub, bool(dry), bytes(body), changes)
-            for i, t, op, sub, dry, body, changes in rows
-        ]
-        return events, start, int(newest)
+        return [_underived(row) for row in rows], start, int(newest)
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)
@@ -105,16 +89,16 @@ class SQLQueries:
         rows = await self._fetch(self._sql.SELECT_KNOWN_KINDS)
         return {(grp, resource): kind for grp, resource, kind in rows}
 
-    async def namespaces(self) -> list[dict[str, Any]]:
+    async def namespaces(self) -> list[NamespaceCount]:
         # The statements at once, on read connections of their own.
         counts, kind_rows, hand_edits = await asyncio.gather(
             self._fetch(self._sql.SELECT_NAMESPACES),
             self._fetch(self._sql.SELECT_NAMESPACE_KINDS),
             self._fetch(self._sql.SELECT_NAMESPACE_HAND_EDITS),
         )
-        return namespaces_json(counts, kind_rows, hand_edits)
+        return aggregates.namespace_counts(counts, kind_rows, hand_edits)
 
-    async def facets(self, query: EventQuery) -> dict[str, Any]:
+    async def facets(self, query: EventQuery) -> Facets:
         sql = self._sql
         if query.needs_events:
             inner_where, params = where_clause(query, sql.DIALECT)
@@ -133,17 +117,17 @@ class SQLQueries:
         users, kinds, namespaces, operations = await asyncio.gather(
             facet("username"), facet("grp, resource, kind"), facet("namespace"), facet("operation")
         )
-        return facets_json(users, kinds, namespaces, operations)
+        return aggregates.facets(users, kinds, namespaces, operations)
 
     async def first_time_ms(self) -> int | None:
         rows = await self._fetch(insights_sql.FIRST_TIME)
         return int(rows[0][0]) if rows else None
 
-    async def insights(self, query: EventQuery, window: Window, top: int) -> dict[str, Any]:
+    async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
 
-        async def ranked(columns: str, among: EventQuery = query) -> list[dict[str, Any]]:
+        async def ranked(columns: str, among: EventQuery = query) -> list[Ranked]:
             among_where, among_params = where_clause(among, self._sql.DIALECT)
             statement = insights_sql.TOP.format(
                 columns=columns,
@@ -151,7 +135,7 @@ class SQLQueries:
                 bytewise=self._sql.bytewise(columns),
             )
             rows = await self._fetch(statement, [*among_params, top])
-            return [_ranked(columns, row) for row in rows]
+            return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
 
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, objects, marks = await asyncio.gather(
@@ -164,13 +148,8 @@ class SQLQueries:
         )
         activity = Activity(window)
         activity.add(units)
-        tops = {
-            "topPeople": people,
-            "topNamespaces": namespaces,
-            "topKinds": kinds,
-            "topObjects": objects,
-        }
-        return insights_json(activity, tops, marks_json(marks))
+        marked = [(c, None if a is None else bool(a), int(n)) for c, a, n in marks]
+        return Insights(activity, people, namespaces, kinds, objects, marked)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
@@ -229,6 +208,11 @@ class SQLQueries:
 
     async def runs(self) -> list[Run]:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
+
+
+def summary_texts(changes: Sequence[tuple[int, Ops]]) -> list[tuple[int, str]]:
+    """Change summaries as both stores keep them: (event id, `changes` column)."""
+    return [(event_id, orjson.dumps(summary).decode()) for event_id, summary in changes]
 
 
 def judgement_rows(judgements: Mapping[int, Judgement]) -> tuple[list[tuple[Any, ...]], list[int]]:
@@ -298,15 +282,6 @@ def _wanted(wanted: Sequence[tuple[Identity, int]]) -> str:
     ).decode()
 
 
-_RANKED_KEYS = {"grp": "group", "username": "user"}
-
-
-def _ranked(columns: str, row: Sequence[Any]) -> dict[str, Any]:
-    """A top list's row as JSON: its columns under the API's names, then its count."""
-    names = [_RANKED_KEYS.get(c, c) for c in columns.split(", ")]
-    return {**dict(zip(names, row[:-1], strict=True)), "count": int(row[-1])}
-
-
 def _id_list(ids: Iterable[int]) -> str:
     """Ids as one JSON array parameter (both stores unpack it in SQL)."""
     return orjson.dumps(list(ids)).decode()
@@ -316,6 +291,21 @@ def _step(row: Sequence[Any]) -> Step:
     _, operation, subresource, dry_run, body, changes = row
     summary = orjson.loads(changes) if changes != PENDING else None
     return Step(operation, subresource, bool(dry_run), changes=summary, decode=_objects(body))
+
+
+def _underived(row: Sequence[Any]) -> Underived:
+    event_id, time_ms, operation, subresource, dry_run, body, changes = row
+    body = bytes(body)
+    return Underived(
+        int(event_id),
+        int(time_ms),
+        operation,
+        subresource,
+        bool(dry_run),
+        codec.plain_size(body),
+        _objects(body),
+        None if changes == PENDING else functools.partial(orjson.loads, changes),
+    )
 
 
 def _objects(body: bytes) -> Callable[[], tuple[JSONObject | None, JSONObject | None]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logistis.collector.store.protocol import Store, StoreError
+from logistis.collector.store.protocol import CopyStore, StoreError
 
 CHUNK = 1000
 # Nothing copied may be trimmed: the source kept what its own limit allowed. A collector sets
@@ -41,7 +41,7 @@ class Copied:
 
 
 async def copy_history(
-    source: Store, destination: Store, progress: Callable[[int, int], None] | None = None
+    source: CopyStore, destination: CopyStore, progress: Callable[[int, int], None] | None = None
 ) -> Copied:
     """Copy every event of `source` up to its newest now that `destination` does not hold."""
     last_id = await source.last_id()
@@ -68,7 +68,7 @@ async def copy_history(
     )  # fmt: skip
 
 
-async def _resume_point(source: Store, destination: Store, last_id: int) -> int:
+async def _resume_point(source: CopyStore, destination: CopyStore, last_id: int) -> int:
     """The destination's newest id, once it is shown to be a copy of the source so far."""
     after = await destination.last_id()
     if after == 0:

@@ -10,9 +10,9 @@ from logistis.collector.history.actors import Actor
 from logistis.collector.history.continuity import Step
 from logistis.collector.history.events import Event
 from logistis.collector.history.judgements import Judgement
-from logistis.collector.history.provenance import Author, Derived, Provenance
+from logistis.collector.history.provenance import Author, Derived, Provenance, ProvenanceStore
 from logistis.collector.pipeline.notify.config import NotifySettings, Rule
-from logistis.collector.store import OutboxRow, Store, Underived
+from logistis.collector.store import OutboxRow, Underived
 
 
 class Facts:
@@ -104,7 +104,7 @@ def facts_of(event: Event) -> Facts:
 
 async def due(
     settings: NotifySettings,
-    store: Store,
+    store: ProvenanceStore,
     events: Sequence[Underived],
     steps: Mapping[int, Step],
     judgements: Mapping[int, Judgement],

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from logistis.collector.history import reading
 from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify import cloudevents, slack, webhook
@@ -30,7 +31,7 @@ from logistis.collector.pipeline.notify.message import Message
 from logistis.collector.pipeline.notify.metrics import NotifyMetrics
 from logistis.collector.pipeline.notify.request import Request
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import OutboxItem, Settled, Store, StoreError
+from logistis.collector.store import NotifyStore, OutboxItem, Settled, StoreError
 from logistis.collector.store.protocol import DROPPED, FAILED, SENT, WAITING
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def plan(window: _Window, digest: Digest, items: list[OutboxItem], now_ms: int) 
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: NotifyStore,
         settings: NotifySettings,
         metrics: NotifyMetrics,
         wake: CommitSignal,
@@ -159,7 +160,7 @@ class Dispatcher:
         return settled
 
     async def _events(self, ids: set[int]) -> dict[int, Event]:
-        return {event.id: event for event in await self._store.get_events(sorted(ids))}
+        return {event.id: event for event in await reading.several(self._store, sorted(ids))}
 
     def _messages(
         self, items: list[OutboxItem], events: Mapping[int, Event], now_ms: int
@@ -251,7 +252,7 @@ class Dispatcher:
 
 
 def start_dispatcher(
-    store: Store, settings: NotifySettings, metrics: Metrics, wake: CommitSignal
+    store: NotifyStore, settings: NotifySettings, metrics: Metrics, wake: CommitSignal
 ) -> Dispatcher | None:
     """The collector's dispatcher, started, when any rule sends anywhere. It is woken by the
     deriver's passes (`wake`) and reads the outbox every `poll` seconds besides."""
