@@ -70,9 +70,14 @@ async def test_paging_down_drops_the_top_and_back_up_restores_it(
     app = paged_app(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
         table = app.browse.query_one(EventTable)
+        status = app.browse.query_one(StatusBar)
         # The first page is no longer than PREFETCH_ROWS: showing it asks for the next at once,
         # so the settled state holds two pages (checking for one raced the second's arrival).
-        await wait_until(pilot, lambda: len(table.events) == 2 * PAGE_SIZE)
+        # Live as well: paging starts from a screen that has finished connecting.
+        await wait_until(
+            pilot,
+            lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
+        )
         assert held(app) == everything[: 2 * PAGE_SIZE]
 
         await page_down(app, pilot, rows_above=3 * PAGE_SIZE)
