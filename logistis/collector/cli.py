@@ -3,70 +3,75 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-import uvloop
+from logistis.collector.errors import CollectorError, ExitCode
 
-from logistis.collector import logs
-from logistis.collector.admission.rules import RuleError
-from logistis.collector.commands import migrate
-from logistis.collector.server import serve
-from logistis.collector.settings import SettingsError, from_args
-from logistis.collector.store import StoreError
-from logistis.collector.trust.callers import CallerError
-from logistis.collector.trust.certmanager import SelfManagedTLSError
-from logistis.collector.trust.frontproxy import ConfigurationError
-from logistis.collector.trust.tls import CertificateError
-
+PROG = "logistis-collector"
 GIL_SWITCH_SECONDS = 0.001
+
+Command = Callable[[Sequence[str]], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["migrate-store"]:
-        try:
-            return migrate.main(argv[1:])
-        except StoreError as error:
-            print(f"logistis-collector migrate-store: {error}", file=sys.stderr)
-            return 1
-    if argv[:1] == ["notify"]:
-        return _notify(argv[1:])
+    name = argv[0] if argv[:1] in (["migrate-store"], ["notify"]) else ""
+    prog = f"{PROG} {name}" if name else PROG
     try:
+        command = _load(name)
+    except ModuleNotFoundError as error:
+        # Installed without the `collector` extra: the clients work, the server cannot start.
+        print(
+            f"{prog}: needs the collector's dependencies ({error.name} is not installed): "
+            "pip install 'logistis[collector]'",
+            file=sys.stderr,
+        )
+        return ExitCode.NOT_INSTALLED
+    try:
+        return command(argv[1:] if name else argv)
+    except CollectorError as error:
+        # One line, never a traceback: these are the operator's to fix (flag, file, cluster).
+        print(f"{prog}: {error}", file=sys.stderr)
+        return error.exit_code
+    except OSError as error:
+        print(f"{prog}: {error}", file=sys.stderr)  # a port taken, a file unreadable
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+
+
+def _load(name: str) -> Command:
+    """The command's module, imported only when asked for (and only if installed)."""
+    if name == "migrate-store":
+        from logistis.collector.commands import migrate
+
+        return migrate.main
+    if name == "notify":
+        from logistis.collector.commands import notify
+
+        return notify.main
+    return _collector()
+
+
+def _collector() -> Command:
+    import uvloop
+
+    from logistis.collector import logs
+    from logistis.collector.server import serve
+    from logistis.collector.settings import from_args
+
+    def collect(argv: Sequence[str]) -> int:
         settings = from_args(argv)
-    except SettingsError as error:
-        print(f"logistis-collector: {error}", file=sys.stderr)
-        return 2
-    logs.configure(settings.log_format, settings.log_level)
-    try:
-        # The encoder and deriver threads run Python too: a thread holding the GIL gives it up
-        # after this long when the event loop wants it back to answer a review (5 ms by default,
-        # which showed in the latency at 500 reviews/s).
+        logs.configure(settings.log_format, settings.log_level)
+        # The encoder and deriver threads run Python too: a thread holding the GIL gives it
+        # up after this long when the event loop wants it back to answer a review (5 ms by
+        # default, which showed in the latency at 500 reviews/s).
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         # uvloop: about a third less CPU per TLS request than asyncio's own loop.
         uvloop.run(serve(settings))
-    except (SettingsError, RuleError, CallerError) as error:
-        print(f"logistis-collector: {error}", file=sys.stderr)
-        return 2
-    except (
-        StoreError,
-        CertificateError,
-        SelfManagedTLSError,
-        ConfigurationError,
-        OSError,
-    ) as error:
-        # One line, never a traceback: these are the operator's to fix (file, cluster, port).
-        print(f"logistis-collector: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        return ExitCode.OK
 
-
-def _notify(argv: Sequence[str]) -> int:
-    """`logistis-collector notify test|send-test`: imported only when asked for."""
-    from logistis.collector.commands import notify as command
-
-    return command.main(argv)
+    return collect
 
 
 if __name__ == "__main__":

@@ -138,5 +138,5 @@ def load_or_create_key(path: Path) -> bytes:
             handle.write(key)
         log.info("generated a redaction key", extra={"path": str(path)})
     if len(key) < 16:
-        raise ValueError(f"{path}: redaction key must be at least 16 bytes")
+        raise SettingsError(f"{path}: redaction key must be at least 16 bytes")
     return key

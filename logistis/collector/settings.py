@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from logistis.collector.errors import UsageError
 from logistis.collector.history.actors import ConfigError
 from logistis.collector.history.gitops import GitOpsSettings, parse_settings
 from logistis.collector.pipeline.notify.config import (
@@ -37,7 +38,7 @@ DEFAULT_APISERVICE = "v1alpha1.logistis.io"
 SELECTORS = ("user", "group", "namespace", "kind", "operation")
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError, ValueError):
     """A flag, variable or config value is wrong; the message says which."""
 
 

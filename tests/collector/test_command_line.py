@@ -3,10 +3,18 @@ more, one line for a setting that cannot be used, nothing left behind by a start
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import logistis.collector
+from logistis.collector.errors import CollectorError, ExitCode
 from tests.support.collector import free_port, run_collector_command
 
 
@@ -56,6 +64,68 @@ def test_a_store_that_does_not_answer_leaves_nothing_behind(tmp_path: Path) -> N
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not data_dir.exists()  # no redaction.key made for a history that never started
+
+
+def test_a_redaction_key_too_short_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_bytes(b"short")
+    argv = ["--data-dir", str(tmp_path / "data"), "--redaction-key-file", str(key), *loopback()]
+    result = run_collector_command(argv)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr == (
+        f"logistis-collector: {key}: redaction key must be at least 16 bytes\n"
+    )
+
+
+def test_a_port_taken_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["--data-dir", str(tmp_path / "data"), *loopback()]
+        argv[argv.index("--api-listen") + 1] = f"127.0.0.1:{port}"
+        result = run_collector_command(argv)
+    assert result.returncode == ExitCode.ERROR
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("logistis-collector: ")
+
+
+def test_without_the_collector_extra_it_says_what_to_install(tmp_path: Path) -> None:
+    # A dependency of the extra made unimportable, as a client-only install leaves it.
+    script = (
+        "import sys; sys.modules['uvloop'] = None; "
+        "from logistis.collector.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == ExitCode.NOT_INSTALLED
+    assert result.stderr == (
+        "logistis-collector: needs the collector's dependencies (uvloop is not installed): "
+        "pip install 'logistis[collector]'\n"
+    )
+    assert not (tmp_path / "data").exists()
+
+
+def test_every_collector_exception_derives_from_collector_error() -> None:
+    defined = [
+        value
+        for module in _collector_modules()
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == module.__name__
+    ]
+    assert len(defined) >= 20
+    assert [e.__name__ for e in defined if not issubclass(e, CollectorError)] == []
+
+
+def _collector_modules() -> list[object]:
+    names = pkgutil.walk_packages(logistis.collector.__path__, "logistis.collector.")
+    return [importlib.import_module(info.name) for info in names]
 
 
 def loopback() -> list[str]:

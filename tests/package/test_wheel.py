@@ -191,3 +191,10 @@ def test_the_clients_install_without_the_servers_dependencies(
         )
     assert blamed.returncode == 0, blamed.stderr
     assert blamed.stdout.splitlines()[1].split()[:3] == ["deployment.apps/nginx", "CREATE", "alice"]
+
+
+def test_the_collector_without_its_extra_says_what_to_install(client_only: Installed) -> None:
+    result = client_only.run("logistis-collector", "--data-dir", str(client_only.outside / "d"))
+    assert result.returncode == 3  # ExitCode.NOT_INSTALLED
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.endswith("pip install 'logistis[collector]'\n")

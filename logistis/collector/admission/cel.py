@@ -15,6 +15,8 @@ from typing import Any
 import cel
 from cel import stdlib
 
+from logistis.collector.errors import CollectorError
+
 VARIABLES = ("request", "object", "oldObject")
 
 # Errors the CEL runtime raises for an expression that does not fit a request (missing key,
@@ -28,11 +30,11 @@ _CEL_TYPE_NAMES = frozenset(
 _CEL_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*(\w+)\s*,")
 
 
-class InvalidCondition(ValueError):
+class InvalidCondition(CollectorError, ValueError):
     """An expression that cannot be a condition; the message says why."""
 
 
-class NotEvaluated(ValueError):
+class NotEvaluated(CollectorError, ValueError):
     """An expression that does not fit this request; the message says why."""
 
 

@@ -19,6 +19,7 @@ import orjson
 from msgspec import UNSET, UnsetType
 
 from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.errors import CollectorError
 from logistis.collector.history.events import (
     Event,
     JSONObject,
@@ -38,7 +39,7 @@ INT64 = range(-(2**63), 2**63)
 MAX_DEPTH = 254
 
 
-class InvalidReview(ValueError):
+class InvalidReview(CollectorError, ValueError):
     """The body is not an AdmissionReview request this collector can read; `field` names
     the part that is wrong."""
 

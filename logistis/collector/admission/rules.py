@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from logistis.collector.errors import CollectorError, UsageError
+
 if TYPE_CHECKING:
     from logistis.collector.admission.cel import Activation, CelCondition
 
@@ -38,11 +40,11 @@ CAPTURE_KEYS = frozenset({"dryRun", "include", "exclude"})
 FLAG_SELECTORS = frozenset({"users", "groups", "namespaces", "kinds", "operations", "subresources"})
 
 
-class RuleError(ValueError):
+class RuleError(UsageError, ValueError):
     """A capture rule that cannot be used; the message names the rule and what is wrong."""
 
 
-class _Invalid(Exception):
+class _Invalid(CollectorError):
     """What is wrong with one selector; turned into a RuleError that names the rule."""
 
 

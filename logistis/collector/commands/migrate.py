@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from logistis.collector.settings import BriefParser, SettingsError, read_store_url
+from logistis.collector.errors import ExitCode
+from logistis.collector.settings import BriefParser, read_store_url
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.transfer import KEEP_EVERYTHING, Copied, copy_history
 
@@ -46,12 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        source = read_store_url(args.__dict__["from"], args.from_file, "--from")
-        destination = read_store_url(args.to, args.to_file, "--to")
-    except SettingsError as error:
-        print(f"logistis-collector migrate-store: {error}", file=sys.stderr)
-        return 2
+    source = read_store_url(args.__dict__["from"], args.from_file, "--from")
+    destination = read_store_url(args.to, args.to_file, "--to")
     copied = asyncio.run(migrate(source, destination, sys.stderr))
     print(
         f"copied {copied.copied:,} events; up to id {copied.last_id}: "
@@ -63,7 +60,7 @@ def main(argv: Sequence[str]) -> int:
         f"source {copied.runs_source:,}, destination {copied.runs_destination:,}"
         + _verdict(copied.runs_source == copied.runs_destination)
     )
-    return 0 if copied.matches else 1
+    return ExitCode.OK if copied.matches else ExitCode.ERROR
 
 
 def _verdict(same: bool) -> str:

@@ -20,6 +20,7 @@ from typing import TextIO
 
 import aiohttp
 
+from logistis.collector.errors import CollectorError, ExitCode
 from logistis.collector.history import reading
 from logistis.collector.history.events import Event, ResourceRef, UserInfo
 from logistis.collector.pipeline.notify.config import NotifySettings
@@ -28,9 +29,13 @@ from logistis.collector.pipeline.notify.matching import facts_of, matches
 from logistis.collector.pipeline.notify.message import Message
 from logistis.collector.pipeline.notify.outbox import render
 from logistis.collector.settings import Settings, SettingsError, from_args
-from logistis.collector.store import StoreError, open_store
+from logistis.collector.store import open_store
 
 TEST_NAME = "logistis-notify-test"
+
+
+class NotifyTestError(CollectorError):
+    """The event to try is not recorded, or the sink did not take the test message."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,27 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def main(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     args, rest = build_parser().parse_known_args(argv)
-    try:
-        settings = from_args(rest)
-        if args.command == "test":
-            return asyncio.run(_test(settings, args.event, out, err))
-        return asyncio.run(_send_test(settings.notify, args.sink, out, err))
-    except SettingsError as error:
-        print(f"logistis-collector notify: {error}", file=err)
-        return 2
-    except StoreError as error:
-        print(f"logistis-collector notify: {error}", file=err)
-        return 1
+    settings = from_args(rest)
+    if args.command == "test":
+        return asyncio.run(_test(settings, args.event, out))
+    return asyncio.run(_send_test(settings.notify, args.sink, out))
 
 
-async def _test(settings: Settings, event_id: int, out: TextIO, err: TextIO) -> int:
+async def _test(settings: Settings, event_id: int, out: TextIO) -> int:
     async with open_store(settings.store, gitops=settings.gitops) as store:
         event = await reading.one(store, event_id)
     if event is None:
-        print(f"logistis-collector notify: no event {event_id}", file=err)
-        return 1
+        raise NotifyTestError(f"no event {event_id}")
     notify = settings.notify
     facts = facts_of(event)
     for rule in notify.rules:
@@ -80,10 +77,10 @@ async def _test(settings: Settings, event_id: int, out: TextIO, err: TextIO) -> 
             for header, value in request.headers.items():
                 print(f"  {header}: {value}", file=out)
             print("  " + request.body.decode(errors="replace"), file=out)
-    return 0
+    return ExitCode.OK
 
 
-async def _send_test(notify: NotifySettings, name: str, out: TextIO, err: TextIO) -> int:
+async def _send_test(notify: NotifySettings, name: str, out: TextIO) -> int:
     sink = notify.sinks.get(name)
     if sink is None:
         known = ", ".join(notify.sinks) or "none"
@@ -92,10 +89,9 @@ async def _send_test(notify: NotifySettings, name: str, out: TextIO, err: TextIO
     async with aiohttp.ClientSession() as session:
         outcome = await post(session, sink.url, render(message, sink), notify.delivery.timeout)
     if not outcome.sent:
-        print(f"logistis-collector notify: sink {name}: {outcome.detail}", file=err)
-        return 1
+        raise NotifyTestError(f"sink {name}: {outcome.detail}")
     print(f"sink {name} ({sink.type}) took the test message", file=out)
-    return 0
+    return ExitCode.OK
 
 
 def sample_event() -> Event:

@@ -16,6 +16,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from logistis.collector.errors import CollectorError
+
 # zlib's window bits for each encoding: a gzip header, or a zlib one (RFC 9110 `deflate`).
 # Raw deflate streams, which some clients send as `deflate`, are tried when the zlib header
 # is missing.
@@ -24,7 +26,7 @@ RAW_DEFLATE = -zlib.MAX_WBITS
 IDENTITY = ("", "identity")
 
 
-class BodyError(Exception):
+class BodyError(CollectorError):
     """The body cannot be read or decoded; `status` is the 4xx to answer."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, TypedDict
 
+from logistis.collector.errors import UsageError
+
 KINDS = ("person", "gitops", "controller", "serviceaccount")
 TOOLS = ("argocd", "flux", "helm", "kubectl")
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
@@ -20,7 +22,7 @@ SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 SYSTEM_PREFIX = "system:"
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """The config file's `gitops` section is wrong; the message says where."""
 
 

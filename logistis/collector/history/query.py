@@ -12,6 +12,8 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
+from logistis.collector.errors import CollectorError
+
 DEFAULT_LIMIT = 100
 MAX_ID = 2**63 - 1
 MAX_LIMIT = 1000
@@ -35,7 +37,7 @@ PAGING = ("limit", "cursor")
 STREAM = ("after",)
 
 
-class QueryError(ValueError):
+class QueryError(CollectorError, ValueError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from logistis.collector.errors import CollectorError
+
 # The apiserver's reasons (k8s.io/apimachinery/pkg/apis/meta/v1 StatusReason).
 REASONS = {
     400: "BadRequest",
@@ -22,7 +24,7 @@ REASONS = {
 }
 
 
-class StatusError(Exception):
+class StatusError(CollectorError):
     """A request the API answers with a Status; raised anywhere below the handlers."""
 
     def __init__(self, code: int, message: str, details: dict[str, Any] | None = None) -> None:

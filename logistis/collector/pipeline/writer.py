@@ -12,6 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from logistis.collector.errors import CollectorError
 from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.store import NotStored, StoreError, WriterStore
@@ -27,7 +28,7 @@ COMMIT_TIMEOUT_SECONDS = 2.0
 COMMIT_TIMEOUT = "commit timeout"
 
 
-class NotRecorded(Exception):
+class NotRecorded(CollectorError):
     """The event could not be queued or committed; the request is still allowed."""
 
     def __init__(self, reason: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from logistis.collector.errors import CollectorError
 from logistis.collector.history.events import RawJSON
 
 FORMAT_V1 = 1
@@ -33,7 +34,7 @@ _LEVEL = 6
 _LENGTHS = 8
 
 
-class CodecError(ValueError):
+class CodecError(CollectorError, ValueError):
     """A blob that this version cannot read."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from logistis.collector.errors import CollectorError
 from logistis.collector.history.events import Event
 from logistis.collector.history.judgements import JudgementStore
 from logistis.collector.history.provenance import ProvenanceStore
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 StoredRow = tuple[Any, ...]
 
 
-class StoreError(Exception):
+class StoreError(CollectorError):
     """The database cannot be opened or used; the message names it (never with a password)."""
 
 

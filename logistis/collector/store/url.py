@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
+from logistis.collector.errors import CollectorError
+
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 _SCHEMES = {"sqlite": SQLITE, "postgresql": POSTGRESQL, "postgres": POSTGRESQL}
@@ -24,7 +26,7 @@ UNPARSABLE = (
 )
 
 
-class StoreURLError(ValueError):
+class StoreURLError(CollectorError, ValueError):
     """Not a store URL; the message never repeats the URL (it may hold a password)."""
 
 

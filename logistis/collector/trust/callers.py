@@ -31,6 +31,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from logistis.collector.errors import UsageError
+
 WEBHOOK_PATH = "/validate"
 """The webhook's path; with a token, the token is the one segment after it."""
 
@@ -59,7 +61,7 @@ def usable_token(token: str) -> bool:
     return TOKEN_RULE.fullmatch(token) is not None
 
 
-class CallerError(ValueError):
+class CallerError(UsageError, ValueError):
     """A client CA or token file cannot be used; the message names the file."""
 
 

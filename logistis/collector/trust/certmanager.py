@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from urllib3.exceptions import HTTPError
 
+from logistis.collector.errors import CollectorError
 from logistis.collector.trust.callers import new_token, token_path, usable_token
 from logistis.collector.trust.cluster import ClusterAccessError, api_client
 from logistis.collector.trust.tls import (
@@ -74,7 +75,7 @@ CA_CERT, CA_KEY, TLS_CERT, TLS_KEY = "ca.crt", "ca.key", "tls.crt", "tls.key"
 WEBHOOK_TOKEN = "webhook-token"
 
 
-class SelfManagedTLSError(Exception):
+class SelfManagedTLSError(CollectorError):
     """Self-managed TLS cannot proceed; the message says what and where."""
 
 

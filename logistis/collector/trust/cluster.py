@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from logistis.collector.errors import CollectorError
+
 if TYPE_CHECKING:
     from kubernetes import client
 
 
-class ClusterAccessError(Exception):
+class ClusterAccessError(CollectorError):
     """No way into the Kubernetes API; the message says why."""
 
 

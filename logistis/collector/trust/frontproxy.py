@@ -33,6 +33,7 @@ from cryptography.x509.oid import NameOID
 from multidict import CIMultiDictProxy, MultiDictProxy
 from urllib3.exceptions import HTTPError
 
+from logistis.collector.errors import CollectorError
 from logistis.collector.trust.cluster import ClusterAccessError, api_client
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,11 @@ DEFAULT_INTERVAL = 30.0
 Headers = CIMultiDictProxy[str] | MultiDictProxy[str] | Mapping[str, str]
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(CollectorError):
     """The request-header configuration cannot be read or makes no sense."""
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(CollectorError):
     """The caller is not the apiserver's front proxy; the message says why."""
 
 

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from logistis.collector.errors import CollectorError
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
@@ -42,7 +44,7 @@ TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 BACKDATE = dt.timedelta(minutes=5)
 
 
-class CertificateError(ValueError):
+class CertificateError(CollectorError, ValueError):
     """A certificate or key cannot be served; the message names the files."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from logistis.collector.admission.rules import SELECTORS, CaptureRules, RuleError, selecting
+from logistis.collector.errors import UsageError
 from logistis.collector.units import parse_duration
 
 SINK_TYPES = ("webhook", "slack", "cloudevents")
@@ -38,7 +39,7 @@ DELIVERY_KEYS = frozenset({"retryFirst", "retryMax", "maxAge", "timeout", "lease
 SECTION_KEYS = frozenset({"eventURL", "delivery", "sinks", "rules"})
 
 
-class NotifyConfigError(ValueError):
+class NotifyConfigError(UsageError, ValueError):
     """The `notify` section cannot be used; the message names what and where."""
 
 
