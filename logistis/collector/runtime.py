@@ -60,14 +60,19 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         usable_dir(settings.data_dir, "--data-dir")  # the embedded default's file goes there
     metrics = Metrics()
     retention = settings.retention
-    async with open_store(
-        settings.store,
-        max_events_per_resource=retention.max_events_per_resource,
-        gitops=settings.gitops,
-    ) as store:
+    async with (
+        open_store(
+            settings.store,
+            max_events_per_resource=retention.max_events_per_resource,
+            gitops=settings.gitops,
+        ) as store,
+        contextlib.AsyncExitStack() as started,
+    ):
         # Only now: a collector whose store never answers leaves nothing behind.
         redactor = Redactor(redaction_key(settings))
         kinds = KindResolver(await store.known_kinds())
+        # Each part is registered for closing as soon as it has started, so a failure
+        # starting the next one stops what runs already; they close in reverse order.
         writer = Writer(
             store,
             metrics,
@@ -75,33 +80,32 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             commit_timeout=settings.commit_timeout_seconds,
         )
         writer.start()
+        started.push_async_callback(writer.close)
         deriver = Deriver(store, writer.committed, metrics, settings.notify)
+        started.push_async_callback(deriver.close)
         deriver.start()
         dispatcher = start_dispatcher(store, settings.notify, metrics, deriver.ready)
+        if dispatcher is not None:
+            started.push_async_callback(dispatcher.close)
         runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
-        tasks = (
-            asyncio.create_task(enforce_forever(store, retention, metrics), name="retention"),
-            asyncio.create_task(
-                beat_forever(
-                    store, collector_id(), settings.heartbeat_interval_seconds, writer.committed
-                ),
-                name="heartbeat",
-            ),
-            # Other collectors' commits wake this one's streams as its own do.
-            asyncio.create_task(store.watch_commits(writer.committed.fire), name="commits"),
+        beats = beat_forever(
+            store, collector_id(), settings.heartbeat_interval_seconds, writer.committed
         )
-        try:
-            yield runtime
-        finally:
-            runtime.stopping.set()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await writer.close()
-            await deriver.close()
-            if dispatcher is not None:
-                await dispatcher.close()
+        for name, work in (
+            ("retention", enforce_forever(store, retention, metrics)),
+            ("heartbeat", beats),
+            # Other collectors' commits wake this one's streams as its own do.
+            ("commits", store.watch_commits(writer.committed.fire)),
+        ):
+            started.push_async_callback(_cancel, asyncio.create_task(work, name=name))
+        started.callback(runtime.stopping.set)
+        yield runtime
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def usable_dir(path: Path, flag: str) -> None:
