@@ -21,8 +21,10 @@ from msgspec import UNSET, UnsetType
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.errors import CollectorError
 from logistis.collector.history.events import (
+    OPERATIONS,
     Event,
     JSONObject,
+    Operation,
     RawJSON,
     ResourceRef,
     UserInfo,
@@ -30,7 +32,6 @@ from logistis.collector.history.events import (
 )
 
 API_VERSIONS = frozenset({"admission.k8s.io/v1", "admission.k8s.io/v1beta1"})
-OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 
 
 INT64 = range(-(2**63), 2**63)
@@ -112,7 +113,7 @@ class _User(msgspec.Struct):
 
 class _Request(msgspec.Struct):
     uid: str
-    operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+    operation: Operation
     kind: _KindRef
     resource: _ResourceRef
     userInfo: _User

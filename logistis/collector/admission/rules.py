@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from logistis.collector.errors import CollectorError, UsageError
+from logistis.collector.history.events import OPERATIONS
 
 if TYPE_CHECKING:
     from logistis.collector.admission.cel import Activation, CelCondition
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REGEX_PREFIX = "re:"
-OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 SELECTORS = ("users", "groups", "extra", "namespaces", "kinds", "operations", "subresources")
 RULE_KEYS = frozenset({"name", "cel", *SELECTORS})
 CAPTURE_KEYS = frozenset({"dryRun", "include", "exclude"})

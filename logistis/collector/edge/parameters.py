@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from logistis.collector.history.actors import KINDS, TOOLS
+from logistis.collector.history.events import OPERATIONS
 from logistis.collector.history.gitops import MANAGING_TOOLS
 from logistis.collector.history.query import (
     DEFAULT_LIMIT,
@@ -23,8 +24,6 @@ from logistis.collector.history.query import (
     whole_number,
 )
 from logistis.collector.units import parse_duration
-
-_OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
 
 def parse_query(
@@ -98,8 +97,8 @@ def _user_pattern(user: str) -> str:
 
 def _operation(value: str) -> str:
     operation = value.upper()
-    if operation not in _OPERATIONS:
-        raise QueryError("operation", f"must be one of {', '.join(_OPERATIONS)}")
+    if operation not in OPERATIONS:
+        raise QueryError("operation", f"must be one of {', '.join(OPERATIONS)}")
     return operation
 
 

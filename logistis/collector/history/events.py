@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 import orjson
 
 from logistis.collector.history.actors import ActorJSON
 from logistis.collector.history.gitops import ManagedByJSON, RevisionJSON
+
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+"""What an admission request does: the apiserver's four operations, named once here."""
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 
 JSONObject = dict[str, Any]
 

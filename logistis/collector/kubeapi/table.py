@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from logistis.collector.history.events import Event
+from logistis.collector.history.events import OPERATIONS, Event
 from logistis.collector.kubeapi.objects import KubeObject, change, metadata
 from logistis.collector.kubeapi.resources import Resource
 from logistis.collector.kubeapi.status import StatusError
@@ -26,7 +26,7 @@ SHOWN_CHANGES = 3
 COLUMNS: tuple[Column, ...] = (
     ("Name", "string", "name", 0, "The event id."),
     ("Age", "string", "", 0, "Time since the change was admitted."),
-    ("Operation", "string", "", 0, "CREATE, UPDATE, DELETE or CONNECT."),
+    ("Operation", "string", "", 0, f"{', '.join(OPERATIONS[:-1])} or {OPERATIONS[-1]}."),
     ("User", "string", "", 0, "Who made the change."),
     ("Kind", "string", "", 0, "Kind of the changed object."),
     ("Object", "string", "", 0, "Name of the changed object (and the subresource written)."),
