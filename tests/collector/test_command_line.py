@@ -22,7 +22,6 @@ from tests.support.collector import free_port, run_collector_command
     ("argv", "error"),
     [
         (["--nope"], "unrecognized arguments: --nope"),
-        (["--drain-seconds", "soon"], "--drain-seconds"),
         (["--log-format", "xml"], "--log-format"),
         (
             ["migrate-store", "--from", "sqlite:///a.db", "--to", "sqlite:///b.db", "--nope"],
@@ -38,6 +37,26 @@ def test_a_usage_mistake_is_the_error_and_see_help(argv: list[str], error: str) 
     assert error in lines[0]
     assert lines[-1].startswith("See 'logistis-collector")
     assert lines[-1].endswith("--help'.")
+
+
+def test_a_wrong_value_is_one_line_naming_its_flag_or_variable(tmp_path: Path) -> None:
+    by_flag = run_collector_command(["--drain-seconds", "soon"])
+    assert (by_flag.returncode, by_flag.stderr) == (
+        ExitCode.USAGE,
+        "logistis-collector: --drain-seconds: 'soon' is not a number of seconds\n",
+    )
+    environ = {"PATH": "/usr/bin:/bin", "LOGISTIS_MAX_AGE": "forever"}
+    by_env = run_collector_command([], env=environ)
+    assert (by_env.returncode, by_env.stderr) == (
+        ExitCode.USAGE,
+        "logistis-collector: LOGISTIS_MAX_AGE: 'forever' is not a duration like 90m, 36h or 30d\n",
+    )
+
+
+def test_the_help_shows_the_defaults() -> None:
+    shown = run_collector_command(["--help"])
+    assert shown.returncode == ExitCode.OK
+    assert "(default 127.0.0.1:8080) [LOGISTIS_API_LISTEN]" in " ".join(shown.stdout.split())
 
 
 def test_an_unusable_data_dir_is_one_line_naming_the_flag(tmp_path: Path) -> None:

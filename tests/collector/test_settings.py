@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from logistis.collector.settings import Listen, SettingsError, from_args
+from logistis.collector.options import declared
+from logistis.collector.settings import Listen, Settings, SettingsError, build_parser, from_args
+from logistis.collector.store.protocol import KEEP_PER_RESOURCE
 
 
 def test_defaults_match_the_design():
@@ -15,7 +17,7 @@ def test_defaults_match_the_design():
     assert settings.data_dir == Path(".logistis")
     assert settings.webhook_listen == Listen("0.0.0.0", 8443)
     assert settings.api_listen == Listen("127.0.0.1", 8080)
-    assert settings.retention.max_events_per_resource == 100
+    assert settings.retention.max_events_per_resource == KEEP_PER_RESOURCE
     assert settings.record_dry_run is None
     assert settings.database == Path(".logistis/logistis.db")
 
@@ -80,13 +82,13 @@ def test_bad_environment_value_names_the_variable():
 @pytest.mark.parametrize(
     ("flag", "message"),
     [
-        ("--commit-timeout", "--commit-timeout must be positive"),
-        ("--tls-handshake-timeout", "--tls-handshake-timeout must be positive"),
-        ("--idle-timeout", "--idle-timeout must be positive"),
-        ("--body-timeout", "--body-timeout must be positive"),
-        ("--stream-write-timeout", "--stream-write-timeout must be positive"),
-        ("--max-body-size", "--max-body-size must be positive"),
-        ("--max-commit-batch", "--max-commit-batch must be at least 1"),
+        ("--commit-timeout", "--commit-timeout: must be positive"),
+        ("--tls-handshake-timeout", "--tls-handshake-timeout: must be positive"),
+        ("--idle-timeout", "--idle-timeout: must be positive"),
+        ("--body-timeout", "--body-timeout: must be positive"),
+        ("--stream-write-timeout", "--stream-write-timeout: must be positive"),
+        ("--max-body-size", "--max-body-size: must be positive"),
+        ("--max-commit-batch", "--max-commit-batch: must be a whole number of at least 1"),
     ],
 )
 def test_a_zero_flag_is_refused_not_taken_for_the_default(flag, message):
@@ -101,7 +103,7 @@ def test_the_drain_and_the_shared_port_for_several_replicas():
     )
     settings = from_args(["--drain-seconds", "5"], environ={"LOGISTIS_REUSE_PORT": "true"})
     assert (settings.drain_seconds, settings.reuse_port) == (5.0, True)
-    with pytest.raises(SettingsError, match="--drain-seconds must not be negative"):
+    with pytest.raises(SettingsError, match="--drain-seconds: must not be negative"):
         from_args(["--drain-seconds", "-1"], environ={})
 
 
@@ -165,3 +167,98 @@ def test_bad_store_settings_name_the_problem_without_the_url(argv, message):
     with pytest.raises(SettingsError, match=message) as raised:
         from_args(argv, environ={})
     assert PASSWORD not in str(raised.value)
+
+
+def test_a_flag_wins_over_its_variable_the_variable_over_the_file_the_file_over_the_default(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("retention:\n  maxEventsPerResource: 30\nredaction:\n  keyFile: /file/key\n")
+    given = ["--config", str(config)]
+    environ = {"LOGISTIS_MAX_EVENTS_PER_RESOURCE": "20", "LOGISTIS_REDACTION_KEY_FILE": "/env/key"}
+
+    def kept(argv: list[str], env: dict[str, str]) -> tuple[int, Path | None]:
+        settings = from_args(argv, environ=env)
+        return settings.max_events_per_resource, settings.redaction_key_file
+
+    flags = ["--max-events-per-resource", "10", "--redaction-key-file", "/flag/key"]
+    assert kept([*given, *flags], environ) == (10, Path("/flag/key"))
+    assert kept(given, environ) == (20, Path("/env/key"))
+    assert kept(given, {}) == (30, Path("/file/key"))
+    assert kept([], {}) == (KEEP_PER_RESOURCE, None)
+
+
+def test_the_config_file_can_come_from_its_variable(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("retention:\n  interval: 5m\n")
+    settings = from_args([], environ={"LOGISTIS_CONFIG": str(config)})
+    assert settings.config_file == config
+    assert settings.retention.interval_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "config", "message"),
+    [
+        (["--max-age", "soon"], {}, None,
+         "--max-age: 'soon' is not a duration like 90m, 36h or 30d"),
+        ([], {"LOGISTIS_MAX_AGE": "soon"}, None,
+         "LOGISTIS_MAX_AGE: 'soon' is not a duration like 90m, 36h or 30d"),
+        ([], {}, "retention:\n  maxAge: soon\n",
+         "--config {config}: retention.maxAge: 'soon' is not a duration like 90m, 36h or 30d"),
+        ([], {}, "retention:\n  maxSize: lots\n",
+         "--config {config}: retention.maxSize: 'lots' is not a size like 500MiB or 2GB"),
+        ([], {}, "retention:\n  maxEventsPerResource: 0\n",
+         "--config {config}: retention.maxEventsPerResource: must be a whole number of at least 1"),
+        ([], {"LOGISTIS_MAX_EVENTS_PER_RESOURCE": "many"}, None,
+         "LOGISTIS_MAX_EVENTS_PER_RESOURCE: 'many' must be a whole number of at least 1"),
+        (["--drain-seconds", "soon"], {}, None, "--drain-seconds: 'soon' is not a number of seconds"),
+        ([], {"LOGISTIS_IDLE_TIMEOUT": "0"}, None, "LOGISTIS_IDLE_TIMEOUT: must be positive"),
+        ([], {"LOGISTIS_LOG_FORMAT": "xml"}, None, "LOGISTIS_LOG_FORMAT: 'xml' is not one of json, text"),
+        (["--webhook-listen", "8443"], {}, None, "--webhook-listen: '8443' is not HOST:PORT"),
+        ([], {"LOGISTIS_TLS_SECRET": "only-a-name"}, None,
+         "LOGISTIS_TLS_SECRET: 'only-a-name' must be NAMESPACE/NAME"),
+        (["--tls-cert", "/a.crt"], {}, None, "--tls-cert and --tls-key go together"),
+        ([], {}, "redaction:\n  key: x\n", "--config {config}: redaction: unknown keys ['key']"),
+        ([], {}, "retention: 5\n", "--config {config}: retention must be a mapping"),
+        ([], {}, "gitops:\n  actors:\n    - users: [ci]\n      kind: robot\n",
+         "--config {config}: gitops.actors[1]: kind must be one of"),
+        (["--config", "/nowhere/config.yaml"], {}, None,
+         "--config /nowhere/config.yaml: No such file or directory"),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_is_refused_naming_where_it_came_from(
+    tmp_path: Path, argv: list[str], environ: dict[str, str], config: str | None, message: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    if config is not None:
+        path.write_text(config)
+        argv = [*argv, "--config", str(path)]
+    with pytest.raises(SettingsError) as refused:
+        from_args(argv, environ=environ)
+    assert str(refused.value).startswith(message.format(config=path)), str(refused.value)
+
+
+def test_every_setting_has_its_own_flag_variable_and_key() -> None:
+    options = [option for _, option in declared(Settings)]
+    flags = [option.flag for option in options if option.flag]
+    keys = [option.key for option in options if option.key]
+    assert len(flags) == len(set(flags))
+    assert len(keys) == len(set(keys))
+    assert all(option.flag or option.key for option in options)
+
+
+def test_the_help_shows_each_flag_its_default_and_its_variable() -> None:
+    help_text = " ".join(build_parser().format_help().split())
+    for flag, default, env in [
+        ("--data-dir", ".logistis", "LOGISTIS_DATA_DIR"),
+        ("--webhook-listen", "0.0.0.0:8443", "LOGISTIS_WEBHOOK_LISTEN"),
+        ("--max-events-per-resource", str(KEEP_PER_RESOURCE), "LOGISTIS_MAX_EVENTS_PER_RESOURCE"),
+        ("--tls-renew-before", "30d", "LOGISTIS_TLS_RENEW_BEFORE"),
+        ("--max-body-size", "3MiB", "LOGISTIS_MAX_BODY_SIZE"),
+        ("--log-level", "info", "LOGISTIS_LOG_LEVEL"),
+    ]:
+        line = help_text[help_text.index(f" {flag} ") :]
+        line = line[: line.index(f"[{env}]")]
+        assert f"(default {default})" in line, line
+    assert "[LOGISTIS_EXCLUDE_USER]" in help_text
+    assert "[LOGISTIS_STORE_FILE]" in help_text

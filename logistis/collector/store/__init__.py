@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.store.protocol import (
+    KEEP_PER_RESOURCE,
     Backlog,
     CopyStore,
     DeriverStore,
@@ -63,7 +64,10 @@ __all__ = [
 
 @asynccontextmanager
 async def open_store(
-    url: StoreURL, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
+    url: StoreURL,
+    *,
+    max_events_per_resource: int = KEEP_PER_RESOURCE,
+    gitops: GitOpsSettings | None = None,
 ) -> AsyncIterator[Store]:
     """Open (creating or migrating its schema) the store `url` names, and close it after;
     `gitops` tells how events' actors and managing tools are told."""

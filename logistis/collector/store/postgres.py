@@ -34,6 +34,7 @@ from logistis.collector.store import postgres_schema as schema
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.postgres_connections import Connection
 from logistis.collector.store.protocol import (
+    KEEP_PER_RESOURCE,
     Backlog,
     NotStored,
     OutboxItem,
@@ -113,7 +114,7 @@ class PostgresStore(SQLQueries):
         cls,
         url: StoreURL,
         *,
-        max_events_per_resource: int = 100,
+        max_events_per_resource: int = KEEP_PER_RESOURCE,
         gitops: GitOpsSettings | None = None,
     ) -> AsyncIterator[PostgresStore]:
         pools: list[asyncpg.Pool] = []

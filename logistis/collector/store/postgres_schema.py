@@ -19,6 +19,7 @@ from logistis.collector.store.postgres_functions import (
     SAVE_DERIVED_FUNCTION,
     SAVE_PROVENANCE_FUNCTION,
 )
+from logistis.collector.store.protocol import KEEP_PER_RESOURCE
 
 CREATE_SCHEMA_TABLE = """
     CREATE TABLE IF NOT EXISTS logistis_schema (version integer NOT NULL);
@@ -56,9 +57,9 @@ MIGRATIONS: tuple[str, ...] = (
     # Request uids that are UUIDs are kept as 16 bytes in `uid`, anything else in `uid_text`.
     # `body` is compressed already (collector.store.codec): STORAGE EXTERNAL spares PostgreSQL
     # a second compression attempt on the large ones.
-    """
+    f"""
     CREATE TABLE config (key text PRIMARY KEY, value bigint NOT NULL);
-    INSERT INTO config VALUES ('max_events_per_resource', 100), ('event_bytes', 0);
+    INSERT INTO config VALUES ('max_events_per_resource', {KEEP_PER_RESOURCE}), ('event_bytes', 0);
     CREATE TABLE identities (
         id serial PRIMARY KEY,
         json text NOT NULL UNIQUE,

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 StoredRow = tuple[Any, ...]
 
 
+KEEP_PER_RESOURCE = 100
+"""Events kept per resource unless configured otherwise (the original kept 100)."""
+
+
 class StoreError(CollectorError):
     """The database cannot be opened or used; the message names it (never with a password)."""
 
@@ -52,7 +56,7 @@ class NotStored:
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    max_events_per_resource: int = 100
+    max_events_per_resource: int = KEEP_PER_RESOURCE
     """Older events of one resource beyond this many are removed (the original kept 100)."""
     max_age: timedelta | None = None
     """Events older than this are removed; None keeps them (subject to the other limits)."""

@@ -32,6 +32,7 @@ from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store import sqlite_writes as writes
 from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.protocol import (
+    KEEP_PER_RESOURCE,
     Backlog,
     NotStored,
     OutboxItem,
@@ -88,7 +89,11 @@ class SQLiteStore(SQLQueries):
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, path: Path, *, max_events_per_resource: int = 100, gitops: GitOpsSettings | None = None
+        cls,
+        path: Path,
+        *,
+        max_events_per_resource: int = KEEP_PER_RESOURCE,
+        gitops: GitOpsSettings | None = None,
     ) -> AsyncIterator[SQLiteStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: writes.WriteThread | None = None

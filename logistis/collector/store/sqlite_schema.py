@@ -7,6 +7,7 @@ added at the end.
 
 from __future__ import annotations
 
+from logistis.collector.store.protocol import KEEP_PER_RESOURCE
 from logistis.collector.store.where import TEXT_COLUMNS
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
@@ -34,7 +35,7 @@ MIGRATIONS: tuple[str, ...] = (
     f"""
     PRAGMA application_id={APPLICATION_ID};
     CREATE TABLE config (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-    INSERT INTO config VALUES ('max_events_per_resource', 100);
+    INSERT INTO config VALUES ('max_events_per_resource', {KEEP_PER_RESOURCE});
     CREATE TABLE events (
         id INTEGER PRIMARY KEY,
         uid TEXT NOT NULL,
