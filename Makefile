@@ -27,10 +27,11 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
-lint: $(STAMP) ## ruff and the import contracts
+lint: $(STAMP) ## ruff, the import contracts and mypy (the collector, strict; pyproject.toml)
 	$(VENV)/bin/ruff check logistis tests tools
 	$(VENV)/bin/ruff format --check logistis tests tools
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: lint ## the whole suite (well under five minutes)
 	$(PY) -m pytest -q -n auto --maxprocesses 4

@@ -130,7 +130,9 @@ def _one_of(*choices: str) -> Any:
 
 
 def _capture(section: Any) -> Mapping[str, Any] | None:
-    return section  # build_rules checks it when the runtime opens (docs/capture-rules.md)
+    # build_rules checks it when the runtime opens (docs/capture-rules.md).
+    rules: Mapping[str, Any] | None = section
+    return rules
 
 
 def _log_format() -> str:

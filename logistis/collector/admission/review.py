@@ -212,15 +212,19 @@ def _envelope(raw: bytes) -> Review | None:
     return Review(review.apiVersion, fields)
 
 
+_TYPE_NAMES: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
 def _objects(request: _Request) -> dict[str, RawJSON | None] | None:
     """The objects' JSON as it came (null or absent: None); None when one is neither an
     object nor null (the body is then read whole, and refused with its field named)."""
     objects: dict[str, RawJSON | None] = {}
     for name, raw in (("object", request.object), ("oldObject", request.oldObject)):
         view = memoryview(raw)
-        if view == b"null":
+        # A memoryview compares by content with bytes (typeshed says they never match).
+        if view == b"null":  # type: ignore[comparison-overlap]
             objects[name] = None
-        elif view[:1] == b"{":
+        elif view[:1] == b"{":  # type: ignore[comparison-overlap]
             objects[name] = RawJSON(bytes(view))
         else:
             return None
@@ -387,9 +391,7 @@ def _shown(value: Any) -> str:
             if _is_int64(value) or isinstance(value, float)
             else "an integer past 64 bits"
         )
-    return {str: "a string", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def event_from_request(request: JSONObject, received: datetime, kinds: KindResolver) -> Event:
@@ -436,15 +438,17 @@ def _namespace(request: JSONObject) -> str:
     # Namespace objects arrive with their own name as `namespace`; they are cluster-scoped.
     if request["resource"]["group"] == "" and request["resource"]["resource"] == "namespaces":
         return ""
-    return request.get("namespace", "")
+    namespace: str = request.get("namespace", "")
+    return namespace
 
 
 def _name(request: JSONObject) -> str:
-    if request.get("name"):
-        return request["name"]
+    name: str = request.get("name") or ""
+    if name:
+        return name
     # DeleteCollection items carry no name: the object being deleted does.
     for key in ("oldObject", "object"):
         metadata = (json_value(request.get(key)) or {}).get("metadata")
-        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
-            return metadata["name"]
+        if isinstance(metadata, dict) and isinstance(named := metadata.get("name"), str):
+            return named
     return ""

@@ -13,6 +13,7 @@ from logistis.collector.edge.counts import facets_json, insights_answer, namespa
 from logistis.collector.edge.http import (
     HANDLER_ARGS,
     RUNTIME,
+    Handler,
     add_health_routes,
     json_error,
     json_errors,
@@ -58,7 +59,7 @@ def _store(request: web.Request) -> QueryStore:
 
 
 @web.middleware
-async def query_errors(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def query_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except QueryError as error:

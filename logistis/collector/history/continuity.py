@@ -15,6 +15,7 @@ admitted against another version tells which one it was.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,15 @@ _DELETION_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
 _CONTROLLER_PATHS = ("/status",)
 MISSING = object()
 """What `value_at` returns where an object has no value."""
-_NO_EVIDENCE = object()
+
+
+class _Evidence(enum.Enum):
+    NONE = "none"
+
+
+_NO_EVIDENCE = _Evidence.NONE
+"""A later request that tells nothing of whether this one landed."""
+Landed = bool | None | Literal[_Evidence.NONE]
 
 
 class Step:
@@ -236,7 +245,7 @@ def _replicas(obj: JSONObject) -> JSONObject:
     return {}
 
 
-def _landed(current: Step, later: Step) -> bool | object | None:
+def _landed(current: Step, later: Step) -> Landed:
     """What the first later request not racing with this one found."""
     if current.operation == "DELETE":
         if later.old is None:
@@ -253,7 +262,7 @@ def _landed(current: Step, later: Step) -> bool | object | None:
 
 def _landed_update(
     old: JSONObject, new: JSONObject, found: JSONObject, changes: Ops | None
-) -> bool | object | None:
+) -> Landed:
     if changes is None:
         changes = compute_changes("UPDATE", old, new)
     paths = [change["path"] for change in changes]
@@ -268,7 +277,7 @@ def _landed_update(
     lost = sum(value_at(found, p) == value_at(old, p) for p in paths)
     if kept == lost:
         return None  # changed again in between, without a record: cannot tell
-    return kept > lost
+    return bool(kept > lost)
 
 
 def value_at(obj: Any, path: str) -> Any:

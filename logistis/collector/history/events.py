@@ -79,8 +79,8 @@ class SummaryJSON(TypedDict):
 
 
 class DetailJSON(SummaryJSON):
-    object: JSONObject | None
-    oldObject: JSONObject | None
+    object: JSONObject | RawJSON | None
+    oldObject: JSONObject | RawJSON | None
     options: JSONObject | None
 
 

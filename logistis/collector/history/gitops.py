@@ -192,7 +192,7 @@ def puts_back(
         return False
     if edited_old.get("kind") != later_new.get("kind"):
         # A Scale shares only its replica count with its parent.
-        return _replicas(edited_old) == _replicas(later_new)
+        return bool(_replicas(edited_old) == _replicas(later_new))
     differing = [op["path"] for op in compute_changes("UPDATE", edited_old, later_new)]
     return not any(_under(p, o) or _under(o, p) for p in paths for o in differing)
 

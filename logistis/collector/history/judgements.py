@@ -77,8 +77,8 @@ class Judged:
                 return judged
             return None
         # Beyond the deriver, or before its judging began: only what a reader kept as final.
-        judged = self.kept.get(event_id)
-        return judged if judged is not None and judged.settled else None
+        final = self.kept.get(event_id)
+        return final if final is not None and final.settled else None
 
 
 class JudgementStore(Protocol):

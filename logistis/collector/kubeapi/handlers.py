@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import cache
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -83,7 +84,7 @@ def _front_proxy(handler: Handler) -> Handler:
     return authenticated
 
 
-def _json(body: bytes | dict) -> web.Response:
+def _json(body: bytes | dict[str, Any]) -> web.Response:
     payload = body if isinstance(body, bytes) else orjson.dumps(body)
     return web.Response(body=payload, content_type=JSON)
 

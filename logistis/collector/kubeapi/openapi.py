@@ -32,6 +32,9 @@ _STRINGS: Schema = {"type": "array", "items": _STRING}
 _ANY_OBJECT: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
+_NULLABLE: dict[str, Any] = {"x-nullable": True}
+
+
 def _object(properties: dict[str, Schema], description: str = "", **more: Any) -> Schema:
     schema: Schema = {"type": "object", "properties": properties, **more}
     if description:
@@ -80,13 +83,13 @@ def _schemas(ref: Ref) -> dict[str, Schema]:
             "actor": _object({"kind": _STRING, "tool": {**_STRING, "x-nullable": True}}),
             "managedBy": _object(
                 {"tool": _STRING, "name": _STRING, "namespace": {**_STRING, "x-nullable": True}},
-                **{"x-nullable": True},
+                **_NULLABLE,
             ),
             "handEdit": {"type": "boolean"},
             "revertedBy": {"type": "integer", "format": "int64", "x-nullable": True},
             "reverts": {"type": "array", "items": {"type": "integer", "format": "int64"}},
             "revision": _object(
-                {"tool": _STRING, "name": _STRING, "revision": _STRING}, **{"x-nullable": True}
+                {"tool": _STRING, "name": _STRING, "revision": _STRING}, **_NULLABLE
             ),
         },
         "The event summary of /api/v1/events: who, what, when, and the paths that changed.",

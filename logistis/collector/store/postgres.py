@@ -28,6 +28,7 @@ from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.history.judgements import Judgement
 from logistis.collector.history.provenance import Derived
+from logistis.collector.history.runs import Run
 from logistis.collector.store import postgres_connections as connections
 from logistis.collector.store import postgres_listen
 from logistis.collector.store import postgres_schema as schema
@@ -39,7 +40,6 @@ from logistis.collector.store.protocol import (
     NotStored,
     OutboxItem,
     OutboxRow,
-    Run,
     Settled,
     StoredRow,
     StoreError,

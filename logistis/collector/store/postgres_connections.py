@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 
@@ -26,7 +26,7 @@ DRIVER_ERRORS = (
 )
 
 T = TypeVar("T")
-Connection = asyncpg.Connection
+Connection: TypeAlias = asyncpg.Connection
 
 
 def pool(url: StoreURL, size: int, settings: dict[str, str]) -> Awaitable[asyncpg.Pool]:

@@ -42,7 +42,9 @@ class SQLQueries:
         raise NotImplementedError
 
     async def list_events(self, query: EventQuery, page: Page) -> tuple[list[Event], str | None]:
-        extra = [("id < ?", [page.before_id])] if page.before_id is not None else []
+        extra: list[tuple[str, list[object]]] = (
+            [("id < ?", [page.before_id])] if page.before_id is not None else []
+        )
         where, params = where_clause(query, self._sql.DIALECT, extra)
         rows = await self._fetch(
             f"{self._sql.SELECT_SUMMARIES} {where} ORDER BY id DESC LIMIT ?",

@@ -63,8 +63,9 @@ def encode_event(event: Event, *, derived: bool = True) -> EncodedEvent:
     # A large object's summary (tens of milliseconds for megabytes) would lengthen its group's
     # commit, and every other answer waiting on it: the deriver makes it after the commit.
     if derived and codec.plain_size(body) <= INLINE_SUMMARY_BYTES:
-        event.object, event.old_object = json_value(event.object), json_value(event.old_object)
-        event.changes = compute_changes(event.operation, event.old_object, event.object)
+        new, old = json_value(event.object), json_value(event.old_object)
+        event.object, event.old_object = new, old
+        event.changes = compute_changes(event.operation, old, new)
         changes = orjson.dumps(event.changes).decode()
     user = event.user
     return EncodedEvent(

@@ -27,6 +27,7 @@ from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings
 from logistis.collector.history.judgements import Judgement
 from logistis.collector.history.provenance import Derived
+from logistis.collector.history.runs import Run
 from logistis.collector.store import sqlite_schema as schema
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store import sqlite_writes as writes
@@ -37,7 +38,6 @@ from logistis.collector.store.protocol import (
     NotStored,
     OutboxItem,
     OutboxRow,
-    Run,
     Settled,
     StoredRow,
     StoreError,
@@ -260,7 +260,8 @@ class SQLiteStore(SQLQueries):
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._reader() as connection:
-            return await writes.mapped(connection.execute_fetchall(statement, params))
+            rows = await writes.mapped(connection.execute_fetchall(statement, params))
+        return list(rows)  # a list already: aiosqlite's annotation says only Iterable
 
     async def used_bytes(self) -> int:
         """The database file's pages in use (free pages left by deletes are not counted)."""

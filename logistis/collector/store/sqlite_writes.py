@@ -179,7 +179,7 @@ def record(
     # Without their change summaries: derived after the commit and updated in place.
     encoded_events = [encoded(event, derived=False) for event in events]
     rows = [e.row for e in encoded_events if isinstance(e, EncodedEvent)]
-    stored: list[int | str] = []
+    stored: Sequence[int | str] = []
     if rows:
         try:
             stored = in_transaction(connection, lambda c: insert_rows(c, rows))

@@ -184,7 +184,10 @@ class KubernetesTLSApi:
         except NotFound:
             return None
         data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
-        return StoredSecret(data, secret.metadata.resource_version)
+        version = secret.metadata.resource_version if secret.metadata else None
+        if version is None:
+            raise ClusterAPIError(f"read Secret {ref}", None, "no resourceVersion in the answer")
+        return StoredSecret(data, version)
 
     def create_secret(self, ref: SecretRef, data: dict[str, bytes]) -> None:
         body = {
@@ -195,7 +198,8 @@ class KubernetesTLSApi:
             "data": {key: _b64(value) for key, value in data.items()},
         }
         _call(
-            f"create Secret {ref}", lambda: self._core.create_namespaced_secret(ref.namespace, body)
+            f"create Secret {ref}",
+            lambda: self._core.create_namespaced_secret(ref.namespace, body),  # type: ignore[arg-type]
         )
 
     def update_secret(self, ref: SecretRef, data: dict[str, bytes], resource_version: str) -> None:
@@ -242,7 +246,7 @@ class KubernetesTLSApi:
 
     def read_apiservice_ca(self, name: str) -> bytes:
         found = _call(f"read APIService {name}", lambda: self._registration.read_api_service(name))
-        return base64.b64decode(found.spec.ca_bundle or "")
+        return base64.b64decode((found.spec.ca_bundle if found.spec else None) or "")
 
     def patch_apiservice_ca(self, name: str, ca_bundle: bytes) -> None:
         body = {"spec": {"caBundle": _b64(ca_bundle)}}

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast, get_args
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,9 +67,9 @@ class KeyPair:
     @property
     def private_key(self) -> CertificateIssuerPrivateKeyTypes:
         key = serialization.load_pem_private_key(self.key_pem, password=None)
-        if not isinstance(key, CertificateIssuerPrivateKeyTypes):
+        if not isinstance(key, get_args(CertificateIssuerPrivateKeyTypes)):
             raise TypeError("the private key cannot sign certificates")
-        return key
+        return cast("CertificateIssuerPrivateKeyTypes", key)  # isinstance cannot narrow to a union
 
 
 def _subject_alt_names(names: Iterable[str]) -> x509.SubjectAlternativeName:
