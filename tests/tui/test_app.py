@@ -110,6 +110,12 @@ async def test_only_this_user_from_the_selected_row(fed_collector: CollectorProc
         await wait_until(pilot, lambda: {e.user.username for e in table(app).events} == {"bob"})
 
 
+def footer_settled(footer: KeyFooter) -> bool:
+    """The footer's widgets show the keys the screen binds now, each once."""
+    keys, mounted = footer.keys(), [widget.key for widget in footer.query(FooterKey)]
+    return footer.drawn == keys and len(mounted) == len(keys) and set(mounted) == set(keys)
+
+
 async def test_the_footer_is_rebuilt_only_when_its_keys_change(
     fed_collector: CollectorProcess,
 ) -> None:
@@ -117,13 +123,10 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         footer = app.browse.query_one(KeyFooter)
-        # Settled: the keys drawn are the screen's keys now (the first draw may come before
-        # the screen's focus, with fewer keys, and be rebuilt once).
-        await wait_until(
-            pilot,
-            lambda: footer.drawn == footer.keys()
-            and len(footer.query("FooterKey")) == len(footer.drawn),
-        )
+        # Settled: the key widgets mounted are the screen's keys now. The first draw may come
+        # before the screen's focus and be rebuilt once; while it is, `drawn` already holds the
+        # new keys and the old widgets are still mounted, so the widgets themselves are asked.
+        await wait_until(pilot, lambda: footer_settled(footer))
         keys = list(footer.query("FooterKey"))
         app.browse.refresh_bindings()
         await pilot.pause()
