@@ -15,7 +15,12 @@ from textual.widgets.tree import TreeNode
 
 from logistis.client.events import EventFilter
 from logistis.client.live import LinkState
-from logistis.tui.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from logistis.tui.app import (
+    EXIT_NOT_CONNECTED,
+    ConnectionFailed,
+    ConnectionSettings,
+    LogistisApp,
+)
 from logistis.tui.screens.diff import DiffScreen
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.key_footer import FooterKey, KeyFooter
@@ -263,6 +268,17 @@ async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
         await wait_until(pilot, lambda: "Try now" in footer_keys(app))
         await pilot.press("q")
     assert app.return_code == EXIT_NOT_CONNECTED
+
+
+async def test_a_connection_message_after_the_app_stopped_is_ignored() -> None:
+    """The connection's worker may post as the app stops: its screens are gone by then."""
+    app = app_for(f"http://127.0.0.1:{free_port()}")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
+        await pilot.press("q")
+    failure, link = app.failure, app.browse.link
+    app.on_connection_failed(ConnectionFailed("too late", 1.0))
+    assert (app.failure, app.browse.link) == (failure, link)
 
 
 def footer_keys(app: LogistisApp) -> list[str]:

@@ -10,7 +10,10 @@ from textual.pilot import Pilot
 
 from logistis.client.events import EventFilter
 from logistis.client.live import LinkState
+from logistis.client.window import PageSpan, PageWindow, Where
 from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.loads import Request
+from logistis.tui.messages import PageLoaded
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess, post_reviews
@@ -132,3 +135,37 @@ async def test_a_live_event_while_scrolled_down_does_not_move_the_view(tmp_path:
             await wait_until(pilot, lambda: app.browse.pane.window.at_newest and status.new == 0)
             await wait_until(pilot, lambda: table.events[0].name == "app-config")
             assert table.cursor_row == 0
+
+
+def test_a_page_fits_the_window_only_where_it_was_asked_for() -> None:
+    window = PageWindow(2)
+    assert window.fits(Where.FIRST, None)
+    assert not window.fits(Where.OLDER, "a")  # nothing held yet
+    window.reset(PageSpan(None, PAGE_SIZE, "a"))
+    assert window.fits(Where.OLDER, "a")
+    assert not window.fits(Where.NEWER, None)  # at the newest, nothing lies above
+    window.add_older(PageSpan("a", PAGE_SIZE, "b"))
+    assert window.add_older(PageSpan("b", PAGE_SIZE, "c")) == PAGE_SIZE
+    assert window.fits(Where.NEWER, None)
+    assert not window.fits(Where.OLDER, "b")  # the window moved on since "b" was asked for
+    assert window.fits(Where.OLDER, "c")
+
+
+async def test_a_late_first_page_of_an_earlier_load_is_dropped(
+    fed_collector: CollectorProcess,
+) -> None:
+    """A reload asks again under a new request: the first page of the one before it, even
+    under the same filter, no longer replaces the rows."""
+    app = paged_app(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        status = app.browse.query_one(StatusBar)
+        await wait_until(
+            pilot,
+            lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
+        )
+        rows = held(app)
+        earlier = Request(app.browse.filter, PAGE_SIZE)
+        app.browse.post_message(PageLoaded(earlier, Where.FIRST, None, (), None))
+        await pilot.pause()
+        assert held(app) == rows

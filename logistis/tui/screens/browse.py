@@ -18,22 +18,10 @@ from logistis.client.events import Event, EventFilter, awaiting_outcome
 from logistis.client.live import LinkState, LinkStatus
 from logistis.client.marks import explain_blind_spot, explain_gap
 from logistis.client.protocol import HistoryClient
-from logistis.tui import narrowing
+from logistis.tui import messages, narrowing
 from logistis.tui.filter_syntax import FilterSyntaxError, parse, unparse
 from logistis.tui.format import Clock, system_clock
 from logistis.tui.loads import PAGE_SIZE, Loads, Request
-from logistis.tui.messages import (
-    CoverageLoaded,
-    EventReceived,
-    FacetsLoaded,
-    FilterRefused,
-    LinkChanged,
-    NamespacesLoaded,
-    ObjectsLoaded,
-    OutcomesLoaded,
-    PageLoaded,
-    RelatedLoaded,
-)
 from logistis.tui.screens.base import WorkingScreen
 from logistis.tui.screens.diff import DiffScreen
 from logistis.tui.screens.insights import InsightsScreen
@@ -62,7 +50,6 @@ TREE_NARROW_BELOW = 160
 TREE_HIDDEN_BELOW = 120
 
 
-MARK_IS_NOT_AN_EVENT = "a ⋯ row is a mark, not an event: enter explains it"
 NOT_PUT_BACK = "✋ this hand edit was not put back: it stuck (or the tool has not written since)"
 NOT_A_HAND_EDIT = "v goes from a hand edit (✋↩) to the write that put it back (↩) and back"
 
@@ -192,12 +179,12 @@ class BrowseScreen(WorkingScreen):
 
     # -- what loads bring ----------------------------------------------------------------------
 
-    def on_page_loaded(self, message: PageLoaded) -> None:
+    def on_page_loaded(self, message: messages.PageLoaded) -> None:
         if message.request is self._request:  # else: asked for by an earlier load
             self.pane.take_page(message.where, message.cursor, message.items, message.next)
             self._update_shown()
 
-    def on_facets_loaded(self, message: FacetsLoaded) -> None:
+    def on_facets_loaded(self, message: messages.FacetsLoaded) -> None:
         if message.request is not self._request:
             return
         self.query_one(FilterBar).suggester.facets = message.facets
@@ -205,7 +192,7 @@ class BrowseScreen(WorkingScreen):
         self.query_one(StatusBar).hidden = message.hidden
         self._update_shown()
 
-    def on_filter_refused(self, message: FilterRefused) -> None:
+    def on_filter_refused(self, message: messages.FilterRefused) -> None:
         if message.request is self._request:
             self._refuse(unparse(message.request.filter), message.reason)
 
@@ -222,26 +209,26 @@ class BrowseScreen(WorkingScreen):
         status.new, status.hidden = 0, None
         self._update_shown()
 
-    def on_objects_loaded(self, message: ObjectsLoaded) -> None:
+    def on_objects_loaded(self, message: messages.ObjectsLoaded) -> None:
         self.query_one(NamespaceTree).show_objects(message.place, message.objects)
 
-    def on_coverage_loaded(self, message: CoverageLoaded) -> None:
+    def on_coverage_loaded(self, message: messages.CoverageLoaded) -> None:
         self.pane.table.blind_spots = message.spots
 
-    def on_outcomes_loaded(self, message: OutcomesLoaded) -> None:
+    def on_outcomes_loaded(self, message: messages.OutcomesLoaded) -> None:
         self.pane.table.settle(message.outcomes)
 
-    def on_related_loaded(self, message: RelatedLoaded) -> None:
+    def on_related_loaded(self, message: messages.RelatedLoaded) -> None:
         if self.client is not None:
             self.app.push_screen(DiffScreen(message.event, self.client, self.clock))
 
-    def on_namespaces_loaded(self, message: NamespacesLoaded) -> None:
+    def on_namespaces_loaded(self, message: messages.NamespacesLoaded) -> None:
         self.query_one(NamespaceTree).show(message.items)
 
-    def on_link_changed(self, message: LinkChanged) -> None:
+    def on_link_changed(self, message: messages.LinkChanged) -> None:
         self.link = message.status
 
-    def on_event_received(self, message: EventReceived) -> None:
+    def on_event_received(self, message: messages.EventReceived) -> None:
         if message.request is not self._request:
             return  # from the stream of a load no longer shown
         if not self._incoming:
@@ -354,21 +341,14 @@ class BrowseScreen(WorkingScreen):
         self.query_one(StatusBar).new = 0
         self._update_shown()
 
-    def _selected_event(self) -> Event | None:
-        """The event under the cursor; on a mark's row, None, and the operator is told why."""
-        table = self.pane.table
-        if table.selected is None and table.selected_mark is not None:
-            self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
-        return table.selected
-
     def action_history(self) -> None:
         """Everything recorded of the selected object, machines' writes too, newest first."""
-        event = self._selected_event()
+        event = self.pane.selected_event()
         if event is not None:
             self.filter = narrowing.object_history(event)
 
     def action_only(self, field: str) -> None:
-        event = self._selected_event()
+        event = self.pane.selected_event()
         if event is not None:
             self.filter = narrowing.only(self.filter, event, field)
 
@@ -379,7 +359,7 @@ class BrowseScreen(WorkingScreen):
     def action_put_back(self) -> None:
         """From a hand edit to the tool's write that put it back, and from that write back to
         the hand edit: the cursor goes there when it is loaded, else it is opened."""
-        event = self._selected_event()
+        event = self.pane.selected_event()
         if event is None:
             return
         target = event.reverted_by if event.hand_edit else next(iter(event.reverts), None)

@@ -21,6 +21,8 @@ from logistis.tui.format import Clock, system_clock
 from logistis.tui.widgets.empty_state import EmptyState
 from logistis.tui.widgets.event_table import EventTable
 
+MARK_IS_NOT_AN_EVENT = "a ⋯ row is a mark, not an event: enter explains it"
+
 
 class EventsPane(Vertical):
     class PageWanted(Message):
@@ -60,6 +62,13 @@ class EventsPane(Vertical):
     @property
     def table(self) -> EventTable:
         return self.query_one(EventTable)
+
+    def selected_event(self) -> Event | None:
+        """The event under the cursor; on a mark's row, None, and the operator is told why."""
+        table = self.table
+        if table.selected is None and table.selected_mark is not None:
+            self.notify(MARK_IS_NOT_AN_EVENT, severity="warning", timeout=3)
+        return table.selected
 
     def take_page(
         self, where: Where, cursor: str | None, items: Sequence[Event], next: str | None
