@@ -156,7 +156,7 @@ class BrowseScreen(WorkingScreen):
         status = self.query_one(StatusBar)
         status.hidden, status.new, status.shown = None, 0, ""
         self._total, self._hidden, self._refusal = None, None, None
-        self.pane.pending.clear()
+        self.pane.forget_waiting()
         self.action_reload()
 
     def on_resize(self) -> None:

@@ -102,6 +102,10 @@ class EventsPane(Vertical):
         self.window.reset(PageSpan(None, 0, None))
         self.table.show([])
 
+    def forget_waiting(self) -> None:
+        """The live events waiting are of a filter no longer shown."""
+        self.pending.clear()
+
     def take_live(self, events: list[Event]) -> bool:
         """Live events: on top while the operator follows at the newest, else waiting. False
         when they are better shown by loading the newest page again."""
