@@ -35,7 +35,7 @@ def resident_mib() -> tuple[float, float]:
 
 def browsed(screen: BrowseScreen) -> int:
     """Events paged through so far: the rows held and those dropped above them."""
-    return screen.window.rows_above + screen.query_one(EventTable).row_count
+    return screen.pane.window.rows_above + screen.query_one(EventTable).row_count
 
 
 async def browsed_grows(pilot: Pilot[None], screen: BrowseScreen, beyond: int) -> None:

@@ -9,6 +9,15 @@ and cursors live here; the events themselves are the table's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum, auto
+
+
+class Where(Enum):
+    """Where a page goes: it starts the window, or joins it below or above."""
+
+    FIRST = auto()
+    OLDER = auto()
+    NEWER = auto()
 
 
 @dataclass(slots=True)
@@ -59,6 +68,15 @@ class PageWindow:
     def top_cursor(self) -> str | None:
         """The cursor the window's first page was fetched with."""
         return self.pages[0].cursor
+
+    def fits(self, where: Where, cursor: str | None) -> bool:
+        """Whether a page fetched with `cursor` to go `where` still joins the window: one asked
+        for before the window moved (a reload, another page) no longer does."""
+        if where is Where.FIRST:
+            return True
+        if where is Where.OLDER:
+            return bool(self.pages) and cursor == self.older
+        return not self.at_newest and cursor == self.newer
 
     def reset(self, page: PageSpan) -> None:
         self.pages = [page]

@@ -132,11 +132,15 @@ class LogistisApp(App[None]):
             await asyncio.Event().wait()  # until the app ends and cancels this worker
 
     def on_connected(self, message: Connected) -> None:
+        if not self.is_running:
+            return  # posted as the app stopped: its screens are gone
         self.failure = None
         self.refresh_bindings()
         self.browse.attach(message.client, message.home_namespace)
 
     def on_connection_failed(self, message: ConnectionFailed) -> None:
+        if not self.is_running:
+            return  # posted as the app stopped: its screens are gone
         # The status line says it, and when the next try is: no toast at every try.
         self.failure = message.reason
         self.refresh_bindings()

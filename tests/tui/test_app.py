@@ -15,7 +15,12 @@ from textual.widgets.tree import TreeNode
 
 from logistis.client.events import EventFilter
 from logistis.client.live import LinkState
-from logistis.tui.app import EXIT_NOT_CONNECTED, ConnectionSettings, LogistisApp
+from logistis.tui.app import (
+    EXIT_NOT_CONNECTED,
+    ConnectionFailed,
+    ConnectionSettings,
+    LogistisApp,
+)
 from logistis.tui.screens.diff import DiffScreen
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.key_footer import FooterKey, KeyFooter
@@ -110,6 +115,12 @@ async def test_only_this_user_from_the_selected_row(fed_collector: CollectorProc
         await wait_until(pilot, lambda: {e.user.username for e in table(app).events} == {"bob"})
 
 
+def footer_settled(footer: KeyFooter) -> bool:
+    """The footer's widgets show the keys the screen binds now, each once."""
+    keys, mounted = footer.keys(), [widget.key for widget in footer.query(FooterKey)]
+    return footer.drawn == keys and len(mounted) == len(keys) and set(mounted) == set(keys)
+
+
 async def test_the_footer_is_rebuilt_only_when_its_keys_change(
     fed_collector: CollectorProcess,
 ) -> None:
@@ -117,13 +128,10 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: loaded(app))
         footer = app.browse.query_one(KeyFooter)
-        # Settled: the keys drawn are the screen's keys now (the first draw may come before
-        # the screen's focus, with fewer keys, and be rebuilt once).
-        await wait_until(
-            pilot,
-            lambda: footer.drawn == footer.keys()
-            and len(footer.query("FooterKey")) == len(footer.drawn),
-        )
+        # Settled: the key widgets mounted are the screen's keys now. The first draw may come
+        # before the screen's focus and be rebuilt once; while it is, `drawn` already holds the
+        # new keys and the old widgets are still mounted, so the widgets themselves are asked.
+        await wait_until(pilot, lambda: footer_settled(footer))
         keys = list(footer.query("FooterKey"))
         app.browse.refresh_bindings()
         await pilot.pause()
@@ -260,6 +268,17 @@ async def test_no_collector_is_a_clear_failure_and_an_exit_code() -> None:
         await wait_until(pilot, lambda: "Try now" in footer_keys(app))
         await pilot.press("q")
     assert app.return_code == EXIT_NOT_CONNECTED
+
+
+async def test_a_connection_message_after_the_app_stopped_is_ignored() -> None:
+    """The connection's worker may post as the app stops: its screens are gone by then."""
+    app = app_for(f"http://127.0.0.1:{free_port()}")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: status(app).link.state == LinkState.FAILED)
+        await pilot.press("q")
+    failure, link = app.failure, app.browse.link
+    app.on_connection_failed(ConnectionFailed("too late", 1.0))
+    assert (app.failure, app.browse.link) == (failure, link)
 
 
 def footer_keys(app: LogistisApp) -> list[str]:

@@ -150,6 +150,8 @@ async def test_the_tui_finds_the_demos_hand_edits_with_h_and_v(demo_history: Dem
         assert "carol" in rows[1]
         assert table.select_event(table.events[1].id)
         await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen))
+        # Its first tab drawn: the app does not stop while the screen is still mounting it.
+        await wait_until(pilot, lambda: "diff" in getattr(app.screen, "shown", {}))
+        assert isinstance(app.screen, DiffScreen)
         header = str(app.screen.query_one("#diff-provenance", Static).render())
     assert f"revision shop@{demo().ARGOCD_REVISIONS[1]}" in header

@@ -42,6 +42,14 @@ async def shown(url: str, filter: EventFilter) -> AsyncIterator[tuple[Pilot[None
         yield pilot, app
 
 
+async def diff_shown(pilot: Pilot[None], app: LogistisApp) -> DiffScreen:
+    """The diff screen once it has drawn its first tab. Pushed, it is the app's screen before
+    its tabs are mounted: a test that ended then would stop the app in the middle of that."""
+    await wait_until(pilot, lambda: "diff" in getattr(app.screen, "shown", {}))
+    assert isinstance(app.screen, DiffScreen)
+    return app.screen
+
+
 def table(app: LogistisApp) -> EventTable:
     return app.browse.query_one(EventTable)
 
@@ -125,10 +133,9 @@ async def test_v_opens_a_put_back_the_list_does_not_hold(gitops: CollectorProces
         alice = by_user(app, "alice")
         table(app).select_event(alice.id)
         await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen))
-        assert isinstance(app.screen, DiffScreen)
-        assert app.screen.summary.id == alice.reverted_by
-        header = str(app.screen.query_one("#diff-provenance", Static).render())
+        screen = await diff_shown(pilot, app)
+        assert screen.summary.id == alice.reverted_by
+        header = str(screen.query_one("#diff-provenance", Static).render())
         assert "actor gitops (argocd)" in header
         assert f"puts back hand edit {alice.id}" in header
         assert f"revision shop@{ARGOCD_REVISION}" in header
@@ -141,8 +148,7 @@ async def test_the_diff_header_says_who_acted_and_what_manages_the_object(
         bob = by_user(app, "bob")
         table(app).select_event(bob.id)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen))
-        provenance = app.screen.query_one("#diff-provenance", Static)
+        provenance = (await diff_shown(pilot, app)).query_one("#diff-provenance", Static)
         header = str(provenance.render())
         assert header.startswith("✋ actor person (kubectl)")
         assert "managed by flux flux-system/apps" in header

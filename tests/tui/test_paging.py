@@ -10,7 +10,10 @@ from textual.pilot import Pilot
 
 from logistis.client.events import EventFilter
 from logistis.client.live import LinkState
+from logistis.client.window import PageSpan, PageWindow, Where
 from logistis.tui.app import ConnectionSettings, LogistisApp
+from logistis.tui.loads import Request
+from logistis.tui.messages import PageLoaded
 from logistis.tui.widgets.event_table import EventTable
 from logistis.tui.widgets.status_bar import StatusBar
 from tests.support.collector import CollectorProcess, post_reviews
@@ -27,7 +30,7 @@ HELD = PAGE_SIZE * WINDOW_PAGES
 def paged_app(url: str) -> LogistisApp:
     app = LogistisApp(ConnectionSettings(url=url), EventFilter())
     app.browse.page_size = PAGE_SIZE
-    app.browse.window.max_pages = WINDOW_PAGES
+    app.browse.window_pages = WINDOW_PAGES
     return app
 
 
@@ -52,12 +55,12 @@ async def page_down(app: LogistisApp, pilot: Pilot[None], rows_above: int) -> No
     """Move to the last row until `rows_above` events lie above the window, checking the
     window's bound after every page."""
     table = app.browse.query_one(EventTable)
-    while app.browse.window.rows_above < rows_above:
-        before, last = (app.browse.window.rows_above, table.row_count), table.events[-1]
+    while app.browse.pane.window.rows_above < rows_above:
+        before, last = (app.browse.pane.window.rows_above, table.row_count), table.events[-1]
         table.move_cursor(row=table.row_count - 1)
         await wait_until(
             pilot,
-            lambda before=before: (app.browse.window.rows_above, table.row_count) != before,
+            lambda before=before: (app.browse.pane.window.rows_above, table.row_count) != before,
         )
         assert table.row_count <= HELD
         assert table.selected == last  # rows dropped above did not move the cursor off it
@@ -81,18 +84,18 @@ async def test_paging_down_drops_the_top_and_back_up_restores_it(
         assert held(app) == everything[: 2 * PAGE_SIZE]
 
         await page_down(app, pilot, rows_above=3 * PAGE_SIZE)
-        above = app.browse.window.rows_above
+        above = app.browse.pane.window.rows_above
         assert held(app) == everything[above : above + table.row_count]
         assert table.row_count == HELD
         shown = f"{above + 1}-{above + HELD} of {len(everything)} events"
         assert shown in str(app.browse.query_one(StatusBar).render())
 
         # Back to the top: each page above comes back, the bottom one goes, in order.
-        while not app.browse.window.at_newest:
+        while not app.browse.pane.window.at_newest:
             first = held(app)[0]
             table.move_cursor(row=0)
             await wait_until(pilot, lambda first=first: held(app)[0] != first)
-            above = app.browse.window.rows_above
+            above = app.browse.pane.window.rows_above
             assert held(app) == everything[above : above + table.row_count]
             assert table.row_count <= HELD
             # The event that was first is still under the cursor.
@@ -129,6 +132,40 @@ async def test_a_live_event_while_scrolled_down_does_not_move_the_view(tmp_path:
             assert "1 new" in str(status.render())
 
             await pilot.press("g")  # the newest, the live event first
-            await wait_until(pilot, lambda: app.browse.window.at_newest and status.new == 0)
+            await wait_until(pilot, lambda: app.browse.pane.window.at_newest and status.new == 0)
             await wait_until(pilot, lambda: table.events[0].name == "app-config")
             assert table.cursor_row == 0
+
+
+def test_a_page_fits_the_window_only_where_it_was_asked_for() -> None:
+    window = PageWindow(2)
+    assert window.fits(Where.FIRST, None)
+    assert not window.fits(Where.OLDER, "a")  # nothing held yet
+    window.reset(PageSpan(None, PAGE_SIZE, "a"))
+    assert window.fits(Where.OLDER, "a")
+    assert not window.fits(Where.NEWER, None)  # at the newest, nothing lies above
+    window.add_older(PageSpan("a", PAGE_SIZE, "b"))
+    assert window.add_older(PageSpan("b", PAGE_SIZE, "c")) == PAGE_SIZE
+    assert window.fits(Where.NEWER, None)
+    assert not window.fits(Where.OLDER, "b")  # the window moved on since "b" was asked for
+    assert window.fits(Where.OLDER, "c")
+
+
+async def test_a_late_first_page_of_an_earlier_load_is_dropped(
+    fed_collector: CollectorProcess,
+) -> None:
+    """A reload asks again under a new request: the first page of the one before it, even
+    under the same filter, no longer replaces the rows."""
+    app = paged_app(fed_collector.api_url)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.browse.query_one(EventTable)
+        status = app.browse.query_one(StatusBar)
+        await wait_until(
+            pilot,
+            lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
+        )
+        rows = held(app)
+        earlier = Request(app.browse.filter, PAGE_SIZE)
+        app.browse.post_message(PageLoaded(earlier, Where.FIRST, None, (), None))
+        await pilot.pause()
+        assert held(app) == rows

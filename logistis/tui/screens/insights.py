@@ -10,11 +10,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from logistis.client import live
 from logistis.client.events import EventFilter
 from logistis.client.insights import Insights, bucket_choices, ranked_choices
-from logistis.client.live import LinkStatus
 from logistis.client.protocol import HistoryClient
+from logistis.tui.loads import Loads, Request
 from logistis.tui.messages import EventReceived, LinkChanged
 from logistis.tui.screens.base import WorkingScreen
 from logistis.tui.widgets.charts import ActivityChart, ChoiceChart, HourMap, RankingChart
@@ -80,14 +79,6 @@ class InsightsScreen(WorkingScreen[EventFilter | None]):
         page = await client.events(filter, limit=1)
         self.post_message(InsightsLoaded(found, page.items[0].id if page.items else None))
 
-    @work(exclusive=True, group="insights-live", exit_on_error=False, description="live stream")
-    async def follow(self, client: HistoryClient, filter: EventFilter, after: int | None) -> None:
-        def on_status(status: LinkStatus) -> None:
-            self.post_message(LinkChanged(status))
-
-        async for event in live.follow(client, filter, after, on_status):
-            self.post_message(EventReceived(event, filter))
-
     def on_insights_loaded(self, message: InsightsLoaded) -> None:
         found = message.insights
         people, automation = found.by_actor["person"], found.total - found.by_actor["person"]
@@ -102,7 +93,8 @@ class InsightsScreen(WorkingScreen[EventFilter | None]):
             self.query_one(f"#{which}", RankingChart).show(ranked_choices(found, which))
         if not self._following:
             self._following = True
-            self.follow(self.client, self.counted, message.latest or 0)
+            live = Loads(self, self.client)
+            live.follow(Request(self.counted), message.latest or 0, group="insights-live")
 
     def on_event_received(self, message: EventReceived) -> None:
         if not self._redraw_due:
