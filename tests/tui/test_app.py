@@ -121,8 +121,10 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
         # the screen's focus, with fewer keys, and be rebuilt once).
         await wait_until(
             pilot,
-            lambda: footer.drawn == footer.keys()
-            and len(footer.query("FooterKey")) == len(footer.drawn),
+            lambda: (
+                footer.drawn == footer.keys()
+                and len(footer.query("FooterKey")) == len(footer.drawn)
+            ),
         )
         keys = list(footer.query("FooterKey"))
         app.browse.refresh_bindings()
