@@ -49,16 +49,18 @@ def stop_after_one_chunk(done: int, total: int) -> None:
 
 
 async def everything(store: Store) -> dict[str, Any]:
-    events, cursor = [], None
+    """Every event whole (objects and derived fields), each page's read at once, and the rest a
+    reader is shown."""
+    details, cursor = [], None
     while True:
         page, cursor = await reading.page(store, EventQuery(), Page(1000, cursor and int(cursor)))
-        events += page
+        whole = {event.id: event for event in await reading.several(store, [e.id for e in page])}
+        details += [whole[event.id] for event in page]
         if cursor is None:
             break
         cursor = str(page[-1].id)
-    details = [await reading.one(store, event.id) for event in events]
     return {
-        "details": [event.detail() for event in details if event is not None],
+        "details": [event.detail() for event in details],
         "namespaces": await store.namespaces(),
         "facets": await store.facets(EventQuery()),
         "kinds": await store.known_kinds(),

@@ -14,7 +14,7 @@ from tests.support.replicas import Balancer, Outcomes, replicas
 from tests.support.stores import stored_uids
 
 # Long enough for the balancer (every 50 ms) to see the unready replica on a busy machine.
-ARGS = ("--drain-seconds", "3", "--max-events-per-resource", "100000", "--commit-timeout", "30")
+ARGS = ("--drain-seconds", "2", "--max-events-per-resource", "100000", "--commit-timeout", "30")
 
 
 def wait_for_more(outcomes: Outcomes, count: int) -> None:

@@ -51,8 +51,10 @@ class CollectorProcess:
         self.cwd = cwd
         self.webhook_port = free_port()
         self.api_port = free_port()
+        self._picked = {self.webhook_port, self.api_port}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "collector.log"
+        self._log_from = 0  # where the log of the latest launch begins
 
     @property
     def api_url(self) -> str:
@@ -89,16 +91,23 @@ class CollectorProcess:
             *self.args,
         ]  # fmt: skip
         with self.log.open("ab") as log:
+            self._log_from = log.tell()
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=log, env={**os.environ, **self.env}, cwd=self.cwd
             )
         _LAUNCHED.append(self)
 
     def wait_ready(self, timeout: float = 20.0) -> CollectorProcess:
-        """Until `/readyz` answers 200."""
+        """Until `/readyz` answers 200. A port of ours that another process took between
+        `free_port` and the bind (parallel workers pick ports too) is picked again."""
         deadline = time.monotonic() + timeout
+        relaunches = 3
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                if relaunches and self._repick_taken_port():
+                    relaunches -= 1
+                    self.launch()
+                    continue
                 raise RuntimeError(f"collector exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
@@ -107,6 +116,24 @@ class CollectorProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"collector not ready after {timeout}s: {self.log.read_text()[-2000:]}")
+
+    def _repick_taken_port(self) -> bool:
+        """After an exit: whether it was for a port in use that this object picked itself (not
+        one set by the test, or written into the arguments), now replaced by free ones."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_from)
+            if b"address already in use" not in log.read().lower():
+                return False
+        ours = [port for port in (self.webhook_port, self.api_port) if port in self._picked]
+        if not ours or any(str(port) in arg for port in ours for arg in self.args):
+            return False
+        if self.webhook_port in self._picked:
+            self.webhook_port = free_port()
+            self._picked.add(self.webhook_port)
+        if self.api_port in self._picked:
+            self.api_port = free_port()
+            self._picked.add(self.api_port)
+        return True
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.process is None or self.process.poll() is not None:
@@ -117,6 +144,12 @@ class CollectorProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting: several collectors drain at once, then `stop()` waits for
+        each (a second SIGTERM changes nothing)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
 
     def kill(self) -> int:
         return self.stop(signal.SIGKILL)

@@ -40,6 +40,9 @@ def replicas(
             collector.launch()
         yield [collector.wait_ready(timeout) for collector in collectors]
     finally:
+        # All at once: each drains for its --drain-seconds before it exits.
+        for collector in collectors:
+            collector.terminate()
         for collector in collectors:
             collector.stop()
 

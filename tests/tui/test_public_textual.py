@@ -9,6 +9,7 @@ Import-linter cannot say this: it sees an external package as one module, `textu
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import re
@@ -115,8 +116,14 @@ def own_private_names(definition: ast.ClassDef) -> set[str]:
 def textual_private_names(cls: type) -> set[str]:
     names: set[str] = set()
     for base in cls.__mro__:
-        if base.__module__.split(".")[0] != "textual":
-            continue
-        names |= {name for name in vars(base) if private(name)}
-        names |= set(TEXTUAL_PRIVATE.findall(inspect.getsource(base)))
+        if base.__module__.split(".")[0] == "textual":
+            names |= private_names_of(base)
     return names
+
+
+@functools.cache
+def private_names_of(base: type) -> frozenset[str]:
+    """Once per Textual class: most widgets share the bases (Widget, DOMNode) whose source is
+    long, and `inspect.getsource` parses the whole module each time."""
+    names = {name for name in vars(base) if private(name)}
+    return frozenset(names | set(TEXTUAL_PRIVATE.findall(inspect.getsource(base))))
