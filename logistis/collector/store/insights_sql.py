@@ -28,3 +28,36 @@ MARKS = (
 )
 # Times rise with ids: the first event's time without reading the others.
 FIRST_TIME = "SELECT time_ms FROM events ORDER BY id LIMIT 1"
+# Every group of a top list over some events (a tile's: collector/store/insight_counts.py),
+# summed with the other tiles' before the list is cut.
+GROUPS = "SELECT {columns}, count(*) FROM {source} GROUP BY {columns}"
+
+# -- from the counts per bucket (collector/store/insight_counts.py) ---------------------------
+# Each reads the buckets of one grain (the first `?`) of the scopes `{scopes}` (`?` each) from
+# a start up to an end (the last two `?`).
+_BUCKETS = "grain = ? AND {table}namespace IN ({scopes}) AND start_ms >= ? AND start_ms < ?"
+# Per unit of time (the first `?`) and kind of actor ('' for every event, derived or not).
+COUNTED_ACTIVITY = (
+    "SELECT start_ms / ?, actor, sum(count), sum(hand_edits) FROM insight_activity"
+    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} GROUP BY 1, actor"
+)
+# Per user (people only: the `?` is the machines' prefix) or kind.
+COUNTED_PEOPLE = (
+    "SELECT username, sum(count) FROM insight_tops"
+    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} AND substr(username, 1, 7) != ?"
+    " GROUP BY username"
+)
+COUNTED_KINDS = (
+    "SELECT grp, resource, kind, sum(count) FROM insight_tops"
+    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} GROUP BY grp, resource, kind"
+)
+# Per namespace: the rows of the namespaces asked for (`{scopes}`), or of each namespace with
+# events (the text search's aggregate lists them): a range of buckets read per namespace, not
+# every namespace's rows of the grain.
+COUNTED_NAMESPACES = (
+    "SELECT a.namespace, sum(a.count) FROM {namespaces} JOIN insight_activity AS a"
+    " ON a.grain = ? AND a.namespace = n.namespace AND a.start_ms >= ? AND a.start_ms < ?"
+    " AND a.actor = '' GROUP BY a.namespace"
+)
+NAMESPACES_ASKED = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace' AND value IN ({scopes})) AS n"
+NAMESPACES_ALL = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace') AS n"

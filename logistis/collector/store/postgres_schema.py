@@ -12,6 +12,7 @@ enters or leaves the table.
 
 from __future__ import annotations
 
+from logistis.collector.store import insight_counts as counts
 from logistis.collector.store.postgres_functions import (
     COMMIT_CHANNEL,
     MIGRATION_LOCK,
@@ -315,3 +316,144 @@ OUTBOX_MIGRATION = """
     CREATE INDEX outbox_waiting ON outbox (due_ms) WHERE state = 0;
 """
 MIGRATIONS += (OUTBOX_MIGRATION,)
+
+
+def _counted_in(table: str, key: str, source: str, grains: tuple[int, ...], sign: str = "") -> str:
+    """Add (or, `sign` '-', take) `source`'s events (as `e`, `e.hand_edit` where `table` is
+    the activity) to the rows of `table` of each grain and scope (key: `key`'s columns after
+    the bucket, as `source` gives them)."""
+    grain = ", ".join(f"({g}::bigint)" for g in grains)
+    hand_edits = (
+        f", {sign}count(*) FILTER (WHERE e.hand_edit)" if table == "insight_activity" else ""
+    )
+    added = ", hand_edits = t.hand_edits + excluded.hand_edits" if hand_edits else ""
+    columns = ", ".join(c.removeprefix("e.") for c in key.split(", "))
+    return f"""
+        INSERT INTO {table} AS t (grain, namespace, start_ms, {columns}, count{
+        ", hand_edits" if hand_edits else ""
+    })
+            SELECT g.grain, s.scope, e.time_ms - e.time_ms % g.grain, {key}, {sign}count(*)
+                   {hand_edits}
+            FROM {source} CROSS JOIN (VALUES {grain}) AS g(grain)
+            CROSS JOIN LATERAL (VALUES ('{counts.ALL}'), (e.namespace)) AS s(scope)
+            GROUP BY 1, 2, 3, {", ".join(str(4 + n) for n in range(len(key.split(", "))))}
+            ON CONFLICT (grain, namespace, start_ms, {columns})
+            DO UPDATE SET count = t.count + excluded.count{added};"""
+
+
+_EVERY = f"'{counts.EVERY}'::text AS actor, false AS hand_edit"
+_TOPS = "e.username, e.grp, e.resource, e.kind"
+_ACTOR = "p.actor, p.hand_edit"
+# The provenance rows an UPDATE changed the actor or hand edit of, as they were or are now.
+_CHANGED = """(SELECT ev.time_ms, ev.namespace, p.actor, p.hand_edit
+        FROM was JOIN now ON now.id = was.id JOIN events AS ev ON ev.id = now.id
+        JOIN {side} AS p ON p.id = now.id
+        WHERE (was.actor, was.hand_edit) IS DISTINCT FROM (now.actor, now.hand_edit)) AS e"""
+_EMPTIED = f"""
+        DELETE FROM insight_activity AS t
+            USING (SELECT DISTINCT g.grain, s.scope, e.time_ms - e.time_ms % g.grain AS start
+                   FROM deleted AS e CROSS JOIN (VALUES {
+    ", ".join(f"({g}::bigint)" for g in counts.ACTIVITY_GRAINS)
+}) AS g(grain)
+                   CROSS JOIN LATERAL (VALUES ('{counts.ALL}'), (e.namespace)) AS s(scope)) AS d
+            WHERE (t.grain, t.namespace, t.start_ms) = (d.grain, d.scope, d.start)
+              AND t.count <= 0;
+        DELETE FROM insight_tops WHERE count <= 0 AND start_ms IN (
+            SELECT e.time_ms - e.time_ms % g.grain FROM deleted AS e
+            CROSS JOIN (VALUES {
+    ", ".join(f"({g}::bigint)" for g in counts.TOPS_GRAINS)
+}) AS g(grain));
+"""
+
+# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
+# stored events and provenance rows, by statement-level triggers: the events with each
+# statement that adds or removes them, who acted with each that saves provenance rows. An
+# event removed takes its provenance row and its counts with it, in the events' trigger: the
+# foreign key's cascade removed the row before a statement trigger could count it out.
+# Events are locked against writes first, as in step 6.
+INSIGHT_COUNTS_MIGRATION = (
+    """
+    LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE insight_activity (
+        grain bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,
+        hand_edits bigint NOT NULL DEFAULT 0, namespace text NOT NULL, actor text NOT NULL,
+        PRIMARY KEY (grain, namespace, start_ms, actor)
+    );
+    CREATE TABLE insight_tops (
+        grain bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,
+        namespace text NOT NULL, username text NOT NULL, grp text NOT NULL,
+        resource text NOT NULL, kind text NOT NULL,
+        PRIMARY KEY (grain, namespace, start_ms, username, grp, resource, kind)
+    );
+    ALTER TABLE provenance DROP CONSTRAINT provenance_id_fkey;
+    """
+    + _counted_in(
+        "insight_activity",
+        "actor",
+        f"(SELECT time_ms, namespace, {_EVERY} FROM events) AS e",
+        counts.ACTIVITY_GRAINS,
+    )
+    + _counted_in(
+        "insight_activity",
+        "actor",
+        "(SELECT ev.time_ms, ev.namespace, p.actor, p.hand_edit FROM events AS ev"
+        " JOIN provenance AS p ON p.id = ev.id) AS e",
+        counts.ACTOR_GRAINS,
+    )
+    + _counted_in("insight_tops", _TOPS, "events AS e", counts.TOPS_GRAINS)
+    + _per_statement(
+        "insights_counted",
+        "INSERT",
+        _counted_in(
+            "insight_activity",
+            "actor",
+            f"(SELECT time_ms, namespace, {_EVERY} FROM inserted) AS e",
+            counts.ACTIVITY_GRAINS,
+        )
+        + _counted_in("insight_tops", _TOPS, "inserted AS e", counts.TOPS_GRAINS),
+    )
+    + _per_statement(
+        "insights_uncounted",
+        "DELETE",
+        _counted_in(
+            "insight_activity",
+            "actor",
+            f"(SELECT time_ms, namespace, {_EVERY} FROM deleted) AS e",
+            counts.ACTIVITY_GRAINS,
+            "-",
+        )
+        + _counted_in(
+            "insight_activity",
+            "actor",
+            "(SELECT d.time_ms, d.namespace, p.actor, p.hand_edit FROM deleted AS d"
+            " JOIN provenance AS p ON p.id = d.id) AS e",
+            counts.ACTOR_GRAINS,
+            "-",
+        )
+        + _counted_in("insight_tops", _TOPS, "deleted AS e", counts.TOPS_GRAINS, "-")
+        + """
+        DELETE FROM provenance AS p USING deleted AS d WHERE p.id = d.id;
+        """
+        + _EMPTIED,
+    )
+    + f"""
+    CREATE FUNCTION logistis_provenance_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_counted_in("insight_activity", "actor", "(SELECT ev.time_ms, ev.namespace, p.actor, p.hand_edit FROM added AS p JOIN events AS ev ON ev.id = p.id) AS e", counts.ACTOR_GRAINS)}
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER provenance_counted AFTER INSERT ON provenance
+        REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_provenance_counted();
+    CREATE FUNCTION logistis_provenance_recounted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_counted_in("insight_activity", "actor", _CHANGED.format(side="was"), counts.ACTOR_GRAINS, "-")}
+        {_counted_in("insight_activity", "actor", _CHANGED.format(side="now"), counts.ACTOR_GRAINS)}
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER provenance_recounted AFTER UPDATE ON provenance
+        REFERENCING OLD TABLE AS was NEW TABLE AS now
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_provenance_recounted();
+    """
+)
+MIGRATIONS += (INSIGHT_COUNTS_MIGRATION,)

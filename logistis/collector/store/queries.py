@@ -17,14 +17,14 @@ import orjson
 
 from logistis.collector.history.actors import Actor
 from logistis.collector.history.continuity import Ops, Step
-from logistis.collector.history.events import Event, JSONObject
+from logistis.collector.history.events import MACHINE_PREFIX, Event, JSONObject, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
-from logistis.collector.history.insights import Activity, Window
+from logistis.collector.history.insights import Activity, Window, at_ms
 from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
 from logistis.collector.history.query import EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
-from logistis.collector.store import aggregates, codec, insights_sql
+from logistis.collector.store import aggregates, codec, insight_counts, insights_sql
 from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
@@ -124,32 +124,108 @@ class SQLQueries:
         return int(rows[0][0]) if rows else None
 
     async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
+        if insight_counts.covers(query):
+            return await self._counted_insights(query, window, top)
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
-
-        async def ranked(columns: str, among: EventQuery = query) -> list[Ranked]:
-            among_where, among_params = where_clause(among, self._sql.DIALECT)
-            statement = insights_sql.TOP.format(
-                columns=columns,
-                source=insights_sql.SOURCE.format(where=among_where),
-                bytewise=self._sql.bytewise(columns),
-            )
-            rows = await self._fetch(statement, [*among_params, top])
-            return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
-
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, objects, marks = await asyncio.gather(
             self._fetch(insights_sql.ACTIVITY.format(source=source), [window.unit_ms, *params]),
-            ranked("username", replace(query, people=True)),
-            ranked("namespace"),
-            ranked("grp, resource, kind"),
-            ranked("grp, resource, kind, namespace, name"),
+            self._ranked("username", replace(query, people=True), top),
+            self._ranked("namespace", query, top),
+            self._ranked("grp, resource, kind", query, top),
+            self._ranked("grp, resource, kind, namespace, name", query, top),
             self._fetch(insights_sql.MARKS.format(source=source), params),
         )
         activity = Activity(window)
         activity.add(units)
-        marked = [(c, None if a is None else bool(a), int(n)) for c, a, n in marks]
-        return Insights(activity, people, namespaces, kinds, objects, marked)
+        return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
+
+    async def _ranked(self, columns: str, query: EventQuery, top: int) -> list[Ranked]:
+        where, params = where_clause(query, self._sql.DIALECT)
+        statement = insights_sql.TOP.format(
+            columns=columns,
+            source=insights_sql.SOURCE.format(where=where),
+            bytewise=self._sql.bytewise(columns),
+        )
+        rows = await self._fetch(statement, [*params, top])
+        return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
+
+    async def _counted_insights(self, query: EventQuery, window: Window, top: int) -> Insights:
+        """The insights from the counts per bucket (collector/store/insight_counts.py), and
+        from the events for what no bucket covers; top objects and marks from the events."""
+        where, params = where_clause(query, self._sql.DIALECT)
+        source = insights_sql.SOURCE.format(where=where)
+        span = time_to_ms(window.since), time_to_ms(window.until)
+        # The statements at once, on read connections of their own.
+        units, people, namespaces, kinds, objects, marks = await asyncio.gather(
+            self._counted_activity(query, window, span),
+            self._summed("username", replace(query, people=True), span, top),
+            self._summed("namespace", query, span, top),
+            self._summed("grp, resource, kind", query, span, top),
+            self._ranked("grp, resource, kind, namespace, name", query, top),
+            self._fetch(insights_sql.MARKS.format(source=source), params),
+        )
+        activity = Activity(window)
+        activity.add(units)
+        return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
+
+    async def _counted_activity(
+        self, query: EventQuery, window: Window, span: tuple[int, int]
+    ) -> list[Sequence[Any]]:
+        """Rows of (unit, actor or None, events, hand edits) over the span, as ACTIVITY gives
+        them: the hours' counts when a unit is an hour, the minutes' otherwise."""
+        unit = window.unit_ms
+        finest = insight_counts.MINUTE_MS
+        grains = (
+            (insight_counts.HOUR_MS, finest) if unit % insight_counts.HOUR_MS == 0 else (finest,)
+        )
+        scopes = insight_counts.scopes(query)
+
+        async def tile(grain: int | None, start: int, end: int) -> list[Sequence[Any]]:
+            if grain is None:
+                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
+                source = insights_sql.SOURCE.format(where=where)
+                return list(
+                    await self._fetch(insights_sql.ACTIVITY.format(source=source), [unit, *params])
+                )
+            statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_marks_for(scopes))
+            rows = await self._fetch(statement, [unit, grain, *scopes, start, end])
+            return insight_counts.partitioned(rows)
+
+        found = await asyncio.gather(*(tile(*t) for t in insight_counts.tiles(*span, grains)))
+        return [row for rows in found for row in rows]
+
+    async def _summed(
+        self, columns: str, query: EventQuery, span: tuple[int, int], top: int
+    ) -> list[Ranked]:
+        """A top list from the hours' and days' counts, and the events at the edges."""
+        scopes = insight_counts.scopes(query)
+        counted = _COUNTED_TOPS[columns]
+
+        async def tile(grain: int | None, start: int, end: int) -> Rows:
+            if grain is None:
+                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
+                source = insights_sql.SOURCE.format(where=where)
+                return await self._fetch(
+                    insights_sql.GROUPS.format(columns=columns, source=source), params
+                )
+            if columns == "namespace":
+                asked = query.namespaces
+                namespaces = (
+                    insights_sql.NAMESPACES_ASKED.format(scopes=_marks_for(asked))
+                    if asked
+                    else insights_sql.NAMESPACES_ALL
+                )
+                statement = counted.format(namespaces=namespaces)
+                return await self._fetch(statement, [*asked, grain, start, end])
+            statement = counted.format(scopes=_marks_for(scopes))
+            extra = [MACHINE_PREFIX] if query.people else []
+            return await self._fetch(statement, [grain, *scopes, start, end, *extra])
+
+        tiled = insight_counts.tiles(*span, insight_counts.TOPS_GRAINS)
+        found = await asyncio.gather(*(tile(*t) for t in tiled))
+        return insight_counts.ranked((row for rows in found for row in rows), top)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
@@ -208,6 +284,25 @@ class SQLQueries:
 
     async def runs(self) -> list[Run]:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
+
+
+_COUNTED_TOPS = {
+    "username": insights_sql.COUNTED_PEOPLE,
+    "namespace": insights_sql.COUNTED_NAMESPACES,
+    "grp, resource, kind": insights_sql.COUNTED_KINDS,
+}
+
+
+def _within(query: EventQuery, start_ms: int, end_ms: int) -> EventQuery:
+    return replace(query, since=at_ms(start_ms), until=at_ms(end_ms))
+
+
+def _marks_for(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _marks(rows: Rows) -> list[tuple[str | None, bool | None, int]]:
+    return [(c, None if a is None else bool(a), int(n)) for c, a, n in rows]
 
 
 def summary_texts(changes: Sequence[tuple[int, Ops]]) -> list[tuple[int, str]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from logistis.collector.store import insight_counts
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.rows import COLUMNS, USER_JSON
 from logistis.collector.store.where import TEXT_COLUMNS
@@ -28,6 +29,8 @@ _counted_of_row = itemgetter(*(1 + COLUMNS.index(column) for column in sql.COUNT
 _stats_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.STATS_KEY))
 _resources_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.RESOURCES_KEY))
 _SEARCHED = tuple((column, sql.COUNTED.index(column)) for column in TEXT_COLUMNS)
+_NAMESPACE, _TIME = sql.COUNTED.index("namespace"), sql.COUNTED.index("time_ms")
+_tops_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.TOPS_KEY[3:]))
 
 
 @dataclass(slots=True)
@@ -37,6 +40,8 @@ class Tally:
     stats: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     resources: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     search_values: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    activity: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    tops: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
     def count(self, events: Iterable[Counted], sign: int) -> None:
         for event in events:
@@ -44,12 +49,24 @@ class Tally:
             self.resources[_resources_key(event)] += sign
             for column, position in _SEARCHED:
                 self.search_values[column, event[position]] += sign
+            self._count_insights(event, sign)
+
+    def _count_insights(self, event: Counted, sign: int) -> None:
+        # Who acted is counted with the provenance rows, by triggers (sqlite_schema, step 11).
+        time_ms, by = event[_TIME], _tops_key(event)
+        for scope in (insight_counts.ALL, event[_NAMESPACE]):
+            for grain, start in insight_counts.starts(time_ms, insight_counts.ACTIVITY_GRAINS):
+                self.activity[grain, scope, start, insight_counts.EVERY] += sign
+            for grain, start in insight_counts.starts(time_ms, insight_counts.TOPS_GRAINS):
+                self.tops[(grain, scope, start, *by)] += sign
 
     def write(self, connection: sqlite3.Connection) -> None:
         for counts, add, drop_empty in (
             (self.stats, sql.ADD_STATS, sql.DROP_EMPTY_STATS),
             (self.resources, sql.ADD_RESOURCES, sql.DROP_EMPTY_RESOURCES),
             (self.search_values, sql.ADD_SEARCH_VALUES, sql.DROP_EMPTY_SEARCH_VALUES),
+            (self.activity, sql.ADD_ACTIVITY, sql.DROP_EMPTY_ACTIVITY),
+            (self.tops, sql.ADD_TOPS, sql.DROP_EMPTY_TOPS),
         ):
             if changed := [(*key, n) for key, n in counts.items() if n]:
                 connection.executemany(add, changed)

@@ -7,6 +7,7 @@ added at the end.
 
 from __future__ import annotations
 
+from logistis.collector.store import insight_counts as counts
 from logistis.collector.store.where import TEXT_COLUMNS
 
 # A fixed application_id marks the file as ours: a foreign SQLite file is refused, not reset.
@@ -231,3 +232,80 @@ OUTBOX_MIGRATION = """
     END;
 """
 MIGRATIONS += (OUTBOX_MIGRATION,)
+
+
+def _buckets(grains: tuple[int, ...]) -> str:
+    """Each event (`e`) once per grain (`g.grain`) and scope (`s.whole`: all namespaces or its
+    own): the rows its counts are in, with `_SCOPE` and `_START`."""
+    grain = " UNION ALL ".join(f"SELECT {g} AS grain" for g in grains)
+    return f"({grain}) AS g, (SELECT 1 AS whole UNION ALL SELECT 0) AS s"
+
+
+_SCOPE = f"CASE WHEN s.whole THEN '{counts.ALL}' ELSE e.namespace END"
+_START = "e.time_ms - e.time_ms % g.grain"
+
+
+def _actor_counted(source: str, where: str, actor: str, hand_edit: str, sign: str) -> str:
+    """Count an event's provenance into (or, `sign` '-', out of) the activity: `source` gives
+    the event as `e`."""
+    return f"""
+        INSERT INTO insight_activity (grain, namespace, start_ms, actor, count, hand_edits)
+            SELECT g.grain, {_SCOPE}, {_START}, {actor}, {sign}1, {sign}{hand_edit}
+            FROM {source}, {_buckets(counts.ACTOR_GRAINS)} WHERE {where}
+            ON CONFLICT DO UPDATE SET count = count + excluded.count,
+                hand_edits = hand_edits + excluded.hand_edits;"""
+
+
+# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
+# stored events and provenance rows. The events are counted with each commit group and
+# retention DELETE (sqlite_aggregates); who acted, with the provenance rows, by the triggers
+# below. An event removed takes its provenance's counts with it.
+INSIGHT_COUNTS_MIGRATION = f"""
+    CREATE TABLE insight_activity (
+        grain INTEGER NOT NULL, namespace TEXT NOT NULL, start_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL, count INTEGER NOT NULL, hand_edits INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (grain, namespace, start_ms, actor)
+    ) WITHOUT ROWID;
+    CREATE TABLE insight_tops (
+        grain INTEGER NOT NULL, namespace TEXT NOT NULL, start_ms INTEGER NOT NULL,
+        username TEXT NOT NULL, grp TEXT NOT NULL, resource TEXT NOT NULL, kind TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (grain, namespace, start_ms, username, grp, resource, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO insight_activity (grain, namespace, start_ms, actor, count)
+        SELECT g.grain, {_SCOPE}, {_START}, '{counts.EVERY}', count(*)
+        FROM events AS e, {_buckets(counts.ACTIVITY_GRAINS)}
+        GROUP BY 1, 2, 3;
+    INSERT INTO insight_activity (grain, namespace, start_ms, actor, count, hand_edits)
+        SELECT g.grain, {_SCOPE}, {_START}, p.actor, count(*), sum(p.hand_edit != 0)
+        FROM events AS e JOIN provenance AS p ON p.id = e.id, {_buckets(counts.ACTOR_GRAINS)}
+        GROUP BY 1, 2, 3, 4;
+    INSERT INTO insight_tops
+        SELECT g.grain, {_SCOPE}, {_START}, e.username, e.grp, e.resource, e.kind, count(*)
+        FROM events AS e, {_buckets(counts.TOPS_GRAINS)}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    CREATE TRIGGER provenance_counted AFTER INSERT ON provenance BEGIN
+        {_actor_counted("events AS e", "e.id = NEW.id", "NEW.actor", "NEW.hand_edit", "")}
+    END;
+    CREATE TRIGGER provenance_recounted AFTER UPDATE OF actor, hand_edit ON provenance
+    WHEN OLD.actor IS NOT NEW.actor OR OLD.hand_edit IS NOT NEW.hand_edit BEGIN
+        {_actor_counted("events AS e", "e.id = OLD.id", "OLD.actor", "OLD.hand_edit", "-")}
+        {_actor_counted("events AS e", "e.id = NEW.id", "NEW.actor", "NEW.hand_edit", "")}
+    END;
+    DROP TRIGGER events_unjudged;
+    CREATE TRIGGER events_unjudged AFTER DELETE ON events BEGIN
+        DELETE FROM judgements WHERE id = OLD.id;
+        {
+    _actor_counted(
+        "(SELECT OLD.namespace AS namespace, OLD.time_ms AS time_ms) AS e, provenance AS p",
+        "p.id = OLD.id",
+        "p.actor",
+        "p.hand_edit",
+        "-",
+    )
+}
+        DELETE FROM provenance WHERE id = OLD.id;
+        DELETE FROM outbox WHERE event_id = OLD.id;
+    END;
+"""
+MIGRATIONS += (INSIGHT_COUNTS_MIGRATION,)

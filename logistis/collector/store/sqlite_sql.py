@@ -18,10 +18,13 @@ from logistis.collector.store.where import Dialect
 # What the aggregates count of each event added or removed, in this order (a DELETE returns
 # these columns of the events it removed).
 COUNTED = ("namespace", "grp", "resource", "kind", "username", "operation", "name",
-           "field_manager")  # fmt: skip
+           "field_manager", "time_ms")  # fmt: skip
 STATS_KEY = COUNTED[:6]
 RESOURCES_KEY = ("namespace", "name", "resource", "grp")
 SEARCH_VALUES_KEY = ("field", "value")
+# The insights' counts (collector/store/insight_counts.py): the bucket, then what it counts by.
+ACTIVITY_KEY = ("grain", "namespace", "start_ms", "actor")
+TOPS_KEY = ("grain", "namespace", "start_ms", "username", "grp", "resource", "kind")
 
 
 def _counting(table: str, key: tuple[str, ...]) -> tuple[str, str]:
@@ -38,6 +41,8 @@ def _counting(table: str, key: tuple[str, ...]) -> tuple[str, str]:
 ADD_STATS, DROP_EMPTY_STATS = _counting("stats", STATS_KEY)
 ADD_RESOURCES, DROP_EMPTY_RESOURCES = _counting("resources", RESOURCES_KEY)
 ADD_SEARCH_VALUES, DROP_EMPTY_SEARCH_VALUES = _counting("search_values", SEARCH_VALUES_KEY)
+ADD_ACTIVITY, DROP_EMPTY_ACTIVITY = _counting("insight_activity", ACTIVITY_KEY)
+ADD_TOPS, DROP_EMPTY_TOPS = _counting("insight_tops", TOPS_KEY)
 # How far past the per-resource limit adding this many events takes the resource (0 or less:
 # not past it). Read before writing: a group that trims what it adds leaves the row as it was.
 SELECT_OVER_LIMIT = """
