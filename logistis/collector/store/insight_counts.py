@@ -2,13 +2,18 @@
 removes them, so that `/api/v1/insights` reads a few thousand counts where the events are
 millions (collector/store/queries.py).
 
-Two tables, each with a row per bucket of a grain (a minute, an hour, a day, aligned to the
-epoch), for all namespaces (`ALL`) and for each namespace:
+Each table has a row per bucket of a grain (a minute, an hour, a day, aligned to the epoch):
 
 - `insight_activity`: the events of the bucket (`actor` ''), and those the deriver has found
-  an actor for, per kind of actor (`actor`: its kind, `hand_edits`: how many were hand edits).
-  The first are counted with the events, the others with their provenance rows.
-- `insight_tops`: the events of the bucket per user and kind (hours and days).
+  an actor for, per kind of actor (`actor`: its kind, `hand_edits`: how many were hand edits),
+  by the minute and the hour for all namespaces (`namespace` `ALL`), by the hour for each
+  namespace, and by the day for each namespace (the events only: the top namespaces). The
+  events are counted with the events, who acted with their provenance rows.
+- `insight_users` and `insight_kinds`: the events of all namespaces per user and per kind, by
+  the hour and the day.
+
+Counting every namespace's minutes, or users and kinds, would keep about a row per event: the
+reads of one namespace count its events themselves for what they need beyond its hours.
 
 A span is read as tiles (`tiles`): whole units of the coarsest grain in the middle, finer ones
 toward the edges, and the events themselves for what is left at both ends, so every count is
@@ -31,10 +36,19 @@ DAY_MS = 24 * HOUR_MS
 ALL = "*"
 # The kind of actor of the rows counting every event of a bucket, derived or not.
 EVERY = ""
-ACTIVITY_GRAINS = (MINUTE_MS, HOUR_MS, DAY_MS)
-# Who acted is counted for the activity only, which is read by the minute or the hour.
-ACTOR_GRAINS = (MINUTE_MS, HOUR_MS)
+# The grains of the activity counted for all namespaces, and for each one.
+ALL_GRAINS = (HOUR_MS, MINUTE_MS)
+NAMESPACE_GRAINS = (DAY_MS, HOUR_MS)
+# Who acted is read with the activity only, by the minute or the hour.
+NAMESPACE_ACTOR_GRAINS = (HOUR_MS,)
+# Users and kinds, for all namespaces.
 TOPS_GRAINS = (DAY_MS, HOUR_MS)
+
+# A span of more events than this has its top objects found from the objects' kept counts
+# (queries.SQLQueries._busiest_objects): a page of objects at a time, some pages at most.
+MANY = 50_000
+OBJECTS_PAGE = 200
+OBJECTS_READ = 2_000
 
 Tile = tuple[int | None, int, int]
 """(grain, or None for the events themselves; start ms; end ms)."""
@@ -62,9 +76,12 @@ def covers(query: EventQuery) -> bool:
     return query == bare
 
 
-def scopes(query: EventQuery) -> tuple[str, ...]:
-    """The rows' scopes the query reads: its namespaces, or the rows of them all."""
-    return query.namespaces or (ALL,)
+def activity_grains(query: EventQuery, unit_ms: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The scopes and grains of the activity counts that answer the query by units of
+    `unit_ms` (none: from the events)."""
+    if query.namespaces:
+        return query.namespaces, (HOUR_MS,) if unit_ms % HOUR_MS == 0 else ()
+    return (ALL,), ALL_GRAINS if unit_ms % HOUR_MS == 0 else (MINUTE_MS,)
 
 
 def starts(time_ms: int, grains: Sequence[int]) -> Iterator[tuple[int, int]]:

@@ -33,31 +33,37 @@ FIRST_TIME = "SELECT time_ms FROM events ORDER BY id LIMIT 1"
 GROUPS = "SELECT {columns}, count(*) FROM {source} GROUP BY {columns}"
 
 # -- from the counts per bucket (collector/store/insight_counts.py) ---------------------------
-# Each reads the buckets of one grain (the first `?`) of the scopes `{scopes}` (`?` each) from
-# a start up to an end (the last two `?`).
-_BUCKETS = "grain = ? AND {table}namespace IN ({scopes}) AND start_ms >= ? AND start_ms < ?"
-# Per unit of time (the first `?`) and kind of actor ('' for every event, derived or not).
+# Each reads the buckets of one grain (the first `?` of the three) from a start up to an end.
+_BUCKETS = "grain = ? AND start_ms >= ? AND start_ms < ?"
+# Per unit of time (the `?` before them) and kind of actor ('' for every event, derived or
+# not), of the scopes `{scopes}` (a `?` each, after them).
 COUNTED_ACTIVITY = (
     "SELECT start_ms / ?, actor, sum(count), sum(hand_edits) FROM insight_activity"
-    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} GROUP BY 1, actor"
+    f" WHERE {_BUCKETS} AND namespace IN ({{scopes}}) GROUP BY 1, actor"
 )
-# Per user (people only: the `?` is the machines' prefix) or kind.
+# Per user, people only (the last `?`: the machines' prefix), and per kind.
 COUNTED_PEOPLE = (
-    "SELECT username, sum(count) FROM insight_tops"
-    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} AND substr(username, 1, 7) != ?"
-    " GROUP BY username"
+    f"SELECT username, sum(count) FROM insight_users WHERE {_BUCKETS}"
+    " AND substr(username, 1, 7) != ? GROUP BY username"
 )
 COUNTED_KINDS = (
-    "SELECT grp, resource, kind, sum(count) FROM insight_tops"
-    f" WHERE {_BUCKETS.format(table='', scopes='{scopes}')} GROUP BY grp, resource, kind"
+    f"SELECT grp, resource, kind, sum(count) FROM insight_kinds WHERE {_BUCKETS}"
+    " GROUP BY grp, resource, kind"
 )
-# Per namespace: the rows of the namespaces asked for (`{scopes}`), or of each namespace with
-# events (the text search's aggregate lists them): a range of buckets read per namespace, not
-# every namespace's rows of the grain.
+# Per namespace: the rows of the namespaces asked for (`{scopes}`, a `?` each, before the
+# others), or of each namespace with events (the text search's aggregate lists them): a range
+# of buckets read per namespace, not every namespace's rows of the grain.
 COUNTED_NAMESPACES = (
     "SELECT a.namespace, sum(a.count) FROM {namespaces} JOIN insight_activity AS a"
     " ON a.grain = ? AND a.namespace = n.namespace AND a.start_ms >= ? AND a.start_ms < ?"
     " AND a.actor = '' GROUP BY a.namespace"
 )
-NAMESPACES_ASKED = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace' AND value IN ({scopes})) AS n"
-NAMESPACES_ALL = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace') AS n"
+_NAMESPACES = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace'{}) AS n"
+NAMESPACES_ASKED = _NAMESPACES.format(" AND value IN ({scopes})")
+NAMESPACES_ALL = _NAMESPACES.format("")
+# The objects with the most events kept (per-resource retention's counts), a page of them: none
+# of those after can have more events in any span than the last of the page has in all.
+BUSIEST_OBJECTS = (
+    "SELECT namespace, name, resource, grp, count FROM resources"
+    " ORDER BY count DESC LIMIT ? OFFSET ?"
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
@@ -22,7 +22,7 @@ from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revisio
 from logistis.collector.history.insights import Activity, Window, at_ms
 from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
-from logistis.collector.history.query import EventQuery, Page, encode_cursor
+from logistis.collector.history.query import MAX_ID, EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
 from logistis.collector.store import aggregates, codec, insight_counts, insights_sql
 from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
@@ -134,7 +134,7 @@ class SQLQueries:
             self._ranked("username", replace(query, people=True), top),
             self._ranked("namespace", query, top),
             self._ranked("grp, resource, kind", query, top),
-            self._ranked("grp, resource, kind, namespace, name", query, top),
+            self._ranked(_OBJECT, query, top),
             self._fetch(insights_sql.MARKS.format(source=source), params),
         )
         activity = Activity(window)
@@ -153,44 +153,42 @@ class SQLQueries:
 
     async def _counted_insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         """The insights from the counts per bucket (collector/store/insight_counts.py), and
-        from the events for what no bucket covers; top objects and marks from the events."""
+        from the events for what no count covers; marks from the events."""
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
         span = time_to_ms(window.since), time_to_ms(window.until)
+        units = await self._counted_activity(query, window, span)
+        activity = Activity(window)
+        activity.add(units)
+        objects: Awaitable[list[Ranked]] = self._ranked(_OBJECT, query, top)
+        if not query.namespaces and sum(activity.counts.values()) > insight_counts.MANY:
+            objects = self._busiest_objects(query, span, top)
         # The statements at once, on read connections of their own.
-        units, people, namespaces, kinds, objects, marks = await asyncio.gather(
-            self._counted_activity(query, window, span),
+        people, namespaces, kinds, ranked_objects, marks = await asyncio.gather(
             self._summed("username", replace(query, people=True), span, top),
             self._summed("namespace", query, span, top),
             self._summed("grp, resource, kind", query, span, top),
-            self._ranked("grp, resource, kind, namespace, name", query, top),
+            objects,
             self._fetch(insights_sql.MARKS.format(source=source), params),
         )
-        activity = Activity(window)
-        activity.add(units)
-        return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
+        return Insights(activity, people, namespaces, kinds, ranked_objects, _marks(marks))
 
     async def _counted_activity(
         self, query: EventQuery, window: Window, span: tuple[int, int]
     ) -> list[Sequence[Any]]:
         """Rows of (unit, actor or None, events, hand edits) over the span, as ACTIVITY gives
-        them: the hours' counts when a unit is an hour, the minutes' otherwise."""
+        them."""
         unit = window.unit_ms
-        finest = insight_counts.MINUTE_MS
-        grains = (
-            (insight_counts.HOUR_MS, finest) if unit % insight_counts.HOUR_MS == 0 else (finest,)
-        )
-        scopes = insight_counts.scopes(query)
+        scopes, grains = insight_counts.activity_grains(query, unit)
 
         async def tile(grain: int | None, start: int, end: int) -> list[Sequence[Any]]:
             if grain is None:
                 where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
                 source = insights_sql.SOURCE.format(where=where)
-                return list(
-                    await self._fetch(insights_sql.ACTIVITY.format(source=source), [unit, *params])
-                )
+                statement = insights_sql.ACTIVITY.format(source=source)
+                return list(await self._fetch(statement, [unit, *params]))
             statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_marks_for(scopes))
-            rows = await self._fetch(statement, [unit, grain, *scopes, start, end])
+            rows = await self._fetch(statement, [unit, grain, start, end, *scopes])
             return insight_counts.partitioned(rows)
 
         found = await asyncio.gather(*(tile(*t) for t in insight_counts.tiles(*span, grains)))
@@ -199,33 +197,56 @@ class SQLQueries:
     async def _summed(
         self, columns: str, query: EventQuery, span: tuple[int, int], top: int
     ) -> list[Ranked]:
-        """A top list from the hours' and days' counts, and the events at the edges."""
-        scopes = insight_counts.scopes(query)
-        counted = _COUNTED_TOPS[columns]
+        """A top list from the hours' and days' counts, and the events at the edges; of
+        namespaces asked for, users and kinds from their events."""
+        if query.namespaces and columns != "namespace":
+            return await self._ranked(columns, query, top)
 
         async def tile(grain: int | None, start: int, end: int) -> Rows:
             if grain is None:
                 where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
                 source = insights_sql.SOURCE.format(where=where)
+                statement = insights_sql.GROUPS.format(columns=columns, source=source)
+                return await self._fetch(statement, params)
+            if columns == "username":
                 return await self._fetch(
-                    insights_sql.GROUPS.format(columns=columns, source=source), params
+                    insights_sql.COUNTED_PEOPLE, [grain, start, end, MACHINE_PREFIX]
                 )
-            if columns == "namespace":
-                asked = query.namespaces
-                namespaces = (
-                    insights_sql.NAMESPACES_ASKED.format(scopes=_marks_for(asked))
-                    if asked
-                    else insights_sql.NAMESPACES_ALL
-                )
-                statement = counted.format(namespaces=namespaces)
-                return await self._fetch(statement, [*asked, grain, start, end])
-            statement = counted.format(scopes=_marks_for(scopes))
-            extra = [MACHINE_PREFIX] if query.people else []
-            return await self._fetch(statement, [grain, *scopes, start, end, *extra])
+            if columns != "namespace":
+                return await self._fetch(insights_sql.COUNTED_KINDS, [grain, start, end])
+            asked = query.namespaces
+            namespaces = (
+                insights_sql.NAMESPACES_ASKED.format(scopes=_marks_for(asked))
+                if asked
+                else insights_sql.NAMESPACES_ALL
+            )
+            statement = insights_sql.COUNTED_NAMESPACES.format(namespaces=namespaces)
+            return await self._fetch(statement, [*asked, grain, start, end])
 
         tiled = insight_counts.tiles(*span, insight_counts.TOPS_GRAINS)
         found = await asyncio.gather(*(tile(*t) for t in tiled))
         return insight_counts.ranked((row for rows in found for row in rows), top)
+
+    async def _busiest_objects(
+        self, query: EventQuery, span: tuple[int, int], top: int
+    ) -> list[Ranked]:
+        """The top objects of a span of many events, of all namespaces: the span's events of
+        the objects with the most events kept, a page at a time, until no object left can
+        have more than the last of the top (it has no more in the span than it has kept); from
+        all the span's events when that takes too many pages."""
+        counted: list[Sequence[Any]] = []
+        for offset in range(0, insight_counts.OBJECTS_READ, insight_counts.OBJECTS_PAGE):
+            page = await self._fetch(
+                insights_sql.BUSIEST_OBJECTS, [insight_counts.OBJECTS_PAGE, offset]
+            )
+            wanted = [((grp, resource, ns, name), MAX_ID) for ns, name, resource, grp, _ in page]
+            counted += await self._fetch(self._sql.SELECT_OBJECT_COUNTS, [_wanted(wanted), *span])
+            ranked = insight_counts.ranked(counted, top)
+            if len(page) < insight_counts.OBJECTS_PAGE:
+                return ranked
+            if len(ranked) == top and ranked[-1].count > int(page[-1][-1]):
+                return ranked
+        return await self._ranked(_OBJECT, query, top)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
@@ -286,11 +307,7 @@ class SQLQueries:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
 
 
-_COUNTED_TOPS = {
-    "username": insights_sql.COUNTED_PEOPLE,
-    "namespace": insights_sql.COUNTED_NAMESPACES,
-    "grp, resource, kind": insights_sql.COUNTED_KINDS,
-}
+_OBJECT = "grp, resource, kind, namespace, name"
 
 
 def _within(query: EventQuery, start_ms: int, end_ms: int) -> EventQuery:

@@ -30,7 +30,8 @@ _stats_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.STATS_KEY)
 _resources_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.RESOURCES_KEY))
 _SEARCHED = tuple((column, sql.COUNTED.index(column)) for column in TEXT_COLUMNS)
 _NAMESPACE, _TIME = sql.COUNTED.index("namespace"), sql.COUNTED.index("time_ms")
-_tops_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.TOPS_KEY[3:]))
+_USER = sql.COUNTED.index("username")
+_kind = itemgetter(*(sql.COUNTED.index(column) for column in sql.KINDS_KEY[2:]))
 
 
 @dataclass(slots=True)
@@ -41,7 +42,8 @@ class Tally:
     resources: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     search_values: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     activity: Counter[tuple[Any, ...]] = field(default_factory=Counter)
-    tops: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    users: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    kinds: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
     def count(self, events: Iterable[Counted], sign: int) -> None:
         for event in events:
@@ -53,12 +55,14 @@ class Tally:
 
     def _count_insights(self, event: Counted, sign: int) -> None:
         # Who acted is counted with the provenance rows, by triggers (sqlite_schema, step 11).
-        time_ms, by = event[_TIME], _tops_key(event)
-        for scope in (insight_counts.ALL, event[_NAMESPACE]):
-            for grain, start in insight_counts.starts(time_ms, insight_counts.ACTIVITY_GRAINS):
-                self.activity[grain, scope, start, insight_counts.EVERY] += sign
-            for grain, start in insight_counts.starts(time_ms, insight_counts.TOPS_GRAINS):
-                self.tops[(grain, scope, start, *by)] += sign
+        time_ms, namespace = event[_TIME], event[_NAMESPACE]
+        for grain, start in insight_counts.starts(time_ms, insight_counts.ALL_GRAINS):
+            self.activity[grain, insight_counts.ALL, start, insight_counts.EVERY] += sign
+        for grain, start in insight_counts.starts(time_ms, insight_counts.NAMESPACE_GRAINS):
+            self.activity[grain, namespace, start, insight_counts.EVERY] += sign
+        for grain, start in insight_counts.starts(time_ms, insight_counts.TOPS_GRAINS):
+            self.users[grain, start, event[_USER]] += sign
+            self.kinds[(grain, start, *_kind(event))] += sign
 
     def write(self, connection: sqlite3.Connection) -> None:
         for counts, add, drop_empty in (
@@ -66,7 +70,8 @@ class Tally:
             (self.resources, sql.ADD_RESOURCES, sql.DROP_EMPTY_RESOURCES),
             (self.search_values, sql.ADD_SEARCH_VALUES, sql.DROP_EMPTY_SEARCH_VALUES),
             (self.activity, sql.ADD_ACTIVITY, sql.DROP_EMPTY_ACTIVITY),
-            (self.tops, sql.ADD_TOPS, sql.DROP_EMPTY_TOPS),
+            (self.users, sql.ADD_USERS, sql.DROP_EMPTY_USERS),
+            (self.kinds, sql.ADD_KINDS, sql.DROP_EMPTY_KINDS),
         ):
             if changed := [(*key, n) for key, n in counts.items() if n]:
                 connection.executemany(add, changed)
