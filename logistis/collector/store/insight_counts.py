@@ -47,8 +47,8 @@ TOPS_GRAINS = (DAY_MS, HOUR_MS)
 # A span of more events than this has its top objects found from the objects' kept counts
 # (queries.SQLQueries._busiest_objects): a page of objects at a time, some pages at most.
 MANY = 50_000
-OBJECTS_PAGE = 200
-OBJECTS_READ = 2_000
+OBJECTS_PAGE = 50
+OBJECTS_READ = 500
 
 Tile = tuple[int | None, int, int]
 """(grain, or None for the events themselves; start ms; end ms)."""

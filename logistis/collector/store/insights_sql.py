@@ -22,6 +22,12 @@ TOP = (
     " ORDER BY n DESC, {bytewise} LIMIT ?"
 )
 # Only unusual judgements are kept (collector/history/judgements.py): what is not counted is usual.
+# Over many events, from the judgements, each looked up among the events the filters select
+# (`{where}` then ends with `id = j.id`).
+MARKS_JUDGED = (
+    "SELECT j.continuity, j.applied, count(*) FROM judgements AS j"
+    " WHERE EXISTS (SELECT 1 FROM events {where}) GROUP BY j.continuity, j.applied"
+)
 MARKS = (
     "SELECT j.continuity, j.applied, count(*) FROM {source}"
     " JOIN judgements AS j ON j.id = e.id GROUP BY j.continuity, j.applied"
@@ -52,10 +58,11 @@ COUNTED_KINDS = (
 )
 # Per namespace: the rows of the namespaces asked for (`{scopes}`, a `?` each, before the
 # others), or of each namespace with events (the text search's aggregate lists them): a range
-# of buckets read per namespace, not every namespace's rows of the grain.
+# of buckets read per namespace, not every namespace's rows of the grain (SQLite keeps the
+# order of a CROSS JOIN).
 COUNTED_NAMESPACES = (
-    "SELECT a.namespace, sum(a.count) FROM {namespaces} JOIN insight_activity AS a"
-    " ON a.grain = ? AND a.namespace = n.namespace AND a.start_ms >= ? AND a.start_ms < ?"
+    "SELECT a.namespace, sum(a.count) FROM {namespaces} CROSS JOIN insight_activity AS a"
+    " WHERE a.grain = ? AND a.namespace = n.namespace AND a.start_ms >= ? AND a.start_ms < ?"
     " AND a.actor = '' GROUP BY a.namespace"
 )
 _NAMESPACES = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace'{}) AS n"

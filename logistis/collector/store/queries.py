@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
@@ -160,18 +160,27 @@ class SQLQueries:
         units = await self._counted_activity(query, window, span)
         activity = Activity(window)
         activity.add(units)
-        objects: Awaitable[list[Ranked]] = self._ranked(_OBJECT, query, top)
-        if not query.namespaces and sum(activity.counts.values()) > insight_counts.MANY:
-            objects = self._busiest_objects(query, span, top)
+        many = sum(activity.counts.values()) > insight_counts.MANY
+        judged, judged_params = where_clause(query, self._sql.DIALECT, [("id = j.id", [])])
+        marks = (
+            self._fetch(insights_sql.MARKS_JUDGED.format(where=judged), judged_params)
+            if many
+            else self._fetch(insights_sql.MARKS.format(source=source), params)
+        )
+        objects = (
+            self._busiest_objects(query, span, top)
+            if many and not query.namespaces
+            else self._ranked(_OBJECT, query, top)
+        )
         # The statements at once, on read connections of their own.
-        people, namespaces, kinds, ranked_objects, marks = await asyncio.gather(
+        people, namespaces, kinds, ranked_objects, marked = await asyncio.gather(
             self._summed("username", replace(query, people=True), span, top),
             self._summed("namespace", query, span, top),
             self._summed("grp, resource, kind", query, span, top),
             objects,
-            self._fetch(insights_sql.MARKS.format(source=source), params),
+            marks,
         )
-        return Insights(activity, people, namespaces, kinds, ranked_objects, _marks(marks))
+        return Insights(activity, people, namespaces, kinds, ranked_objects, _marks(marked))
 
     async def _counted_activity(
         self, query: EventQuery, window: Window, span: tuple[int, int]

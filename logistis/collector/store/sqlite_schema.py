@@ -263,7 +263,9 @@ def _actor_counted(source: str, where: str, actor: str, hand_edit: str, sign: st
 # stored events and provenance rows. The events are counted with each commit group and
 # retention DELETE (sqlite_aggregates); who acted, with the provenance rows, by the triggers
 # below. An event removed takes its provenance's counts with it. The objects with the most
-# events kept are listed by count (the top objects of a long span).
+# events kept are listed by count (the top objects of a long span). A namespace's events of a
+# span are found by time within the namespace: its events' edges and what its counts leave out
+# no longer read all its events.
 INSIGHT_COUNTS_MIGRATION = f"""
     CREATE TABLE insight_activity (
         grain INTEGER NOT NULL, namespace TEXT NOT NULL, start_ms INTEGER NOT NULL,
@@ -296,6 +298,7 @@ INSIGHT_COUNTS_MIGRATION = f"""
         FROM events AS e, {_TOPS_BUCKETS}
         GROUP BY 1, 2, 3, 4, 5;
     CREATE INDEX resources_by_count ON resources (count);
+    CREATE INDEX events_by_namespace_time ON events (namespace, time_ms);
     CREATE TRIGGER provenance_counted AFTER INSERT ON provenance BEGIN
         {_actor_counted("events AS e", "e.id = NEW.id", "NEW.actor", "NEW.hand_edit", "")}
     END;

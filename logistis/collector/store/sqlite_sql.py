@@ -212,10 +212,11 @@ SELECT_LATEST = f"""
         ORDER BY e.id DESC LIMIT {RECENT}))
     FROM json_each(?) AS w
 """
-# The events of each object (the ids before which: all) from a time up to another, per kind.
+# The events of each object (the ids before which: all) from a time up to another, per kind:
+# each object's own events, not its namespace's of the span.
 SELECT_OBJECT_COUNTS = f"""
     SELECT e.grp, e.resource, e.kind, e.namespace, e.name, count(*)
-    FROM json_each(?) AS w JOIN events AS e ON {_WANTED_OBJECT}
+    FROM json_each(?) AS w JOIN events AS e INDEXED BY events_by_identity ON {_WANTED_OBJECT}
     WHERE e.time_ms >= ? AND e.time_ms < ? GROUP BY e.grp, e.resource, e.kind, e.namespace, e.name
 """
 # Hand edits not decided before the id (decided at it or later: derived again after a crash).
