@@ -259,14 +259,7 @@ def _actor_counted(source: str, where: str, actor: str, hand_edit: str, sign: st
                 hand_edits = hand_edits + excluded.hand_edits;"""
 
 
-# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
-# stored events and provenance rows. The events are counted with each commit group and
-# retention DELETE (sqlite_aggregates); who acted, with the provenance rows, by the triggers
-# below. An event removed takes its provenance's counts with it. The objects with the most
-# events kept are listed by count (the top objects of a long span). A namespace's events of a
-# span are found by time within the namespace: its events' edges and what its counts leave out
-# no longer read all its events.
-INSIGHT_COUNTS_MIGRATION = f"""
+INSIGHT_TABLES = """
     CREATE TABLE insight_activity (
         grain INTEGER NOT NULL, namespace TEXT NOT NULL, start_ms INTEGER NOT NULL,
         actor TEXT NOT NULL, count INTEGER NOT NULL, hand_edits INTEGER NOT NULL DEFAULT 0,
@@ -282,6 +275,17 @@ INSIGHT_COUNTS_MIGRATION = f"""
         resource TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
         PRIMARY KEY (grain, start_ms, grp, resource, kind)
     ) WITHOUT ROWID;
+"""
+
+# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
+# stored events and provenance rows. The events are counted with each commit group and
+# retention DELETE (sqlite_aggregates); who acted, with the provenance rows, by the triggers
+# below. An event removed takes its provenance's counts with it. The objects with the most
+# events kept are listed by count (the top objects of a long span). A namespace's events of a
+# span are found by time within the namespace: its events' edges and what its counts leave out
+# no longer read all its events.
+INSIGHT_COUNTS_MIGRATION = f"""
+    {INSIGHT_TABLES}
     INSERT INTO insight_activity (grain, namespace, start_ms, actor, count)
         SELECT b.grain, {_SCOPE}, {_START}, '{counts.EVERY}', count(*)
         FROM events AS e, {_buckets(counts.ALL_GRAINS, counts.NAMESPACE_GRAINS)}
