@@ -17,14 +17,22 @@ from pathlib import Path
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
+from logistis.collector.store import (
+    Store,
+    StoreURL,
+    encode_event,
+    open_store,
+    postgres_schema,
+    sqlite_schema,
+)
 from logistis.collector.store import insight_counts as ic
 from logistis.collector.store.protocol import Retention
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
+from logistis.collector.store.url import SQLITE
 from logistis.collector.store.where import TEXT_COLUMNS
 from tests.collector.test_store import fixture_events
-from tests.support.postgres import PostgresServer
-from tests.support.stores import insert_as_schema_6, table_rows
+from tests.support.postgres import PostgresServer, psql
+from tests.support.stores import insert_as_schema_6, stored_at_schema, table_rows
 
 Rows = set[tuple[str, ...]]
 
@@ -238,3 +246,37 @@ async def test_a_sqlite_store_of_schema_6_is_counted_again_when_upgraded(tmp_pat
         await store.record([replace(e, uid=f"new-{i}") for i, e in enumerate(events[:80])])
         assert_exact(url)
     assert table_rows(url, "PRAGMA user_version") == [(str(len(sqlite_schema.MIGRATIONS)),)]
+
+
+async def test_the_insights_counts_are_filled_from_the_events_and_provenance_kept(
+    store_url: StoreURL,
+):
+    events = [
+        replace(e, time=e.time - timedelta(minutes=7 * n)) for n, e in enumerate(fixture_events())
+    ]
+    before = len(sqlite_schema.MIGRATIONS) - 1
+    await stored_at_schema(
+        store_url, events, sqlite=before, postgres=len(postgres_schema.MIGRATIONS) - 1
+    )
+    # Who acted, as the deriver of that schema kept it: one in three a person's hand edit.
+    kept_provenance = (
+        "INSERT INTO provenance (id, actor, hand_edit)"
+        " SELECT id, CASE WHEN id % 3 = 0 THEN 'person' ELSE 'controller' END, id % 3 = 0"
+        " FROM events"
+    )
+    if store_url.backend == SQLITE:
+        with contextlib.closing(sqlite3.connect(store_url.path)) as connection, connection:
+            connection.execute(kept_provenance)
+    else:
+        psql(store_url.url, kept_provenance)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        assert_exact(store_url)
+        assert {row[3] for row in kept(store_url)["insight_activity"]} == {
+            "",
+            "person",
+            "controller",
+        }
+        await store.record([replace(e, uid=f"new-{i}") for i, e in enumerate(events[:40])])
+        removed = await enforce_once(store, Retention(max_age=timedelta(hours=10)))
+        assert removed > 0
+        assert_exact(store_url)
