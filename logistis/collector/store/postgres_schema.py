@@ -401,6 +401,8 @@ def _emptied(table: str, buckets: str) -> str:
 # event removed takes its provenance row and its counts with it, in the events' trigger: the
 # foreign key's cascade removed the row before a statement trigger could count it out.
 # The objects with the most events kept are listed by count (the top objects of a long span).
+# The planner is told how grains and scopes go together: all namespaces' hours are a few
+# thousand rows, not a grain's share of the scope's (then it read the whole table).
 # Events are locked against writes first, as in step 6.
 INSIGHT_COUNTS_MIGRATION = (
     """
@@ -422,6 +424,8 @@ INSIGHT_COUNTS_MIGRATION = (
     );
     CREATE INDEX resources_by_count ON resources (count);
     ALTER TABLE provenance DROP CONSTRAINT provenance_id_fkey;
+    CREATE STATISTICS insight_activity_scopes (mcv, dependencies)
+        ON grain, namespace FROM insight_activity;
     """
     + _events_counted("events")
     + _actors_counted(_PROVENANCE_OF.format(rows="provenance"))
