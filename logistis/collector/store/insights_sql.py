@@ -47,6 +47,11 @@ COUNTED_ACTIVITY = (
     "SELECT start_ms / ?, actor, sum(count), sum(hand_edits) FROM insight_activity"
     f" WHERE {_BUCKETS} AND namespace IN ({{scopes}}) GROUP BY 1, actor"
 )
+# About how many events of all namespaces a span holds (its whole hours'): for choosing how to
+# count what the counts do not keep, never for a figure.
+COUNTED_ABOUT = (
+    f"SELECT sum(count) FROM insight_activity WHERE {_BUCKETS} AND namespace = ? AND actor = ''"
+)
 # Per user, people only (the last `?`: the machines' prefix), and per kind.
 COUNTED_PEOPLE = (
     f"SELECT username, sum(count) FROM insight_users WHERE {_BUCKETS}"

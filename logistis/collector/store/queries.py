@@ -157,10 +157,7 @@ class SQLQueries:
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
         span = time_to_ms(window.since), time_to_ms(window.until)
-        units = await self._counted_activity(query, window, span)
-        activity = Activity(window)
-        activity.add(units)
-        many = sum(activity.counts.values()) > insight_counts.MANY
+        many = not query.namespaces and await self._many(span)
         judged, judged_params = where_clause(query, self._sql.DIALECT, [("id = j.id", [])])
         marks = (
             self._fetch(insights_sql.MARKS_JUDGED.format(where=judged), judged_params)
@@ -168,19 +165,27 @@ class SQLQueries:
             else self._fetch(insights_sql.MARKS.format(source=source), params)
         )
         objects = (
-            self._busiest_objects(query, span, top)
-            if many and not query.namespaces
-            else self._ranked(_OBJECT, query, top)
+            self._busiest_objects(query, span, top) if many else self._ranked(_OBJECT, query, top)
         )
         # The statements at once, on read connections of their own.
-        people, namespaces, kinds, ranked_objects, marked = await asyncio.gather(
+        units, people, namespaces, kinds, ranked_objects, marked = await asyncio.gather(
+            self._counted_activity(query, window, span),
             self._summed("username", replace(query, people=True), span, top),
             self._summed("namespace", query, span, top),
             self._summed("grp, resource, kind", query, span, top),
             objects,
             marks,
         )
+        activity = Activity(window)
+        activity.add(units)
         return Insights(activity, people, namespaces, kinds, ranked_objects, _marks(marked))
+
+    async def _many(self, span: tuple[int, int]) -> bool:
+        """Whether the span holds many events of all namespaces (insight_counts.MANY)."""
+        hour = insight_counts.HOUR_MS
+        params = [hour, span[0] - span[0] % hour, span[1], insight_counts.ALL]
+        rows = await self._fetch(insights_sql.COUNTED_ABOUT, params)
+        return int(rows[0][0] or 0) > insight_counts.MANY
 
     async def _counted_activity(
         self, query: EventQuery, window: Window, span: tuple[int, int]
