@@ -1,6 +1,7 @@
 """The aggregates each store keeps beside its events (`stats` for the facets and the namespaces
-overview, `resources` for per-resource retention, `search_values` for the text search, each
-identity's newest event) stay exactly what the events themselves count: after commit groups
+overview, `resources` for per-resource retention, `search_values` for the text search, the
+insights' counts per bucket, each identity's newest event) stay exactly what the events (and
+their provenance rows) themselves count: after commit groups
 of mixed resources, trimming past the per-resource limit within a group and across groups,
 retention by age and by size, `migrate-store` both ways, and the upgrade of a SQLite store
 written by schema 6."""
@@ -16,13 +17,22 @@ from pathlib import Path
 from logistis.collector.history.events import Event
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
+from logistis.collector.store import (
+    Store,
+    StoreURL,
+    encode_event,
+    open_store,
+    postgres_schema,
+    sqlite_schema,
+)
+from logistis.collector.store import insight_counts as ic
 from logistis.collector.store.protocol import Retention
 from logistis.collector.store.transfer import KEEP_EVERYTHING, copy_history
+from logistis.collector.store.url import SQLITE
 from logistis.collector.store.where import TEXT_COLUMNS
 from tests.collector.test_store import fixture_events
-from tests.support.postgres import PostgresServer
-from tests.support.stores import insert_as_schema_6, table_rows
+from tests.support.postgres import PostgresServer, psql
+from tests.support.stores import insert_as_schema_6, stored_at_schema, table_rows
 
 Rows = set[tuple[str, ...]]
 
@@ -36,6 +46,65 @@ def kept(url: StoreURL) -> dict[str, Rows]:
         "stats": set(table_rows(url, f"SELECT {STATS}, count FROM stats")),
         "resources": set(table_rows(url, f"SELECT {RESOURCES}, count FROM resources")),
         "search_values": set(table_rows(url, "SELECT field, value, count FROM search_values")),
+        **kept_insights(url),
+    }
+
+
+def kept_insights(url: StoreURL) -> dict[str, Rows]:
+    # A bucket's kind of actor can be left counting none until its events go.
+    activity = "grain, namespace, start_ms, actor, count, hand_edits"
+    return {
+        "insight_activity": set(
+            table_rows(url, f"SELECT {activity} FROM insight_activity WHERE count != 0")
+        ),
+        "insight_users": set(
+            table_rows(url, "SELECT grain, start_ms, username, count FROM insight_users")
+        ),
+        "insight_kinds": set(
+            table_rows(url, "SELECT grain, start_ms, grp, resource, kind, count FROM insight_kinds")
+        ),
+    }
+
+
+def _bucket(grain: int, scope: str, actors: bool) -> str:
+    """The activity rows of one grain, of all namespaces or each one, counted from the events
+    (every event) or from their provenance rows (who acted)."""
+    start = f"e.time_ms - e.time_ms % {grain}"
+    namespace = f"'{ic.ALL}'" if scope == ic.ALL else "e.namespace"
+    grouped = start if scope == ic.ALL else f"e.namespace, {start}"
+    if not actors:
+        return (
+            f"SELECT {grain}, {namespace}, {start}, '{ic.EVERY}', count(*), 0 FROM events AS e"
+            f" GROUP BY {grouped}"
+        )
+    return (
+        f"SELECT {grain}, {namespace}, {start}, p.actor, count(*),"
+        " sum(CASE WHEN p.hand_edit THEN 1 ELSE 0 END)"
+        f" FROM events AS e JOIN provenance AS p ON p.id = e.id GROUP BY {grouped}, p.actor"
+    )
+
+
+def counted_insights(url: StoreURL) -> dict[str, Rows]:
+    activity = [
+        *(_bucket(g, ic.ALL, actors) for g in ic.ALL_GRAINS for actors in (False, True)),
+        *(_bucket(g, "", False) for g in ic.NAMESPACE_GRAINS),
+        *(_bucket(g, "", True) for g in ic.NAMESPACE_ACTOR_GRAINS),
+    ]
+    start = "time_ms - time_ms % {g}"
+    users = " UNION ALL ".join(
+        f"SELECT {g}, {start.format(g=g)}, username, count(*) FROM events"
+        f" GROUP BY {start.format(g=g)}, username"
+        for g in ic.TOPS_GRAINS
+    )
+    kinds = " UNION ALL ".join(
+        f"SELECT {g}, {start.format(g=g)}, grp, resource, kind, count(*) FROM events"
+        f" GROUP BY {start.format(g=g)}, grp, resource, kind"
+        for g in ic.TOPS_GRAINS
+    )
+    return {
+        "insight_activity": set(table_rows(url, " UNION ALL ".join(activity))),
+        "insight_users": set(table_rows(url, users)),
+        "insight_kinds": set(table_rows(url, kinds)),
     }
 
 
@@ -51,6 +120,7 @@ def counted(url: StoreURL) -> dict[str, Rows]:
             table_rows(url, f"SELECT {RESOURCES}, count(*) FROM events GROUP BY {RESOURCES}")
         ),
         "search_values": set(table_rows(url, values)),
+        **counted_insights(url),
     }
 
 
@@ -176,3 +246,37 @@ async def test_a_sqlite_store_of_schema_6_is_counted_again_when_upgraded(tmp_pat
         await store.record([replace(e, uid=f"new-{i}") for i, e in enumerate(events[:80])])
         assert_exact(url)
     assert table_rows(url, "PRAGMA user_version") == [(str(len(sqlite_schema.MIGRATIONS)),)]
+
+
+async def test_the_insights_counts_are_filled_from_the_events_and_provenance_kept(
+    store_url: StoreURL,
+):
+    events = [
+        replace(e, time=e.time - timedelta(minutes=7 * n)) for n, e in enumerate(fixture_events())
+    ]
+    before = len(sqlite_schema.MIGRATIONS) - 1
+    await stored_at_schema(
+        store_url, events, sqlite=before, postgres=len(postgres_schema.MIGRATIONS) - 1
+    )
+    # Who acted, as the deriver of that schema kept it: one in three a person's hand edit.
+    kept_provenance = (
+        "INSERT INTO provenance (id, actor, hand_edit)"
+        " SELECT id, CASE WHEN id % 3 = 0 THEN 'person' ELSE 'controller' END, id % 3 = 0"
+        " FROM events"
+    )
+    if store_url.backend == SQLITE:
+        with contextlib.closing(sqlite3.connect(store_url.path)) as connection, connection:
+            connection.execute(kept_provenance)
+    else:
+        psql(store_url.url, kept_provenance)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        assert_exact(store_url)
+        assert {row[3] for row in kept(store_url)["insight_activity"]} == {
+            "",
+            "person",
+            "controller",
+        }
+        await store.record([replace(e, uid=f"new-{i}") for i, e in enumerate(events[:40])])
+        removed = await enforce_once(store, Retention(max_age=timedelta(hours=10)))
+        assert removed > 0
+        assert_exact(store_url)

@@ -6,6 +6,7 @@ age retention and the upgrade of a SQLite store written by schema 6."""
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,9 +24,19 @@ from logistis.collector.history import reading
 from logistis.collector.history.actors import KINDS
 from logistis.collector.history.events import MACHINE_PREFIX
 from logistis.collector.history.insights import Window, at_ms, window
-from logistis.collector.history.query import EventQuery, Page
+from logistis.collector.history.query import EventQuery, Page, QueryError
+from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.retention import enforce_once
-from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
+from logistis.collector.pipeline.writer import CommitSignal
+from logistis.collector.store import (
+    Store,
+    StoreURL,
+    encode_event,
+    insight_counts,
+    open_store,
+    sqlite_schema,
+)
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
@@ -271,3 +282,77 @@ async def test_a_sqlite_store_of_schema_6_counts_after_the_upgrade(tmp_path: Pat
         await assert_exact(store)
         await store.record(spread(fixture_events()[:30], hours=2))
         await assert_exact(store, bucket=None)
+
+
+# -- the counts per bucket against the events ---------------------------------------------------
+
+# Every operation: a filter that selects every event, and that the counts do not cover, so the
+# insights of the same events come from the events alone.
+EVERY_OPERATION = EventQuery(operations=("CREATE", "UPDATE", "DELETE", "CONNECT"))
+
+
+async def random_history(store: Store, rng: random.Random, now: datetime) -> None:
+    """The fixtures again and again over ten days, in a few namespaces and names (objects with
+    several events each, ties in the top lists), at random milliseconds, derived."""
+    events = fixture_events()
+    spread_events = [
+        replace(
+            rng.choice(events),
+            uid=f"random-{n}",
+            time=now - timedelta(milliseconds=rng.randrange(10 * 86_400_000)),
+            namespace=rng.choice(("", "shop", "team-a", "team-b")),
+            name=f"object-{rng.randrange(12)}",
+        )
+        for n in range(600)
+    ]
+    spread_events.sort(key=lambda e: e.time)
+    for start in range(0, len(spread_events), 16):
+        await store.record(spread_events[start : start + 16])
+    deriver = Deriver(store, CommitSignal(), Metrics())
+    while not await deriver.derive_once():
+        pass
+
+
+async def assert_counted_as_listed(store: Store, rng: random.Random, now: datetime) -> None:
+    """Random spans, buckets and namespaces: the insights from the counts are those from the
+    events."""
+    totals = []
+    for _ in range(12):
+        since = now - timedelta(milliseconds=rng.randrange(11 * 86_400_000))
+        until = since + timedelta(milliseconds=rng.randrange(1, 11 * 86_400_000))
+        bucket = rng.choice((None, None, 60_000, 7 * 60_000, 3_600_000, 86_400_000))
+        try:
+            chosen = window(since, until, bucket)
+        except QueryError:
+            continue
+        namespaces = tuple(rng.sample(("", "shop", "team-a", "none"), rng.randrange(3)))
+        counted = EventQuery(namespaces=namespaces, since=chosen.since, until=chosen.until)
+        listed = replace(
+            EVERY_OPERATION, namespaces=namespaces, since=counted.since, until=counted.until
+        )
+        top = rng.choice((1, 3, 10))
+        answer = insights_answer(await store.insights(counted, chosen, top))
+        assert answer == insights_answer(await store.insights(listed, chosen, top)), (
+            chosen,
+            namespaces,
+            top,
+        )
+        totals.append(answer["total"])
+    assert max(totals) > 100
+
+
+@pytest.mark.parametrize("many", [insight_counts.MANY, 0])
+async def test_the_counts_per_bucket_answer_as_the_events_do(
+    store_url: StoreURL, many: int, monkeypatch: pytest.MonkeyPatch
+):
+    # `many` 0: the top objects from the objects' kept counts, a page of 5 at a time.
+    monkeypatch.setattr(insight_counts, "MANY", many)
+    monkeypatch.setattr(insight_counts, "OBJECTS_PAGE", 5)
+    rng = random.Random(f"insights-{store_url.backend}-{many}")
+    now = datetime.now(UTC)
+    async with open_store(store_url, max_events_per_resource=30) as store:
+        await random_history(store, rng, now)
+        await assert_counted_as_listed(store, rng, now)
+        # Retention takes its events' counts (and their provenance's) with it.
+        assert await enforce_once(store, Retention(max_age=timedelta(days=6))) > 0
+        await assert_counted_as_listed(store, rng, now)

@@ -136,6 +136,9 @@ def advisory_locked(url: StoreURL, key: int) -> Iterator[None]:
         holder.wait(10)
 
 
+DROP_INSIGHT_TABLES = (
+    "DROP TABLE insight_activity; DROP TABLE insight_users; DROP TABLE insight_kinds;"
+)
 # The deriver's mark past every event recorded (by a collector that derived them).
 SET_DERIVED = "UPDATE config SET value = (SELECT max(id) FROM events) WHERE key = 'derived_up_to'"
 
@@ -151,10 +154,19 @@ async def stored_at_schema(
         with contextlib.closing(sqlite3.connect(url.path, isolation_level=None)) as connection:
             for number, script in enumerate(sqlite_schema.MIGRATIONS[:sqlite], start=1):
                 connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+            # Counted as that schema's collector counted them: the insights' counts (schema
+            # 11) are not kept before it.
+            older = (
+                sqlite < sqlite_schema.MIGRATIONS.index(sqlite_schema.INSIGHT_COUNTS_MIGRATION) + 1
+            )
+            if older:
+                connection.executescript(sqlite_schema.INSIGHT_TABLES)
             connection.execute("BEGIN")
             insert_rows(connection, rows)
             connection.execute(SET_DERIVED)
             connection.execute("COMMIT")
+            if older:
+                connection.executescript(DROP_INSIGHT_TABLES)
         return
     psql(
         url.url,

@@ -22,9 +22,60 @@ TOP = (
     " ORDER BY n DESC, {bytewise} LIMIT ?"
 )
 # Only unusual judgements are kept (collector/history/judgements.py): what is not counted is usual.
+# Over many events, from the judgements, each looked up among the events the filters select
+# (`{where}` then ends with `id = j.id`).
+MARKS_JUDGED = (
+    "SELECT j.continuity, j.applied, count(*) FROM judgements AS j"
+    " WHERE EXISTS (SELECT 1 FROM events {where}) GROUP BY j.continuity, j.applied"
+)
 MARKS = (
     "SELECT j.continuity, j.applied, count(*) FROM {source}"
     " JOIN judgements AS j ON j.id = e.id GROUP BY j.continuity, j.applied"
 )
 # Times rise with ids: the first event's time without reading the others.
 FIRST_TIME = "SELECT time_ms FROM events ORDER BY id LIMIT 1"
+# Every group of a top list over some events (a tile's: collector/store/insight_counts.py),
+# summed with the other tiles' before the list is cut.
+GROUPS = "SELECT {columns}, count(*) FROM {source} GROUP BY {columns}"
+
+# -- from the counts per bucket (collector/store/insight_counts.py) ---------------------------
+# Each reads the buckets of one grain (the first `?` of the three) from a start up to an end.
+_BUCKETS = "grain = ? AND start_ms >= ? AND start_ms < ?"
+# Per unit of time (the `?` before them) and kind of actor ('' for every event, derived or
+# not), of the scopes `{scopes}` (a `?` each, after them).
+COUNTED_ACTIVITY = (
+    "SELECT start_ms / ?, actor, sum(count), sum(hand_edits) FROM insight_activity"
+    f" WHERE {_BUCKETS} AND namespace IN ({{scopes}}) GROUP BY 1, actor"
+)
+# About how many events of all namespaces a span holds (its whole hours'): for choosing how to
+# count what the counts do not keep, never for a figure.
+COUNTED_ABOUT = (
+    f"SELECT sum(count) FROM insight_activity WHERE {_BUCKETS} AND namespace = ? AND actor = ''"
+)
+# Per user, people only (the last `?`: the machines' prefix), and per kind.
+COUNTED_PEOPLE = (
+    f"SELECT username, sum(count) FROM insight_users WHERE {_BUCKETS}"
+    " AND substr(username, 1, 7) != ? GROUP BY username"
+)
+COUNTED_KINDS = (
+    f"SELECT grp, resource, kind, sum(count) FROM insight_kinds WHERE {_BUCKETS}"
+    " GROUP BY grp, resource, kind"
+)
+# Per namespace: the rows of the namespaces asked for (`{scopes}`, a `?` each, before the
+# others), or of each namespace with events (the text search's aggregate lists them): a range
+# of buckets read per namespace, not every namespace's rows of the grain (SQLite keeps the
+# order of a CROSS JOIN).
+COUNTED_NAMESPACES = (
+    "SELECT a.namespace, sum(a.count) FROM {namespaces} CROSS JOIN insight_activity AS a"
+    " WHERE a.grain = ? AND a.namespace = n.namespace AND a.start_ms >= ? AND a.start_ms < ?"
+    " AND a.actor = '' GROUP BY a.namespace"
+)
+_NAMESPACES = "(SELECT value AS namespace FROM search_values WHERE field = 'namespace'{}) AS n"
+NAMESPACES_ASKED = _NAMESPACES.format(" AND value IN ({scopes})")
+NAMESPACES_ALL = _NAMESPACES.format("")
+# The objects with the most events kept (per-resource retention's counts), a page of them: none
+# of those after can have more events in any span than the last of the page has in all.
+BUSIEST_OBJECTS = (
+    "SELECT namespace, name, resource, grp, count FROM resources"
+    " ORDER BY count DESC LIMIT ? OFFSET ?"
+)

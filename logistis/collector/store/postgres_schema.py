@@ -12,6 +12,7 @@ enters or leaves the table.
 
 from __future__ import annotations
 
+from logistis.collector.store import insight_counts as counts
 from logistis.collector.store.postgres_functions import (
     COMMIT_CHANNEL,
     MIGRATION_LOCK,
@@ -316,3 +317,154 @@ OUTBOX_MIGRATION = """
     CREATE INDEX outbox_waiting ON outbox (due_ms) WHERE state = 0;
 """
 MIGRATIONS += (OUTBOX_MIGRATION,)
+
+
+def _buckets(all_grains: tuple[int, ...], namespace_grains: tuple[int, ...] = ()) -> str:
+    """The rows an event (`e`) is counted in: `b.grain`, and `b.scope` where the table has
+    namespaces: each grain of all namespaces, and of the event's own."""
+    pairs = [f"({g}::bigint, '{counts.ALL}'::text)" for g in all_grains]
+    pairs += [f"({g}::bigint, e.namespace)" for g in namespace_grains]
+    return f"CROSS JOIN LATERAL (VALUES {', '.join(pairs)}) AS b(grain, scope)"
+
+
+def _counted_in(table: str, key: str, source: str, buckets: str, sign: str = "") -> str:
+    """Add (or, `sign` '-', take) `source`'s events (as `e`) to the rows of `table` named by
+    `buckets` (see `_buckets`) and `key`: columns of `e` (for the activity `actor`, and the
+    hand edits counted from `e.hand_edit`)."""
+    activity = table == "insight_activity"
+    names = ["grain", *(["namespace"] if activity else []), "start_ms"]
+    names += [c.removeprefix("e.") for c in key.split(", ")]
+    values = ["b.grain", *(["b.scope"] if activity else []), "e.time_ms - e.time_ms % b.grain"]
+    values += key.split(", ")
+    grouped = ", ".join(str(n + 1) for n in range(len(values)))
+    counted = f"{sign}count(*)" + (
+        f", {sign}count(*) FILTER (WHERE e.hand_edit)" if activity else ""
+    )
+    added = ", hand_edits = t.hand_edits + excluded.hand_edits" if activity else ""
+    return f"""
+        INSERT INTO {table} AS t ({", ".join(names)}, count{", hand_edits" if activity else ""})
+            SELECT {", ".join(values)}, {counted} FROM {source} {buckets}
+            GROUP BY {grouped}
+            ON CONFLICT ({", ".join(names)}) DO UPDATE SET count = t.count + excluded.count{added};"""
+
+
+_EVENTS = _buckets(counts.ALL_GRAINS, counts.NAMESPACE_GRAINS)
+_ACTORS = _buckets(counts.ALL_GRAINS, counts.NAMESPACE_ACTOR_GRAINS)
+_TOPS = _buckets(counts.TOPS_GRAINS)
+_EVERY = f"'{counts.EVERY}'::text AS actor, false AS hand_edit"
+
+
+def _events_counted(rows: str, sign: str = "") -> str:
+    """Count the events of `rows` (a table of events) in or out of every insights table."""
+    return (
+        _counted_in(
+            "insight_activity",
+            "e.actor",
+            f"(SELECT time_ms, namespace, {_EVERY} FROM {rows}) AS e",
+            _EVENTS,
+            sign,
+        )
+        + _counted_in("insight_users", "e.username", f"{rows} AS e", _TOPS, sign)
+        + _counted_in("insight_kinds", "e.grp, e.resource, e.kind", f"{rows} AS e", _TOPS, sign)
+    )
+
+
+def _actors_counted(rows: str, sign: str = "") -> str:
+    """Count who acted in `rows` (a query of time_ms, namespace, actor, hand_edit) in or out."""
+    return _counted_in("insight_activity", "e.actor", f"({rows}) AS e", _ACTORS, sign)
+
+
+_PROVENANCE_OF = (
+    "SELECT ev.time_ms, ev.namespace, p.actor, p.hand_edit FROM {rows} AS p"
+    " JOIN events AS ev ON ev.id = p.id"
+)
+# The provenance rows an UPDATE changed the actor or hand edit of, as they were or are now.
+_CHANGED = """SELECT ev.time_ms, ev.namespace, p.actor, p.hand_edit
+        FROM was JOIN now ON now.id = was.id JOIN events AS ev ON ev.id = now.id
+        JOIN {side} AS p ON p.id = now.id
+        WHERE (was.actor, was.hand_edit) IS DISTINCT FROM (now.actor, now.hand_edit)"""
+
+
+def _emptied(table: str, buckets: str) -> str:
+    """Remove the rows of `table` the deleted events left counting nothing."""
+    scope = "AND t.namespace = d.scope " if table == "insight_activity" else ""
+    pick = ", b.scope" if scope else ""
+    return f"""
+        DELETE FROM {table} AS t
+            USING (SELECT DISTINCT b.grain{pick}, e.time_ms - e.time_ms % b.grain AS start
+                   FROM deleted AS e {buckets}) AS d
+            WHERE t.grain = d.grain {scope}AND t.start_ms = d.start AND t.count <= 0;"""
+
+
+# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
+# stored events and provenance rows, by statement-level triggers: the events with each
+# statement that adds or removes them, who acted with each that saves provenance rows. An
+# event removed takes its provenance row and its counts with it, in the events' trigger: the
+# foreign key's cascade removed the row before a statement trigger could count it out.
+# The objects with the most events kept are listed by count (the top objects of a long span).
+# The planner is told how grains and scopes go together: all namespaces' hours are a few
+# thousand rows, not a grain's share of the scope's (then it read the whole table).
+# Events are locked against writes first, as in step 6.
+INSIGHT_COUNTS_MIGRATION = (
+    """
+    LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE;
+    CREATE TABLE insight_activity (
+        grain bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,
+        hand_edits bigint NOT NULL DEFAULT 0, namespace text NOT NULL, actor text NOT NULL,
+        PRIMARY KEY (grain, namespace, start_ms, actor)
+    );
+    CREATE TABLE insight_users (
+        grain bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,
+        username text NOT NULL,
+        PRIMARY KEY (grain, start_ms, username)
+    );
+    CREATE TABLE insight_kinds (
+        grain bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,
+        grp text NOT NULL, resource text NOT NULL, kind text NOT NULL,
+        PRIMARY KEY (grain, start_ms, grp, resource, kind)
+    );
+    CREATE INDEX resources_by_count ON resources (count);
+    ALTER TABLE provenance DROP CONSTRAINT provenance_id_fkey;
+    CREATE STATISTICS insight_activity_scopes (mcv, dependencies)
+        ON grain, namespace FROM insight_activity;
+    """
+    + _events_counted("events")
+    + _actors_counted(_PROVENANCE_OF.format(rows="provenance"))
+    + _per_statement("insights_counted", "INSERT", _events_counted("inserted"))
+    + _per_statement(
+        "insights_uncounted",
+        "DELETE",
+        _events_counted("deleted", "-")
+        + _actors_counted(
+            "SELECT d.time_ms, d.namespace, p.actor, p.hand_edit FROM deleted AS d"
+            " JOIN provenance AS p ON p.id = d.id",
+            "-",
+        )
+        + """
+        DELETE FROM provenance AS p USING deleted AS d WHERE p.id = d.id;
+        """
+        + _emptied("insight_activity", _EVENTS)
+        + _emptied("insight_users", _TOPS)
+        + _emptied("insight_kinds", _TOPS),
+    )
+    + f"""
+    CREATE FUNCTION logistis_provenance_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_actors_counted(_PROVENANCE_OF.format(rows="added"))}
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER provenance_counted AFTER INSERT ON provenance
+        REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_provenance_counted();
+    CREATE FUNCTION logistis_provenance_recounted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_actors_counted(_CHANGED.format(side="was"), "-")}
+        {_actors_counted(_CHANGED.format(side="now"))}
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER provenance_recounted AFTER UPDATE ON provenance
+        REFERENCING OLD TABLE AS was NEW TABLE AS now
+        FOR EACH STATEMENT EXECUTE FUNCTION logistis_provenance_recounted();
+    """
+)
+MIGRATIONS += (INSIGHT_COUNTS_MIGRATION,)

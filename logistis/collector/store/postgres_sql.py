@@ -222,6 +222,12 @@ SELECT_LATEST = f"""
         ORDER BY e.id DESC LIMIT {RECENT}) AS near)
     FROM {_WANTED}
 """
+# The events of each object (the ids before which: all) from a time up to another, per kind.
+SELECT_OBJECT_COUNTS = f"""
+    SELECT e.grp, e.resource, e.kind, e.namespace, e.name, count(*)
+    FROM {_WANTED} JOIN events AS e ON {_WANTED_OBJECT}
+    WHERE e.time_ms >= ? AND e.time_ms < ? GROUP BY e.grp, e.resource, e.kind, e.namespace, e.name
+"""
 # Hand edits not decided before the id (decided at it or later: derived again after a crash).
 SELECT_HAND_EDITS = f"""
     SELECT e.id, e.grp, e.resource, e.namespace, e.name

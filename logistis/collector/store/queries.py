@@ -17,14 +17,14 @@ import orjson
 
 from logistis.collector.history.actors import Actor
 from logistis.collector.history.continuity import Ops, Step
-from logistis.collector.history.events import Event, JSONObject
+from logistis.collector.history.events import MACHINE_PREFIX, Event, JSONObject, time_to_ms
 from logistis.collector.history.gitops import GitOpsSettings, ManagedBy, Revision
-from logistis.collector.history.insights import Activity, Window
+from logistis.collector.history.insights import Activity, Window, at_ms
 from logistis.collector.history.judgements import Judged, Judgement, Neighbours
 from logistis.collector.history.provenance import Author, Derived, Identity, Provenance
-from logistis.collector.history.query import EventQuery, Page, encode_cursor
+from logistis.collector.history.query import MAX_ID, EventQuery, Page, encode_cursor
 from logistis.collector.history.runs import Run
-from logistis.collector.store import aggregates, codec, insights_sql
+from logistis.collector.store import aggregates, codec, insight_counts, insights_sql
 from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
@@ -126,32 +126,143 @@ class SQLQueries:
         return int(rows[0][0]) if rows else None
 
     async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
+        if insight_counts.covers(query):
+            return await self._counted_insights(query, window, top)
         where, params = where_clause(query, self._sql.DIALECT)
         source = insights_sql.SOURCE.format(where=where)
-
-        async def ranked(columns: str, among: EventQuery = query) -> list[Ranked]:
-            among_where, among_params = where_clause(among, self._sql.DIALECT)
-            statement = insights_sql.TOP.format(
-                columns=columns,
-                source=insights_sql.SOURCE.format(where=among_where),
-                bytewise=self._sql.bytewise(columns),
-            )
-            rows = await self._fetch(statement, [*among_params, top])
-            return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
-
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, objects, marks = await asyncio.gather(
             self._fetch(insights_sql.ACTIVITY.format(source=source), [window.unit_ms, *params]),
-            ranked("username", replace(query, people=True)),
-            ranked("namespace"),
-            ranked("grp, resource, kind"),
-            ranked("grp, resource, kind, namespace, name"),
+            self._ranked("username", replace(query, people=True), top),
+            self._ranked("namespace", query, top),
+            self._ranked("grp, resource, kind", query, top),
+            self._ranked(_OBJECT, query, top),
             self._fetch(insights_sql.MARKS.format(source=source), params),
         )
         activity = Activity(window)
         activity.add(units)
-        marked = [(c, None if a is None else bool(a), int(n)) for c, a, n in marks]
-        return Insights(activity, people, namespaces, kinds, objects, marked)
+        return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
+
+    async def _ranked(self, columns: str, query: EventQuery, top: int) -> list[Ranked]:
+        where, params = where_clause(query, self._sql.DIALECT)
+        statement = insights_sql.TOP.format(
+            columns=columns,
+            source=insights_sql.SOURCE.format(where=where),
+            bytewise=self._sql.bytewise(columns),
+        )
+        rows = await self._fetch(statement, [*params, top])
+        return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
+
+    async def _counted_insights(self, query: EventQuery, window: Window, top: int) -> Insights:
+        """The insights from the counts per bucket (collector/store/insight_counts.py), and
+        from the events for what no count covers; marks from the events."""
+        where, params = where_clause(query, self._sql.DIALECT)
+        source = insights_sql.SOURCE.format(where=where)
+        span = time_to_ms(window.since), time_to_ms(window.until)
+        many = not query.namespaces and await self._many(span)
+        judged, judged_params = where_clause(query, self._sql.DIALECT, [("id = j.id", [])])
+        marks = (
+            self._fetch(insights_sql.MARKS_JUDGED.format(where=judged), judged_params)
+            if many
+            else self._fetch(insights_sql.MARKS.format(source=source), params)
+        )
+        objects = (
+            self._busiest_objects(query, span, top) if many else self._ranked(_OBJECT, query, top)
+        )
+        # The statements at once, on read connections of their own.
+        units, people, namespaces, kinds, ranked_objects, marked = await asyncio.gather(
+            self._counted_activity(query, window, span),
+            self._summed("username", replace(query, people=True), span, top),
+            self._summed("namespace", query, span, top),
+            self._summed("grp, resource, kind", query, span, top),
+            objects,
+            marks,
+        )
+        activity = Activity(window)
+        activity.add(units)
+        return Insights(activity, people, namespaces, kinds, ranked_objects, _marks(marked))
+
+    async def _many(self, span: tuple[int, int]) -> bool:
+        """Whether the span holds many events of all namespaces (insight_counts.MANY)."""
+        hour = insight_counts.HOUR_MS
+        params = [hour, span[0] - span[0] % hour, span[1], insight_counts.ALL]
+        rows = await self._fetch(insights_sql.COUNTED_ABOUT, params)
+        return int(rows[0][0] or 0) > insight_counts.MANY
+
+    async def _counted_activity(
+        self, query: EventQuery, window: Window, span: tuple[int, int]
+    ) -> list[Sequence[Any]]:
+        """Rows of (unit, actor or None, events, hand edits) over the span, as ACTIVITY gives
+        them."""
+        unit = window.unit_ms
+        scopes, grains = insight_counts.activity_grains(query, unit)
+
+        async def tile(grain: int | None, start: int, end: int) -> list[Sequence[Any]]:
+            if grain is None:
+                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
+                source = insights_sql.SOURCE.format(where=where)
+                statement = insights_sql.ACTIVITY.format(source=source)
+                return list(await self._fetch(statement, [unit, *params]))
+            statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_marks_for(scopes))
+            rows = await self._fetch(statement, [unit, grain, start, end, *scopes])
+            return list(insight_counts.partitioned(rows))
+
+        found = await asyncio.gather(*(tile(*t) for t in insight_counts.tiles(*span, grains)))
+        return [row for rows in found for row in rows]
+
+    async def _summed(
+        self, columns: str, query: EventQuery, span: tuple[int, int], top: int
+    ) -> list[Ranked]:
+        """A top list from the hours' and days' counts, and the events at the edges; of
+        namespaces asked for, users and kinds from their events."""
+        if query.namespaces and columns != "namespace":
+            return await self._ranked(columns, query, top)
+
+        async def tile(grain: int | None, start: int, end: int) -> Rows:
+            if grain is None:
+                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
+                source = insights_sql.SOURCE.format(where=where)
+                statement = insights_sql.GROUPS.format(columns=columns, source=source)
+                return await self._fetch(statement, params)
+            if columns == "username":
+                return await self._fetch(
+                    insights_sql.COUNTED_PEOPLE, [grain, start, end, MACHINE_PREFIX]
+                )
+            if columns != "namespace":
+                return await self._fetch(insights_sql.COUNTED_KINDS, [grain, start, end])
+            asked = query.namespaces
+            namespaces = (
+                insights_sql.NAMESPACES_ASKED.format(scopes=_marks_for(asked))
+                if asked
+                else insights_sql.NAMESPACES_ALL
+            )
+            statement = insights_sql.COUNTED_NAMESPACES.format(namespaces=namespaces)
+            return await self._fetch(statement, [*asked, grain, start, end])
+
+        tiled = insight_counts.tiles(*span, insight_counts.TOPS_GRAINS)
+        found = await asyncio.gather(*(tile(*t) for t in tiled))
+        return insight_counts.ranked((row for rows in found for row in rows), top)
+
+    async def _busiest_objects(
+        self, query: EventQuery, span: tuple[int, int], top: int
+    ) -> list[Ranked]:
+        """The top objects of a span of many events, of all namespaces: the span's events of
+        the objects with the most events kept, a page at a time, until no object left can
+        have more than the last of the top (it has no more in the span than it has kept); from
+        all the span's events when that takes too many pages."""
+        counted: list[Sequence[Any]] = []
+        for offset in range(0, insight_counts.OBJECTS_READ, insight_counts.OBJECTS_PAGE):
+            page = await self._fetch(
+                insights_sql.BUSIEST_OBJECTS, [insight_counts.OBJECTS_PAGE, offset]
+            )
+            wanted = [((grp, resource, ns, name), MAX_ID) for ns, name, resource, grp, _ in page]
+            counted += await self._fetch(self._sql.SELECT_OBJECT_COUNTS, [_wanted(wanted), *span])
+            ranked = insight_counts.ranked(counted, top)
+            if len(page) < insight_counts.OBJECTS_PAGE:
+                return ranked
+            if len(ranked) == top and ranked[-1].count > int(page[-1][-1]):
+                return ranked
+        return await self._ranked(_OBJECT, query, top)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
@@ -210,6 +321,21 @@ class SQLQueries:
 
     async def runs(self) -> list[Run]:
         return [Run(*row) for row in await self._fetch(self._sql.SELECT_HEARTBEATS)]
+
+
+_OBJECT = "grp, resource, kind, namespace, name"
+
+
+def _within(query: EventQuery, start_ms: int, end_ms: int) -> EventQuery:
+    return replace(query, since=at_ms(start_ms), until=at_ms(end_ms))
+
+
+def _marks_for(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _marks(rows: Rows) -> list[tuple[str | None, bool | None, int]]:
+    return [(c, None if a is None else bool(a), int(n)) for c, a, n in rows]
 
 
 def summary_texts(changes: Sequence[tuple[int, Ops]]) -> list[tuple[int, str]]:

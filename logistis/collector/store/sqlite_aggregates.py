@@ -16,18 +16,22 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from logistis.collector.store import insight_counts
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.rows import COLUMNS, USER_JSON
 from logistis.collector.store.where import TEXT_COLUMNS
 
-# An event as the aggregates see it: its `sql.COUNTED` columns.
-Counted = tuple[str, ...]
+# An event as the aggregates see it: its `sql.COUNTED` columns (text, and time_ms an int).
+Counted = tuple[Any, ...]
 
 # A stored row (the id, then an encoded row's columns) as its counted columns.
 _counted_of_row = itemgetter(*(1 + COLUMNS.index(column) for column in sql.COUNTED))
 _stats_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.STATS_KEY))
 _resources_key = itemgetter(*(sql.COUNTED.index(column) for column in sql.RESOURCES_KEY))
 _SEARCHED = tuple((column, sql.COUNTED.index(column)) for column in TEXT_COLUMNS)
+_NAMESPACE, _TIME = sql.COUNTED.index("namespace"), sql.COUNTED.index("time_ms")
+_USER = sql.COUNTED.index("username")
+_kind = itemgetter(*(sql.COUNTED.index(column) for column in sql.KINDS_KEY[2:]))
 
 
 @dataclass(slots=True)
@@ -37,6 +41,9 @@ class Tally:
     stats: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     resources: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     search_values: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    activity: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    users: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    kinds: Counter[tuple[Any, ...]] = field(default_factory=Counter)
 
     def count(self, events: Iterable[Counted], sign: int) -> None:
         for event in events:
@@ -44,12 +51,27 @@ class Tally:
             self.resources[_resources_key(event)] += sign
             for column, position in _SEARCHED:
                 self.search_values[column, event[position]] += sign
+            self._count_insights(event, sign)
+
+    def _count_insights(self, event: Counted, sign: int) -> None:
+        # Who acted is counted with the provenance rows, by triggers (sqlite_schema, step 11).
+        time_ms, namespace = event[_TIME], event[_NAMESPACE]
+        for grain, start in insight_counts.starts(time_ms, insight_counts.ALL_GRAINS):
+            self.activity[grain, insight_counts.ALL, start, insight_counts.EVERY] += sign
+        for grain, start in insight_counts.starts(time_ms, insight_counts.NAMESPACE_GRAINS):
+            self.activity[grain, namespace, start, insight_counts.EVERY] += sign
+        for grain, start in insight_counts.starts(time_ms, insight_counts.TOPS_GRAINS):
+            self.users[grain, start, event[_USER]] += sign
+            self.kinds[(grain, start, *_kind(event))] += sign
 
     def write(self, connection: sqlite3.Connection) -> None:
         for counts, add, drop_empty in (
             (self.stats, sql.ADD_STATS, sql.DROP_EMPTY_STATS),
             (self.resources, sql.ADD_RESOURCES, sql.DROP_EMPTY_RESOURCES),
             (self.search_values, sql.ADD_SEARCH_VALUES, sql.DROP_EMPTY_SEARCH_VALUES),
+            (self.activity, sql.ADD_ACTIVITY, sql.DROP_EMPTY_ACTIVITY),
+            (self.users, sql.ADD_USERS, sql.DROP_EMPTY_USERS),
+            (self.kinds, sql.ADD_KINDS, sql.DROP_EMPTY_KINDS),
         ):
             if changed := [(*key, n) for key, n in counts.items() if n]:
                 connection.executemany(add, changed)

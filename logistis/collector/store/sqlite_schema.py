@@ -7,6 +7,7 @@ added at the end.
 
 from __future__ import annotations
 
+from logistis.collector.store import insight_counts as counts
 from logistis.collector.store.protocol import KEEP_PER_RESOURCE
 from logistis.collector.store.where import TEXT_COLUMNS
 
@@ -232,3 +233,99 @@ OUTBOX_MIGRATION = """
     END;
 """
 MIGRATIONS += (OUTBOX_MIGRATION,)
+
+
+def _buckets(all_grains: tuple[int, ...], namespace_grains: tuple[int, ...]) -> str:
+    """The activity rows an event (`e`) is counted in: `b.grain`, `_SCOPE` and `_START` for
+    each grain of all namespaces and of its own."""
+    pairs = [(g, 1) for g in all_grains] + [(g, 0) for g in namespace_grains]
+    rows = " UNION ALL ".join(f"SELECT {g} AS grain, {whole} AS whole" for g, whole in pairs)
+    return f"({rows}) AS b"
+
+
+_SCOPE = f"CASE WHEN b.whole THEN '{counts.ALL}' ELSE e.namespace END"
+_START = "e.time_ms - e.time_ms % b.grain"
+_ACTOR_BUCKETS = _buckets(counts.ALL_GRAINS, counts.NAMESPACE_ACTOR_GRAINS)
+_TOPS_BUCKETS = _buckets(counts.TOPS_GRAINS, ())
+
+
+def _actor_counted(source: str, where: str, actor: str, hand_edit: str, sign: str) -> str:
+    """Count an event's provenance into (or, `sign` '-', out of) the activity: `source` gives
+    the event as `e`."""
+    return f"""
+        INSERT INTO insight_activity (grain, namespace, start_ms, actor, count, hand_edits)
+            SELECT b.grain, {_SCOPE}, {_START}, {actor}, {sign}1, {sign}{hand_edit}
+            FROM {source}, {_ACTOR_BUCKETS} WHERE {where}
+            ON CONFLICT DO UPDATE SET count = count + excluded.count,
+                hand_edits = hand_edits + excluded.hand_edits;"""
+
+
+INSIGHT_TABLES = """
+    CREATE TABLE insight_activity (
+        grain INTEGER NOT NULL, namespace TEXT NOT NULL, start_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL, count INTEGER NOT NULL, hand_edits INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (grain, namespace, start_ms, actor)
+    ) WITHOUT ROWID;
+    CREATE TABLE insight_users (
+        grain INTEGER NOT NULL, start_ms INTEGER NOT NULL, username TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (grain, start_ms, username)
+    ) WITHOUT ROWID;
+    CREATE TABLE insight_kinds (
+        grain INTEGER NOT NULL, start_ms INTEGER NOT NULL, grp TEXT NOT NULL,
+        resource TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (grain, start_ms, grp, resource, kind)
+    ) WITHOUT ROWID;
+"""
+
+# 11: the insights' counts per bucket (collector/store/insight_counts.py), counted from the
+# stored events and provenance rows. The events are counted with each commit group and
+# retention DELETE (sqlite_aggregates); who acted, with the provenance rows, by the triggers
+# below. An event removed takes its provenance's counts with it. The objects with the most
+# events kept are listed by count (the top objects of a long span). A namespace's events of a
+# span are found by time within the namespace: its events' edges and what its counts leave out
+# no longer read all its events.
+INSIGHT_COUNTS_MIGRATION = f"""
+    {INSIGHT_TABLES}
+    INSERT INTO insight_activity (grain, namespace, start_ms, actor, count)
+        SELECT b.grain, {_SCOPE}, {_START}, '{counts.EVERY}', count(*)
+        FROM events AS e, {_buckets(counts.ALL_GRAINS, counts.NAMESPACE_GRAINS)}
+        GROUP BY 1, 2, 3;
+    INSERT INTO insight_activity (grain, namespace, start_ms, actor, count, hand_edits)
+        SELECT b.grain, {_SCOPE}, {_START}, p.actor, count(*), sum(p.hand_edit != 0)
+        FROM events AS e JOIN provenance AS p ON p.id = e.id, {_ACTOR_BUCKETS}
+        GROUP BY 1, 2, 3, 4;
+    INSERT INTO insight_users
+        SELECT b.grain, {_START}, e.username, count(*) FROM events AS e, {_TOPS_BUCKETS}
+        GROUP BY 1, 2, 3;
+    INSERT INTO insight_kinds
+        SELECT b.grain, {_START}, e.grp, e.resource, e.kind, count(*)
+        FROM events AS e, {_TOPS_BUCKETS}
+        GROUP BY 1, 2, 3, 4, 5;
+    CREATE INDEX resources_by_count ON resources (count);
+    CREATE INDEX events_by_namespace_time ON events (namespace, time_ms);
+    CREATE TRIGGER provenance_counted AFTER INSERT ON provenance BEGIN
+        {_actor_counted("events AS e", "e.id = NEW.id", "NEW.actor", "NEW.hand_edit", "")}
+    END;
+    CREATE TRIGGER provenance_recounted AFTER UPDATE OF actor, hand_edit ON provenance
+    WHEN OLD.actor IS NOT NEW.actor OR OLD.hand_edit IS NOT NEW.hand_edit BEGIN
+        {_actor_counted("events AS e", "e.id = OLD.id", "OLD.actor", "OLD.hand_edit", "-")}
+        {_actor_counted("events AS e", "e.id = NEW.id", "NEW.actor", "NEW.hand_edit", "")}
+    END;
+    DROP TRIGGER events_unjudged;
+    CREATE TRIGGER events_unjudged AFTER DELETE ON events BEGIN
+        DELETE FROM judgements WHERE id = OLD.id;
+        {
+    _actor_counted(
+        "(SELECT OLD.namespace AS namespace, OLD.time_ms AS time_ms) AS e, provenance AS p",
+        "p.id = OLD.id",
+        "p.actor",
+        "p.hand_edit",
+        "-",
+    )
+}
+        DELETE FROM provenance WHERE id = OLD.id;
+        DELETE FROM outbox WHERE event_id = OLD.id;
+    END;
+"""
+MIGRATIONS += (INSIGHT_COUNTS_MIGRATION,)

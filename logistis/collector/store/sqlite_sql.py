@@ -18,10 +18,14 @@ from logistis.collector.store.where import Dialect
 # What the aggregates count of each event added or removed, in this order (a DELETE returns
 # these columns of the events it removed).
 COUNTED = ("namespace", "grp", "resource", "kind", "username", "operation", "name",
-           "field_manager")  # fmt: skip
+           "field_manager", "time_ms")  # fmt: skip
 STATS_KEY = COUNTED[:6]
 RESOURCES_KEY = ("namespace", "name", "resource", "grp")
 SEARCH_VALUES_KEY = ("field", "value")
+# The insights' counts (collector/store/insight_counts.py): the bucket, then what it counts by.
+ACTIVITY_KEY = ("grain", "namespace", "start_ms", "actor")
+USERS_KEY = ("grain", "start_ms", "username")
+KINDS_KEY = ("grain", "start_ms", "grp", "resource", "kind")
 
 
 def _counting(table: str, key: tuple[str, ...]) -> tuple[str, str]:
@@ -38,6 +42,9 @@ def _counting(table: str, key: tuple[str, ...]) -> tuple[str, str]:
 ADD_STATS, DROP_EMPTY_STATS = _counting("stats", STATS_KEY)
 ADD_RESOURCES, DROP_EMPTY_RESOURCES = _counting("resources", RESOURCES_KEY)
 ADD_SEARCH_VALUES, DROP_EMPTY_SEARCH_VALUES = _counting("search_values", SEARCH_VALUES_KEY)
+ADD_ACTIVITY, DROP_EMPTY_ACTIVITY = _counting("insight_activity", ACTIVITY_KEY)
+ADD_USERS, DROP_EMPTY_USERS = _counting("insight_users", USERS_KEY)
+ADD_KINDS, DROP_EMPTY_KINDS = _counting("insight_kinds", KINDS_KEY)
 # How far past the per-resource limit adding this many events takes the resource (0 or less:
 # not past it). Read before writing: a group that trims what it adds leaves the row as it was.
 SELECT_OVER_LIMIT = """
@@ -204,6 +211,13 @@ SELECT_LATEST = f"""
         SELECT e.id FROM events AS e WHERE {_WANTED_OBJECT} AND e.dry_run = 0
         ORDER BY e.id DESC LIMIT {RECENT}))
     FROM json_each(?) AS w
+"""
+# The events of each object (the ids before which: all) from a time up to another, per kind:
+# each object's own events, not its namespace's of the span.
+SELECT_OBJECT_COUNTS = f"""
+    SELECT e.grp, e.resource, e.kind, e.namespace, e.name, count(*)
+    FROM json_each(?) AS w JOIN events AS e INDEXED BY events_by_identity ON {_WANTED_OBJECT}
+    WHERE e.time_ms >= ? AND e.time_ms < ? GROUP BY e.grp, e.resource, e.kind, e.namespace, e.name
 """
 # Hand edits not decided before the id (decided at it or later: derived again after a crash).
 SELECT_HAND_EDITS = f"""
