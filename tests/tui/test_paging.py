@@ -51,6 +51,18 @@ def held(app: LogistisApp) -> list[int]:
     return [e.id for e in app.browse.query_one(EventTable).events]
 
 
+async def two_pages_live(app: LogistisApp, pilot: Pilot[None]) -> None:
+    """The first page is no longer than PREFETCH_ROWS: showing it asks for the next at once,
+    so the settled state holds two pages (checking for one raced the second's arrival). Live
+    as well: paging starts from a screen that has finished connecting."""
+    table = app.browse.query_one(EventTable)
+    status = app.browse.query_one(StatusBar)
+    await wait_until(
+        pilot,
+        lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
+    )
+
+
 async def page_down(app: LogistisApp, pilot: Pilot[None], rows_above: int) -> None:
     """Move to the last row until `rows_above` events lie above the window, checking the
     window's bound after every page."""
@@ -73,14 +85,7 @@ async def test_paging_down_drops_the_top_and_back_up_restores_it(
     app = paged_app(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
         table = app.browse.query_one(EventTable)
-        status = app.browse.query_one(StatusBar)
-        # The first page is no longer than PREFETCH_ROWS: showing it asks for the next at once,
-        # so the settled state holds two pages (checking for one raced the second's arrival).
-        # Live as well: paging starts from a screen that has finished connecting.
-        await wait_until(
-            pilot,
-            lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
-        )
+        await two_pages_live(app, pilot)
         assert held(app) == everything[: 2 * PAGE_SIZE]
 
         await page_down(app, pilot, rows_above=3 * PAGE_SIZE)
@@ -158,12 +163,7 @@ async def test_a_late_first_page_of_an_earlier_load_is_dropped(
     under the same filter, no longer replaces the rows."""
     app = paged_app(fed_collector.api_url)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.browse.query_one(EventTable)
-        status = app.browse.query_one(StatusBar)
-        await wait_until(
-            pilot,
-            lambda: len(table.events) == 2 * PAGE_SIZE and status.link.state == LinkState.LIVE,
-        )
+        await two_pages_live(app, pilot)
         rows = held(app)
         earlier = Request(app.browse.filter, PAGE_SIZE)
         app.browse.post_message(PageLoaded(earlier, Where.FIRST, None, (), None))
