@@ -4,9 +4,9 @@ kubectl reads it; an HTTP client that authenticates with them."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
@@ -35,8 +35,13 @@ class Credentials:
     def authorization(self) -> str | None:
         # An exec plugin's token expires: the client library refreshes it through this hook.
         configuration = self.configuration
-        if configuration.refresh_api_key_hook is not None:
-            configuration.refresh_api_key_hook(configuration)
+        # The library sets the hook to None in its constructor, which is all mypy infers of it.
+        hook = cast(
+            "Callable[[kube_client.Configuration], None] | None",
+            configuration.refresh_api_key_hook,
+        )
+        if hook is not None:
+            hook(configuration)
         return configuration.api_key.get("authorization") or configuration.api_key.get(
             "BearerToken"
         )

@@ -277,7 +277,7 @@ def positional(obj: Any, path: IdentityPath) -> FieldPath | None:
                 return None
             out.append(index)
             obj = items[index]
-        elif isinstance(obj, dict | list) and _has(obj, part):
+        elif _has(obj, part):
             out.append(part)
             obj = obj[part]
         else:
@@ -285,7 +285,7 @@ def positional(obj: Any, path: IdentityPath) -> FieldPath | None:
     return tuple(out)
 
 
-def _has(container: dict[str, Any] | list[Any], part: str | int) -> bool:
+def _has(container: Any, part: str | int) -> bool:
     if isinstance(container, dict):
         return part in container
-    return isinstance(part, int) and 0 <= part < len(container)
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)

@@ -50,7 +50,8 @@ class Connection:
 
     async def get_json(self, path: str, params: list[tuple[str, str]], check: Check) -> Any:
         try:
-            response = await self.http.get(path, params=params)
+            # A tuple: httpx types a list of pairs invariantly, so a list of str pairs does not fit.
+            response = await self.http.get(path, params=tuple(params))
         except httpx.TransportError as error:
             raise self.unreachable(error) from error
         check(response)
@@ -74,7 +75,7 @@ class Connection:
         """The lines of a long-lived answer, as they come; `on_open` is called once the answer
         is a success. Ends when the server ends it."""
         request = self.http.build_request(
-            "GET", path, params=params, headers=headers, timeout=self._stream_timeout
+            "GET", path, params=tuple(params), headers=headers, timeout=self._stream_timeout
         )
         try:
             response = await self.http.send(request, stream=True)

@@ -63,7 +63,7 @@ def _matches(prefix: str, encoded: str, item: Any) -> bool:
     except ValueError:
         return False
     if prefix == "v":
-        return wanted == item
+        return bool(wanted == item)
     return (
         isinstance(wanted, dict)
         and isinstance(item, dict)

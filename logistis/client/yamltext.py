@@ -142,7 +142,9 @@ def _scalar(value: Any) -> str:
         return "null"
     if isinstance(value, int):
         return str(value)
-    return _dumped(type(value), value)
+    # Annotated: mypy does not count `type[Any]`, what `type()` of an Any gives, as hashable.
+    kind: type = type(value)
+    return _dumped(kind, value)
 
 
 @functools.lru_cache(maxsize=4096)
