@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[dev,collector]'
 	touch $(STAMP)
 
-lint: $(STAMP) ## ruff, the import contracts and mypy (collector, client, kubectl plugin, strict; pyproject.toml)
+lint: $(STAMP) ## ruff, the import contracts and mypy (collector, client, kubectl plugin, TUI; strict; pyproject.toml)
 	$(VENV)/bin/ruff check logistis tests tools
 	$(VENV)/bin/ruff format --check logistis tests tools
 	$(VENV)/bin/lint-imports

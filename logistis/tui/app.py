@@ -8,6 +8,7 @@ import gc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_downloads_path
 from textual import work
@@ -35,7 +36,7 @@ from logistis.tui.screens.insights import InsightsScreen
 
 EXIT_NOT_CONNECTED = 3
 # The screens whose keys help lists, the one it is opened from first.
-HELP_SCREENS: tuple[type[WorkingScreen], ...] = (BrowseScreen, DiffScreen, InsightsScreen)
+HELP_SCREENS: tuple[type[WorkingScreen[Any]], ...] = (BrowseScreen, DiffScreen, InsightsScreen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class LogistisApp(App[None]):
 
 def _runner(node: DOMNode, action: str) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        await node.run_action(action)
+        # What Widget.run_action does, for any node: the app runs it in the node's namespace.
+        await node.app.run_action(action, node)
 
     return run

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from logistis.client.protocol import CollectorError
 
 
-def report_worker_failure(app: App[object], worker: Worker[object]) -> None:
+def report_worker_failure(app: App[Any], worker: Worker[object]) -> None:
     if worker.state != WorkerState.ERROR or worker.error is None:
         return
     error = worker.error

@@ -7,6 +7,7 @@ choice is not part of it: that is a view, toggled with its own key.
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from logistis.client.events import ACTOR_KINDS, MANAGING_TOOLS, TOOLS, EventFilter
 from logistis.client.timeparse import BadTime, parse_time
@@ -58,7 +59,9 @@ class FilterSyntaxError(ValueError):
 def parse(text: str, *, people: bool | None) -> EventFilter:
     """The filter `text` says; what the collector would refuse is refused here first, with a
     reason fit for the filter bar."""
-    values: dict[str, str | bool] = {}
+    # By EventFilter's field names, which are known only as the words are read: Any, as
+    # mypy cannot match a dict's values to the fields its keys name.
+    values: dict[str, Any] = {}
     words: list[str] = []
     for word in text.split():
         key, sep, value = word.partition(":")

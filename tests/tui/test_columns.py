@@ -89,19 +89,19 @@ async def test_columns_sort_and_the_newest_first_order_comes_back(
         events = table(app)
         loaded_ids = [e.id for e in events.events]
         await pilot.press("s", "s", "s")  # time, op, user
-        await wait_until(pilot, lambda: events.sort == ("user", False))
+        await wait_until(pilot, lambda: events.ordering == ("user", False))
         users = [str(events.get_row_at(i)[2]) for i in range(events.row_count)]
         assert users == sorted(users, key=str.lower)
         assert str(events.columns[ColumnKey("user")].label) == "user ▲"
-        events.sort = ("user", True)
+        events.ordering = ("user", True)
         await pilot.pause()
         users = [str(events.get_row_at(i)[2]) for i in range(events.row_count)]
         assert users == sorted(users, key=str.lower, reverse=True)
-        events.sort = None
+        events.ordering = None
         await pilot.pause()
         assert [e.id for e in events.events] == loaded_ids
         assert str(events.get_row_at(0)[2]) == events.events[0].user.username
         # A click on a header sorts by that column.
         x = sum(events.widths[key] + PADDING for key in ("time", "operation")) + 1
         await pilot.click(EventTable, offset=(x, 0))
-        await wait_until(pilot, lambda: events.sort == ("user", False))
+        await wait_until(pilot, lambda: events.ordering == ("user", False))

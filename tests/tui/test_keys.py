@@ -52,7 +52,7 @@ EXPECTED: dict[str, tuple[type[Screen[object]], Check]] = {
     "reload": (BrowseScreen, lambda app: True),
     "cursor_down": (BrowseScreen, lambda app: table(app).cursor_row == 1),
     "cursor_up": (BrowseScreen, lambda app: table(app).cursor_row == 0),
-    "sort_next": (BrowseScreen, lambda app: table(app).sort == ("time", False)),
+    "sort_next": (BrowseScreen, lambda app: table(app).ordering == ("time", False)),
     "help": (HelpScreen, lambda app: True),
     "reconnect": (BrowseScreen, lambda app: True),
     "quit": (BrowseScreen, lambda app: True),  # pressed last, on its own
@@ -87,7 +87,7 @@ async def fresh(pilot: Pilot[None], app: LogistisApp) -> None:
         app.browse.filter = EventFilter(people=True)
     app.browse.following = True
     app.browse.tree_wanted = None
-    table(app).sort = None
+    table(app).ordering = None
     table(app).absolute_time = False
     table(app).focus()
     await wait_until(pilot, lambda: loaded(app) and app.browse.filter == EventFilter(people=True))

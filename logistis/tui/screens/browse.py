@@ -54,7 +54,7 @@ NOT_PUT_BACK = "✋ this hand edit was not put back: it stuck (or the tool has n
 NOT_A_HAND_EDIT = "v goes from a hand edit (✋↩) to the write that put it back (↩) and back"
 
 
-class BrowseScreen(WorkingScreen):
+class BrowseScreen(WorkingScreen[None]):
     BINDINGS = [
         Binding("enter", "open_diff", "Diff", show=False),
         Binding("slash", "edit_filter", "Filter"),

@@ -110,7 +110,7 @@ def provenance(event: Event) -> str:
     return f"{hand_mark(event)} {line}".strip() if line else ""
 
 
-class DiffScreen(WorkingScreen):
+class DiffScreen(WorkingScreen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("m", "toggle_noise", "Noise"),

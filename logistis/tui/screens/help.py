@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -42,7 +43,7 @@ class KeyGroup:
     rows: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, title: str, bindings: Iterable[BindingType], app: App[object]) -> KeyGroup:
+    def of(cls, title: str, bindings: Iterable[BindingType], app: App[Any]) -> KeyGroup:
         keys: dict[tuple[str, str], list[str]] = {}
         for binding in Binding.make_bindings(bindings):
             if binding.description:

@@ -88,7 +88,7 @@ class EventTable(DataTable[str | Text]):
     absolute_time: reactive[bool] = reactive(False)
     # The loaded rows sorted by this column (reversed: descending); None: newest first, with
     # the marks between them (they belong to the time order).
-    sort: reactive[tuple[str, bool] | None] = reactive(None, init=False)
+    ordering: reactive[tuple[str, bool] | None] = reactive(None, init=False)
 
     def __init__(self, *, clock: Clock = system_clock, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -151,7 +151,7 @@ class EventTable(DataTable[str | Text]):
 
     def append(self, events: Iterable[Event]) -> None:
         """Older events, at the bottom (the next page)."""
-        if self.sort is not None:
+        if self.ordering is not None:
             self.events.extend(events)
             self._sorted_rows()
             return
@@ -187,7 +187,7 @@ class EventTable(DataTable[str | Text]):
         if not count:
             return
         self.events = self.events[count:]
-        if self.sort is not None:
+        if self.ordering is not None:
             self._sorted_rows()
             return
         kept = self._first_row_of(self.events[0]) if self.events else len(self._rows)
@@ -219,8 +219,8 @@ class EventTable(DataTable[str | Text]):
         offset = self.cursor_row - first if first is not None else 0
         self.show(events)
         found = self._first_row_of(current) if current is not None and shift else None
-        row = found + offset if found is not None else self.cursor_row + shift
-        self._keep_in_view(min(max(row, 0), max(len(self._rows) - 1, 0)), height)
+        target = found + offset if found is not None else self.cursor_row + shift
+        self._keep_in_view(min(max(target, 0), max(len(self._rows) - 1, 0)), height)
 
     def settle(self, outcomes: Mapping[int, bool]) -> None:
         """Outcomes (`applied`) of shown events, by id, decided since they were shown."""
@@ -247,14 +247,14 @@ class EventTable(DataTable[str | Text]):
 
     def _label(self, key: str) -> str:
         arrow = {None: "", False: " ▲", True: " ▼"}[
-            self.sort[1] if self.sort and self.sort[0] == key else None
+            self.ordering[1] if self.ordering and self.ordering[0] == key else None
         ]
         return BY_KEY[key].label + arrow
 
     def _sorted_rows(self) -> None:
         """The loaded events as rows in the sort's order, the cursor kept on its event."""
-        assert self.sort is not None
-        column, descending = self.sort
+        assert self.ordering is not None
+        column, descending = self.ordering
         current, now = self.selected, self._now()
         cells = {e.id: self._cells(e, now) for e in self.events}
         order = sorted(self.events, key=lambda e: _sort_value(e, cells[e.id], column))
@@ -269,8 +269,8 @@ class EventTable(DataTable[str | Text]):
         """A click on a header sorts by it, again the other way, a third time as loaded."""
         event.stop()
         column = str(event.column_key.value)
-        sort = self.sort
-        self.sort = (
+        sort = self.ordering
+        self.ordering = (
             (column, False)
             if sort is None or sort[0] != column
             else (column, True)
@@ -280,10 +280,10 @@ class EventTable(DataTable[str | Text]):
 
     def action_sort_next(self) -> None:
         keys = list(self.widths)
-        at = keys.index(self.sort[0]) + 1 if self.sort is not None else 0
-        self.sort = (keys[at], False) if at < len(keys) else None
+        at = keys.index(self.ordering[0]) + 1 if self.ordering is not None else 0
+        self.ordering = (keys[at], False) if at < len(keys) else None
 
-    def watch_sort(self) -> None:
+    def watch_ordering(self) -> None:
         self.widths = {}  # the headers are drawn again, with the arrow
         self.replace(self.events, shift=0)
 
@@ -365,7 +365,7 @@ class EventTable(DataTable[str | Text]):
         return _mark_cells("blind spot", note, style, time=when)
 
 
-def _sort_value(event: Event, cells: Cells, column: str) -> object:
+def _sort_value(event: Event, cells: Cells, column: str) -> datetime | str:
     """Times as times (a relative `2d ago` does not sort as text), the rest as shown."""
     return event.time if column == "time" else cells[column].plain.lower()
 
