@@ -356,3 +356,26 @@ async def test_the_counts_per_bucket_answer_as_the_events_do(
         # Retention takes its events' counts (and their provenance's) with it.
         assert await enforce_once(store, Retention(max_age=timedelta(days=6))) > 0
         await assert_counted_as_listed(store, rng, now)
+
+
+@pytest.mark.parametrize("top", [1, 2, 3, 5, 10])
+async def test_the_top_objects_rank_objects_of_one_event_after_those_of_more(
+    store_url: StoreURL, top: int
+):
+    # Two objects of more than one event: a top of more than two needs those of one too.
+    template = fixture_events()[0]
+    names = ["e", "a", "c", "a", "b", "d", "a", "b"]
+    events = [replace(template, uid=f"top-{n}", name=name) for n, name in enumerate(names)]
+    ref = template.resource
+    counts = Counter((ref.group, ref.resource, ref.kind, template.namespace, n) for n in names)
+    keys = ("group", "resource", "kind", "namespace", "name")
+    async with open_store(store_url) as store:
+        await store.record(spread(events, hours=1))
+        now = datetime.now(UTC)
+        chosen = window(now - timedelta(days=1), now, None)
+        # From the counts, and from the events alone.
+        for query in (EventQuery(), EVERY_OPERATION):
+            asked = replace(query, since=chosen.since, until=chosen.until)
+            found = (await store.insights(asked, chosen, top)).objects
+            listed = [{**dict(zip(keys, o.values, strict=True)), "count": o.count} for o in found]
+            assert listed == ranked(counts, keys)[:top]

@@ -17,10 +17,14 @@ ACTIVITY = (
     " sum(CASE WHEN pv.hand_edit THEN 1 ELSE 0 END)"
     " FROM {source} LEFT JOIN provenance AS pv ON pv.id = e.id GROUP BY unit, pv.actor"
 )
-TOP = (
-    "SELECT {columns}, count(*) AS n FROM {source} GROUP BY {columns}"
-    " ORDER BY n DESC, {bytewise} LIMIT ?"
+_TOP = (
+    "SELECT {{columns}}, count(*) AS n FROM {{source}} GROUP BY {{columns}}{}"
+    " ORDER BY n DESC, {{bytewise}} LIMIT ?"
 )
+TOP = _TOP.format("")
+# The groups of more than one event only, which all rank before those of one: over a short span
+# most objects have one event, and sorting the few others is cheaper than sorting them all.
+TOP_REPEATED = _TOP.format(" HAVING count(*) > 1")
 # Only unusual judgements are kept (collector/history/judgements.py): what is not counted is usual.
 # Over many events, from the judgements, each looked up among the events the filters select
 # (`{where}` then ends with `id = j.id`).

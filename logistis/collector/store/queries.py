@@ -136,16 +136,24 @@ class SQLQueries:
             self._ranked("username", replace(query, people=True), top),
             self._ranked("namespace", query, top),
             self._ranked("grp, resource, kind", query, top),
-            self._ranked(_OBJECT, query, top),
+            self._top_objects(query, top),
             self._fetch(insights_sql.MARKS.format(source=source), params),
         )
         activity = Activity(window)
         activity.add(units)
         return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
 
-    async def _ranked(self, columns: str, query: EventQuery, top: int) -> list[Ranked]:
+    async def _top_objects(self, query: EventQuery, top: int) -> list[Ranked]:
+        """The objects with the most events: among those of more than one if there are enough
+        of them (insights_sql.TOP_REPEATED), else among all."""
+        repeated = await self._ranked(_OBJECT, query, top, insights_sql.TOP_REPEATED)
+        return repeated if len(repeated) == top else await self._ranked(_OBJECT, query, top)
+
+    async def _ranked(
+        self, columns: str, query: EventQuery, top: int, statement: str = insights_sql.TOP
+    ) -> list[Ranked]:
         where, params = where_clause(query, self._sql.DIALECT)
-        statement = insights_sql.TOP.format(
+        statement = statement.format(
             columns=columns,
             source=insights_sql.SOURCE.format(where=where),
             bytewise=self._sql.bytewise(columns),
@@ -166,9 +174,7 @@ class SQLQueries:
             if many
             else self._fetch(insights_sql.MARKS.format(source=source), params)
         )
-        objects = (
-            self._busiest_objects(query, span, top) if many else self._ranked(_OBJECT, query, top)
-        )
+        objects = self._busiest_objects(query, span, top) if many else self._top_objects(query, top)
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, ranked_objects, marked = await asyncio.gather(
             self._counted_activity(query, window, span),
@@ -262,7 +268,7 @@ class SQLQueries:
                 return ranked
             if len(ranked) == top and ranked[-1].count > int(page[-1][-1]):
                 return ranked
-        return await self._ranked(_OBJECT, query, top)
+        return await self._top_objects(query, top)
 
     # -- continuity and outcome (collector/history/judgements.py), coverage (collector/pipeline/coverage.py) --
 
