@@ -128,8 +128,7 @@ class SQLQueries:
     async def insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         if insight_counts.covers(query):
             return await self._counted_insights(query, window, top)
-        where, params = where_clause(query, self._sql.DIALECT)
-        source = insights_sql.SOURCE.format(where=where)
+        source, params = self._source(query)
         # The statements at once, on read connections of their own.
         units, people, namespaces, kinds, objects, marks = await asyncio.gather(
             self._fetch(insights_sql.ACTIVITY.format(source=source), [window.unit_ms, *params]),
@@ -143,6 +142,12 @@ class SQLQueries:
         activity.add(units)
         return Insights(activity, people, namespaces, kinds, objects, _marks(marks))
 
+    def _source(self, query: EventQuery) -> tuple[str, list[object]]:
+        """The events `query` selects, as the insights' statements read them, and its
+        parameters."""
+        where, params = where_clause(query, self._sql.DIALECT)
+        return insights_sql.SOURCE.format(where=where), params
+
     async def _top_objects(self, query: EventQuery, top: int) -> list[Ranked]:
         """The objects with the most events: among those of more than one if there are enough
         of them (insights_sql.TOP_REPEATED), else among all."""
@@ -152,11 +157,9 @@ class SQLQueries:
     async def _ranked(
         self, columns: str, query: EventQuery, top: int, statement: str = insights_sql.TOP
     ) -> list[Ranked]:
-        where, params = where_clause(query, self._sql.DIALECT)
+        source, params = self._source(query)
         statement = statement.format(
-            columns=columns,
-            source=insights_sql.SOURCE.format(where=where),
-            bytewise=self._sql.bytewise(columns),
+            columns=columns, source=source, bytewise=self._sql.bytewise(columns)
         )
         rows = await self._fetch(statement, [*params, top])
         return [Ranked(tuple(row[:-1]), int(row[-1])) for row in rows]
@@ -164,8 +167,7 @@ class SQLQueries:
     async def _counted_insights(self, query: EventQuery, window: Window, top: int) -> Insights:
         """The insights from the counts per bucket (collector/store/insight_counts.py), and
         from the events for what no count covers; marks from the events."""
-        where, params = where_clause(query, self._sql.DIALECT)
-        source = insights_sql.SOURCE.format(where=where)
+        source, params = self._source(query)
         span = time_to_ms(window.since), time_to_ms(window.until)
         many = not query.namespaces and await self._many(span)
         judged, judged_params = where_clause(query, self._sql.DIALECT, [("id = j.id", [])])
@@ -205,11 +207,10 @@ class SQLQueries:
 
         async def tile(grain: int | None, start: int, end: int) -> list[Sequence[Any]]:
             if grain is None:
-                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
-                source = insights_sql.SOURCE.format(where=where)
+                source, params = self._source(_within(query, start, end))
                 statement = insights_sql.ACTIVITY.format(source=source)
                 return list(await self._fetch(statement, [unit, *params]))
-            statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_marks_for(scopes))
+            statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_placeholders(scopes))
             rows = await self._fetch(statement, [unit, grain, start, end, *scopes])
             return list(insight_counts.partitioned(rows))
 
@@ -226,8 +227,7 @@ class SQLQueries:
 
         async def tile(grain: int | None, start: int, end: int) -> Rows:
             if grain is None:
-                where, params = where_clause(_within(query, start, end), self._sql.DIALECT)
-                source = insights_sql.SOURCE.format(where=where)
+                source, params = self._source(_within(query, start, end))
                 statement = insights_sql.GROUPS.format(columns=columns, source=source)
                 return await self._fetch(statement, params)
             if columns == "username":
@@ -238,7 +238,7 @@ class SQLQueries:
                 return await self._fetch(insights_sql.COUNTED_KINDS, [grain, start, end])
             asked = query.namespaces
             namespaces = (
-                insights_sql.NAMESPACES_ASKED.format(scopes=_marks_for(asked))
+                insights_sql.NAMESPACES_ASKED.format(scopes=_placeholders(asked))
                 if asked
                 else insights_sql.NAMESPACES_ALL
             )
@@ -336,7 +336,7 @@ def _within(query: EventQuery, start_ms: int, end_ms: int) -> EventQuery:
     return replace(query, since=at_ms(start_ms), until=at_ms(end_ms))
 
 
-def _marks_for(values: Sequence[Any]) -> str:
+def _placeholders(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
