@@ -80,7 +80,7 @@ def activity_grains(query: EventQuery, unit_ms: int) -> tuple[tuple[str, ...], t
     """The scopes and grains of the activity counts that answer the query by units of
     `unit_ms` (none: from the events)."""
     if query.namespaces:
-        return query.namespaces, (HOUR_MS,) if unit_ms % HOUR_MS == 0 else ()
+        return query.namespaces, NAMESPACE_ACTOR_GRAINS if unit_ms % HOUR_MS == 0 else ()
     return (ALL,), ALL_GRAINS if unit_ms % HOUR_MS == 0 else (MINUTE_MS,)
 
 

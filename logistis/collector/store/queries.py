@@ -205,14 +205,14 @@ class SQLQueries:
         unit = window.unit_ms
         scopes, grains = insight_counts.activity_grains(query, unit)
 
-        async def tile(grain: int | None, start: int, end: int) -> list[Sequence[Any]]:
+        async def tile(grain: int | None, start: int, end: int) -> Rows:
             if grain is None:
                 source, params = self._source(_within(query, start, end))
                 statement = insights_sql.ACTIVITY.format(source=source)
-                return list(await self._fetch(statement, [unit, *params]))
+                return await self._fetch(statement, [unit, *params])
             statement = insights_sql.COUNTED_ACTIVITY.format(scopes=_placeholders(scopes))
             rows = await self._fetch(statement, [unit, grain, start, end, *scopes])
-            return list(insight_counts.partitioned(rows))
+            return insight_counts.partitioned(rows)
 
         found = await asyncio.gather(*(tile(*t) for t in insight_counts.tiles(*span, grains)))
         return [row for rows in found for row in rows]
