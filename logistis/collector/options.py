@@ -73,7 +73,7 @@ class Option:
 
 
 def env_of(flag: str) -> str:
-    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+    return ENV_PREFIX + dest_of(flag).upper()
 
 
 def setting(
@@ -93,8 +93,7 @@ def setting(
         return dataclasses.field(default_factory=lambda: parse(None), metadata=metadata)
     if option.kind == "list":
         return dataclasses.field(default=tuple(default or ()), metadata=metadata)
-    if option.kind == "switch":
-        return dataclasses.field(default=default, metadata=metadata)  # None: not given
+    # A switch's None default: not given.
     return dataclasses.field(default=default, metadata=metadata)
 
 
