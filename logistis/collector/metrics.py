@@ -1,11 +1,29 @@
-"""Prometheus metrics of one collector, in its own registry (no process-global state)."""
+"""Prometheus metrics of one collector, in its own registry (no process-global state).
+
+A collector with webhook workers (`--workers`) counts in each process; the workers send their
+counts to the process that writes (`pipeline/relay.py`), which adds them to its own when it
+renders: one scrape shows the whole collector.
+"""
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Counts add up across processes; a gauge is a process's own state, and `_created` a time.
+_SUMMED = ("counter", "histogram")
+_CREATED = "_created"
+
+SampleKey = tuple[str, tuple[tuple[str, str], ...]]
+Snapshot = list[tuple[str, list[tuple[str, str]], float]]
+"""A process's counts: (sample name, labels, value), as sent between processes."""
 
 
 class Metrics:
@@ -95,5 +113,68 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._others: dict[str, Tally[SampleKey]] = {}
+        self._gone: Tally[SampleKey] = Tally()
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._others and not self._gone:
+            return generate_latest(self.registry)
+        return generate_latest(_Merged(self.registry, self._counted_elsewhere()))
+
+    def snapshot(self) -> Snapshot:
+        """This process's counts, for the process that renders them."""
+        return [
+            (sample.name, sorted(sample.labels.items()), sample.value)
+            for family in self.registry.collect()
+            if family.type in _SUMMED
+            for sample in family.samples
+            if not sample.name.endswith(_CREATED)
+        ]
+
+    def add_process(self, name: str, snapshot: Snapshot) -> None:
+        """Another process's counts so far (each snapshot replaces its last)."""
+        self._others[name] = Tally(
+            {
+                (sample, tuple((k, v) for k, v in labels)): value
+                for sample, labels, value in snapshot
+            }
+        )
+
+    def end_process(self, name: str) -> None:
+        """A process that ended keeps its counts in the totals: a counter never goes back."""
+        self._gone.update(self._others.pop(name, Tally()))
+
+    def _counted_elsewhere(self) -> Tally[SampleKey]:
+        total = Tally(self._gone)
+        for counts in self._others.values():
+            total.update(counts)
+        return total
+
+
+class _Merged:
+    """A registry's metrics with other processes' counts added to the same samples."""
+
+    def __init__(self, registry: CollectorRegistry, others: Tally[SampleKey]) -> None:
+        self._registry = registry
+        self._others = others
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            if family.type in _SUMMED:
+                family.samples = list(self._added(family))
+            yield family
+
+    def _added(self, family: Metric) -> Iterator[Sample]:
+        seen = set()
+        for sample in family.samples:
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            seen.add(key)
+            yield sample._replace(value=sample.value + self._others.get(key, 0.0))
+        for (name, labels), value in self._others.items():
+            if (name, labels) not in seen and _belongs(name, family.name):
+                yield Sample(name, dict(labels), value)
+
+
+def _belongs(sample: str, family: str) -> bool:
+    suffix = sample.removeprefix(family)
+    return suffix != sample and suffix in ("", "_total", "_bucket", "_count", "_sum")

@@ -11,16 +11,18 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.redaction import Redactor
 from logistis.collector.admission.rules import CaptureRules, build_rules
+from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.coverage import beat_forever, collector_id
-from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.pipeline.notify.outbox import start_dispatcher
 from logistis.collector.pipeline.retention import enforce_forever
 from logistis.collector.pipeline.writer import Writer
@@ -30,6 +32,31 @@ from logistis.collector.store import Store, open_store
 log = logging.getLogger(__name__)
 
 KEY_FILE = "redaction.key"
+# How long a readiness check waits for the store to show that it takes writes.
+READY_CHECK_SECONDS = 1.0
+
+
+class Committer(Protocol):
+    """Where an admitted event goes: the writer, or in a webhook worker the relay to it."""
+
+    def submit(self, event: Event) -> asyncio.Future[None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What answering a review takes: the rules, redaction and kinds that turn it into an
+    event, somewhere to commit the event, and what says whether this collector is ready. The
+    runtime gives its own; a webhook worker (`worker.py`) builds one around its relay."""
+
+    settings: Settings
+    metrics: Metrics
+    rules: CaptureRules
+    redactor: Redactor
+    kinds: KindResolver
+    writer: Committer
+    draining: asyncio.Event
+    unready: Callable[[], Awaitable[str | None]]
+    """Why this collector is not ready, or None."""
 
 
 @dataclass
@@ -46,16 +73,63 @@ class Runtime:
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     """Set on SIGTERM: still answering, but unready, until the drain period ends."""
 
+    @property
+    def admission(self) -> Admission:
+        return Admission(
+            self.settings,
+            self.metrics,
+            self.rules,
+            self.redactor,
+            self.kinds,
+            self.writer,
+            self.draining,
+            self.unready,
+        )
 
-@contextlib.asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    # Rules first: a bad rule must stop the start before anything is opened.
-    rules = build_rules(
+    async def unready(self) -> str | None:
+        """Why the collector should get no reviews now, or None: draining, the writer
+        stopped, the deriver far behind, or the store not taking writes."""
+        if self.draining.is_set():
+            return "draining: shutting down"
+        writer = self.writer
+        if not writer.running:
+            return f"writer not running: {writer.crashed or 'stopped'}"
+        behind = self.deriver.behind_seconds()
+        if behind > FAR_BEHIND_SECONDS:
+            return f"deriving far behind: an event has waited {behind:.0f} s"
+        # After a failed commit only a write shows that the store takes writes again, and a
+        # collector that is not ready gets no admission traffic whose commit could show it.
+        check = self.store.check_writable if writer.last_error is None else writer.recover
+        # A check that outlives the timeout runs to its end in the background: cancelled after
+        # its BEGIN, it would leave a transaction open on the one write connection.
+        running = asyncio.ensure_future(check())
+        running.add_done_callback(_retrieve_exception)
+        try:
+            await asyncio.wait_for(asyncio.shield(running), timeout=READY_CHECK_SECONDS)
+        except Exception as error:  # noqa: BLE001 - any failure, a timeout included, is unready
+            return writer.last_error or f"store not writable: {error or type(error).__name__}"
+        return None
+
+
+def _retrieve_exception(future: asyncio.Future[None]) -> None:
+    """Mark a background future's failure as seen; whoever cared has logged or counted it."""
+    if not future.cancelled():
+        future.exception()
+
+
+def capture_rules(settings: Settings) -> CaptureRules:
+    return build_rules(
         settings.capture,
         record_dry_run=settings.record_dry_run,
         include=settings.include,
         exclude=settings.exclude,
     )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    # Rules first: a bad rule must stop the start before anything is opened.
+    rules = capture_rules(settings)
     if settings.store_url is None:
         usable_dir(settings.data_dir, "--data-dir")  # the embedded default's file goes there
     metrics = Metrics()

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import ipaddress
 import logging
-import signal
-import ssl
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from logistis.collector.edge.api import create_api_app
-from logistis.collector.edge.webhook import create_webhook_app
+from logistis.collector.edge.webhook import create_webhook_app, serving_webhook
 from logistis.collector.kubeapi.handlers import add_kube_api
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import Listen, Settings, SettingsError
+from logistis.collector.signals import stop_on_signals
 from logistis.collector.trust.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
 from logistis.collector.trust.certmanager import (
     SERVICE_DNS_NAMES,
@@ -30,17 +30,15 @@ from logistis.collector.trust.certmanager import (
 )
 from logistis.collector.trust.frontproxy import RequestHeaderAuth, configmap_source, file_source
 from logistis.collector.trust.tls import ReloadingTLS, ensure_dev_certificate
+from logistis.collector.workers import WebhookWorkers
 
 log = logging.getLogger(__name__)
-
-# In-flight admission requests get this long to finish after SIGTERM.
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or SIGTERM/SIGINT), then shut down in order."""
     _check_api_exposure(settings.api_listen, settings.allow_public_api)
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     # The runtime first: a bad capture rule or database must stop the start before TLS work.
     gate = WebhookGate(
         PathToken.from_file(settings.webhook_token_file),
@@ -50,22 +48,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         open_runtime(settings) as runtime,
         _serving_tls(settings, gate) as tls,
         _front_proxy(settings, tls) as front_proxy,
+        _serving_api(runtime),
+        _answering(runtime, gate, tls, front_proxy) as drain,
     ):
-        webhook_app = create_webhook_app(runtime, gate)
-        if front_proxy is not None:
-            add_kube_api(webhook_app, front_proxy)
-        webhook = web.AppRunner(
-            webhook_app,
-            access_log=None,
-            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
-        )
-        api = web.AppRunner(create_api_app(runtime), access_log=None, shutdown_timeout=1.0)
-        await webhook.setup()
-        await api.setup()
-        listening: asyncio.Server | None = None
         try:
-            listening = await _listen_tls(webhook, settings, tls.context)
-            await web.TCPSite(api, settings.api_listen.host, settings.api_listen.port).start()
             # What exists now (modules, the kubernetes client, compiled rules) lives as long as
             # the process. Frozen, it is no longer walked by every full collection, which took
             # 25-70 ms each under load: the slowest answers of the webhook.
@@ -76,39 +62,55 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     "webhook": f"https://{settings.webhook_listen}{WEBHOOK_PATH}",
                     "api": f"http://{settings.api_listen}/api/v1/events",
                     "database": runtime.store.name,
+                    "workers": settings.workers,
                 },
             )
             await stop.wait()
-            await _drain(runtime, webhook, settings.drain_seconds)
+            await drain(settings.drain_seconds)
             log.info("shutting down: finishing admission requests, flushing the store")
         finally:
-            # Webhook first: its in-flight requests still need the writer to commit.
+            # Before the webhook closes: its in-flight requests still need the writer to
+            # commit, and the streams it serves end now.
             runtime.stopping.set()
-            if listening is not None:
-                listening.close()
-            await webhook.cleanup()
-            await api.cleanup()
 
 
-async def _listen_tls(
-    runner: web.AppRunner, settings: Settings, context: ssl.SSLContext
-) -> asyncio.Server:
-    """The webhook port. Not a TCPSite: that has no TLS handshake timeout, and a peer that
-    opens connections and never finishes its handshake would hold each for asyncio's 60 s."""
-    assert runner.server is not None
-    listen = settings.webhook_listen
-    return await asyncio.get_running_loop().create_server(
-        runner.server,
-        listen.host,
-        listen.port,
-        ssl=context,
-        ssl_handshake_timeout=settings.tls_handshake_timeout_seconds,
-        reuse_address=True,
-        reuse_port=settings.reuse_port or None,
-    )
+Drain = Callable[[float], Awaitable[None]]
 
 
-async def _drain(runtime: Runtime, webhook: web.AppRunner, seconds: float) -> None:
+@contextlib.asynccontextmanager
+async def _answering(
+    runtime: Runtime,
+    gate: WebhookGate,
+    tls: ReloadingTLS,
+    front_proxy: RequestHeaderAuth | None,
+) -> AsyncIterator[Drain]:
+    """The webhook port, answered by this process or by its workers (`--workers`)."""
+    settings = runtime.settings
+    if settings.workers > 1:
+        workers = WebhookWorkers(runtime, gate.token, tls.cert_path, tls.key_path)
+        async with workers.running():
+            yield workers.drain
+        return
+    app = create_webhook_app(runtime.admission, gate)
+    if front_proxy is not None:
+        add_kube_api(app, runtime, front_proxy)
+    async with serving_webhook(app, settings, tls.context, reuse_port=settings.reuse_port):
+        yield functools.partial(_drain, runtime)
+
+
+@contextlib.asynccontextmanager
+async def _serving_api(runtime: Runtime) -> AsyncIterator[None]:
+    api = web.AppRunner(create_api_app(runtime), access_log=None, shutdown_timeout=1.0)
+    await api.setup()
+    try:
+        listen = runtime.settings.api_listen
+        await web.TCPSite(api, listen.host, listen.port).start()
+        yield
+    finally:
+        await api.cleanup()
+
+
+async def _drain(runtime: Runtime, seconds: float) -> None:
     """Unready but answering for `seconds`: the endpoints drop this replica and callers move
     to the others before the port closes, so no request meets a closed port."""
     if seconds <= 0:
@@ -136,14 +138,6 @@ def _check_api_exposure(listen: Listen, allowed: bool) -> None:
             "authentication; add --allow-public-api if that is really meant"
         )
     log.warning("the query API listens beyond loopback", extra={"api": str(listen)})
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
 
 
 @contextlib.asynccontextmanager

@@ -173,6 +173,8 @@ class Settings:
         Path, metavar="FILE", kind="list")
     reuse_port: bool = setting("--reuse-port", "open the webhook port with SO_REUSEPORT (collectors sharing one port on one host)",
         bool, False, kind="switch")
+    workers: int = setting("--workers", "processes answering the webhook port (SO_REUSEPORT); above 1 this one writes and serves the API while they answer",
+        _at_least_one, 1, metavar="N")
     drain_seconds: float = setting("--drain-seconds", "after SIGTERM, keep answering this long while unready (several replicas: 5)",
         _non_negative_seconds, 0.0, metavar="SECONDS", shown="0")
     """0: stop at once (one replica has nowhere to send the traffic)."""
@@ -345,10 +347,15 @@ def _checked(settings: Settings) -> Settings:
     """What goes together, and what one setting implies for another."""
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise SettingsError("--tls-cert and --tls-key go together")
+    kube_api = settings.kube_api or settings.requestheader_client_ca_file is not None
+    if kube_api and settings.workers > 1:
+        # The Kubernetes API is answered on the webhook port, so by the workers, which hold
+        # no store to read.
+        raise SettingsError("--workers above 1 cannot serve --kube-api")
     return dataclasses.replace(
         settings,
         # A front-proxy CA file means the Kubernetes API is wanted.
-        kube_api=settings.kube_api or settings.requestheader_client_ca_file is not None,
+        kube_api=kube_api,
         record_dry_run=settings.record_dry_run or None,
     )
 

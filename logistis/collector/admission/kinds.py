@@ -46,6 +46,10 @@ class KindResolver:
         self._kinds[(group, resource)] = kind
         return True
 
+    def learned(self) -> list[tuple[str, str, str]]:
+        """(group, resource, kind) of every kind beyond the built-in table."""
+        return [(g, r, k) for (g, r), k in self._kinds.items() if BUILTIN_KINDS.get((g, r)) != k]
+
     def kind_of(self, group: str, resource: str) -> str:
         known = self._kinds.get((group, resource))
         return known if known is not None else _guess_kind(resource)

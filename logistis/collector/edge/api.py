@@ -49,7 +49,7 @@ def create_api_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/v1/coverage", coverage)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
-    add_health_routes(app)
+    add_health_routes(app, runtime.unready)
     app.on_shutdown.append(close_streams)
     return app
 

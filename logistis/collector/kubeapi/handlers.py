@@ -39,6 +39,7 @@ from logistis.collector.kubeapi.resources import (
 from logistis.collector.kubeapi.status import StatusError, not_found, status_response
 from logistis.collector.kubeapi.table import accepted_table_version, include_object, table
 from logistis.collector.pipeline.coverage import blind_spots, clipped, now_ms
+from logistis.collector.runtime import Runtime
 from logistis.collector.store import KubeStore, StoreError
 from logistis.collector.trust.frontproxy import RequestHeaderAuth, Unauthenticated, authenticate
 
@@ -49,8 +50,9 @@ JSON = "application/json"
 BY_PLURAL = {r.plural: r for r in CHANGE_RESOURCES}
 
 
-def add_kube_api(app: web.Application, auth: RequestHeaderAuth) -> None:
+def add_kube_api(app: web.Application, runtime: Runtime, auth: RequestHeaderAuth) -> None:
     """Serve the group on `app` (the webhook's TLS application)."""
+    app[RUNTIME] = runtime
     app[AUTH] = auth
     app.setdefault(STREAMS, set())
     app.setdefault(READS, {})

@@ -24,7 +24,7 @@ import re
 import secrets
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -148,6 +148,7 @@ class PathToken:
     TLS replaces it when the Secret that keeps it is made anew."""
 
     value: str | None
+    _followers: list[Callable[[str], None]] = field(default_factory=list)
 
     @classmethod
     def from_file(cls, path: Path | None) -> PathToken:
@@ -163,6 +164,12 @@ class PathToken:
 
     def set(self, value: str) -> None:
         self.value = value
+        for follower in self._followers:
+            follower(value)
+
+    def follow(self, follower: Callable[[str], None]) -> None:
+        """Call `follower` with each new token (the webhook workers get theirs so)."""
+        self._followers.append(follower)
 
     def accepts(self, given: str) -> bool:
         if self.value is None:

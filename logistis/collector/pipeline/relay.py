@@ -1,0 +1,324 @@
+"""Events handed from webhook worker processes to the one process that writes.
+
+With `--workers N` (`workers.py`), N processes answer reviews on the webhook port and one
+writes: SQLite has one writer, and the group commit, the deriver and the notifications stay
+where they are. A worker hands each event over a Unix socket and answers its review when the
+writing process says the event is committed, with the outcomes its own writer would give: done,
+or `NotRecorded` with the writer's reason (the commit timeout kept by that writer). The socket
+also carries what a worker needs of the writing process: whether the collector is ready, the
+webhook's path token (self-managed TLS renews it), the kinds known at start, and the worker's
+metrics, which the writing process renders with its own.
+
+Each message is a frame: its length in 4 bytes, then a msgpack array whose first item names it.
+Only the collector's own processes are at either end (the socket's directory is its owner's
+alone), so a frame is trusted as it is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.history.events import Event, RawJSON, ResourceRef, UserInfo
+from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline.writer import NotRecorded, Writer
+from logistis.collector.trust.callers import PathToken
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "writer unreachable"
+"""Why a worker's event is not recorded when the writing process is gone."""
+# A worker's counts reach the writing process this often (and once more as it stops).
+COUNTS_SECONDS = 1.0
+# A worker asking whether the collector is ready waits this long for the answer.
+READY_ANSWER_SECONDS = 2.0
+
+_LENGTH = struct.Struct(">I")
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+
+Unready = Callable[[], Awaitable[str | None]]
+
+
+def event_to_wire(event: Event) -> list[Any]:
+    """An event as admitted (nothing derived yet), its objects as JSON bytes."""
+    user, resource = event.user, event.resource
+    return [
+        event.uid,
+        int(event.time.timestamp() * 1_000_000),
+        event.operation,
+        event.dry_run,
+        [user.username, user.uid, list(user.groups), user.extra],
+        [resource.group, resource.version, resource.kind, resource.resource, resource.subresource],
+        event.namespace,
+        event.name,
+        event.field_manager,
+        _json_bytes(event.object),
+        _json_bytes(event.old_object),
+        event.options,
+    ]
+
+
+def event_from_wire(fields: Sequence[Any]) -> Event:
+    uid, micros, operation, dry_run, user, resource, namespace, name, manager, new, old, options = (
+        fields
+    )
+    username, user_uid, groups, extra = user
+    return Event(
+        uid=uid,
+        time=datetime.fromtimestamp(micros / 1_000_000, tz=UTC),
+        operation=operation,
+        dry_run=dry_run,
+        user=UserInfo(username, user_uid, tuple(groups), extra),
+        resource=ResourceRef(*resource),
+        namespace=namespace,
+        name=name,
+        field_manager=manager,
+        object=None if new is None else RawJSON(new),
+        old_object=None if old is None else RawJSON(old),
+        options=options,
+    )
+
+
+def _json_bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
+
+
+async def _read(reader: asyncio.StreamReader) -> list[Any] | None:
+    """The next message, or None at the end of the stream."""
+    try:
+        (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+        message: list[Any] = _decode(await reader.readexactly(length))
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    return message
+
+
+def _send(writer: asyncio.StreamWriter, message: list[Any]) -> None:
+    if writer.is_closing():
+        return
+    data = _encode(message)
+    writer.write(_LENGTH.pack(len(data)) + data)
+
+
+class RelayServer:
+    """The writing process's end: one connection per worker."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: Writer,
+        metrics: Metrics,
+        unready: Unready,
+        token: PathToken,
+        kinds: KindResolver,
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._metrics = metrics
+        self._unready = unready
+        self._token = token
+        self._kinds = kinds
+        self._links: set[asyncio.StreamWriter] = set()
+        self._questions: set[asyncio.Task[None]] = set()
+        self._up: dict[int, asyncio.Event] = {}
+        self._connections = itertools.count()
+        self._server: asyncio.AbstractServer | None = None
+        token.follow(self._send_token)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._connected, path=str(self.path))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for link in self._links:
+            link.close()
+        for task in self._questions:
+            task.cancel()
+
+    def up(self, worker: int) -> asyncio.Event:
+        """Set once worker `worker` listens on the webhook port."""
+        return self._up.setdefault(worker, asyncio.Event())
+
+    async def _connected(self, reader: asyncio.StreamReader, link: asyncio.StreamWriter) -> None:
+        hello = await _read(reader)
+        if hello is None:
+            link.close()
+            return
+        worker = int(hello[1])
+        # A worker started again has the same number: its counts start from zero anew.
+        name = f"worker-{worker}-{next(self._connections)}"
+        _send(link, ["hello", self._token.value, self._kinds.learned()])
+        self._links.add(link)
+        try:
+            while (message := await _read(reader)) is not None:
+                try:
+                    self._take(link, worker, name, message)
+                except Exception:
+                    log.exception("a worker's message could not be taken", extra={"worker": worker})
+        finally:
+            self._links.discard(link)
+            self._metrics.end_process(name)
+            link.close()
+
+    def _take(self, link: asyncio.StreamWriter, worker: int, name: str, message: list[Any]) -> None:
+        kind = message[0]
+        if kind == "event":
+            self._commit(link, message[1], message[2])
+        elif kind == "ready?":
+            task = asyncio.create_task(self._answer_ready(link, message[1]))
+            self._questions.add(task)
+            task.add_done_callback(self._questions.discard)
+        elif kind == "counts":
+            self._metrics.add_process(name, message[1])
+        elif kind == "up":
+            self.up(worker).set()
+
+    def _commit(self, link: asyncio.StreamWriter, seq: int, fields: list[Any]) -> None:
+        try:
+            committed = self._writer.submit(event_from_wire(fields))
+        except NotRecorded as error:
+            _send(link, ["done", seq, error.reason])
+            return
+        except Exception:
+            log.exception("a worker's event could not be queued")
+            _send(link, ["done", seq, "internal error"])
+            return
+        committed.add_done_callback(lambda future: _send(link, ["done", seq, _reason(future)]))
+
+    async def _answer_ready(self, link: asyncio.StreamWriter, seq: int) -> None:
+        _send(link, ["ready", seq, await self._unready()])
+
+    def _send_token(self, token: str) -> None:
+        for link in self._links:
+            _send(link, ["token", token])
+
+
+def _reason(committed: asyncio.Future[None]) -> str | None:
+    """None for a committed event, else why it was not (as the writer said)."""
+    error = committed.exception()
+    if error is None:
+        return None
+    return error.reason if isinstance(error, NotRecorded) else "internal error"
+
+
+class RelayClient:
+    """A worker's end: events submitted as to a writer, readiness asked, the token followed."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        link: asyncio.StreamWriter,
+        metrics: Metrics,
+        token: str | None,
+        kinds: dict[tuple[str, str], str],
+    ) -> None:
+        self.token = token
+        self.kinds = kinds
+        self.on_token: Callable[[str], None] = lambda token: None
+        self.lost = asyncio.Event()
+        """Set when the writing process is gone: the worker has nothing left to answer for."""
+        self._reader = reader
+        self._link = link
+        self._metrics = metrics
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._seq = 0
+        self._tasks = [
+            asyncio.create_task(self._follow(), name="relay-follow"),
+            asyncio.create_task(self._count_forever(), name="relay-counts"),
+        ]
+
+    @classmethod
+    async def connect(cls, path: Path, worker: int, metrics: Metrics) -> RelayClient:
+        reader, link = await asyncio.open_unix_connection(str(path))
+        _send(link, ["hello", worker])
+        hello = await _read(reader)
+        if hello is None:
+            link.close()
+            raise ConnectionError(f"{path}: the writing process closed the relay")
+        _, token, kinds = hello
+        return cls(reader, link, metrics, token, {(g, r): kind for g, r, kind in kinds})
+
+    def submit(self, event: Event) -> asyncio.Future[None]:
+        """As `Writer.submit`: resolved when the writing process has committed the event."""
+        if self.lost.is_set():
+            raise NotRecorded(UNREACHABLE)
+        seq, committed = self._ask()
+        _send(self._link, ["event", seq, event_to_wire(event)])
+        return committed
+
+    async def unready(self) -> str | None:
+        if self.lost.is_set():
+            return UNREACHABLE
+        seq, answer = self._ask()
+        _send(self._link, ["ready?", seq])
+        try:
+            problem: str | None = await asyncio.wait_for(answer, READY_ANSWER_SECONDS)
+        except TimeoutError:
+            return "the writing process did not say whether it is ready"
+        except NotRecorded:
+            return UNREACHABLE
+        return problem
+
+    def say_up(self) -> None:
+        _send(self._link, ["up"])
+
+    async def close(self) -> None:
+        """After the last review: the final counts, then the connection closed."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _send(self._link, ["counts", self._metrics.snapshot()])
+        self._link.close()
+        with contextlib.suppress(ConnectionError):
+            await self._link.wait_closed()
+
+    def _ask(self) -> tuple[int, asyncio.Future[Any]]:
+        self._seq += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[self._seq] = future
+        return self._seq, future
+
+    async def _follow(self) -> None:
+        try:
+            while (message := await _read(self._reader)) is not None:
+                self._take(message)
+        finally:
+            self.lost.set()
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(NotRecorded(UNREACHABLE))
+            self._waiting.clear()
+
+    def _take(self, message: list[Any]) -> None:
+        kind = message[0]
+        if kind == "token":
+            self.token = message[1]
+            self.on_token(message[1])
+            return
+        future = self._waiting.pop(message[1], None)
+        if future is None or future.done():
+            return
+        if kind == "done" and message[2] is not None:
+            future.set_exception(NotRecorded(message[2]))
+        else:
+            future.set_result(message[2])
+
+    async def _count_forever(self) -> None:
+        while True:
+            await asyncio.sleep(COUNTS_SECONDS)
+            _send(self._link, ["counts", self._metrics.snapshot()])

@@ -1,0 +1,137 @@
+"""A webhook worker process: answers reviews on the shared port, hands their events on.
+
+Started by the writing process (`workers.py`) as `python -m logistis.collector.worker`, its
+`WorkerSpec` pickled on standard input. It reads nothing of the store: its events go over the
+relay (`pipeline/relay.py`), and its readiness is the writing process's. It stops on SIGTERM
+(after draining as the collector would) or when the writing process goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import logging
+import pickle
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+
+from logistis.collector import logs
+from logistis.collector.admission.kinds import KindResolver
+from logistis.collector.admission.redaction import Redactor
+from logistis.collector.edge.webhook import create_webhook_app, serving_webhook
+from logistis.collector.errors import CollectorError, ExitCode
+from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline.relay import RelayClient
+from logistis.collector.runtime import Admission, capture_rules, redaction_key
+from logistis.collector.settings import Settings
+from logistis.collector.signals import stop_on_signals
+from logistis.collector.trust.callers import WEBHOOK_PATH, ClientAuthorities, PathToken, WebhookGate
+from logistis.collector.trust.tls import ReloadingTLS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    index: int
+    settings: Settings
+    relay: Path
+    """The writing process's Unix socket."""
+    cert: Path
+    key: Path
+    """The certificate the writing process serves (it renews them; each process follows)."""
+
+
+async def serve_worker(spec: WorkerSpec) -> None:
+    settings = spec.settings
+    stop = stop_on_signals()
+    metrics = Metrics()
+    relay = await RelayClient.connect(spec.relay, spec.index, metrics)
+    try:
+        gate = WebhookGate(
+            PathToken(relay.token),
+            ClientAuthorities.from_files(settings.client_ca_files, (WEBHOOK_PATH,)),
+        )
+        relay.on_token = gate.token.set
+        tls = ReloadingTLS(spec.cert, spec.key)
+        gate.authorities.configure(tls.context)
+        admission = _admission(settings, metrics, relay)
+        app = create_webhook_app(admission, gate)
+        async with (
+            _following(tls),
+            serving_webhook(app, settings, tls.context, reuse_port=True),
+        ):
+            relay.say_up()
+            gc.freeze()  # as server.py does, for the same slow full collections
+            await _until_stopped(stop, relay)
+            if not relay.lost.is_set():
+                admission.draining.set()
+                await asyncio.sleep(settings.drain_seconds)
+    finally:
+        await relay.close()
+
+
+def _admission(settings: Settings, metrics: Metrics, relay: RelayClient) -> Admission:
+    draining = asyncio.Event()
+    return Admission(
+        settings,
+        metrics,
+        capture_rules(settings),
+        Redactor(redaction_key(settings)),
+        KindResolver(relay.kinds),
+        relay,
+        draining,
+        functools.partial(_unready, draining, relay),
+    )
+
+
+async def _unready(draining: asyncio.Event, relay: RelayClient) -> str | None:
+    if draining.is_set():
+        return "draining: shutting down"
+    return await relay.unready()
+
+
+async def _until_stopped(stop: asyncio.Event, relay: RelayClient) -> None:
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(relay.lost.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in waits:
+        wait.cancel()
+    if relay.lost.is_set() and not stop.is_set():
+        log.error("the writing process is gone: this webhook worker stops")
+
+
+@contextlib.asynccontextmanager
+async def _following(tls: ReloadingTLS) -> AsyncIterator[None]:
+    watch = asyncio.create_task(tls.watch(), name="tls-watch")
+    try:
+        yield
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+
+
+def main() -> int:
+    spec: WorkerSpec = pickle.load(sys.stdin.buffer)
+    logs.configure(spec.settings.log_format, spec.settings.log_level)
+    try:
+        uvloop.run(serve_worker(spec))
+    except CollectorError as error:
+        print(f"logistis-collector worker {spec.index}: {error}", file=sys.stderr)
+        return error.exit_code
+    except OSError as error:
+        print(f"logistis-collector worker {spec.index}: {error}", file=sys.stderr)
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
