@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from logistis.collector.server import SHUTDOWN_GRACE_SECONDS
+from logistis.collector.edge.webhook import SHUTDOWN_GRACE_SECONDS
 from logistis.collector.trust.certmanager import (
     DEFAULT_SECRET,
     DEFAULT_WEBHOOK_CONFIGURATION,
