@@ -48,8 +48,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         open_runtime(settings) as runtime,
         _serving_tls(settings, gate) as tls,
         _front_proxy(settings, tls) as front_proxy,
-        _serving_api(runtime),
+        # The webhook port first: the API's /readyz says 200 only once it is there.
         _answering(runtime, gate, tls, front_proxy) as drain,
+        _serving_api(runtime),
     ):
         try:
             # What exists now (modules, the kubernetes client, compiled rules) lives as long as

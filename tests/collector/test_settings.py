@@ -218,6 +218,8 @@ def test_the_config_file_can_come_from_its_variable(tmp_path: Path) -> None:
         ([], {"LOGISTIS_TLS_SECRET": "only-a-name"}, None,
          "LOGISTIS_TLS_SECRET: 'only-a-name' must be NAMESPACE/NAME"),
         (["--tls-cert", "/a.crt"], {}, None, "--tls-cert and --tls-key go together"),
+        (["--workers", "2", "--kube-api"], {}, None, "--workers above 1 cannot serve --kube-api"),
+        (["--workers", "0"], {}, None, "--workers: must be a whole number of at least 1"),
         ([], {}, "redaction:\n  key: x\n", "--config {config}: redaction: unknown keys ['key']"),
         ([], {}, "retention: 5\n", "--config {config}: retention must be a mapping"),
         ([], {}, "gitops:\n  actors:\n    - users: [ci]\n      kind: robot\n",
