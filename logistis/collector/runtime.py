@@ -35,6 +35,8 @@ KEY_FILE = "redaction.key"
 # How long a readiness check waits for the store to show that it takes writes.
 READY_CHECK_SECONDS = 1.0
 
+Check = Callable[[], Awaitable[None]]
+
 
 class Committer(Protocol):
     """Where an admitted event goes: the writer, or in a webhook worker the relay to it."""
@@ -91,30 +93,42 @@ class Runtime:
         stopped, the deriver far behind, or the store not taking writes."""
         if self.draining.is_set():
             return "draining: shutting down"
-        writer = self.writer
-        if not writer.running:
-            return f"writer not running: {writer.crashed or 'stopped'}"
         behind = self.deriver.behind_seconds()
-        if behind > FAR_BEHIND_SECONDS:
+        if self.writer.running and behind > FAR_BEHIND_SECONDS:
             return f"deriving far behind: an event has waited {behind:.0f} s"
-        # After a failed commit only a write shows that the store takes writes again, and a
-        # collector that is not ready gets no admission traffic whose commit could show it.
-        check = self.store.check_writable if writer.last_error is None else writer.recover
-        # A check that outlives the timeout runs to its end in the background: cancelled after
-        # its BEGIN, it would leave a transaction open on the one write connection.
-        running = asyncio.ensure_future(check())
-        running.add_done_callback(_retrieve_exception)
-        try:
-            await asyncio.wait_for(asyncio.shield(running), timeout=READY_CHECK_SECONDS)
-        except Exception as error:  # noqa: BLE001 - any failure, a timeout included, is unready
-            return writer.last_error or f"store not writable: {error or type(error).__name__}"
-        return None
+        return await writer_unready(self.writer, self.store.check_writable)
+
+
+async def writer_unready(writer: Writer, check_writable: Check) -> str | None:
+    """Why `writer` cannot commit now, or None: it is stopped, or the store takes no writes."""
+    if not writer.running:
+        return f"writer not running: {writer.crashed or 'stopped'}"
+    # After a failed commit only a write shows that the store takes writes again, and a
+    # collector that is not ready gets no admission traffic whose commit could show it.
+    check = check_writable if writer.last_error is None else writer.recover
+    # A check that outlives the timeout runs to its end in the background: cancelled after
+    # its BEGIN, it would leave a transaction open on the one write connection.
+    running = asyncio.ensure_future(check())
+    running.add_done_callback(_retrieve_exception)
+    try:
+        await asyncio.wait_for(asyncio.shield(running), timeout=READY_CHECK_SECONDS)
+    except Exception as error:  # noqa: BLE001 - any failure, a timeout included, is unready
+        return writer.last_error or f"store not writable: {error or type(error).__name__}"
+    return None
 
 
 def _retrieve_exception(future: asyncio.Future[None]) -> None:
     """Mark a background future's failure as seen; whoever cared has logged or counted it."""
     if not future.cancelled():
         future.exception()
+
+
+def opened_store(settings: Settings) -> contextlib.AbstractAsyncContextManager[Store]:
+    return open_store(
+        settings.store,
+        max_events_per_resource=settings.max_events_per_resource,
+        gitops=settings.gitops,
+    )
 
 
 def capture_rules(settings: Settings) -> CaptureRules:
@@ -134,26 +148,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         usable_dir(settings.data_dir, "--data-dir")  # the embedded default's file goes there
     metrics = Metrics()
     retention = settings.retention
-    async with (
-        open_store(
-            settings.store,
-            max_events_per_resource=retention.max_events_per_resource,
-            gitops=settings.gitops,
-        ) as store,
-        contextlib.AsyncExitStack() as started,
-    ):
+    async with opened_store(settings) as store, contextlib.AsyncExitStack() as started:
         # Only now: a collector whose store never answers leaves nothing behind.
         redactor = Redactor(redaction_key(settings))
         kinds = KindResolver(await store.known_kinds())
         # Each part is registered for closing as soon as it has started, so a failure
         # starting the next one stops what runs already; they close in reverse order.
-        writer = Writer(
-            store,
-            metrics,
-            max_batch=settings.max_commit_batch,
-            commit_timeout=settings.commit_timeout_seconds,
-        )
-        writer.start()
+        writer = start_writer(settings, store, metrics)
         started.push_async_callback(writer.close)
         deriver = Deriver(store, writer.committed, metrics, settings.notify)
         started.push_async_callback(deriver.close)
@@ -174,6 +175,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             started.push_async_callback(_cancel, asyncio.create_task(work, name=name))
         started.callback(runtime.stopping.set)
         yield runtime
+
+
+def start_writer(settings: Settings, store: Store, metrics: Metrics) -> Writer:
+    writer = Writer(
+        store,
+        metrics,
+        max_batch=settings.max_commit_batch,
+        commit_timeout=settings.commit_timeout_seconds,
+    )
+    writer.start()
+    return writer
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

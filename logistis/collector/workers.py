@@ -3,8 +3,9 @@
 One Python process answers reviews, commits them and derives their facts under one GIL: about
 a core's worth of reviews a second. With workers, each of N processes (`worker.py`) listens on
 the webhook port with SO_REUSEPORT, so the kernel spreads the callers' connections over them,
-and does the work of an answer: TLS, HTTP, decoding, capture rules, redaction. Their events
-come here over the relay (`pipeline/relay.py`) to the one writer, deriver and query API.
+and does the work of an answer: TLS, HTTP, decoding, capture rules, redaction. On SQLite their
+events come here over the relay (`pipeline/relay.py`) to the one writer; on PostgreSQL each
+worker commits its own. The deriver, retention, notifications and the query API stay here.
 
 A worker that dies is started again; at shutdown each drains and finishes its reviews in
 flight before this process closes the writer they commit through.

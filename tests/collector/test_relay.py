@@ -25,7 +25,7 @@ from logistis.collector.pipeline.relay import (
     event_from_wire,
     event_to_wire,
 )
-from logistis.collector.pipeline.writer import NotRecorded
+from logistis.collector.pipeline.writer import COMMIT_TIMEOUT, NotRecorded
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import from_args
 from logistis.collector.trust.callers import PathToken
@@ -86,7 +86,7 @@ async def test_an_event_crosses_the_wire_whole(runtime: Runtime):
 
 
 async def test_a_workers_events_are_committed_and_answered(runtime: Runtime, relay: RelayServer):
-    client = await RelayClient.connect(relay.path, 0, Metrics())
+    client = await RelayClient.connect(relay.path, 0, Metrics(), 2.0)
     assert client.token == "first-token"
     assert client.kinds[("example.com", "widgets")] == "Widget"
     events = _events(runtime, fresh(30))
@@ -98,7 +98,7 @@ async def test_a_workers_events_are_committed_and_answered(runtime: Runtime, rel
 
 
 async def test_the_writers_refusal_reaches_the_worker(runtime: Runtime, relay: RelayServer):
-    client = await RelayClient.connect(relay.path, 0, Metrics())
+    client = await RelayClient.connect(relay.path, 0, Metrics(), 2.0)
     await runtime.writer.close()  # a writer that stops takes no more events
     with pytest.raises(NotRecorded) as refused:
         await client.submit(_events(runtime, fresh(1))[0])
@@ -118,7 +118,7 @@ async def test_a_new_token_reaches_every_worker(runtime: Runtime, tmp_path: Path
         runtime.kinds,
     )
     await server.start()
-    clients = [await RelayClient.connect(server.path, n, Metrics()) for n in range(2)]
+    clients = [await RelayClient.connect(server.path, n, Metrics(), 2.0) for n in range(2)]
     followed: list[str] = []
     clients[0].on_token = followed.append
     token.set("renewed-token")
@@ -132,7 +132,7 @@ async def test_a_new_token_reaches_every_worker(runtime: Runtime, tmp_path: Path
 async def test_the_end_of_the_writing_process_fails_what_waits(
     runtime: Runtime, relay: RelayServer
 ):
-    client = await RelayClient.connect(relay.path, 0, Metrics())
+    client = await RelayClient.connect(relay.path, 0, Metrics(), 2.0)
     await relay.close()
     await asyncio.wait_for(client.lost.wait(), 5)
     with pytest.raises(NotRecorded) as unreachable:
@@ -149,7 +149,7 @@ async def test_a_workers_counts_are_rendered_with_the_writing_processs(
     counted.admission_requests.labels("recorded").inc(7)
     counted.admission_latency.observe(0.003)
     runtime.metrics.admission_requests.labels("recorded").inc(2)
-    client = await RelayClient.connect(relay.path, 0, counted)
+    client = await RelayClient.connect(relay.path, 0, counted, 2.0)
     await client.close()  # its last counts go with its end
     await _until(lambda: b'outcome="recorded"} 9.0' in runtime.metrics.render())
     text = runtime.metrics.render().decode()
@@ -168,3 +168,24 @@ async def _until(condition, seconds: float = 5.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "not within the time"
         await asyncio.sleep(0.02)
+
+
+async def test_a_writing_process_that_never_answers_costs_a_review_its_commit_timeout(
+    runtime: Runtime, tmp_path: Path
+):
+    async def silent(reader: asyncio.StreamReader, link: asyncio.StreamWriter) -> None:
+        await reader.readexactly(4)
+        hello = msgpack.encode(["hello", None, []])
+        link.write(len(hello).to_bytes(4, "big") + hello)
+        await reader.read()  # takes everything, answers nothing
+
+    server = await asyncio.start_unix_server(silent, path=str(tmp_path / "silent.sock"))
+    client = await RelayClient.connect(tmp_path / "silent.sock", 0, Metrics(), 0.2)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(NotRecorded) as late:
+        await asyncio.wait_for(client.submit(_events(runtime, fresh(1))[0]), 5)
+    waited = asyncio.get_running_loop().time() - started
+    assert late.value.reason == COMMIT_TIMEOUT
+    assert waited >= 1.2  # the writer's commit timeout first, and a second more
+    await client.close()
+    server.close()

@@ -119,3 +119,45 @@ def test_workers_stop_when_the_writing_process_is_killed(tmp_path: Path):
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
+
+
+def test_on_postgresql_each_worker_commits_its_own_events(tmp_path: Path, postgres: PostgresServer):
+    url = postgres.create_database()
+    with CollectorProcess(tmp_path / "data", "--workers", "2", env=store_env(url)) as collector:
+        assert collector.process is not None
+        # The writing process stopped: on SQLite no event could be committed now.
+        collector.process.send_signal(signal.SIGSTOP)
+        try:
+            reviews = fresh(10)
+            answers = one_by_one(collector, reviews)
+            assert {r["request"]["uid"] for r in reviews} <= stored_uids(url)
+        finally:
+            collector.process.send_signal(signal.SIGCONT)
+    assert [a.status_code for a in answers] == [200] * 10
+
+
+def test_on_sqlite_a_stopped_writing_process_costs_a_review_its_commit_timeout(tmp_path: Path):
+    collector = CollectorProcess(tmp_path / "data", "--workers", "2", "--commit-timeout", "0.5")
+    with collector:
+        assert collector.process is not None
+        collector.process.send_signal(signal.SIGSTOP)
+        try:
+            review = fresh(1)[0]
+            answer = post_reviews(collector, [review])[0]
+        finally:
+            collector.process.send_signal(signal.SIGCONT)
+        assert answer.status_code == 200
+        assert answer.json()["response"]["allowed"]
+        # Answered at the timeout, then committed once the writing process runs again.
+        with collector.client() as client:
+            assert wait_for(
+                lambda: (
+                    review["request"]["uid"]
+                    in {e["uid"] for e in client.get("/api/v1/events").json()["items"]}
+                ),
+                10,
+            )
+        assert wait_for(
+            lambda: counter(collector, 'logistis_admission_requests_total{outcome="timeout"}') == 1,
+            5,
+        )

@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import logging
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ import orjson
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.history.events import Event, RawJSON, ResourceRef, UserInfo
 from logistis.collector.metrics import Metrics
-from logistis.collector.pipeline.writer import NotRecorded, Writer
+from logistis.collector.pipeline.writer import COMMIT_TIMEOUT, NotRecorded, Writer
 from logistis.collector.trust.callers import PathToken
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ UNREACHABLE = "writer unreachable"
 COUNTS_SECONDS = 1.0
 # A worker asking whether the collector is ready waits this long for the answer.
 READY_ANSWER_SECONDS = 2.0
+# An event not answered by the writing process within the commit timeout and this much more is
+# answered by the worker, as at the commit timeout (looked for this often).
+LATE_SECONDS = 1.0
+SWEEP_SECONDS = 0.25
 
 _LENGTH = struct.Struct(">I")
 _encode = msgspec.msgpack.Encoder().encode
@@ -224,11 +229,12 @@ class RelayClient:
         reader: asyncio.StreamReader,
         link: asyncio.StreamWriter,
         metrics: Metrics,
-        token: str | None,
-        kinds: dict[tuple[str, str], str],
+        commit_timeout: float,
+        hello: list[Any],
     ) -> None:
-        self.token = token
-        self.kinds = kinds
+        _, token, kinds = hello
+        self.token: str | None = token
+        self.kinds: dict[tuple[str, str], str] = {(g, r): kind for g, r, kind in kinds}
         self.on_token: Callable[[str], None] = lambda token: None
         self.lost = asyncio.Event()
         """Set when the writing process is gone: the worker has nothing left to answer for."""
@@ -237,21 +243,26 @@ class RelayClient:
         self._metrics = metrics
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._seq = 0
+        self._late_after = commit_timeout + LATE_SECONDS
+        self._deadlines: deque[tuple[float, int]] = deque()
+        """(deadline, seq) of each event sent, oldest first; let go at its deadline."""
         self._tasks = [
             asyncio.create_task(self._follow(), name="relay-follow"),
             asyncio.create_task(self._count_forever(), name="relay-counts"),
+            asyncio.create_task(self._expire_forever(), name="relay-late"),
         ]
 
     @classmethod
-    async def connect(cls, path: Path, worker: int, metrics: Metrics) -> RelayClient:
+    async def connect(
+        cls, path: Path, worker: int, metrics: Metrics, commit_timeout: float
+    ) -> RelayClient:
         reader, link = await asyncio.open_unix_connection(str(path))
         _send(link, ["hello", worker])
         hello = await _read(reader)
         if hello is None:
             link.close()
             raise ConnectionError(f"{path}: the writing process closed the relay")
-        _, token, kinds = hello
-        return cls(reader, link, metrics, token, {(g, r): kind for g, r, kind in kinds})
+        return cls(reader, link, metrics, commit_timeout, hello)
 
     def submit(self, event: Event) -> asyncio.Future[None]:
         """As `Writer.submit`: resolved when the writing process has committed the event."""
@@ -259,6 +270,7 @@ class RelayClient:
             raise NotRecorded(UNREACHABLE)
         seq, committed = self._ask()
         _send(self._link, ["event", seq, event_to_wire(event)])
+        self._deadlines.append((asyncio.get_running_loop().time() + self._late_after, seq))
         return committed
 
     async def unready(self) -> str | None:
@@ -317,6 +329,18 @@ class RelayClient:
             future.set_exception(NotRecorded(message[2]))
         else:
             future.set_result(message[2])
+
+    async def _expire_forever(self) -> None:
+        """A writing process stopped or stuck costs a review its commit timeout (and a second),
+        never more: the worker answers it as the writer would have at the timeout."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = loop.time()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                future = self._waiting.pop(self._deadlines.popleft()[1], None)
+                if future is not None and not future.done():
+                    future.set_exception(NotRecorded(COMMIT_TIMEOUT))
 
     async def _count_forever(self) -> None:
         while True:
