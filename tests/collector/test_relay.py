@@ -31,6 +31,7 @@ from logistis.collector.settings import from_args
 from logistis.collector.trust.callers import PathToken
 from tests.collector.test_stream import fresh
 from tests.support.fixtures import bodies
+from tests.support.large import large_configmap_update
 
 
 def _events(runtime: Runtime, reviews: list[dict]) -> list[Event]:
@@ -189,3 +190,17 @@ async def test_a_writing_process_that_never_answers_costs_a_review_its_commit_ti
     assert waited >= 1.2  # the writer's commit timeout first, and a second more
     await client.close()
     server.close()
+
+
+async def test_a_large_update_crosses_in_many_reads(runtime: Runtime, relay: RelayServer):
+    client = await RelayClient.connect(relay.path, 0, Metrics(), 2.0)
+    large = large_configmap_update(1)  # ~1.7 MB of JSON
+    [event] = _events(runtime, [large])
+    await asyncio.gather(
+        client.submit(event), *(client.submit(e) for e in _events(runtime, fresh(5)))
+    )
+    [stored] = [
+        e for e in await runtime.store.events_after(0, EventQuery(), 10) if e.uid == event.uid
+    ]
+    assert json_value(stored.object) == large["request"]["object"]
+    await client.close()

@@ -22,7 +22,7 @@ import itertools
 import logging
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ LATE_SECONDS = 1.0
 SWEEP_SECONDS = 0.25
 
 _LENGTH = struct.Struct(">I")
+READ_BYTES = 2**18
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 
@@ -102,21 +103,55 @@ def _json_bytes(value: Any) -> bytes | None:
     return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
 
 
-async def _read(reader: asyncio.StreamReader) -> list[Any] | None:
-    """The next message, or None at the end of the stream."""
+async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[list[Any]]:
+    """Each message as it arrives, until the end of the stream; every whole frame of a read
+    is taken before the next read (under load, many)."""
+    buffer = bytearray()
     try:
-        (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-        message: list[Any] = _decode(await reader.readexactly(length))
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    return message
-
-
-def _send(writer: asyncio.StreamWriter, message: list[Any]) -> None:
-    if writer.is_closing():
+        while chunk := await reader.read(READ_BYTES):
+            buffer += chunk
+            start = 0
+            while len(buffer) - start >= _LENGTH.size:
+                (length,) = _LENGTH.unpack_from(buffer, start)
+                end = start + _LENGTH.size + length
+                if len(buffer) < end:
+                    break
+                with memoryview(buffer) as view:  # released before the buffer is cut
+                    message: list[Any] = _decode(view[start + _LENGTH.size : end])
+                yield message
+                start = end
+            del buffer[:start]
+    except ConnectionError:
         return
-    data = _encode(message)
-    writer.write(_LENGTH.pack(len(data)) + data)
+
+
+class _Link:
+    """The writing half of a connection: the messages of one turn of the event loop leave in
+    one write (a commit group's answers, a burst of reviews' events)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._frames: list[bytes] = []
+
+    def send(self, message: list[Any]) -> None:
+        if self._writer.is_closing():
+            return
+        data = _encode(message)
+        if not self._frames:
+            self._loop.call_soon(self._flush)
+        self._frames += (_LENGTH.pack(len(data)), data)
+
+    def _flush(self) -> None:
+        frames, self._frames = self._frames, []
+        if frames and not self._writer.is_closing():
+            self._writer.write(b"".join(frames))
+
+    async def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self._writer.wait_closed()
 
 
 class RelayServer:
@@ -137,7 +172,7 @@ class RelayServer:
         self._unready = unready
         self._token = token
         self._kinds = kinds
-        self._links: set[asyncio.StreamWriter] = set()
+        self._links: set[_Link] = set()
         self._questions: set[asyncio.Task[None]] = set()
         self._up: dict[int, asyncio.Event] = {}
         self._connections = itertools.count()
@@ -150,8 +185,8 @@ class RelayServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for link in self._links:
-            link.close()
+        for link in list(self._links):
+            await link.close()
         for task in self._questions:
             task.cancel()
 
@@ -159,18 +194,20 @@ class RelayServer:
         """Set once worker `worker` listens on the webhook port."""
         return self._up.setdefault(worker, asyncio.Event())
 
-    async def _connected(self, reader: asyncio.StreamReader, link: asyncio.StreamWriter) -> None:
-        hello = await _read(reader)
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        link = _Link(writer)
+        messages = _messages(reader)
+        hello = await anext(messages, None)
         if hello is None:
-            link.close()
+            await link.close()
             return
         worker = int(hello[1])
         # A worker started again has the same number: its counts start from zero anew.
         name = f"worker-{worker}-{next(self._connections)}"
-        _send(link, ["hello", self._token.value, self._kinds.learned()])
+        link.send(["hello", self._token.value, self._kinds.learned()])
         self._links.add(link)
         try:
-            while (message := await _read(reader)) is not None:
+            async for message in messages:
                 try:
                     self._take(link, worker, name, message)
                 except Exception:
@@ -178,9 +215,9 @@ class RelayServer:
         finally:
             self._links.discard(link)
             self._metrics.end_process(name)
-            link.close()
+            await link.close()
 
-    def _take(self, link: asyncio.StreamWriter, worker: int, name: str, message: list[Any]) -> None:
+    def _take(self, link: _Link, worker: int, name: str, message: list[Any]) -> None:
         kind = message[0]
         if kind == "event":
             self._commit(link, message[1], message[2])
@@ -193,24 +230,24 @@ class RelayServer:
         elif kind == "up":
             self.up(worker).set()
 
-    def _commit(self, link: asyncio.StreamWriter, seq: int, fields: list[Any]) -> None:
+    def _commit(self, link: _Link, seq: int, fields: list[Any]) -> None:
         try:
             committed = self._writer.submit(event_from_wire(fields))
         except NotRecorded as error:
-            _send(link, ["done", seq, error.reason])
+            link.send(["done", seq, error.reason])
             return
         except Exception:
             log.exception("a worker's event could not be queued")
-            _send(link, ["done", seq, "internal error"])
+            link.send(["done", seq, "internal error"])
             return
-        committed.add_done_callback(lambda future: _send(link, ["done", seq, _reason(future)]))
+        committed.add_done_callback(lambda future: link.send(["done", seq, _reason(future)]))
 
-    async def _answer_ready(self, link: asyncio.StreamWriter, seq: int) -> None:
-        _send(link, ["ready", seq, await self._unready()])
+    async def _answer_ready(self, link: _Link, seq: int) -> None:
+        link.send(["ready", seq, await self._unready()])
 
     def _send_token(self, token: str) -> None:
         for link in self._links:
-            _send(link, ["token", token])
+            link.send(["token", token])
 
 
 def _reason(committed: asyncio.Future[None]) -> str | None:
@@ -226,8 +263,8 @@ class RelayClient:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        link: asyncio.StreamWriter,
+        messages: AsyncIterator[list[Any]],
+        link: _Link,
         metrics: Metrics,
         commit_timeout: float,
         hello: list[Any],
@@ -238,7 +275,7 @@ class RelayClient:
         self.on_token: Callable[[str], None] = lambda token: None
         self.lost = asyncio.Event()
         """Set when the writing process is gone: the worker has nothing left to answer for."""
-        self._reader = reader
+        self._messages = messages
         self._link = link
         self._metrics = metrics
         self._waiting: dict[int, asyncio.Future[Any]] = {}
@@ -256,20 +293,21 @@ class RelayClient:
     async def connect(
         cls, path: Path, worker: int, metrics: Metrics, commit_timeout: float
     ) -> RelayClient:
-        reader, link = await asyncio.open_unix_connection(str(path))
-        _send(link, ["hello", worker])
-        hello = await _read(reader)
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        link, messages = _Link(writer), _messages(reader)
+        link.send(["hello", worker])
+        hello = await anext(messages, None)
         if hello is None:
-            link.close()
+            await link.close()
             raise ConnectionError(f"{path}: the writing process closed the relay")
-        return cls(reader, link, metrics, commit_timeout, hello)
+        return cls(messages, link, metrics, commit_timeout, hello)
 
     def submit(self, event: Event) -> asyncio.Future[None]:
         """As `Writer.submit`: resolved when the writing process has committed the event."""
         if self.lost.is_set():
             raise NotRecorded(UNREACHABLE)
         seq, committed = self._ask()
-        _send(self._link, ["event", seq, event_to_wire(event)])
+        self._link.send(["event", seq, event_to_wire(event)])
         self._deadlines.append((asyncio.get_running_loop().time() + self._late_after, seq))
         return committed
 
@@ -277,7 +315,7 @@ class RelayClient:
         if self.lost.is_set():
             return UNREACHABLE
         seq, answer = self._ask()
-        _send(self._link, ["ready?", seq])
+        self._link.send(["ready?", seq])
         try:
             problem: str | None = await asyncio.wait_for(answer, READY_ANSWER_SECONDS)
         except TimeoutError:
@@ -287,17 +325,15 @@ class RelayClient:
         return problem
 
     def say_up(self) -> None:
-        _send(self._link, ["up"])
+        self._link.send(["up"])
 
     async def close(self) -> None:
         """After the last review: the final counts, then the connection closed."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        _send(self._link, ["counts", self._metrics.snapshot()])
-        self._link.close()
-        with contextlib.suppress(ConnectionError):
-            await self._link.wait_closed()
+        self._link.send(["counts", self._metrics.snapshot()])
+        await self._link.close()
 
     def _ask(self) -> tuple[int, asyncio.Future[Any]]:
         self._seq += 1
@@ -307,7 +343,7 @@ class RelayClient:
 
     async def _follow(self) -> None:
         try:
-            while (message := await _read(self._reader)) is not None:
+            async for message in self._messages:
                 self._take(message)
         finally:
             self.lost.set()
@@ -345,4 +381,4 @@ class RelayClient:
     async def _count_forever(self) -> None:
         while True:
             await asyncio.sleep(COUNTS_SECONDS)
-            _send(self._link, ["counts", self._metrics.snapshot()])
+            self._link.send(["counts", self._metrics.snapshot()])
