@@ -199,8 +199,9 @@ async def test_a_large_update_crosses_in_many_reads(runtime: Runtime, relay: Rel
     await asyncio.gather(
         client.submit(event), *(client.submit(e) for e in _events(runtime, fresh(5)))
     )
-    [stored] = [
-        e for e in await runtime.store.events_after(0, EventQuery(), 10) if e.uid == event.uid
-    ]
+    listed = await runtime.store.events_after(0, EventQuery(), 10)
+    [stored_id] = [e.id for e in listed if e.uid == event.uid]
+    stored = await runtime.store.get_event(stored_id)
+    assert stored is not None
     assert json_value(stored.object) == large["request"]["object"]
     await client.close()
