@@ -33,7 +33,7 @@ from logistis.collector.store import postgres_connections as connections
 from logistis.collector.store import postgres_listen
 from logistis.collector.store import postgres_schema as schema
 from logistis.collector.store import postgres_sql as sql
-from logistis.collector.store.handoff import HandOff
+from logistis.collector.store.handoff import HANDOFF_BYTES, HandOff
 from logistis.collector.store.postgres_connections import Connection
 from logistis.collector.store.protocol import (
     KEEP_PER_RESOURCE,
@@ -64,6 +64,11 @@ READERS = 4
 WRITERS = 2
 # Small chunks keep each retention transaction short, so commit groups never wait long.
 CHUNK = 500
+# The objects of its commit groups are kept decoded (the encoder thread decodes them for their
+# change summaries): about five times their JSON in memory (the captured reviews: 4.9x). A
+# quarter of SQLite's budget of JSON holds about as much, and still several passes of the
+# deriver's 64 events.
+HANDOFF_JSON_BYTES = HANDOFF_BYTES // 4
 # What one row can raise on its own (text PostgreSQL cannot hold, a number out of range); a
 # database that is away or refuses every write fails the whole group (StoreError).
 ROW_ERRORS = (
@@ -108,7 +113,9 @@ class PostgresStore(SQLQueries):
         # Its own connection: deriving never queues a commit group behind it on the client.
         self._deriver = deriver
         self._encoder = encoder
-        self._handoff = HandOff()
+        # Two groups in flight commit in the order of their ids (the write lock), and come
+        # back in it: kept oldest first.
+        self._handoff = HandOff(HANDOFF_JSON_BYTES)
 
     @classmethod
     @asynccontextmanager
