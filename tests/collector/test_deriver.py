@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import orjson
 import pytest
 
@@ -26,7 +27,9 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store, postgres_schema
+from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store.handoff import HandOff
+from logistis.collector.store.postgres import _columns
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import fixture_events
@@ -319,3 +322,25 @@ def test_the_hand_off_holds_what_fits_in_its_bytes_and_lets_go_of_what_was_read(
     # Three fitted; the first two were read, the third is still held, the rest never were.
     assert [e.in_hand for e in hand_off.fill(read[2:])] == [True] + [False] * 7
     assert hand_off.fill(read[2:3])[0].objects() == stored
+
+
+async def test_a_collector_of_schema_11_records_as_before_beside_an_upgraded_one(
+    postgres: PostgresServer,
+):
+    """A rolling upgrade: the commit statement of a collector of the previous schema, prepared
+    on its connection before the upgrade replaced the function, still records its groups."""
+    first, second = raw_fixture_events()[:20], raw_fixture_events()[20:40]
+    upgraded = postgres.create_database()
+    await stored_at_schema(upgraded, first[:5], sqlite=0, postgres=11)
+    older = await asyncpg.connect(upgraded.url)
+    try:
+        rows = [(None, *encode_event(e).row) for e in first[5:]]
+        await older.execute(pg_sql.RECORD, *_columns(rows))
+        async with open_store(upgraded, max_events_per_resource=1000) as store:
+            await older.execute(
+                pg_sql.RECORD, *_columns([(None, *encode_event(e).row) for e in second])
+            )
+            stored = await store.get_events(list(range(1, 41)))
+    finally:
+        await older.close()
+    assert [e.uid for e in stored] == [e.uid for e in first + second]
