@@ -12,7 +12,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import orjson
+import pytest
 
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.redaction import Redactor
@@ -24,17 +26,21 @@ from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import Store, StoreURL, encode_event, open_store
+from logistis.collector.store import Store, StoreURL, encode_event, open_store, postgres_schema
+from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store.handoff import HandOff
+from logistis.collector.store.postgres import _columns
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess
 from tests.support.fixtures import bodies
-from tests.support.postgres import PostgresServer
-from tests.support.stores import store_env, table_rows
+from tests.support.postgres import PostgresServer, psql
+from tests.support.stores import store_env, stored_at_schema, table_rows
 
 UNDERIVED = "SELECT count(*) FROM events WHERE changes = ''"
+# The deriver's mark back before every event: all of them left for it to derive.
+SET_UNDERIVED = "UPDATE config SET value = 0 WHERE key = 'derived_up_to'"
 
 
 def expected(events: list[Event]) -> dict[str, list[dict[str, str]]]:
@@ -199,26 +205,19 @@ def raw_fixture_events() -> list[Event]:
     ]
 
 
-async def derived_history(path: Path, *, restart: bool) -> tuple[list, int]:
+async def derived_history(
+    store_url: StoreURL, events: list[Event], *, restart: bool
+) -> tuple[list, int]:
     """Every event summary once the deriver caught up, and how many events it was given
     with their objects in hand: derived by the process that committed them, or after a
     `restart` (nothing in hand, every body read back)."""
-    store_url = StoreURL.sqlite(path)
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(store_url, max_events_per_resource=1000))
-        assert set(await store.record(raw_fixture_events())) == {None}
+        assert set(await store.record(events)) == {None}
         if restart:
             await stack.aclose()
             store = await stack.enter_async_context(open_store(store_url))
-        read = store.underived
-        given: list[Underived] = []
-
-        async def seen(after: int | None, limit: int) -> tuple[list[Underived], int, int]:
-            events, start, newest = await read(after, limit)
-            given.extend(events)
-            return events, start, newest
-
-        store.underived = seen  # type: ignore[method-assign]
+        given = watch_underived(store)
         deriver = Deriver(store, CommitSignal(), Metrics())
         while not await deriver.derive_once():
             pass
@@ -226,14 +225,86 @@ async def derived_history(path: Path, *, restart: bool) -> tuple[list, int]:
         return [e.summary() for e in page], sum(e.in_hand for e in given)
 
 
-async def test_sqlite_commit_groups_hand_their_objects_to_the_deriver(tmp_path: Path):
-    """The events of a commit group reach the deriver with their objects in hand (no body
-    decoded again), and derive exactly as those read back from the store after a restart."""
-    handed, in_hand = await derived_history(tmp_path / "handed.sqlite", restart=False)
-    read_back, none = await derived_history(tmp_path / "read.sqlite", restart=True)
+def watch_underived(store: Store) -> list[Underived]:
+    """Every event the store's deriver read gives from now on, as the deriver gets it."""
+    read = store.underived
+    given: list[Underived] = []
+
+    async def seen(after: int | None, limit: int) -> tuple[list[Underived], int, int]:
+        events, start, newest = await read(after, limit)
+        given.extend(events)
+        return events, start, newest
+
+    store.underived = seen  # type: ignore[method-assign]
+    return given
+
+
+def another_store(store_url: StoreURL, request: pytest.FixtureRequest, tmp_path: Path) -> StoreURL:
+    """A second empty store of the same backend."""
+    if store_url.backend == SQLITE:
+        return StoreURL.sqlite(tmp_path / "another.sqlite")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+async def test_commit_groups_hand_their_objects_to_the_deriver(
+    store_url: StoreURL, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """On both stores, the events of a commit group reach the deriver with their objects in
+    hand (no body decoded again), and derive exactly as those read back from the store after
+    a restart."""
+    handed, in_hand = await derived_history(store_url, raw_fixture_events(), restart=False)
+    read_url = another_store(store_url, request, tmp_path)
+    read_back, none = await derived_history(read_url, raw_fixture_events(), restart=True)
     assert in_hand == len(handed)
     assert none == 0
     assert handed == read_back
+
+
+async def test_each_event_of_a_group_is_handed_on_under_the_id_it_was_stored_with(
+    store_url: StoreURL,
+):
+    """A row the store refuses (a value no column can bind) leaves the ids of the others as
+    their commit gave them: each stored event reaches the deriver with its own objects."""
+    events = raw_fixture_events()[:12]
+    refused = {3, 7}
+    group = [replace(e, field_manager=2**64) if n in refused else e for n, e in enumerate(events)]
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        outcomes = await store.record(group)
+        assert [n for n, outcome in enumerate(outcomes) if outcome is not None] == sorted(refused)
+        kept = [e for n, e in enumerate(group) if n not in refused]
+        stored = await store.get_events([e.id for e in kept])
+        assert [(e.id, e.uid) for e in stored] == [(e.id, e.uid) for e in kept]
+        read, _, _ = await store.underived(None, 64)
+    assert [(e.id, e.in_hand) for e in read] == [(e.id, True) for e in kept]
+    assert [e.objects() for e in read] == [(e.old_object, e.object) for e in stored]
+
+
+async def test_a_postgresql_database_of_schema_11_hands_its_new_groups_to_the_deriver(
+    postgres: PostgresServer,
+):
+    """Upgraded from the schema before its commit statement returned ids: the events stored
+    before are read back, the groups committed after are handed on, and every event derives
+    as on a database made new."""
+    old, new = raw_fixture_events()[:100], raw_fixture_events()[100:]
+    upgraded = postgres.create_database()
+    await stored_at_schema(upgraded, old, sqlite=0, postgres=11)
+    psql(upgraded.url, SET_UNDERIVED)
+    async with open_store(upgraded, max_events_per_resource=1000) as store:
+        assert set(await store.record(new)) == {None}
+        given = watch_underived(store)
+        deriver = Deriver(store, CommitSignal(), Metrics())
+        while not await deriver.derive_once():
+            pass
+        page, _ = await reading.page(store, EventQuery(), Page(limit=1000))
+    assert table_rows(upgraded, "SELECT max(version) FROM logistis_schema") == [
+        (str(len(postgres_schema.MIGRATIONS)),)
+    ]
+    assert [e.in_hand for e in given] == [False] * len(old) + [True] * len(new)
+    fresh, _ = await derived_history(
+        postgres.create_database(), raw_fixture_events(), restart=False
+    )
+    assert [e.summary() for e in page] == fresh
 
 
 def test_the_hand_off_holds_what_fits_in_its_bytes_and_lets_go_of_what_was_read():
@@ -251,3 +322,25 @@ def test_the_hand_off_holds_what_fits_in_its_bytes_and_lets_go_of_what_was_read(
     # Three fitted; the first two were read, the third is still held, the rest never were.
     assert [e.in_hand for e in hand_off.fill(read[2:])] == [True] + [False] * 7
     assert hand_off.fill(read[2:3])[0].objects() == stored
+
+
+async def test_a_collector_of_schema_11_records_as_before_beside_an_upgraded_one(
+    postgres: PostgresServer,
+):
+    """A rolling upgrade: the commit statement of a collector of the previous schema, prepared
+    on its connection before the upgrade replaced the function, still records its groups."""
+    first, second = raw_fixture_events()[:20], raw_fixture_events()[20:40]
+    upgraded = postgres.create_database()
+    await stored_at_schema(upgraded, first[:5], sqlite=0, postgres=11)
+    older = await asyncpg.connect(upgraded.url)
+    try:
+        rows = [(None, *encode_event(e).row) for e in first[5:]]
+        await older.execute(pg_sql.RECORD, *_columns(rows))
+        async with open_store(upgraded, max_events_per_resource=1000) as store:
+            await older.execute(
+                pg_sql.RECORD, *_columns([(None, *encode_event(e).row) for e in second])
+            )
+            stored = await store.get_events(list(range(1, 41)))
+    finally:
+        await older.close()
+    assert [e.uid for e in stored] == [e.uid for e in first + second]

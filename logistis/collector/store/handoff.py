@@ -4,9 +4,10 @@ The deriver derives every committed event from its objects. Read back from the s
 a read of the body, its decompression and, before the objects were kept as the JSON they
 came in, a second decoding of what the webhook had decoded. The events of a group are in hand
 when their commit returns: kept here by id, their objects go to the deriver as they are
-(`RawJSON`, decoded once there, in its thread, or the values redaction made). What is held is
-bounded by the bytes of JSON: when the deriver falls that far behind, later events are not
-kept, and it reads them from the store, as it does for everything committed before a restart.
+(`RawJSON`, decoded once there, in its thread, or the values redaction or PostgreSQL's
+encoder thread made). What is held is bounded by the bytes of JSON: when the deriver falls that
+far behind, later events are not kept, and it reads them from the store, as it does for
+everything committed before a restart.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from logistis.collector.store import postgres_connections as connections
 from logistis.collector.store import postgres_listen
 from logistis.collector.store import postgres_schema as schema
 from logistis.collector.store import postgres_sql as sql
+from logistis.collector.store.handoff import HANDOFF_BYTES, HandOff
 from logistis.collector.store.postgres_connections import Connection
 from logistis.collector.store.protocol import (
     KEEP_PER_RESOURCE,
@@ -50,7 +51,7 @@ from logistis.collector.store.queries import (
     provenance_rows,
     summary_texts,
 )
-from logistis.collector.store.rows import EncodedEvent, encoded, outcomes
+from logistis.collector.store.rows import EncodedEvent, committed, encoded
 from logistis.collector.store.url import StoreURL
 from logistis.collector.threads import worker
 
@@ -63,6 +64,11 @@ READERS = 4
 WRITERS = 2
 # Small chunks keep each retention transaction short, so commit groups never wait long.
 CHUNK = 500
+# The objects of its commit groups are kept decoded (the encoder thread decodes them for their
+# change summaries): about five times their JSON in memory (the captured reviews: 4.9x). A
+# quarter of SQLite's budget of JSON holds about as much, and still several passes of the
+# deriver's 64 events.
+HANDOFF_JSON_BYTES = HANDOFF_BYTES // 4
 # What one row can raise on its own (text PostgreSQL cannot hold, a number out of range); a
 # database that is away or refuses every write fails the whole group (StoreError).
 ROW_ERRORS = (
@@ -107,6 +113,9 @@ class PostgresStore(SQLQueries):
         # Its own connection: deriving never queues a commit group behind it on the client.
         self._deriver = deriver
         self._encoder = encoder
+        # Two groups in flight commit in the order of their ids (the write lock), and come
+        # back in it: kept oldest first.
+        self._handoff = HandOff(HANDOFF_JSON_BYTES)
 
     @classmethod
     @asynccontextmanager
@@ -151,14 +160,17 @@ class PostgresStore(SQLQueries):
 
     async def record(self, events: Sequence[Event]) -> list[NotStored | None]:
         """Encode the events off the event loop, then insert them in one statement; a row the
-        database refuses (text PostgreSQL cannot hold, such as a NUL) is left out alone."""
+        database refuses (text PostgreSQL cannot hold, such as a NUL) is left out alone. A
+        stored event is given its id, and its objects are kept for the deriver."""
         encoded_events, rows, columns = await asyncio.get_running_loop().run_in_executor(
             self._encoder, _encode_group, events
         )
-        row_errors: list[str | None] = []
+        stored: list[int | str] = []
         if rows:
-            row_errors = await self._write(lambda c: _insert(c, rows, columns))
-        return outcomes(encoded_events, row_errors)
+            stored = await self._write(lambda c: _insert(c, rows, columns))
+        result, sizes = committed(events, encoded_events, stored)
+        self._handoff.keep(events, result, sizes)
+        return result
 
     async def import_rows(self, rows: Sequence[StoredRow]) -> None:
         async def copy(connection: Connection) -> None:
@@ -353,26 +365,27 @@ def _encode_group(
 
 async def _insert(
     connection: Connection, rows: Sequence[StoredRow], columns: Columns
-) -> list[str | None]:
+) -> list[int | str]:
     """The group in one statement; if one of its rows is refused, each row under a savepoint
-    of one transaction, so only the refused ones are left out (None for a stored row)."""
+    of one transaction, so only the refused ones are left out. For each row, the id it was
+    given or why it was refused."""
     try:
-        await connection.execute(sql.RECORD, *columns)
+        ids: list[int] = await connection.fetchval(sql.RECORD, *columns)
     except ROW_ERRORS:
         pass
     else:
-        return [None] * len(rows)
-    errors: list[str | None] = []
+        return list(ids)
+    stored: list[int | str] = []
     async with connection.transaction():
         for row in rows:
             try:
                 async with connection.transaction():
-                    await connection.execute(sql.RECORD, *_columns([row]))
+                    (given,) = await connection.fetchval(sql.RECORD, *_columns([row]))
             except ROW_ERRORS as error:
-                errors.append(f"{type(error).__name__}: {error}")
+                stored.append(f"{type(error).__name__}: {error}")
             else:
-                errors.append(None)
-    return errors
+                stored.append(given)
+    return stored
 
 
 def _columns(rows: Sequence[StoredRow]) -> Columns:

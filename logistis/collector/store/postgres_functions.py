@@ -21,21 +21,35 @@ RETENTION_LOCK = 0x4C4F4749_0003
 COMMIT_CHANNEL = "logistis_commits"
 
 
-# One commit group: identities, events in the order given (ids from the sequence, or the ones
-# given when a history is copied), then the resources written beyond their per-resource limit
-# trimmed to it. The events' columns come as one array each. As migration 8 left it (1 created
-# it, 7 and 8 replaced it).
-RECORD_FUNCTION = f"""
-    CREATE OR REPLACE FUNCTION logistis_record(
+# The parameters of `logistis_record`: the events' columns, one array each.
+RECORD_PARAMETERS = """
         ids bigint[], uids uuid[], uid_texts text[], times bigint[], operations text[],
         dry_runs boolean[], usernames text[], identity_jsons text[], grps text[],
         versions text[], kinds text[], resources text[], subresources text[],
         namespaces text[], names text[], field_managers text[], changes text[], bodies bytea[]
-    ) RETURNS void LANGUAGE plpgsql AS $$
+"""
+# The ids the group's events take, in its order, given before the INSERT so that they can be
+# returned in that order (the INSERT's own would come back in no stated order).
+_NUMBERED = """
+        ids := ARRAY(SELECT coalesce(i, nextval('events_id_seq'))
+                     FROM unnest(ids) WITH ORDINALITY AS t(i, position) ORDER BY position);"""
+
+
+def _record_function(*, returning_ids: bool) -> str:
+    """One commit group: identities, events in the order given (ids from the sequence, or the
+    ones given when a history is copied), then the resources written beyond their
+    per-resource limit trimmed to it; `returning_ids`: the ids its events took, in its order
+    (one trimmed at once included)."""
+    returns, numbered, returned = ("void", "", "")
+    if returning_ids:
+        returns, numbered, returned = ("bigint[]", _NUMBERED, "\n        RETURN ids;")
+    return f"""
+    CREATE OR REPLACE FUNCTION logistis_record({RECORD_PARAMETERS}) RETURNS {returns}
+    LANGUAGE plpgsql AS $$
     DECLARE
         keep bigint;
     BEGIN
-        PERFORM pg_advisory_xact_lock({WRITE_LOCK});
+        PERFORM pg_advisory_xact_lock({WRITE_LOCK});{numbered}
         INSERT INTO identities (json) SELECT DISTINCT j FROM unnest(identity_jsons) AS j
             ON CONFLICT (json) DO NOTHING;
         -- The ordered subquery is not flattened, so nextval runs in the group's order.
@@ -82,9 +96,15 @@ RECORD_FUNCTION = f"""
                 WHERE r.count > keep
                   AND (old.namespace, old.name, old.resource, old.grp)
                     = (r.namespace, r.name, r.resource, r.grp));
-        END IF;
+        END IF;{returned}
     END $$;
 """
+
+
+# As migration 8 left it (1 created it, 7 and 8 replaced it).
+RECORD_FUNCTION = _record_function(returning_ids=False)
+# As migration 12 left it: the commit group's statement returns the ids it gave.
+RECORD_RETURNING_IDS_FUNCTION = _record_function(returning_ids=True)
 
 
 # How a pass of the deriver saves what it derived: it can be derived again, so it is not flushed

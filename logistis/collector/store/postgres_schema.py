@@ -17,6 +17,8 @@ from logistis.collector.store.postgres_functions import (
     COMMIT_CHANNEL,
     MIGRATION_LOCK,
     RECORD_FUNCTION,
+    RECORD_PARAMETERS,
+    RECORD_RETURNING_IDS_FUNCTION,
     SAVE_DERIVED_FUNCTION,
     SAVE_PROVENANCE_FUNCTION,
 )
@@ -468,3 +470,13 @@ INSIGHT_COUNTS_MIGRATION = (
     """
 )
 MIGRATIONS += (INSIGHT_COUNTS_MIGRATION,)
+
+# 12: a commit group's statement returns the ids it gave its events, in the group's order: the
+# collector keeps the group's objects by id for its deriver (collector/store/handoff.py) rather
+# than have it read back and decode the bodies just stored. A function's result type cannot be
+# replaced: it is dropped and made again in the step's transaction. Collectors of the previous
+# version call it as before, and pass over what it returns.
+RECORD_IDS_MIGRATION = (
+    f"DROP FUNCTION logistis_record({RECORD_PARAMETERS});" + RECORD_RETURNING_IDS_FUNCTION
+)
+MIGRATIONS += (RECORD_IDS_MIGRATION,)

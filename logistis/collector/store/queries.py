@@ -26,6 +26,7 @@ from logistis.collector.history.query import MAX_ID, EventQuery, Page, encode_cu
 from logistis.collector.history.runs import Run
 from logistis.collector.store import aggregates, codec, insight_counts, insights_sql
 from logistis.collector.store.aggregates import Facets, Insights, NamespaceCount, Ranked
+from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.protocol import Underived
 from logistis.collector.store.rows import PENDING, summary_from_row, with_objects
 from logistis.collector.store.where import where_clause
@@ -35,6 +36,8 @@ Rows = Sequence[Sequence[Any]]
 
 class SQLQueries:
     _sql: ModuleType
+    _handoff: HandOff
+    """The objects of the groups this store committed, for the deriver's read."""
     gitops: GitOpsSettings = GitOpsSettings()
     """How events' actors and managing tools are told (collector/history/provenance.py)."""
 
@@ -77,7 +80,7 @@ class SQLQueries:
         _, mark, newest = (await self._fetch(self._sql.SELECT_DERIVE_STATE))[0]
         start = int(mark) if after is None else after
         rows = await self._fetch(self._sql.SELECT_UNDERIVED, (start, newest, limit))
-        return [_underived(row) for row in rows], start, int(newest)
+        return self._handoff.fill([_underived(row) for row in rows]), start, int(newest)
 
     async def last_id(self) -> int:
         rows = await self._fetch(self._sql.SELECT_LAST_ID)

@@ -131,6 +131,27 @@ def outcomes(
     return result
 
 
+def committed(
+    events: Sequence[Event],
+    encoded_events: Sequence[EncodedEvent | NotStored],
+    stored: Sequence[int | str],
+) -> tuple[list[NotStored | None], list[int]]:
+    """Each event's outcome from what its group's commit made of each row (the id it gave, or
+    why it refused the row), a stored event given its id; and the bytes of JSON of each one's
+    objects (0 for one not encoded), what keeping them in hand holds (store/handoff.py)."""
+    encoded_ok = (
+        e for e, n in zip(events, encoded_events, strict=True) if isinstance(n, EncodedEvent)
+    )
+    for event, id_or_error in zip(encoded_ok, stored, strict=True):
+        if isinstance(id_or_error, int):
+            event.id = id_or_error
+    sizes = [
+        codec.plain_size(e.row[BODY]) if isinstance(e, EncodedEvent) else 0 for e in encoded_events
+    ]
+    row_errors = [None if isinstance(s, int) else s for s in stored]
+    return outcomes(encoded_events, row_errors), sizes
+
+
 def _computed(operation: str, body: bytes) -> list[dict[str, str]]:
     new, old, _ = codec.decode(body)
     return compute_changes(operation, old, new)

@@ -41,7 +41,6 @@ from logistis.collector.store.protocol import (
     Settled,
     StoredRow,
     StoreError,
-    Underived,
 )
 from logistis.collector.store.queries import SQLQueries
 from logistis.collector.store.sqlite_files import OpenedFiles
@@ -131,10 +130,6 @@ class SQLiteStore(SQLQueries):
         stored, sizes = await self._writer.run(lambda c: writes.record(c, events))
         self._handoff.keep(events, stored, sizes)
         return stored
-
-    async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
-        events, start, newest = await super().underived(after, limit)
-        return self._handoff.fill(events), start, newest
 
     async def probe_write(self) -> None:
         """Commit a one-row write: unlike BEGIN alone, it fails while the disk is full.

@@ -24,10 +24,9 @@ from logistis.collector.history.judgements import Judgement
 from logistis.collector.history.provenance import Derived
 from logistis.collector.store import sqlite_schema as schema
 from logistis.collector.store import sqlite_sql as sql
-from logistis.collector.store.codec import plain_size
 from logistis.collector.store.protocol import NotStored, OutboxRow, StoreError
 from logistis.collector.store.queries import judgement_rows, provenance_rows, summary_texts
-from logistis.collector.store.rows import BODY, USER_JSON, EncodedEvent, encoded, outcomes
+from logistis.collector.store.rows import USER_JSON, EncodedEvent, committed, encoded
 from logistis.collector.store.sqlite_aggregates import Counted, count_in, count_out
 from logistis.collector.store.sqlite_files import OpenedFiles
 from logistis.collector.threads import worker
@@ -187,15 +186,7 @@ def record(
             # One bad row fails the whole statement: find it, and commit the others, in one
             # more transaction (one fsync), rather than lose the group.
             stored = in_transaction(connection, lambda c: _insert_each(c, rows))
-    encoded_ok = (
-        e for e, n in zip(events, encoded_events, strict=True) if isinstance(n, EncodedEvent)
-    )
-    for event, id_or_error in zip(encoded_ok, stored, strict=True):
-        if isinstance(id_or_error, int):
-            event.id = id_or_error
-    sizes = [plain_size(e.row[BODY]) if isinstance(e, EncodedEvent) else 0 for e in encoded_events]
-    row_errors = [None if isinstance(s, int) else s for s in stored]
-    return outcomes(encoded_events, row_errors), sizes
+    return committed(events, encoded_events, stored)
 
 
 def save_derived(
