@@ -123,11 +123,14 @@ def _retrieve_exception(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def opened_store(settings: Settings) -> contextlib.AbstractAsyncContextManager[Store]:
+def opened_store(
+    settings: Settings, *, derives: bool = True
+) -> contextlib.AbstractAsyncContextManager[Store]:
     return open_store(
         settings.store,
         max_events_per_resource=settings.max_events_per_resource,
         gitops=settings.gitops,
+        derives=derives,
     )
 
 

@@ -113,7 +113,7 @@ async def _committing(
     if settings.store.backend != POSTGRESQL:
         yield relay, None
         return
-    async with opened_store(settings) as store:
+    async with opened_store(settings, derives=False) as store:
         writer = start_writer(settings, store, metrics)
         try:
             yield writer, functools.partial(writer_unready, writer, store.check_writable)

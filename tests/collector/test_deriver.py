@@ -280,6 +280,18 @@ async def test_each_event_of_a_group_is_handed_on_under_the_id_it_was_stored_wit
     assert [e.objects() for e in read] == [(e.old_object, e.object) for e in stored]
 
 
+async def test_a_store_whose_commits_another_process_derives_holds_nothing_for_it(
+    store_url: StoreURL,
+):
+    """A webhook worker's store (`--workers` on PostgreSQL): no deriver runs beside it, so its
+    commit groups' objects are not kept for one."""
+    events = raw_fixture_events()[:20]
+    async with open_store(store_url, max_events_per_resource=1000, derives=False) as store:
+        assert set(await store.record(events)) == {None}
+        read, _, _ = await store.underived(None, 64)
+    assert [e.in_hand for e in read] == [False] * len(events)
+
+
 async def test_a_postgresql_database_of_schema_11_hands_its_new_groups_to_the_deriver(
     postgres: PostgresServer,
 ):

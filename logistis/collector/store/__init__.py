@@ -68,15 +68,20 @@ async def open_store(
     *,
     max_events_per_resource: int = KEEP_PER_RESOURCE,
     gitops: GitOpsSettings | None = None,
+    derives: bool = True,
 ) -> AsyncIterator[Store]:
     """Open (creating or migrating its schema) the store `url` names, and close it after;
-    `gitops` tells how events' actors and managing tools are told."""
+    `gitops` tells how events' actors and managing tools are told. Without `derives` (a
+    webhook worker, whose commits another process derives) the store keeps no committed
+    objects in hand for a deriver."""
     if url.backend == POSTGRESQL:
         from logistis.collector.store.postgres import PostgresStore
 
         async with PostgresStore.open(
             url, max_events_per_resource=max_events_per_resource, gitops=gitops
         ) as pg:
+            if not derives:
+                pg.hand_off_nothing()
             yield pg
     else:
         from logistis.collector.store.sqlite import SQLiteStore
@@ -84,4 +89,6 @@ async def open_store(
         async with SQLiteStore.open(
             url.path, max_events_per_resource=max_events_per_resource, gitops=gitops
         ) as lite:
+            if not derives:
+                lite.hand_off_nothing()
             yield lite

@@ -35,7 +35,9 @@ class HandOff:
         self, events: Sequence[Event], outcomes: Sequence[NotStored | None], sizes: Sequence[int]
     ) -> None:
         """After a commit: each stored event's objects (the store gave it its id), while
-        they fit."""
+        they fit (none with no budget: no deriver runs in this process)."""
+        if self._budget <= 0:
+            return
         for event, outcome, size in zip(events, outcomes, sizes, strict=True):
             if outcome is not None:
                 continue

@@ -74,6 +74,10 @@ class SQLQueries:
         rows = await self._fetch(self._sql.SELECT_DETAILS, (_id_list(ids),))
         return [with_objects(summary_from_row(row), row[-1]) for row in rows]
 
+    def hand_off_nothing(self) -> None:
+        """Keep no committed objects for a deriver: none runs in this process."""
+        self._handoff = HandOff(0)
+
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         # The newest id first: every event up to it is committed, so reading up to it alone
         # sees each one that the mark will pass.
