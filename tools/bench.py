@@ -149,21 +149,9 @@ def collector(
         env["PYTHONPATH"] = str(code)
     process = CollectorProcess(data_dir, *args, env=env).start(timeout=120)
     try:
-        _until_logged_ready(process, timeout=120)
         yield process
     finally:
         process.stop()
-
-
-def _until_logged_ready(process: CollectorProcess, timeout: float) -> None:
-    """Until the collector logs that it is ready: with `--workers N` its API port answers
-    /readyz before the workers listen on the webhook port (for a second or so, while they
-    start), and the log line comes once every one of them does."""
-    deadline = time.monotonic() + timeout
-    while '"collector ready"' not in process.log.read_text():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"collector not ready after {timeout:g} s: {process.log}")
-        time.sleep(0.05)
 
 
 def load(url: str, ca: Path, duration: float, **options: float) -> dict[str, Any]:
