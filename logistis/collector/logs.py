@@ -44,9 +44,12 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure(log_format: str, level: str) -> None:
+def configure(log_format: str, level: str, **always: Any) -> None:
+    """`always`: fields every line of this process carries (a webhook worker's number)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if log_format == "json" else TextFormatter())
+    if always:
+        handler.addFilter(_Carrying(always))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -60,3 +63,14 @@ def configure(log_format: str, level: str) -> None:
     # While PostgreSQL is away, asyncpg's pool logs every failed reconnect with a traceback,
     # three a retry: the store's own warning, its metrics and /readyz already say so, once.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
+
+
+class _Carrying(logging.Filter):
+    def __init__(self, fields: dict[str, Any]) -> None:
+        super().__init__()
+        self._fields = fields
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in self._fields.items():
+            setattr(record, name, value)
+        return True

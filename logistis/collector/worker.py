@@ -174,7 +174,7 @@ async def _following(tls: ReloadingTLS) -> AsyncIterator[None]:
 
 def main() -> int:
     spec: WorkerSpec = pickle.load(sys.stdin.buffer)
-    logs.configure(spec.settings.log_format, spec.settings.log_level)
+    logs.configure(spec.settings.log_format, spec.settings.log_level, worker=spec.index)
     try:
         uvloop.run(serve_worker(spec))
     except CollectorError as error:

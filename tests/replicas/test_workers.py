@@ -4,6 +4,7 @@ and stops them all, and workers never outlive the writing process."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -119,6 +120,10 @@ def test_workers_stop_when_the_writing_process_is_killed(tmp_path: Path):
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
+    # Each says why, in a line that names it.
+    lines = [json.loads(line) for line in collector.log.read_text().splitlines() if line]
+    gone = [line for line in lines if line["message"].startswith("the writing process is gone")]
+    assert sorted(line["worker"] for line in gone) == [0, 1]
 
 
 def test_on_postgresql_each_worker_commits_its_own_events(tmp_path: Path, postgres: PostgresServer):
