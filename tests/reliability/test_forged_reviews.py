@@ -148,15 +148,19 @@ def apiserver_ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-process", "two-workers"])
 def certified(
-    tmp_path_factory: pytest.TempPathFactory, apiserver_ca: trustme.CA
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    apiserver_ca: trustme.CA,
 ) -> Iterator[CollectorProcess]:
+    """With the token and the client CA; the same gate in each webhook worker (`--workers`)."""
     data = tmp_path_factory.mktemp("client-ca") / "data"
     data.mkdir()
     ca_file = data.parent / "apiserver-ca.pem"
     apiserver_ca.cert_pem.write_to_path(str(ca_file))
-    with CollectorProcess(data, "--client-ca-file", str(ca_file), token=TOKEN) as process:
+    flags = ("--client-ca-file", str(ca_file), "--workers", str(request.param))
+    with CollectorProcess(data, *flags, token=TOKEN) as process:
         yield process
 
 
