@@ -252,6 +252,8 @@ class RelayServer:
 
 def _reason(committed: asyncio.Future[None]) -> str | None:
     """None for a committed event, else why it was not (as the writer said)."""
+    if committed.cancelled():
+        return "internal error"
     error = committed.exception()
     if error is None:
         return None
