@@ -1,0 +1,80 @@
+"""How long a review waits for its commit, without HTTP: the writer and the deriver alone.
+
+A collector's runtime (a fresh SQLite file, the settings' defaults) is opened in this process;
+the captured reviews (testdata/admission, fresh uids) are decoded, redacted and submitted to
+its writer at `--rate` a second for `--seconds`, each timed from its decoding to its commit,
+as the webhook waits for it. With `--without-deriver` the deriver is stopped first: what the
+store path costs alone, against what the deriver's passes beside it add.
+
+    .venv/bin/python tools/commit_latency.py [--rate 500] [--seconds 8] [--without-deriver]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from logistis.collector.admission.review import event_from_request, read_review
+from logistis.collector.cli import GIL_SWITCH_SECONDS
+from logistis.collector.runtime import Runtime, open_runtime
+from logistis.collector.settings import from_args
+
+FIXTURES = Path(__file__).resolve().parents[1] / "testdata/admission"
+
+
+def reviews() -> list[dict[str, Any]]:
+    files = sorted(FIXTURES.glob("[0-9][0-9][0-9]-*.json"))
+    bodies = [orjson.loads(path.read_bytes())["body"] for path in files]
+    return [body for body in bodies if not body["request"].get("dryRun")]
+
+
+async def timed(runtime: Runtime, body: dict[str, Any]) -> float:
+    raw = orjson.dumps({**body, "request": {**body["request"], "uid": str(uuid.uuid4())}})
+    started = time.perf_counter()
+    review = read_review(raw)
+    request = runtime.redactor.redact(review.request)
+    await runtime.writer.submit(event_from_request(request, datetime.now(UTC), runtime.kinds))
+    return time.perf_counter() - started
+
+
+async def measure(rate: int, seconds: float, without_deriver: bool) -> list[float]:
+    with tempfile.TemporaryDirectory() as data:
+        settings = from_args(["--data-dir", data], environ={})
+        async with open_runtime(settings) as runtime:
+            if without_deriver:
+                await runtime.deriver.close()
+            bodies, waits = reviews(), []
+            start = time.perf_counter()
+            for number in range(int(rate * seconds)):
+                await asyncio.sleep(max(0.0, start + number / rate - time.perf_counter()))
+                waits.append(asyncio.ensure_future(timed(runtime, bodies[number % len(bodies)])))
+            # The first second warms up (caches, the deriver's first passes): not counted.
+            return sorted(await asyncio.gather(*waits[rate:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=500, help="reviews a second")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--without-deriver", action="store_true")
+    args = parser.parse_args()
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)  # as the collector runs
+    waits = uvloop.run(measure(args.rate, args.seconds, args.without_deriver))
+    p50, p99 = waits[len(waits) // 2], waits[int(len(waits) * 0.99)]
+    deriver = "stopped" if args.without_deriver else "running"
+    print(f"{len(waits)} reviews at {args.rate}/s, deriver {deriver}: "
+          f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
