@@ -90,6 +90,7 @@ class WebhookWorkers:
         assert process.stdin is not None
         spec = WorkerSpec(index, self._runtime.settings, self._relay.path, self._cert, self._key)
         process.stdin.write(pickle.dumps(spec))
+        await process.stdin.drain()
         process.stdin.close()
         self._processes[index] = process
         up = self._relay.up(index)
