@@ -27,14 +27,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return ExitCode.NOT_INSTALLED
+    return in_one_line(prog, lambda: command(argv[1:] if name else argv))
+
+
+def in_one_line(prog: str, run: Callable[[], int]) -> int:
+    """`run`'s exit code; a failure is one line on stderr, never a traceback: these are the
+    operator's to fix (flag, file, cluster, a port taken, a file unreadable)."""
     try:
-        return command(argv[1:] if name else argv)
+        return run()
     except CollectorError as error:
-        # One line, never a traceback: these are the operator's to fix (flag, file, cluster).
         print(f"{prog}: {error}", file=sys.stderr)
         return error.exit_code
     except OSError as error:
-        print(f"{prog}: {error}", file=sys.stderr)  # a port taken, a file unreadable
+        print(f"{prog}: {error}", file=sys.stderr)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

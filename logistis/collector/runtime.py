@@ -24,6 +24,7 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.coverage import beat_forever, collector_id
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.pipeline.notify.outbox import start_dispatcher
+from logistis.collector.pipeline.relay import Unready
 from logistis.collector.pipeline.retention import enforce_forever
 from logistis.collector.pipeline.writer import Writer
 from logistis.collector.settings import Settings, SettingsError
@@ -32,6 +33,8 @@ from logistis.collector.store import Store, open_store
 log = logging.getLogger(__name__)
 
 KEY_FILE = "redaction.key"
+DRAINING = "draining: shutting down"
+"""Why a collector (or a webhook worker) told to stop is unready while it still answers."""
 # How long a readiness check waits for the store to show that it takes writes.
 READY_CHECK_SECONDS = 1.0
 
@@ -57,7 +60,7 @@ class Admission:
     kinds: KindResolver
     writer: Committer
     draining: asyncio.Event
-    unready: Callable[[], Awaitable[str | None]]
+    unready: Unready
     """Why this collector is not ready, or None."""
 
 
@@ -92,7 +95,7 @@ class Runtime:
         """Why the collector should get no reviews now, or None: draining, the writer
         stopped, the deriver far behind, or the store not taking writes."""
         if self.draining.is_set():
-            return "draining: shutting down"
+            return DRAINING
         behind = self.deriver.behind_seconds()
         if self.writer.running and behind > FAR_BEHIND_SECONDS:
             return f"deriving far behind: an event has waited {behind:.0f} s"

@@ -159,9 +159,9 @@ async def _serving_tls(settings: Settings, gate: WebhookGate) -> AsyncIterator[R
         log.info("serving a self-signed certificate for localhost", extra={"cert": str(cert)})
     tls = ReloadingTLS(cert, key)
     gate.authorities.configure(tls.context)
-    tasks.append(asyncio.create_task(tls.watch(), name="tls-watch"))
     try:
-        yield tls
+        async with tls.following():
+            yield tls
     finally:
         for task in tasks:
             task.cancel()

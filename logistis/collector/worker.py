@@ -25,11 +25,13 @@ import uvloop
 from logistis.collector import logs
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.redaction import Redactor
+from logistis.collector.cli import in_one_line
 from logistis.collector.edge.webhook import create_webhook_app, serving_webhook
-from logistis.collector.errors import CollectorError, ExitCode
+from logistis.collector.errors import ExitCode
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.relay import RelayClient, Unready
 from logistis.collector.runtime import (
+    DRAINING,
     Admission,
     Committer,
     capture_rules,
@@ -75,7 +77,7 @@ async def serve_worker(spec: WorkerSpec) -> None:
         gate.authorities.configure(tls.context)
         async with (
             _committing(settings, metrics, relay) as (writer, writer_unready),
-            _following(tls),
+            tls.following(),
         ):
             admission = _admission(settings, metrics, relay, writer, writer_unready)
             await _answer(spec, admission, gate, tls, relay, stop)
@@ -146,7 +148,7 @@ async def _unready(
 ) -> str | None:
     """Draining, this worker's own writer (on PostgreSQL), then the writing process's word."""
     if draining.is_set():
-        return "draining: shutting down"
+        return DRAINING
     if writer_unready is not None and (problem := await writer_unready()):
         return problem
     return await relay.unready()
@@ -161,31 +163,15 @@ async def _until_stopped(stop: asyncio.Event, relay: RelayClient) -> None:
         log.error("the writing process is gone: this webhook worker stops")
 
 
-@contextlib.asynccontextmanager
-async def _following(tls: ReloadingTLS) -> AsyncIterator[None]:
-    watch = asyncio.create_task(tls.watch(), name="tls-watch")
-    try:
-        yield
-    finally:
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
-
-
 def main() -> int:
     spec: WorkerSpec = pickle.load(sys.stdin.buffer)
     logs.configure(spec.settings.log_format, spec.settings.log_level, worker=spec.index)
-    try:
+
+    def run() -> int:
         uvloop.run(serve_worker(spec))
-    except CollectorError as error:
-        print(f"logistis-collector worker {spec.index}: {error}", file=sys.stderr)
-        return error.exit_code
-    except OSError as error:
-        print(f"logistis-collector worker {spec.index}: {error}", file=sys.stderr)
-        return ExitCode.ERROR
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    return ExitCode.OK
+        return ExitCode.OK
+
+    return in_one_line(f"logistis-collector worker {spec.index}", run)
 
 
 if __name__ == "__main__":

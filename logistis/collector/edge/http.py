@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from logistis.collector.pipeline.relay import Unready
 from logistis.collector.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,6 @@ RUNTIME = web.AppKey("runtime", Runtime)
 # is a JSON 4xx, not by aiohttp's parser, where it is plain text.
 HANDLER_ARGS = {"auto_decompress": False}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Unready = Callable[[], Awaitable[str | None]]
 UNREADY: web.AppKey[Unready] = web.AppKey("unready")
 
 

@@ -9,6 +9,7 @@ to rotate certificates without a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
@@ -16,7 +17,7 @@ import logging
 import os
 import ssl
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast, get_args
@@ -352,3 +353,14 @@ class ReloadingTLS:
         while True:
             await asyncio.sleep(interval)
             self.reload()
+
+    @contextlib.asynccontextmanager
+    async def following(self) -> AsyncIterator[ReloadingTLS]:
+        """This certificate, its files watched until the block ends."""
+        watching = asyncio.create_task(self.watch(), name="tls-watch")
+        try:
+            yield self
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
