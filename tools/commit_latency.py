@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +24,7 @@ import orjson
 import uvloop
 
 from logistis.collector.admission.review import event_from_request, read_review
-from logistis.collector.cli import GIL_SWITCH_SECONDS
+from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import from_args
 
@@ -68,7 +67,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--without-deriver", action="store_true")
     args = parser.parse_args()
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)  # as the collector runs
+    tune_for_serving()  # as the collector runs
     waits = uvloop.run(measure(args.rate, args.seconds, args.without_deriver))
     p50, p99 = waits[len(waits) // 2], waits[int(len(waits) * 0.99)]
     deriver = "stopped" if args.without_deriver else "running"

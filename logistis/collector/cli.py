@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from logistis.collector.errors import CollectorError, ExitCode
 
 PROG = "logistis-collector"
-GIL_SWITCH_SECONDS = 0.001
 
 Command = Callable[[Sequence[str]], int]
 
@@ -62,16 +61,14 @@ def _collector() -> Command:
     import uvloop
 
     from logistis.collector import logs
+    from logistis.collector.interpreter import tune_for_serving
     from logistis.collector.server import serve
     from logistis.collector.settings import from_args
 
     def collect(argv: Sequence[str]) -> int:
         settings = from_args(argv)
         logs.configure(settings.log_format, settings.log_level)
-        # The encoder and deriver threads run Python too: a thread holding the GIL gives it
-        # up after this long when the event loop wants it back to answer a review (5 ms by
-        # default, which showed in the latency at 500 reviews/s).
-        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+        tune_for_serving()
         # uvloop: about a third less CPU per TLS request than asyncio's own loop.
         uvloop.run(serve(settings))
         return ExitCode.OK

@@ -28,6 +28,7 @@ from logistis.collector.admission.redaction import Redactor
 from logistis.collector.cli import in_one_line
 from logistis.collector.edge.webhook import create_webhook_app, serving_webhook
 from logistis.collector.errors import ExitCode
+from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.relay import RelayClient, Unready
 from logistis.collector.runtime import (
@@ -168,6 +169,7 @@ def main() -> int:
     logs.configure(spec.settings.log_format, spec.settings.log_level, worker=spec.index)
 
     def run() -> int:
+        tune_for_serving()
         uvloop.run(serve_worker(spec))
         return ExitCode.OK
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
@@ -30,7 +32,9 @@ from logistis.collector.store import Store, StoreURL, encode_event, open_store, 
 from logistis.collector.store import postgres_sql as pg_sql
 from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.postgres import _columns
-from logistis.collector.store.protocol import Underived
+from logistis.collector.store.protocol import PassReads, Underived
+from logistis.collector.store.sqlite import SQLiteStore
+from logistis.collector.store.sqlite_thread_reads import ThreadReads
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess
@@ -86,6 +90,41 @@ async def test_events_read_before_deriving_carry_their_changes(store_url: StoreU
             pass
         assert underived(store_url) == 0
         assert await changes_read(store) == expected(events)
+
+
+async def test_a_sqlite_pass_reads_in_the_deriver_thread_and_never_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """On SQLite a pass runs whole in the deriver's thread, on reads of its own there: not one
+    statement of it goes through the event loop's read pool, and it derives as before."""
+    events = fixture_events()
+    store_url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    read_where: list[str] = []
+    pooled = SQLiteStore._fetch
+    in_thread = ThreadReads._fetch
+
+    async def pool_read(self: SQLiteStore, *args: Any) -> Any:
+        read_where.append("event loop")
+        return await pooled(self, *args)
+
+    async def thread_read(self: ThreadReads, *args: Any) -> Any:
+        read_where.append(threading.current_thread().name)
+        return await in_thread(self, *args)
+
+    monkeypatch.setattr(SQLiteStore, "_fetch", pool_read)
+    monkeypatch.setattr(ThreadReads, "_fetch", thread_read)
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await commit_underived(store, store_url, events)
+        deriver = Deriver(store, CommitSignal(), Metrics())
+        while not await deriver.derive_once():
+            pass
+        passes = set(read_where)
+        await deriver.close()
+        await deriver.close()  # again: nothing more
+        assert underived(store_url) == 0
+        assert await changes_read(store) == expected(events)
+    assert len(passes) == 1
+    assert passes.pop().startswith("deriver")
 
 
 async def test_the_deriver_catches_up_after_a_burst(tmp_path: Path):
@@ -226,16 +265,30 @@ async def derived_history(
 
 
 def watch_underived(store: Store) -> list[Underived]:
-    """Every event the store's deriver read gives from now on, as the deriver gets it."""
-    read = store.underived
+    """Every event the store's deriver read gives from now on, as the deriver gets it (on
+    SQLite the deriver reads in its own thread, on reads the store opens for it there)."""
     given: list[Underived] = []
 
-    async def seen(after: int | None, limit: int) -> tuple[list[Underived], int, int]:
-        events, start, newest = await read(after, limit)
-        given.extend(events)
-        return events, start, newest
+    def watched(reads: PassReads) -> None:
+        read = reads.underived
 
-    store.underived = seen  # type: ignore[method-assign]
+        async def seen(after: int | None, limit: int) -> tuple[list[Underived], int, int]:
+            events, start, newest = await read(after, limit)
+            given.extend(events)
+            return events, start, newest
+
+        reads.underived = seen  # type: ignore[method-assign]
+
+    watched(store)
+    open_reads = store.open_thread_reads
+
+    def opened() -> ThreadReads | None:
+        reads = open_reads()
+        if reads is not None:
+            watched(reads)
+        return reads
+
+    store.open_thread_reads = opened  # type: ignore[method-assign]
     return given
 
 

@@ -13,13 +13,13 @@ judging (`judged_from`), is judged on demand, never left empty, and never kept b
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from logistis.collector.history.continuity import Continuity, Ops, Step, continuity, outcome
 from logistis.collector.history.events import Event
+from logistis.collector.threads import computed
 
 if TYPE_CHECKING:
     from logistis.collector.history.runs import Run
@@ -174,7 +174,7 @@ async def _judge(
     if unread := wanted.difference(steps):
         steps.update(await store.steps(unread))
     since = await _history_start(store, [neighbours[i] for i in fresh if i in neighbours])
-    return await asyncio.to_thread(_judge_all, list(neighbours), known, neighbours, steps, since)
+    return await computed(_judge_all, list(neighbours), known, neighbours, steps, since)
 
 
 async def _history_start(store: JudgementStore, fresh: Iterable[Neighbours]) -> int | None:

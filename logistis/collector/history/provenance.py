@@ -12,7 +12,6 @@ object: put back (`revertedBy`), or left in place.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -31,6 +30,7 @@ from logistis.collector.history.gitops import (
     puts_back,
     revision_of,
 )
+from logistis.collector.threads import computed
 
 Identity = tuple[str, str, str, str]
 """(group, resource, namespace, name): the object an event is filed under."""
@@ -153,9 +153,9 @@ async def derive(
 ) -> Derived:
     """Derive events in id order; `in_hand` holds steps already decoded (the rest are read).
     What decodes objects runs off the event loop."""
-    pass_ = await asyncio.to_thread(_Pass, store.gitops, writes, in_hand)
+    pass_ = await computed(_Pass, store.gitops, writes, in_hand)
     await pass_.read_history(store, writes)
-    return await asyncio.to_thread(pass_.add_all, writes)
+    return await computed(pass_.add_all, writes)
 
 
 class _Pass:

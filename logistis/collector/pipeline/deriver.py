@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from logistis.collector.history.changes import compute_changes
 from logistis.collector.history.continuity import Ops, Step
@@ -29,8 +31,9 @@ from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify.config import NotifySettings
 from logistis.collector.pipeline.notify.matching import due
 from logistis.collector.pipeline.writer import CommitSignal
-from logistis.collector.store import DeriverStore, StoreError, Underived
-from logistis.collector.threads import worker
+from logistis.collector.store import DeriverStore, PassReads, StoreError, Underived
+from logistis.collector.store.protocol import OutboxRow, ThreadReads
+from logistis.collector.threads import PassThread, computed
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +75,23 @@ class Deriver:
         # Events read per pass: fewer after a pass was cut at BATCH_BYTES, so large bodies are
         # not read many at a time, back to BATCH as they pass.
         self._limit = BATCH
-        # Oldest first, with the size of their JSON.
-        self._recent: dict[int, tuple[Step, int]] = {}
+        # Oldest first, with the size of their JSON (ordered: taken from the front in O(1)).
+        self._recent: OrderedDict[int, tuple[Step, int]] = OrderedDict()
         self._recent_bytes = 0
         # When the last pass ended short of the newest commit: the time of the newest event it
         # derived (the oldest one waiting is newer); None when it caught up.
         self._behind_since_ms: float | None = None
         metrics.derive_behind.set_function(self.behind_seconds)
         self._task: asyncio.Task[None] | None = None
+        self._thread_reads: ThreadReads | None = None
+        self._reads_opened = False
         self.ready = CommitSignal()
         """Fires after each pass of the deriver: committed events can be read with their
         derived fields. The stream follows it, so its reads find them stored rather than
         compute them."""
-        # A thread of its own: the summaries are computed off the event loop, one batch at a
-        # time, never in the executor the reads use.
-        self._thread = worker("deriver")
+        # A thread of its own, where a pass runs whole when the store reads there (SQLite):
+        # off the event loop, with no hand-over between threads per read.
+        self._thread = PassThread("deriver")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="deriver")
@@ -96,27 +101,24 @@ class Deriver:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._thread.shutdown(wait=True)
+        if self._thread_reads is not None:
+            await self._thread.call(self._thread_reads.close)
+            self._thread_reads = None
+        self._thread.shutdown()
 
     async def derive_once(self) -> bool:
         """Derive one pass; True when it caught up with every commit that had landed when it
         read (False: more are waiting)."""
-        read, start, newest = await self._store.underived(
-            self._mark if self._mark >= 0 else None, self._limit
-        )
-        events, sizes = _within(read, BATCH_BYTES)
-        cut = len(events) < len(read)
-        up_to = events[-1].id if cut or len(read) == self._limit else newest
-        if up_to > start:
-            loop = asyncio.get_running_loop()
-            changes, steps = await loop.run_in_executor(self._thread, _decoded, events)
-            judgements = await self._judged(events, steps, start)
-            provenance = await _derive_provenance(self._store, steps, self._metrics)
-            self._keep_recent(steps, sizes)
-            outbox = await due(self._notify, self._store, events, steps, judgements, provenance)
-            await self._store.save_derived(changes, judgements, up_to, provenance, outbox)
+        reads = await self._reads()
+        if reads is None:
+            done = await self._pass(self._store)
+        else:
+            done = await self._thread.run(lambda: self._pass(reads))
+        if done.derived is not None:
+            await self._store.save_derived(*done.derived)
+        events, up_to, newest = done.events, done.up_to, done.newest
         self._mark = up_to
-        self._limit = len(events) if cut else min(BATCH, 2 * self._limit)
+        self._limit = len(events) if done.cut else min(BATCH, 2 * self._limit)
         now_ms = time.time() * 1000
         for event in events:
             self._metrics.derive_lag.observe(max(0.0, now_ms - event.time_ms) / 1000)
@@ -124,6 +126,32 @@ class Deriver:
         caught_up = up_to >= newest
         self._behind_since_ms = None if caught_up or not events else events[-1].time_ms
         return caught_up
+
+    async def _reads(self) -> ThreadReads | None:
+        """The store's reads for a pass in the deriver's thread, opened there on the first
+        pass; None where the pass reads on the event loop."""
+        if not self._reads_opened:
+            self._thread_reads = await self._thread.call(self._store.open_thread_reads)
+            self._reads_opened = True
+        return self._thread_reads
+
+    async def _pass(self, store: PassReads) -> _Done:
+        """Read and derive one pass (its save is the caller's): in the deriver's thread where
+        the store reads there (every await in place), else on the event loop."""
+        read, start, newest = await store.underived(
+            self._mark if self._mark >= 0 else None, self._limit
+        )
+        events, sizes = _within(read, BATCH_BYTES)
+        cut = len(events) < len(read)
+        up_to = events[-1].id if cut or len(read) == self._limit else newest
+        if up_to <= start:
+            return _Done(events, cut, up_to, newest)
+        changes, steps = await computed(_decoded, events)
+        judgements = await self._judged(store, events, steps, start)
+        provenance = await _derive_provenance(store, steps, self._metrics)
+        self._keep_recent(steps, sizes)
+        outbox = await due(self._notify, store, events, steps, judgements, provenance)
+        return _Done(events, cut, up_to, newest, (changes, judgements, up_to, provenance, outbox))
 
     def behind_seconds(self) -> float:
         """How long the oldest committed event not derived yet has waited, at most; 0 once the
@@ -133,14 +161,14 @@ class Deriver:
         return max(0.0, time.time() - self._behind_since_ms / 1000)
 
     async def _judged(
-        self, events: Sequence[Underived], steps: dict[int, Step], start: int
+        self, store: PassReads, events: Sequence[Underived], steps: dict[int, Step], start: int
     ) -> dict[int, Judgement]:
         """The batch's judgements, with those it decides among earlier events; an event that
         cannot be judged (an object that does not decode) is kept as not judged, never passed
         over as a usual one."""
         in_hand = {i: step for i, (step, _) in self._recent.items()} | steps
         try:
-            judged = await judge_committed(self._store, list(steps), in_hand, start)
+            judged = await judge_committed(store, list(steps), in_hand, start)
         except StoreError:
             raise
         except Exception as error:  # noqa: BLE001 - a failure of judging is its batch's
@@ -151,12 +179,13 @@ class Deriver:
         return judged
 
     def _keep_recent(self, steps: dict[int, Step], sizes: dict[int, int]) -> None:
+        recent = self._recent
         for event_id, step in steps.items():
-            _, replaced = self._recent.pop(event_id, (step, 0))
-            self._recent[event_id] = (step, sizes[event_id])
+            _, replaced = recent.pop(event_id, (step, 0))
+            recent[event_id] = (step, sizes[event_id])
             self._recent_bytes += sizes[event_id] - replaced
-        while len(self._recent) > RECENT_STEPS or self._recent_bytes > RECENT_BYTES:
-            _, size = self._recent.pop(next(iter(self._recent)))
+        while len(recent) > RECENT_STEPS or self._recent_bytes > RECENT_BYTES:
+            _, (_, size) = recent.popitem(last=False)
             self._recent_bytes -= size
 
     async def _run(self) -> None:
@@ -172,6 +201,21 @@ class Deriver:
             if caught_up:
                 await asyncio.sleep(self._store.derive_spacing_seconds)
                 await commit.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A pass read and derived: its events, whether BATCH_BYTES cut it short, the mark it
+    reaches, the newest committed id, and what `save_derived` keeps of it (None: nothing)."""
+
+    events: Sequence[Underived]
+    cut: bool
+    up_to: int
+    newest: int
+    derived: (
+        tuple[list[tuple[int, Ops]], dict[int, Judgement], int, Derived | None, list[OutboxRow]]
+        | None
+    ) = None
 
 
 def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underived], dict[int, int]]:

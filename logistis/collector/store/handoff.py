@@ -13,6 +13,8 @@ everything committed before a restart.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,8 +30,12 @@ class HandOff:
 
     def __init__(self, budget: int = HANDOFF_BYTES) -> None:
         self._budget = budget
-        self._held: dict[int, tuple[Any, Any, int]] = {}
+        # Oldest first, let go of from the front (ordered: in O(1) each).
+        self._held: OrderedDict[int, tuple[Any, Any, int]] = OrderedDict()
         self._bytes = 0
+        # Kept after each commit on the event loop, taken by the deriver in its own thread
+        # (on SQLite: store/sqlite_thread_reads.py).
+        self._lock = threading.Lock()
 
     def keep(
         self, events: Sequence[Event], outcomes: Sequence[NotStored | None], sizes: Sequence[int]
@@ -38,6 +44,12 @@ class HandOff:
         they fit (none with no budget: no deriver runs in this process)."""
         if self._budget <= 0:
             return
+        with self._lock:
+            self._keep(events, outcomes, sizes)
+
+    def _keep(
+        self, events: Sequence[Event], outcomes: Sequence[NotStored | None], sizes: Sequence[int]
+    ) -> None:
         for event, outcome, size in zip(events, outcomes, sizes, strict=True):
             if outcome is not None:
                 continue
@@ -49,6 +61,10 @@ class HandOff:
     def fill(self, events: Sequence[Underived]) -> list[Underived]:
         """The events read for a pass, with their objects where they are in hand; what is
         held for them, and for anything before them, is let go."""
+        with self._lock:
+            return self._fill(events)
+
+    def _fill(self, events: Sequence[Underived]) -> list[Underived]:
         if not self._held or not events:
             return list(events)
         filled = []
@@ -64,8 +80,8 @@ class HandOff:
     def _forget_through(self, last: int) -> None:
         held = self._held
         # Kept in the order of their ids: the oldest are first.
-        while held and (oldest := next(iter(held))) <= last:
-            self._bytes -= held.pop(oldest)[2]
+        while held and next(iter(held)) <= last:
+            self._bytes -= held.popitem(last=False)[1][2]
 
 
 def _values(new: Any, old: Any) -> Callable[[], tuple[Any, Any]]:

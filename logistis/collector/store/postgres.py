@@ -316,6 +316,10 @@ class PostgresStore(SQLQueries):
 
     # -- reading -----------------------------------------------------------------------------
 
+    def open_thread_reads(self) -> None:
+        """None: its connections belong to the event loop; the deriver's pass reads there."""
+        return None
+
     async def used_bytes(self) -> int:
         """The kept events' rows as PostgreSQL stores them, TOAST included (see postgres_sql)."""
         return int(await self._read(lambda c: c.fetchval(sql.SELECT_USED_BYTES)))

@@ -152,18 +152,35 @@ class WriterStore(Protocol):
         ...
 
 
-class DeriverStore(JudgementStore, ProvenanceStore, Protocol):
-    """The deriver's (collector/pipeline/deriver.py): the events it has not reached, what
-    judging and provenance read around them, and its pass saved."""
-
-    derive_spacing_seconds: float
-    """The least time from one pass of the deriver to the next while it keeps up with the
-    commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
+class PassReads(JudgementStore, ProvenanceStore, Protocol):
+    """What a pass of the deriver reads: the events it has not reached, and what judging and
+    provenance read around them."""
 
     async def underived(self, after: int | None, limit: int) -> tuple[list[Underived], int, int]:
         """Up to `limit` committed events after the id `after` (None: after the mark last
         saved), oldest first; the mark they follow; and the newest committed id (when fewer
         than `limit` come back, every event up to it is derived once these are)."""
+        ...
+
+
+class ThreadReads(PassReads, Protocol):
+    """A pass's reads that run in the calling thread, without an event loop: opened, used and
+    closed in one thread."""
+
+    def close(self) -> None: ...
+
+
+class DeriverStore(PassReads, Protocol):
+    """The deriver's (collector/pipeline/deriver.py): its pass's reads, and its pass saved."""
+
+    derive_spacing_seconds: float
+    """The least time from one pass of the deriver to the next while it keeps up with the
+    commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
+
+    def open_thread_reads(self) -> ThreadReads | None:
+        """Reads for a pass run whole in the calling thread, off the event loop, on a
+        connection of their own (SQLite's); None where reads need the event loop
+        (PostgreSQL's, whose connections belong to it)."""
         ...
 
     async def save_derived(

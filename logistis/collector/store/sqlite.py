@@ -44,6 +44,7 @@ from logistis.collector.store.protocol import (
 )
 from logistis.collector.store.queries import SQLQueries
 from logistis.collector.store.sqlite_files import OpenedFiles
+from logistis.collector.store.sqlite_thread_reads import ThreadReads
 
 if TYPE_CHECKING:
     # Settings name the store; the store needs only the shape of the retention limits.
@@ -241,6 +242,9 @@ class SQLiteStore(SQLQueries):
         return [Backlog(*row) for row in await self._fetch(sql.SELECT_OUTBOX_BACKLOG)]
 
     # -- reading -----------------------------------------------------------------------------
+
+    def open_thread_reads(self) -> ThreadReads:
+        return ThreadReads(self.path, self._handoff, self.gitops, self._files)
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
