@@ -3,16 +3,21 @@
 A collector's runtime (a fresh SQLite file, the settings' defaults) is opened in this process;
 the captured reviews (testdata/admission, fresh uids) are decoded, redacted and submitted to
 its writer at `--rate` a second for `--seconds`, each timed from its decoding to its commit,
-as the webhook waits for it. With `--without-deriver` the deriver is stopped first: what the
-store path costs alone, against what the deriver's passes beside it add.
+as the webhook waits for it, and the process's CPU per review (all its threads) over the same
+span. With `--without-deriver` the deriver is stopped first: what the store path costs alone,
+against what the deriver's passes beside it add. `--derive-spacing` and `--young-collections`
+run it with another pause between the deriver's passes, or another threshold of the garbage
+collector's young collections, than the collector's own, to compare them.
 
     .venv/bin/python tools/commit_latency.py [--rate 500] [--seconds 8] [--without-deriver]
+        [--derive-spacing SECONDS] [--young-collections N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tempfile
 import time
 import uuid
@@ -27,6 +32,7 @@ from logistis.collector.admission.review import event_from_request, read_review
 from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import from_args
+from logistis.collector.store.sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "testdata/admission"
 
@@ -46,19 +52,24 @@ async def timed(runtime: Runtime, body: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
-async def measure(rate: int, seconds: float, without_deriver: bool) -> list[float]:
+async def measure(rate: int, seconds: float, without_deriver: bool) -> tuple[list[float], float]:
+    """Each counted review's wait, and the process's CPU seconds while they were sent and
+    answered."""
     with tempfile.TemporaryDirectory() as data:
         settings = from_args(["--data-dir", data], environ={})
         async with open_runtime(settings) as runtime:
             if without_deriver:
                 await runtime.deriver.close()
             bodies, waits = reviews(), []
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), 0.0
             for number in range(int(rate * seconds)):
+                # The first second warms up (caches, the deriver's first passes): not counted.
+                if number == rate:
+                    cpu = time.process_time()
                 await asyncio.sleep(max(0.0, start + number / rate - time.perf_counter()))
                 waits.append(asyncio.ensure_future(timed(runtime, bodies[number % len(bodies)])))
-            # The first second warms up (caches, the deriver's first passes): not counted.
-            return sorted(await asyncio.gather(*waits[rate:]))
+            counted = sorted(await asyncio.gather(*waits[rate:]))
+            return counted, time.process_time() - cpu
 
 
 def main() -> None:
@@ -66,13 +77,30 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="reviews a second")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--without-deriver", action="store_true")
+    parser.add_argument(
+        "--derive-spacing",
+        type=float,
+        metavar="SECONDS",
+        help="least time between the deriver's passes (default: the store's)",
+    )
+    parser.add_argument(
+        "--young-collections",
+        type=int,
+        metavar="N",
+        help="objects allocated between young collections (default: the collector's)",
+    )
     args = parser.parse_args()
     tune_for_serving()  # as the collector runs
-    waits = uvloop.run(measure(args.rate, args.seconds, args.without_deriver))
+    if args.young_collections is not None:
+        gc.set_threshold(args.young_collections, *gc.get_threshold()[1:])
+    if args.derive_spacing is not None:
+        SQLiteStore.derive_spacing_seconds = args.derive_spacing
+    waits, cpu = uvloop.run(measure(args.rate, args.seconds, args.without_deriver))
     p50, p99 = waits[len(waits) // 2], waits[int(len(waits) * 0.99)]
     deriver = "stopped" if args.without_deriver else "running"
     print(f"{len(waits)} reviews at {args.rate}/s, deriver {deriver}: "
-          f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")  # fmt: skip
+          f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms, "
+          f"CPU {cpu / len(waits) * 1e6:.0f} µs per review")  # fmt: skip
 
 
 if __name__ == "__main__":
