@@ -17,9 +17,9 @@ GIL_SWITCH_SECONDS = 0.001
 # Container objects allocated, less those freed, before a young collection. A review's objects
 # decode into thousands of dicts and lists that stay alive a while (its commit group, the
 # deriver's pass and the steps it keeps for the next), so the default, 700, ran a young
-# collection every few reviews, each walking them again. At this threshold the collector ran
-# ~100x less often and the process took ~80 µs less CPU per review (BENCHMARKS.md "The cost of
-# a review"); reference cycles, the garbage it exists for, are rare here and still collected.
+# collection every few reviews, each walking them again: this takes a few percent of the CPU
+# per review off (BENCHMARKS.md, "fewer collections of garbage"). Reference cycles, the garbage
+# it exists for, are rare here and still collected.
 YOUNG_COLLECTION_THRESHOLD = 20_000
 # How many collections of a generation before the next older one is collected with it; the
 # default's 10 keeps the full collections, which walk every object alive, at a tenth of the

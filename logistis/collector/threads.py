@@ -42,9 +42,9 @@ class PassThread:
     loop hands each one over once, and what it awaits (reads that do not suspend, computing
     done in place, see `computed`) never goes back through the caller's loop.
 
-    Each hand-over between threads costs ~150 µs of CPU on this project's machines (two thread
-    wake-ups, whatever the work): a pass of the deriver awaits a dozen reads and computations,
-    and run here, costs one."""
+    Each hand-over between threads costs about 110-160 µs of CPU on the machine of
+    BENCHMARKS.md (two threads woken, whatever the work): a pass of the deriver awaits a dozen
+    reads and computations, and run here, costs one."""
 
     def __init__(self, name: str) -> None:
         self._executor = worker(name)

@@ -65,9 +65,9 @@ class SQLiteStore(SQLQueries):
     concurrent_commits = 1
     # Updated in place after the commit: the row grows, nothing else is written twice.
     derives_after_commit = True
-    # A pass has a fixed cost (~2 ms of CPU for one event, its save included) that small
-    # passes pay per event: at 500 reviews/s, 10 ms apart took 13% less CPU and the commit's
-    # p50 from 5-11 to 3-5 ms, its p99 no worse (tools/commit_latency.py, 4 alternations).
+    # A pass has a fixed cost (~1 ms of CPU, its save included) that small passes pay per
+    # event: 10 ms apart at 500 reviews/s took a third of the CPU off and the commit's p50 from
+    # 1.5-1.9 to 1.1-1.4 ms, its p99 no worse (BENCHMARKS.md, "fewer collections of garbage").
     # Not more: the save runs in the one write thread, between commit groups, and a larger one
     # makes the next group wait longer (p99 7-9 -> 14 ms at 25 ms, with the pass on the loop).
     derive_spacing_seconds = 0.01
