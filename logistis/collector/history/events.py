@@ -37,6 +37,11 @@ def json_value(value: Any) -> Any:
     return orjson.loads(value.json) if isinstance(value, RawJSON) else value
 
 
+def json_bytes(value: Any) -> bytes:
+    """The value's JSON: the bytes it came in if it is still `RawJSON`, else encoded."""
+    return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
+
+
 MACHINE_PREFIX = "system:"
 
 

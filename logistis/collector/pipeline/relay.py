@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import orjson
 
 from logistis.collector.admission.kinds import KindResolver
-from logistis.collector.history.events import Event, RawJSON, ResourceRef, UserInfo
+from logistis.collector.history.events import Event, RawJSON, ResourceRef, UserInfo, json_bytes
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.writer import COMMIT_TIMEOUT, NotRecorded, Writer
 from logistis.collector.trust.callers import PathToken
@@ -98,9 +97,7 @@ def event_from_wire(fields: Sequence[Any]) -> Event:
 
 
 def _json_bytes(value: Any) -> bytes | None:
-    if value is None:
-        return None
-    return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
+    return None if value is None else json_bytes(value)
 
 
 async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[list[Any]]:

@@ -24,7 +24,7 @@ import orjson
 import zstandard
 
 from logistis.collector.errors import CollectorError
-from logistis.collector.history.events import RawJSON
+from logistis.collector.history.events import json_bytes
 
 FORMAT_V1 = 1
 FORMAT_V2 = 2
@@ -71,14 +71,10 @@ def encode(new: Any, old: Any, options: Any) -> bytes:
     in, never decoded and encoded again."""
     # One frame with one reused compressor: the old object finds the new one in the window,
     # as a separate raw-content dictionary let it before (format 2) at twice the CPU.
-    new_bytes = _json(new)
-    rest = b"[" + _json(old) + b"," + orjson.dumps(options) + b"]"
+    new_bytes = json_bytes(new)
+    rest = b"[" + json_bytes(old) + b"," + orjson.dumps(options) + b"]"
     packed = _compressor().compress(new_bytes + rest)
     return bytes([FORMAT_V3, DICTIONARY_ID]) + len(new_bytes).to_bytes(4, "big") + packed
-
-
-def _json(value: Any) -> bytes:
-    return value.json if isinstance(value, RawJSON) else orjson.dumps(value)
 
 
 def plain_size(blob: bytes) -> int:
