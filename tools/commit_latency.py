@@ -29,6 +29,7 @@ import orjson
 import uvloop
 
 from logistis.collector.admission.review import event_from_request, read_review
+from logistis.collector.history.events import Event
 from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import from_args
@@ -43,12 +44,21 @@ def reviews() -> list[dict[str, Any]]:
     return [body for body in bodies if not body["request"].get("dryRun")]
 
 
+def fresh(body: dict[str, Any]) -> bytes:
+    """A captured review's body with a uid of its own."""
+    return orjson.dumps({**body, "request": {**body["request"], "uid": str(uuid.uuid4())}})
+
+
+def admitted(runtime: Runtime, raw: bytes) -> Event:
+    """The event the webhook makes of a review: decoded, redacted, its kind named."""
+    request = runtime.redactor.redact(read_review(raw).request)
+    return event_from_request(request, datetime.now(UTC), runtime.kinds)
+
+
 async def timed(runtime: Runtime, body: dict[str, Any]) -> float:
-    raw = orjson.dumps({**body, "request": {**body["request"], "uid": str(uuid.uuid4())}})
+    raw = fresh(body)
     started = time.perf_counter()
-    review = read_review(raw)
-    request = runtime.redactor.redact(review.request)
-    await runtime.writer.submit(event_from_request(request, datetime.now(UTC), runtime.kinds))
+    await runtime.writer.submit(admitted(runtime, raw))
     return time.perf_counter() - started
 
 

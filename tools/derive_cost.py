@@ -17,15 +17,11 @@ import argparse
 import asyncio
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import uvloop
-from commit_latency import reviews
+from commit_latency import admitted, fresh, reviews
 
-from logistis.collector.admission.review import event_from_request, read_review
 from logistis.collector.history.events import Event
 from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.pipeline.deriver import Deriver
@@ -36,13 +32,10 @@ WARM_UP = 1000
 
 
 def events(runtime: Runtime, bodies: list[dict[str, Any]], first: int, count: int) -> list[Event]:
-    made = []
-    for number in range(first, first + count):
-        body = bodies[number % len(bodies)]
-        raw = orjson.dumps({**body, "request": {**body["request"], "uid": str(uuid.uuid4())}})
-        request = runtime.redactor.redact(read_review(raw).request)
-        made.append(event_from_request(request, datetime.now(UTC), runtime.kinds))
-    return made
+    return [
+        admitted(runtime, fresh(bodies[number % len(bodies)]))
+        for number in range(first, first + count)
+    ]
 
 
 async def measure(group: int, total: int) -> tuple[float, float, int]:
