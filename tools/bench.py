@@ -54,6 +54,7 @@ import httpx
 import orjson
 import wrk
 import yaml
+from processes import child_pids, cpu_seconds, derives
 from textual.css.query import NoMatches
 
 from logistis.collector.pipeline.relay import COUNTS_SECONDS
@@ -261,7 +262,8 @@ def webhook(report: Report, work: Path, duration: float, postgres: PostgresServe
 
 THREADS = ("event loop", "writer", "deriver", "other")
 # The collector's parts: the threads of the process started (the writing one, with `--workers N`),
-# then its child processes, the webhook workers, as one.
+# and its child processes: the deriver's (on SQLite), counted as "deriver", and the webhook
+# workers, as one.
 PARTS = (*THREADS, "workers")
 
 
@@ -269,7 +271,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds each part of a collector has used (`/proc/<pid>/task/*/stat`): the event loop
     (the main thread), the writer (the store's write or encoder thread), the deriver's
     computing and the rest (read connections), by the names `collector.threads` gives; and its
-    child processes, all their threads (the webhook workers of `--workers N`; none without)."""
+    child processes, all their threads: the deriver's process (on SQLite) with the deriver, the
+    webhook workers of `--workers N` apart."""
     tick = os.sysconf("SC_CLK_TCK")
     used = dict.fromkeys(PARTS, 0.0)
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
@@ -288,31 +291,15 @@ def thread_cpu(pid: int) -> dict[str, float]:
         else:
             part = "other"
         used[part] += (int(fields[11]) + int(fields[12])) / tick
-    used["workers"] = cpu_seconds(child_pids(pid))
+    children = child_pids(pid)
+    used["deriver"] += cpu_seconds([child for child in children if derives(child)])
+    used["workers"] = cpu_seconds(worker_pids(pid))
     return used
 
 
-def child_pids(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (`/proc/*/stat`)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):  # a process that ended meanwhile
-            if (entry / "stat").read_text().rpartition(")")[2].split()[1] == str(parent):
-                children.append(int(entry.name))
-    return children
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU the processes have used so far (all their threads, those ended too)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+def worker_pids(pid: int) -> list[int]:
+    """A collector's webhook workers (`--workers N`)."""
+    return [child for child in child_pids(pid) if not derives(child)]
 
 
 def gauges(process: CollectorProcess) -> dict[str, float]:
@@ -508,7 +495,7 @@ def _caught_up(process: CollectorProcess) -> None:
     answered reached the writing process (they send them each COUNTS_SECONDS)."""
     while gauges(process).get("logistis_events_underived", 0.0) > 0:
         time.sleep(0.05)
-    if process.process is not None and child_pids(process.process.pid):
+    if process.process is not None and worker_pids(process.process.pid):
         time.sleep(COUNTS_SECONDS + 0.25)
 
 
@@ -817,7 +804,7 @@ def _beside_large_updates(
     _caught_up(process)
     cpu = thread_cpu(pid)
     rss, peak = rss_mib(pid)
-    workers = [rss_mib(child) for child in child_pids(pid)]
+    others = [rss_mib(child) for child in child_pids(pid)]
     return {
         "large updates answered": len(answers),
         "sent in s": sent_in,
@@ -827,9 +814,9 @@ def _beside_large_updates(
         "other reviews p99 ms": small["p99_ms"],
         "answered uncommitted": uncommitted(process) - before,
         "peak RSS MiB": peak,
-        "workers' peak RSS MiB": " / ".join(f"{p:.0f}" for _, p in workers) or "-",
-        "peak RSS MiB, all processes": peak + sum(p for _, p in workers),
-        "RSS after MiB (all processes)": rss + sum(r for r, _ in workers),
+        "its processes' peak RSS MiB": " / ".join(f"{p:.0f}" for _, p in others) or "-",
+        "peak RSS MiB, all processes": peak + sum(p for _, p in others),
+        "RSS after MiB (all processes)": rss + sum(r for r, _ in others),
         **{f"{part}: CPU s": cpu[part] - cpu_before[part] for part in PARTS},
     }
 

@@ -28,6 +28,7 @@ from logistis.collector.admission.review import event_from_request
 from logistis.collector.history.events import Event, time_to_ms
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import Writer
 from logistis.collector.store import StoreURL, encode_event, open_store
 from logistis.collector.store.postgres import PostgresStore
@@ -142,7 +143,7 @@ async def storage_cost(requests: list[Request], url: StoreURL) -> dict[str, floa
             await writer.submit(event_from_request(redactor.redact(request), now, kinds))
         await writer.close()
         # The change summaries are derived after the commit: counted once all are in.
-        deriver = Deriver(store, writer.committed, Metrics())
+        deriver = Deriver(store, writer.committed, Progress(Metrics()))
         while not await deriver.derive_once():
             pass
         after = await _bytes(store)

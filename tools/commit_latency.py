@@ -1,23 +1,21 @@
 """How long a review waits for its commit, without HTTP: the writer and the deriver alone.
 
-A collector's runtime (a fresh SQLite file, the settings' defaults) is opened in this process;
-the captured reviews (testdata/admission, fresh uids) are decoded, redacted and submitted to
-its writer at `--rate` a second for `--seconds`, each timed from its decoding to its commit,
-as the webhook waits for it, and the process's CPU per review (all its threads) over the same
-span. With `--without-deriver` the deriver is stopped first: what the store path costs alone,
-against what the deriver's passes beside it add. `--derive-spacing` and `--young-collections`
-run it with another pause between the deriver's passes, or another threshold of the garbage
-collector's young collections, than the collector's own, to compare them.
+A collector's runtime (a fresh SQLite file, the settings' defaults) is opened in this process,
+its deriver in a process of its own as the collector runs it; the captured reviews
+(testdata/admission, fresh uids) are decoded, redacted and submitted to its writer at `--rate` a
+second for `--seconds`, each timed from its decoding to its commit, as the webhook waits for
+it, and the CPU per review of both processes (all their threads) over the same span. With
+`--without-deriver` no deriver runs: what the store path costs alone, against what the
+deriver's passes beside it add.
 
     .venv/bin/python tools/commit_latency.py [--rate 500] [--seconds 8] [--without-deriver]
-        [--derive-spacing SECONDS] [--young-collections N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import os
 import tempfile
 import time
 import uuid
@@ -27,13 +25,13 @@ from typing import Any
 
 import orjson
 import uvloop
+from processes import child_pids, cpu_seconds
 
 from logistis.collector.admission.review import event_from_request, read_review
 from logistis.collector.history.events import Event
 from logistis.collector.interpreter import tune_for_serving
 from logistis.collector.runtime import Runtime, open_runtime
 from logistis.collector.settings import from_args
-from logistis.collector.store.sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "testdata/admission"
 
@@ -63,23 +61,26 @@ async def timed(runtime: Runtime, body: dict[str, Any]) -> float:
 
 
 async def measure(rate: int, seconds: float, without_deriver: bool) -> tuple[list[float], float]:
-    """Each counted review's wait, and the process's CPU seconds while they were sent and
-    answered."""
+    """Each counted review's wait, and the CPU seconds of this process and the deriver's while
+    they were sent and answered."""
     with tempfile.TemporaryDirectory() as data:
         settings = from_args(["--data-dir", data], environ={})
-        async with open_runtime(settings) as runtime:
-            if without_deriver:
-                await runtime.deriver.close()
+        async with open_runtime(settings, deriving=not without_deriver) as runtime:
             bodies, waits = reviews(), []
             start, cpu = time.perf_counter(), 0.0
             for number in range(int(rate * seconds)):
                 # The first second warms up (caches, the deriver's first passes): not counted.
                 if number == rate:
-                    cpu = time.process_time()
+                    cpu = cpu_used()
                 await asyncio.sleep(max(0.0, start + number / rate - time.perf_counter()))
                 waits.append(asyncio.ensure_future(timed(runtime, bodies[number % len(bodies)])))
             counted = sorted(await asyncio.gather(*waits[rate:]))
-            return counted, time.process_time() - cpu
+            return counted, cpu_used() - cpu
+
+
+def cpu_used() -> float:
+    """CPU seconds of this process and of its children (the deriver's) so far."""
+    return time.process_time() + cpu_seconds(child_pids(os.getpid()))
 
 
 def main() -> None:
@@ -87,24 +88,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="reviews a second")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--without-deriver", action="store_true")
-    parser.add_argument(
-        "--derive-spacing",
-        type=float,
-        metavar="SECONDS",
-        help="least time between the deriver's passes (default: the store's)",
-    )
-    parser.add_argument(
-        "--young-collections",
-        type=int,
-        metavar="N",
-        help="objects allocated between young collections (default: the collector's)",
-    )
     args = parser.parse_args()
     tune_for_serving()  # as the collector runs
-    if args.young_collections is not None:
-        gc.set_threshold(args.young_collections, *gc.get_threshold()[1:])
-    if args.derive_spacing is not None:
-        SQLiteStore.derive_spacing_seconds = args.derive_spacing
     waits, cpu = uvloop.run(measure(args.rate, args.seconds, args.without_deriver))
     p50, p99 = waits[len(waits) // 2], waits[int(len(waits) * 0.99)]
     deriver = "stopped" if args.without_deriver else "running"

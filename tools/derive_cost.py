@@ -1,12 +1,13 @@
 """The CPU a review costs to record and to derive, by the size of the deriver's passes.
 
-A collector's runtime (a fresh SQLite file) is opened in this process with its own deriver
-stopped; the captured reviews (testdata/admission, fresh uids) are committed `--group` at a
+A collector's runtime (a fresh SQLite file) is opened in this process without its deriver; the
+captured reviews (testdata/admission, fresh uids) are committed `--group` at a
 time, and after each group a deriver derives them in one pass. The process's CPU (all its
 threads) is summed over the groups' commits and over the passes, after the first 1,000
 reviews, and divided by the reviews: what a pass's fixed cost (its reads, its hand-overs, its
 save) adds per review when passes are small (one event each at a few reviews a second, a
-few at 500/s) against large.
+few at 500/s) against large. The deriver reads the events from the file, as the collector's
+own does in its process (`deriver_process.py`).
 
     .venv/bin/python tools/derive_cost.py [--group 16] [--reviews 5000]
 """
@@ -42,9 +43,8 @@ async def measure(group: int, total: int) -> tuple[float, float, int]:
     """CPU seconds recording, CPU seconds deriving, and the reviews they were counted over."""
     with tempfile.TemporaryDirectory() as data:
         settings = from_args(["--data-dir", data], environ={})
-        async with open_runtime(settings) as runtime:
-            await runtime.deriver.close()
-            deriver = Deriver(runtime.store, runtime.writer.committed, runtime.metrics)
+        async with open_runtime(settings, deriving=False) as runtime:
+            deriver = Deriver(runtime.store, runtime.writer.committed, runtime.progress)
             bodies, recording, deriving, counted = reviews(), 0.0, 0.0, 0
             try:
                 for first in range(0, total, group):

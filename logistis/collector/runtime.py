@@ -19,16 +19,19 @@ from typing import Protocol
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.admission.redaction import Redactor
 from logistis.collector.admission.rules import CaptureRules, build_rules
+from logistis.collector.deriver_process import DeriverProcess
 from logistis.collector.history.events import Event
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.coverage import beat_forever, collector_id
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
 from logistis.collector.pipeline.notify.outbox import start_dispatcher
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.relay import Unready
 from logistis.collector.pipeline.retention import enforce_forever
 from logistis.collector.pipeline.writer import Writer
 from logistis.collector.settings import Settings, SettingsError
 from logistis.collector.store import Store, open_store
+from logistis.collector.store.url import POSTGRESQL
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,8 @@ class Runtime:
     settings: Settings
     store: Store
     writer: Writer
-    deriver: Deriver
+    progress: Progress
+    """Where deriving stands (the deriver runs in this process, or in one of its own)."""
     rules: CaptureRules
     redactor: Redactor
     kinds: KindResolver
@@ -96,7 +100,7 @@ class Runtime:
         stopped, the deriver far behind, or the store not taking writes."""
         if self.draining.is_set():
             return DRAINING
-        behind = self.deriver.behind_seconds()
+        behind = self.progress.behind_seconds()
         if self.writer.running and behind > FAR_BEHIND_SECONDS:
             return f"deriving far behind: an event has waited {behind:.0f} s"
         return await writer_unready(self.writer, self.store.check_writable)
@@ -147,14 +151,21 @@ def capture_rules(settings: Settings) -> CaptureRules:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, *, deriving: bool = True) -> AsyncIterator[Runtime]:
+    """The runtime `settings` describe; without `deriving`, no deriver runs for it (a tool
+    that derives by hand, or measures the store without one)."""
     # Rules first: a bad rule must stop the start before anything is opened.
     rules = capture_rules(settings)
     if settings.store_url is None:
         usable_dir(settings.data_dir, "--data-dir")  # the embedded default's file goes there
     metrics = Metrics()
     retention = settings.retention
-    async with opened_store(settings) as store, contextlib.AsyncExitStack() as started:
+    apart = deriving and derives_apart(settings)
+    async with (
+        # Objects in hand for a deriver in this process only.
+        opened_store(settings, derives=deriving and not apart) as store,
+        contextlib.AsyncExitStack() as started,
+    ):
         # Only now: a collector whose store never answers leaves nothing behind.
         redactor = Redactor(redaction_key(settings))
         kinds = KindResolver(await store.known_kinds())
@@ -162,13 +173,19 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         # starting the next one stops what runs already; they close in reverse order.
         writer = start_writer(settings, store, metrics)
         started.push_async_callback(writer.close)
-        deriver = Deriver(store, writer.committed, metrics, settings.notify)
-        started.push_async_callback(deriver.close)
-        deriver.start()
-        dispatcher = start_dispatcher(store, settings.notify, metrics, deriver.ready)
+        progress = Progress(metrics)
+        if apart:
+            process = DeriverProcess(settings, writer.committed, progress)
+            started.push_async_callback(process.close)
+            await process.start()
+        elif deriving:
+            deriver = Deriver(store, writer.committed, progress, settings.notify)
+            started.push_async_callback(deriver.close)
+            deriver.start()
+        dispatcher = start_dispatcher(store, settings.notify, metrics, progress.ready)
         if dispatcher is not None:
             started.push_async_callback(dispatcher.close)
-        runtime = Runtime(settings, store, writer, deriver, rules, redactor, kinds, metrics)
+        runtime = Runtime(settings, store, writer, progress, rules, redactor, kinds, metrics)
         beats = beat_forever(
             store, collector_id(), settings.heartbeat_interval_seconds, writer.committed
         )
@@ -181,6 +198,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             started.push_async_callback(_cancel, asyncio.create_task(work, name=name))
         started.callback(runtime.stopping.set)
         yield runtime
+
+
+def derives_apart(settings: Settings) -> bool:
+    """Whether the deriver runs in a process of its own: on SQLite (`deriver_process.py`)."""
+    return settings.store.backend != POSTGRESQL
 
 
 def start_writer(settings: Settings, store: Store, metrics: Metrics) -> Writer:

@@ -85,7 +85,12 @@ class WebhookWorkers:
     async def _start(self, index: int) -> None:
         assert self._relay is not None
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "logistis.collector.worker", stdin=asyncio.subprocess.PIPE
+            # -P: the package this process runs, not one in the directory it was started from.
+            sys.executable,
+            "-P",
+            "-m",
+            "logistis.collector.worker",
+            stdin=asyncio.subprocess.PIPE,
         )
         assert process.stdin is not None
         spec = WorkerSpec(index, self._runtime.settings, self._relay.path, self._cert, self._key)

@@ -27,6 +27,7 @@ from logistis.collector.history.events import Event, json_value
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store, postgres_schema
 from logistis.collector.store import postgres_sql as pg_sql
@@ -85,7 +86,7 @@ async def test_events_read_before_deriving_carry_their_changes(store_url: StoreU
         # Committed raw: not one summary derived yet, and every read has them right.
         assert underived(store_url) == len(events)
         assert await changes_read(store) == expected(events)
-        deriver = Deriver(store, CommitSignal(), Metrics())
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
         while not await deriver.derive_once():
             pass
         assert underived(store_url) == 0
@@ -115,7 +116,7 @@ async def test_a_sqlite_pass_reads_in_the_deriver_thread_and_never_on_the_event_
     monkeypatch.setattr(ThreadReads, "_fetch", thread_read)
     async with open_store(store_url, max_events_per_resource=1000) as store:
         await commit_underived(store, store_url, events)
-        deriver = Deriver(store, CommitSignal(), Metrics())
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
         while not await deriver.derive_once():
             pass
         passes = set(read_where)
@@ -136,7 +137,7 @@ async def test_the_deriver_catches_up_after_a_burst(tmp_path: Path):
     metrics = Metrics()
     async with open_store(store_url, max_events_per_resource=10_000) as store:
         signal = CommitSignal()
-        deriver = Deriver(store, signal, metrics)
+        deriver = Deriver(store, signal, Progress(metrics))
         deriver.start()
         try:
             # Groups committed faster than it derives; each commit wakes it, as the writer's do.
@@ -203,7 +204,7 @@ async def test_a_pass_holds_large_objects_by_their_size_not_their_number(store_u
     metrics = Metrics()
     async with open_store(store_url, max_events_per_resource=1000) as store:
         await commit_underived(store, store_url, events)
-        deriver = Deriver(store, CommitSignal(), metrics)
+        deriver = Deriver(store, CommitSignal(), Progress(metrics))
         # 3.6 MB of JSON each: two fit in one pass's 8 MiB, where 64 events were taken before.
         assert not await deriver.derive_once()
         assert underived(store_url) == 1
@@ -223,10 +224,11 @@ async def test_a_deriver_far_behind_says_so_until_it_catches_up(tmp_path: Path):
     metrics = Metrics()
     async with open_store(store_url, max_events_per_resource=1000) as store:
         await commit_underived(store, store_url, events)
-        deriver = Deriver(store, CommitSignal(), metrics)
-        assert deriver.behind_seconds() == 0
+        progress = Progress(metrics)
+        deriver = Deriver(store, CommitSignal(), progress)
+        assert progress.behind_seconds() == 0
         assert not await deriver.derive_once()
-        assert deriver.behind_seconds() > FAR_BEHIND_SECONDS
+        assert progress.behind_seconds() > FAR_BEHIND_SECONDS
         assert metrics.registry.get_sample_value("logistis_derive_behind_seconds") > 60
         while not await deriver.derive_once():
             pass
@@ -257,7 +259,7 @@ async def derived_history(
             await stack.aclose()
             store = await stack.enter_async_context(open_store(store_url))
         given = watch_underived(store)
-        deriver = Deriver(store, CommitSignal(), Metrics())
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
         while not await deriver.derive_once():
             pass
         page, _ = await reading.page(store, EventQuery(), Page(limit=1000))
@@ -358,7 +360,7 @@ async def test_a_postgresql_database_of_schema_11_hands_its_new_groups_to_the_de
     async with open_store(upgraded, max_events_per_resource=1000) as store:
         assert set(await store.record(new)) == {None}
         given = watch_underived(store)
-        deriver = Deriver(store, CommitSignal(), Metrics())
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
         while not await deriver.derive_once():
             pass
         page, _ = await reading.page(store, EventQuery(), Page(limit=1000))

@@ -27,6 +27,7 @@ from logistis.collector.history.insights import Window, at_ms, window
 from logistis.collector.history.query import EventQuery, Page, QueryError
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import (
@@ -308,7 +309,7 @@ async def random_history(store: Store, rng: random.Random, now: datetime) -> Non
     spread_events.sort(key=lambda e: e.time)
     for start in range(0, len(spread_events), 16):
         await store.record(spread_events[start : start + 16])
-    deriver = Deriver(store, CommitSignal(), Metrics())
+    deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
     while not await deriver.derive_once():
         pass
 

@@ -9,6 +9,7 @@ from logistis.collector.history.query import EventQuery
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
 from logistis.collector.pipeline.notify.config import parse_notify
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import (
     Settled,
@@ -51,7 +52,7 @@ async def test_an_upgraded_store_queues_what_the_pass_matched_once_and_claims_it
         )
         assert schema_version(store_url) == expected
         await store.record(later)
-        deriver = Deriver(store, CommitSignal(), Metrics(), NOTIFY)
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()), NOTIFY)
         while not await deriver.derive_once():
             pass
         queued = table_rows(store_url, "SELECT event_id, rule FROM outbox ORDER BY event_id")

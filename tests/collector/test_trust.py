@@ -21,6 +21,7 @@ from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.history.runs import Run
 from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.deriver import Deriver
+from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store, sqlite_schema
 from logistis.collector.store import sqlite_sql as sql
@@ -60,7 +61,7 @@ def uid(number: int) -> str:
 
 
 async def derive_all(store: Store) -> None:
-    deriver = Deriver(store, CommitSignal(), Metrics())
+    deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
     while not await deriver.derive_once():
         pass
 

@@ -15,32 +15,13 @@ import pytest
 
 from tests.collector.test_stream import fresh
 from tests.reliability.test_postgres_outage import counter
-from tests.support.collector import CollectorProcess, post_reviews, wait_for
+from tests.support.collector import CollectorProcess, alive, children, post_reviews, wait_for
 from tests.support.postgres import PostgresServer
 from tests.support.stores import store_env, stored_uids
 
 
 def workers_of(collector: CollectorProcess) -> list[int]:
-    """The process ids of the collector's children."""
-    assert collector.process is not None
-    parent = str(collector.process.pid)
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == parent:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return children(collector, "logistis.collector.worker")
 
 
 def one_by_one(collector: CollectorProcess, reviews: list[dict]) -> list[httpx.Response]:

@@ -181,6 +181,33 @@ def stop_all() -> None:
         _LAUNCHED.pop().stop(timeout=10)
 
 
+def children(collector: CollectorProcess, module: str) -> list[int]:
+    """The collector's child processes running `module` (`python -m module`), from /proc."""
+    assert collector.process is not None
+    parent = str(collector.process.pid)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_text().split("\0")
+        except OSError:  # ended meanwhile
+            continue
+        if fields[1] == parent and module in command:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie its parent has not reaped yet."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def derived(client: httpx.Client) -> bool:
     """Whether the collector's deriver has reached every committed event (who acted, marks)."""
     return "logistis_events_underived 0.0" in client.get("/metrics").text

@@ -212,7 +212,14 @@ class CaptureRules:
     """Decides for each admission request whether it is recorded. Not thread-safe: call it
     from the event loop (it is synchronous and takes microseconds without CEL)."""
 
-    def __init__(self, include: Sequence[_Rule], exclude: Sequence[_Rule], record_dry_run: bool):
+    def __init__(
+        self,
+        include: Sequence[_Rule],
+        exclude: Sequence[_Rule],
+        record_dry_run: bool,
+        *,
+        selected: tuple[Mapping[str, Any], str, str] | None = None,
+    ):
         self.include = tuple(include)
         self.exclude = tuple(exclude)
         self.record_dry_run = record_dry_run
@@ -220,6 +227,15 @@ class CaptureRules:
         self.evaluation_errors: Counter[str] = Counter()
         conditions = [r.condition for r in (*self.include, *self.exclude) if r.condition]
         self._activation = _activations(conditions)
+        # What `selecting` compiled these from: a notification rule's selectors travel in the
+        # settings to the collector's other processes, and are compiled again there.
+        self._selected = selected
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._selected is None:
+            # The capture rules are built from the settings in each process (`build_rules`).
+            raise TypeError("capture rules are built in each process, not pickled")
+        return (selecting, self._selected)
 
     @property
     def reads_whole_request(self) -> bool:
@@ -336,7 +352,8 @@ def selecting(spec: Mapping[str, Any], position: str, what: str) -> CaptureRules
     """One rule of another section that selects with the capture rules' selectors (a
     notification rule): it records what the rule matches, dry runs included. Errors name it
     as `what` (`notify rule`)."""
-    return CaptureRules([_rule(spec, position, what)], [], record_dry_run=True)
+    rule = _rule(spec, position, what)
+    return CaptureRules([rule], [], record_dry_run=True, selected=(dict(spec), position, what))
 
 
 def _rule(spec: Any, position: str, what: str = "capture rule") -> _Rule:

@@ -88,7 +88,7 @@ async def follow(
     streams.add(response)
     runtime.metrics.stream_clients.inc()
     # After the deriver's pass, not the bare commit: the read then finds the summaries stored.
-    signal = runtime.deriver.ready
+    signal = runtime.progress.ready
     clock = asyncio.get_running_loop().time
     timeout = runtime.settings.stream_write_timeout_seconds
     try:
@@ -177,4 +177,4 @@ async def close_streams(app: web.Application) -> None:
     """On shutdown: wake every stream so it sees `stopping` and ends its own response (its
     handler returns and aiohttp finishes it). Finishing it from here would race the follower,
     whose next write would then fail after the end."""
-    app[RUNTIME].deriver.ready.fire()
+    app[RUNTIME].progress.ready.fire()

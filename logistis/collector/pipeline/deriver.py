@@ -10,7 +10,9 @@ megabyte objects cost it megabytes, never gigabytes.
 Under a burst it falls behind and catches up; a reader that reaches an event first computes the
 same fields itself (the store the change summary, `history/reading.py` the others), so nobody
 sees an event without them. The mark is kept in the store: a collector stopped before deriving
-derives on its next start.
+derives on its next start. Each pass ends with a report to whoever follows it
+(`progress.py`): in the collector's process, or over a pipe from a process of its own
+(`deriver_process.py`).
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logistis.collector.history.changes import compute_changes
 from logistis.collector.history.continuity import Ops, Step
 from logistis.collector.history.judgements import Judgement, judge_committed
 from logistis.collector.history.provenance import Derived, ProvenanceStore, derive
-from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.notify.config import NotifySettings
 from logistis.collector.pipeline.notify.matching import due
+from logistis.collector.pipeline.progress import Heard, PassReport
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import DeriverStore, PassReads, StoreError, Underived
 from logistis.collector.store.protocol import OutboxRow, ThreadReads
@@ -62,14 +64,14 @@ class Deriver:
         self,
         store: DeriverStore,
         committed: CommitSignal,
-        metrics: Metrics,
+        progress: Heard,
         notify: NotifySettings | None = None,
     ) -> None:
         self._store = store
         # Which notifications a pass queues, with the pass (collector/pipeline/notify).
         self._notify = notify or NotifySettings()
         self._committed = committed
-        self._metrics = metrics
+        self._progress = progress
         # Where it stands (-1: where the store says), and what the store last heard of it.
         self._mark = -1
         # Events read per pass: fewer after a pass was cut at BATCH_BYTES, so large bodies are
@@ -78,23 +80,18 @@ class Deriver:
         # Oldest first, with the size of their JSON (ordered: taken from the front in O(1)).
         self._recent: OrderedDict[int, tuple[Step, int]] = OrderedDict()
         self._recent_bytes = 0
-        # When the last pass ended short of the newest commit: the time of the newest event it
-        # derived (the oldest one waiting is newer); None when it caught up.
-        self._behind_since_ms: float | None = None
-        metrics.derive_behind.set_function(self.behind_seconds)
         self._task: asyncio.Task[None] | None = None
         self._thread_reads: ThreadReads | None = None
         self._reads_opened = False
-        self.ready = CommitSignal()
-        """Fires after each pass of the deriver: committed events can be read with their
-        derived fields. The stream follows it, so its reads find them stored rather than
-        compute them."""
         # A thread of its own, where a pass runs whole when the store reads there (SQLite):
         # off the event loop, with no hand-over between threads per read.
         self._thread = PassThread("deriver")
 
-    def start(self) -> None:
+    def start(self) -> asyncio.Task[None]:
+        """Derive after each commit until closed (the task ends early only on an unexpected
+        failure)."""
         self._task = asyncio.create_task(self._run(), name="deriver")
+        return self._task
 
     async def close(self) -> None:
         if self._task is not None:
@@ -107,8 +104,8 @@ class Deriver:
         self._thread.shutdown()
 
     async def derive_once(self) -> bool:
-        """Derive one pass; True when it caught up with every commit that had landed when it
-        read (False: more are waiting)."""
+        """Derive one pass and report it; True when it caught up with every commit that had
+        landed when it read (False: more are waiting)."""
         reads = await self._reads()
         if reads is None:
             done = await self._pass(self._store)
@@ -120,11 +117,16 @@ class Deriver:
         self._mark = up_to
         self._limit = len(events) if done.cut else min(BATCH, 2 * self._limit)
         now_ms = time.time() * 1000
-        for event in events:
-            self._metrics.derive_lag.observe(max(0.0, now_ms - event.time_ms) / 1000)
-        self._metrics.events_underived.set(newest - up_to)
         caught_up = up_to >= newest
-        self._behind_since_ms = None if caught_up or not events else events[-1].time_ms
+        self._progress.heard(
+            PassReport(
+                lags=[max(0.0, now_ms - event.time_ms) / 1000 for event in events],
+                underived=newest - up_to,
+                caught_up=caught_up,
+                behind_since_ms=None if caught_up or not events else events[-1].time_ms,
+                hand_edits=done.hand_edits,
+            )
+        )
         return caught_up
 
     async def _reads(self) -> ThreadReads | None:
@@ -148,17 +150,11 @@ class Deriver:
             return _Done(events, cut, up_to, newest)
         changes, steps = await computed(_decoded, events)
         judgements = await self._judged(store, events, steps, start)
-        provenance = await _derive_provenance(store, steps, self._metrics)
+        provenance = await _derive_provenance(store, steps)
         self._keep_recent(steps, sizes)
         outbox = await due(self._notify, store, events, steps, judgements, provenance)
-        return _Done(events, cut, up_to, newest, (changes, judgements, up_to, provenance, outbox))
-
-    def behind_seconds(self) -> float:
-        """How long the oldest committed event not derived yet has waited, at most; 0 once the
-        last pass caught up."""
-        if self._behind_since_ms is None:
-            return 0.0
-        return max(0.0, time.time() - self._behind_since_ms / 1000)
+        derived = (changes, judgements, up_to, provenance, outbox)
+        return _Done(events, cut, up_to, newest, derived, _hand_edits(provenance))
 
     async def _judged(
         self, store: PassReads, events: Sequence[Underived], steps: dict[int, Step], start: int
@@ -197,7 +193,6 @@ class Deriver:
                 log.warning("deriving failed, trying again", extra={"error": str(error)})
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            self.ready.fire()
             if caught_up:
                 await asyncio.sleep(self._store.derive_spacing_seconds)
                 await commit.wait()
@@ -206,7 +201,8 @@ class Deriver:
 @dataclass(frozen=True, slots=True)
 class _Done:
     """A pass read and derived: its events, whether BATCH_BYTES cut it short, the mark it
-    reaches, the newest committed id, and what `save_derived` keeps of it (None: nothing)."""
+    reaches, the newest committed id, what `save_derived` keeps of it (None: nothing), and the
+    hand edits it found by the kind of their actor."""
 
     events: Sequence[Underived]
     cut: bool
@@ -216,6 +212,7 @@ class _Done:
         tuple[list[tuple[int, Ops]], dict[int, Judgement], int, Derived | None, list[OutboxRow]]
         | None
     ) = None
+    hand_edits: dict[str, int] = field(default_factory=dict)
 
 
 def _within(events: Sequence[Underived], budget: int) -> tuple[Sequence[Underived], dict[int, int]]:
@@ -252,9 +249,7 @@ def _decoded(events: Sequence[Underived]) -> tuple[list[tuple[int, Ops]], dict[i
     return changes, steps
 
 
-async def _derive_provenance(
-    store: ProvenanceStore, steps: Mapping[int, Step], metrics: Metrics
-) -> Derived | None:
+async def _derive_provenance(store: ProvenanceStore, steps: Mapping[int, Step]) -> Derived | None:
     """The deriver's part: derive the events of its pass, and the decisions they make about
     earlier hand edits, for the store to keep with the pass. A failure leaves them to be
     derived when read."""
@@ -268,7 +263,10 @@ async def _derive_provenance(
     except Exception as error:  # noqa: BLE001 - a failure of deriving these is its pass's
         log.warning("provenance not derived", extra={"from": min(steps), "error": repr(error)})
         return None
-    for found in derived.found.values():
-        if found.hand_edit:
-            metrics.hand_edits.labels(found.actor.kind).inc()
     return derived
+
+
+def _hand_edits(derived: Derived | None) -> dict[str, int]:
+    """The hand edits a pass found, counted by the kind of their actor."""
+    found = derived.found.values() if derived is not None else ()
+    return dict(Counter(event.actor.kind for event in found if event.hand_edit))

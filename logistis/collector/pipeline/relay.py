@@ -9,9 +9,7 @@ also carries what a worker needs of the writing process: whether the collector i
 webhook's path token (self-managed TLS renews it), the kinds known at start, and the worker's
 metrics, which the writing process renders with its own.
 
-Each message is a frame: its length in 4 bytes, then a msgpack array whose first item names it.
-Only the collector's own processes are at either end (the socket's directory is its owner's
-alone), so a frame is trusted as it is read.
+Each message is a frame (`frames.py`).
 """
 
 from __future__ import annotations
@@ -20,18 +18,16 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from logistis.collector.admission.kinds import KindResolver
 from logistis.collector.history.events import Event, RawJSON, ResourceRef, UserInfo, json_bytes
 from logistis.collector.metrics import Metrics
+from logistis.collector.pipeline import frames
 from logistis.collector.pipeline.writer import COMMIT_TIMEOUT, NotRecorded, Writer
 from logistis.collector.trust.callers import PathToken
 
@@ -48,10 +44,6 @@ READY_ANSWER_SECONDS = 2.0
 LATE_SECONDS = 1.0
 SWEEP_SECONDS = 0.25
 
-_LENGTH = struct.Struct(">I")
-READ_BYTES = 2**18
-_encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder().decode
 
 Unready = Callable[[], Awaitable[str | None]]
 
@@ -100,28 +92,6 @@ def _json_bytes(value: Any) -> bytes | None:
     return None if value is None else json_bytes(value)
 
 
-async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[list[Any]]:
-    """Each message as it arrives, until the end of the stream; every whole frame of a read
-    is taken before the next read (under load, many)."""
-    buffer = bytearray()
-    try:
-        while chunk := await reader.read(READ_BYTES):
-            buffer += chunk
-            start = 0
-            while len(buffer) - start >= _LENGTH.size:
-                (length,) = _LENGTH.unpack_from(buffer, start)
-                end = start + _LENGTH.size + length
-                if len(buffer) < end:
-                    break
-                with memoryview(buffer) as view:  # released before the buffer is cut
-                    message: list[Any] = _decode(view[start + _LENGTH.size : end])
-                yield message
-                start = end
-            del buffer[:start]
-    except ConnectionError:
-        return
-
-
 class _Link:
     """The writing half of a connection: the messages of one turn of the event loop leave in
     one write (a commit group's answers, a burst of reviews' events)."""
@@ -134,15 +104,14 @@ class _Link:
     def send(self, message: list[Any]) -> None:
         if self._writer.is_closing():
             return
-        data = _encode(message)
         if not self._frames:
             self._loop.call_soon(self._flush)
-        self._frames += (_LENGTH.pack(len(data)), data)
+        self._frames.append(frames.frame(message))
 
     def _flush(self) -> None:
-        frames, self._frames = self._frames, []
-        if frames and not self._writer.is_closing():
-            self._writer.write(b"".join(frames))
+        waiting, self._frames = self._frames, []
+        if waiting and not self._writer.is_closing():
+            self._writer.write(b"".join(waiting))
 
     async def close(self) -> None:
         self._flush()
@@ -193,7 +162,7 @@ class RelayServer:
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = _Link(writer)
-        messages = _messages(reader)
+        messages = frames.messages(reader)
         hello = await anext(messages, None)
         if hello is None:
             await link.close()
@@ -293,7 +262,7 @@ class RelayClient:
         cls, path: Path, worker: int, metrics: Metrics, commit_timeout: float
     ) -> RelayClient:
         reader, writer = await asyncio.open_unix_connection(str(path))
-        link, messages = _Link(writer), _messages(reader)
+        link, messages = _Link(writer), frames.messages(reader)
         link.send(["hello", worker])
         hello = await anext(messages, None)
         if hello is None:

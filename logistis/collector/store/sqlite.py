@@ -4,7 +4,9 @@ Writes come only from `collector.writer.Writer` (group commit), the deriver, ret
 notifications. The write connection lives in a thread of its own and every write is one call
 into it (`sqlite_writes`): a group is encoded, inserted and committed in a single hand-over
 from the event loop. Reads are served by a small pool of read-only connections so queries never
-wait behind a commit.
+wait behind a commit. The deriver's process (collector/deriver_process.py) opens the file
+`prepared` with a write connection of its own for its saves; the two take turns on
+`sqlite_writes.WriteLock`.
 """
 
 from __future__ import annotations
@@ -97,15 +99,22 @@ class SQLiteStore(SQLQueries):
         *,
         max_events_per_resource: int = KEEP_PER_RESOURCE,
         gitops: GitOpsSettings | None = None,
+        prepared: bool = False,
     ) -> AsyncIterator[SQLiteStore]:
+        """The store in the file at `path`, created or brought up to date and checked; or,
+        `prepared`, a file the collector running beside it has prepared so (its deriver's
+        process: its own connections, no second check of the whole file, one reader)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         writer: writes.WriteThread | None = None
         readers: list[aiosqlite.Connection] = []
         try:
             # Inside the try: a file SQLite cannot open at all is a StoreError like any other.
             writer = await writes.WriteThread.open(path)
-            await writer.run(lambda c: writes.prepare(c, path, max_events_per_resource))
-            for _ in range(READERS):
+            if prepared:
+                await writer.run(writes.join)
+            else:
+                await writer.run(lambda c: writes.prepare(c, path, max_events_per_resource))
+            for _ in range(1 if prepared else READERS):
                 reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
                 readers.append(reader)
                 for pragma in schema.PRAGMAS_READER:

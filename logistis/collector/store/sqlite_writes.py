@@ -9,10 +9,13 @@ the deriver saved (`save_derived`), the schema brought up to date on opening (`p
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,13 +39,41 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class WriteLock:
+    """The database's writers one at a time, across processes: the collector's write thread
+    and its deriver's process (`deriver_process.py`) each hold this lock for a unit of work.
+
+    SQLite's own lock alone would keep them apart, but a writer that finds it taken sleeps and
+    tries again (after 1, 2, 5, 10 ms...): a commit group that met a pass's save would wait
+    milliseconds after the save ended. Waiting on this lock, it goes on the moment it is let go.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(f"{path}-write-lock")
+        self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._descriptor)
+
+
 class WriteThread:
     """The write connection and the one thread that uses it: each call is a whole unit of work
     (a transaction, a retention DELETE), so no write waits on another's round trips."""
 
-    def __init__(self, executor: ThreadPoolExecutor, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, executor: ThreadPoolExecutor, connection: sqlite3.Connection, lock: WriteLock
+    ) -> None:
         self._executor = executor
         self._connection = connection
+        self._lock = lock
         self.files: OpenedFiles | None = None
         """Checked before each call, once the store is open (sqlite_files)."""
 
@@ -51,13 +82,19 @@ class WriteThread:
         executor = worker("sqlite-writer")
         loop = asyncio.get_running_loop()
         try:
+            lock = WriteLock(path)
+        except OSError as error:
+            executor.shutdown(wait=False)
+            raise StoreError(f"{path}: the writers' lock: {error.strerror}") from error
+        try:
             connection = await loop.run_in_executor(
                 executor, lambda: sqlite3.connect(path, isolation_level=None)
             )
         except BaseException:
+            lock.close()
             executor.shutdown(wait=False)
             raise
-        return cls(executor, connection)
+        return cls(executor, connection, lock)
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await mapped(
@@ -67,7 +104,8 @@ class WriteThread:
     def _checked(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self.files is not None:
             self.files.check()
-        return work(self._connection)
+        with self._lock.held():
+            return work(self._connection)
 
     async def close(self) -> None:
         try:
@@ -85,6 +123,7 @@ class WriteThread:
                 )
             self.files.close()
         self._connection.close()
+        self._lock.close()
 
 
 def in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -226,6 +265,12 @@ def unflushed(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection
         connection.execute("PRAGMA synchronous=FULL")
 
 
+def join(connection: sqlite3.Connection) -> None:
+    """A second writer's connection to a database prepared already (`prepare`)."""
+    for pragma in schema.PRAGMAS_WRITER:
+        connection.execute(pragma)
+
+
 def prepare(connection: sqlite3.Connection, path: Path, max_per_resource: int) -> None:
     def value(statement: str) -> Any:
         row = connection.execute(statement).fetchone()
@@ -243,8 +288,7 @@ def prepare(connection: sqlite3.Connection, path: Path, max_per_resource: int) -
             f"{path}: schema version {version} is newer than this collector knows "
             f"({len(schema.MIGRATIONS)}); upgrade logistis"
         )
-    for pragma in schema.PRAGMAS_WRITER:
-        connection.execute(pragma)
+    join(connection)
     for number, script in enumerate(schema.MIGRATIONS[version:], start=version + 1):
         connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
     connection.execute(sql.SET_MAX_PER_RESOURCE, (max_per_resource,))
