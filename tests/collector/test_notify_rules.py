@@ -4,13 +4,20 @@ window spends its allowance, and the rules' own fields beside the capture rules'
 from __future__ import annotations
 
 import email.utils
+import pickle
 import time
+from collections.abc import Callable
 
 import pytest
 
 from logistis.collector.history.actors import Actor
 from logistis.collector.history.provenance import Provenance
-from logistis.collector.pipeline.notify.config import Digest, NotifyConfigError, parse_notify
+from logistis.collector.pipeline.notify.config import (
+    Digest,
+    NotifyConfigError,
+    NotifySettings,
+    parse_notify,
+)
 from logistis.collector.pipeline.notify.delivery import outcome
 from logistis.collector.pipeline.notify.matching import Facts, due_items
 from logistis.collector.pipeline.notify.outbox import _Window, plan
@@ -50,8 +57,13 @@ def test_a_digest_window_sends_its_allowance_then_holds_the_rest_to_its_end() ->
     assert (third.alone, len(third.digest)) == ([], 4)
 
 
-def test_rules_select_on_the_events_own_fields_and_the_capture_selectors() -> None:
-    settings = parse_notify(
+# Pickled as the settings reach the deriver's process and the webhook workers: the selectors
+# are compiled again there, from their source.
+@pytest.mark.parametrize("travel", [lambda s: s, lambda s: pickle.loads(pickle.dumps(s))])
+def test_rules_select_on_the_events_own_fields_and_the_capture_selectors(
+    travel: Callable[[NotifySettings], NotifySettings],
+) -> None:
+    parsed = parse_notify(
         {
             "sinks": [{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/"},
                       {"name": "chat", "type": "slack", "url": "http://127.0.0.1:9/"}],
@@ -63,6 +75,7 @@ def test_rules_select_on_the_events_own_fields_and_the_capture_selectors() -> No
             ],
         }
     )  # fmt: skip
+    settings = travel(parsed)
     person = Provenance(Actor("person", "kubectl"), hand_edit=True)
     request = {"namespace": "prod-eu", "name": "web", "operation": "UPDATE", "userInfo": {}}
     both = due_items(settings.rules, 7, 100, Facts(request, person, "continuous"))
