@@ -27,13 +27,13 @@ import asyncio
 import contextlib
 import logging
 import pickle
-import sys
 
 from logistis.collector.errors import CollectorError
 from logistis.collector.pipeline import frames
 from logistis.collector.pipeline.progress import PassReport, Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.settings import Settings
+from logistis.collector.spawn import start_module
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,8 @@ class DeriverProcess:
             self._process.stdin.close()
 
     async def _spawn(self) -> frames.Messages:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            # -P: the package this process runs, not one in the directory it was started from.
-            "-P",
-            "-m",
-            "logistis.collector.deriver_main",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+        process = await start_module(
+            "logistis.collector.deriver_main", stdout=asyncio.subprocess.PIPE
         )
         self._process = process
         assert process.stdin is not None

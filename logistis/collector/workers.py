@@ -19,7 +19,6 @@ import logging
 import pickle
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from logistis.collector.edge.webhook import SHUTDOWN_GRACE_SECONDS
 from logistis.collector.errors import CollectorError
 from logistis.collector.pipeline.relay import RelayServer
 from logistis.collector.runtime import Runtime
+from logistis.collector.spawn import start_module
 from logistis.collector.trust.callers import PathToken
 from logistis.collector.worker import WorkerSpec
 
@@ -84,14 +84,7 @@ class WebhookWorkers:
 
     async def _start(self, index: int) -> None:
         assert self._relay is not None
-        process = await asyncio.create_subprocess_exec(
-            # -P: the package this process runs, not one in the directory it was started from.
-            sys.executable,
-            "-P",
-            "-m",
-            "logistis.collector.worker",
-            stdin=asyncio.subprocess.PIPE,
-        )
+        process = await start_module("logistis.collector.worker")
         assert process.stdin is not None
         spec = WorkerSpec(index, self._runtime.settings, self._relay.path, self._cert, self._key)
         process.stdin.write(pickle.dumps(spec))
