@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import signal
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import uvloop
 
@@ -26,27 +28,29 @@ from logistis.collector.store.sqlite import SQLiteStore
 
 
 class _Reports:
-    """Each pass's report, a frame on standard output."""
+    """Messages to the collector, each a frame on the pipe to it: "up", then each pass."""
+
+    def __init__(self, pipe: BinaryIO) -> None:
+        self._pipe = pipe
 
     def heard(self, report: PassReport) -> None:
-        _send(["pass", report.to_wire()])
+        self.send(["pass", report.to_wire()])
+
+    def send(self, message: list[object]) -> None:
+        self._pipe.write(frames.frame(message))
+        self._pipe.flush()
 
 
-def _send(message: list[object]) -> None:
-    sys.stdout.buffer.write(frames.frame(message))
-    sys.stdout.buffer.flush()
-
-
-async def derive_apart(settings: Settings) -> None:
+async def derive_apart(settings: Settings, reports: _Reports) -> None:
     """Derive the collector's commits until the pipe from it closes."""
     committed = CommitSignal()
     path = Path(settings.store.path)
     async with SQLiteStore.open(path, gitops=settings.gitops, prepared=True) as store:
-        deriver = Deriver(store, committed, _Reports(), settings.notify)
+        deriver = Deriver(store, committed, reports, settings.notify)
         deriving = deriver.start()
         following = asyncio.ensure_future(_follow_commits(committed))
         try:
-            _send(["up"])
+            reports.send(["up"])
             await asyncio.wait((deriving, following), return_when=asyncio.FIRST_COMPLETED)
             if deriving.done():
                 # It failed unexpectedly: this process ends, and the collector starts another.
@@ -74,6 +78,9 @@ def _read_settings() -> Settings:
 
 def main() -> int:
     settings = _read_settings()
+    # The reports leave on what was standard output; whatever is printed goes to the log.
+    reports = _Reports(os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logs.configure(settings.log_format, settings.log_level, process="deriver")
     # The collector says when to stop, by closing the pipe: a Ctrl-C in a terminal reaches
     # the whole process group, and this process must not end before the collector's last pass.
@@ -83,7 +90,7 @@ def main() -> int:
     def run() -> int:
         tune_for_serving()
         with contextlib.suppress(BrokenPipeError):  # the collector went away first
-            uvloop.run(derive_apart(settings))
+            uvloop.run(derive_apart(settings, reports))
         return ExitCode.OK
 
     return in_one_line("logistis-collector deriver", run)
