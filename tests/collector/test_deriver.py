@@ -26,7 +26,7 @@ from logistis.collector.history.changes import compute_changes
 from logistis.collector.history.events import Event, json_value
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
-from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, Deriver
+from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, RECENT_BYTES, Deriver
 from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store, postgres_schema
@@ -215,6 +215,22 @@ async def test_a_pass_holds_large_objects_by_their_size_not_their_number(store_u
     assert read == expected(events)
     assert all({"op": "replace", "path": "/data", "count": 60_000} in c for c in read.values())
     assert metrics.registry.get_sample_value("logistis_events_underived") == 0
+
+
+async def test_the_steps_kept_for_the_next_pass_fit_in_their_bytes(tmp_path: Path):
+    # 3.6 MB of JSON each: the window of steps kept for the next pass's judgements holds the
+    # two newest (7.2 MB of its 8 MiB), never the three.
+    store_url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    events = [large_update(n) for n in range(3)]
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        await commit_underived(store, store_url, events)  # ids 1, 2, 3 in a new file
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
+        while not await deriver.derive_once():
+            pass
+        await deriver.close()
+    kept = deriver._recent_sizes
+    assert list(deriver._recent) == list(kept) == [2, 3]
+    assert deriver._recent_bytes == sum(kept.values()) <= RECENT_BYTES
 
 
 async def test_a_deriver_far_behind_says_so_until_it_catches_up(tmp_path: Path):

@@ -77,8 +77,9 @@ class Deriver:
         # Events read per pass: fewer after a pass was cut at BATCH_BYTES, so large bodies are
         # not read many at a time, back to BATCH as they pass.
         self._limit = BATCH
-        # Oldest first, with the size of their JSON (ordered: taken from the front in O(1)).
-        self._recent: OrderedDict[int, tuple[Step, int]] = OrderedDict()
+        # Oldest first (ordered: taken from the front in O(1)), and the size of their JSON.
+        self._recent: OrderedDict[int, Step] = OrderedDict()
+        self._recent_sizes: dict[int, int] = {}
         self._recent_bytes = 0
         self._task: asyncio.Task[None] | None = None
         self._thread_reads: ThreadReads | None = None
@@ -162,7 +163,7 @@ class Deriver:
         """The batch's judgements, with those it decides among earlier events; an event that
         cannot be judged (an object that does not decode) is kept as not judged, never passed
         over as a usual one."""
-        in_hand = {i: step for i, (step, _) in self._recent.items()} | steps
+        in_hand = self._recent | steps
         try:
             judged = await judge_committed(store, list(steps), in_hand, start)
         except StoreError:
@@ -175,14 +176,15 @@ class Deriver:
         return judged
 
     def _keep_recent(self, steps: dict[int, Step], sizes: dict[int, int]) -> None:
-        recent = self._recent
+        recent, kept = self._recent, self._recent_sizes
         for event_id, step in steps.items():
-            _, replaced = recent.pop(event_id, (step, 0))
-            recent[event_id] = (step, sizes[event_id])
-            self._recent_bytes += sizes[event_id] - replaced
+            recent.pop(event_id, None)
+            recent[event_id] = step
+            self._recent_bytes += sizes[event_id] - kept.get(event_id, 0)
+            kept[event_id] = sizes[event_id]
         while len(recent) > RECENT_STEPS or self._recent_bytes > RECENT_BYTES:
-            _, (_, size) = recent.popitem(last=False)
-            self._recent_bytes -= size
+            oldest, _ = recent.popitem(last=False)
+            self._recent_bytes -= kept.pop(oldest)
 
     async def _run(self) -> None:
         while True:
