@@ -52,7 +52,8 @@ def _dictionary(number: int) -> zstandard.ZstdCompressionDict:
     return dictionary
 
 
-# A compressor keeps state between calls: one per thread, built once, not one per blob.
+# A compressor keeps state between calls: one per thread, built once, not one per blob. So do
+# the decompressors, one per dictionary (building one took ~13 µs of a blob's ~45 to decode).
 _local = threading.local()
 
 
@@ -64,6 +65,20 @@ def _compressor() -> zstandard.ZstdCompressor:
         )
         _local.compressor = compressor
     return compressor
+
+
+def _decompressor(number: int) -> zstandard.ZstdDecompressor:
+    decompressors: dict[int, zstandard.ZstdDecompressor] | None = getattr(
+        _local, "decompressors", None
+    )
+    if decompressors is None:
+        decompressors = _local.decompressors = {}
+    decompressor = decompressors.get(number)
+    if decompressor is None:
+        decompressor = decompressors[number] = zstandard.ZstdDecompressor(
+            dict_data=_dictionary(number)
+        )
+    return decompressor
 
 
 def encode(new: Any, old: Any, options: Any) -> bytes:
@@ -95,7 +110,7 @@ def decode(blob: bytes) -> tuple[Any, Any, Any]:
         return _decode_v1(memoryview(blob)[1:])
     if version not in (bytes([FORMAT_V2]), bytes([FORMAT_V3])) or len(blob) < 6:
         raise CodecError(f"unknown object format {version!r}")
-    trained = zstandard.ZstdDecompressor(dict_data=_dictionary(blob[1]))
+    trained = _decompressor(blob[1])
     length = int.from_bytes(blob[2:6], "big")
     if version == bytes([FORMAT_V2]):
         return _decode_v2(trained, length, memoryview(blob)[6:])
