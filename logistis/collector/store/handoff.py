@@ -7,7 +7,9 @@ when their commit returns: kept here by id, their objects go to the deriver as t
 (`RawJSON`, decoded once there, in its thread, or the values redaction or PostgreSQL's
 encoder thread made). What is held is bounded by the bytes of JSON: when the deriver falls that
 far behind, later events are not kept, and it reads them from the store, as it does for
-everything committed before a restart.
+everything committed before a restart. It serves a deriver in the committing process:
+PostgreSQL's. SQLite's runs in a process of its own (collector/deriver_process.py) and reads
+what it derives from the file; the collector's store there keeps nothing (`hand_off_nothing`).
 """
 
 from __future__ import annotations
