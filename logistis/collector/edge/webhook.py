@@ -12,7 +12,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +48,36 @@ LINGER_SECONDS = 2.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
+class InFlight:
+    """The reviews being answered, so that a shutdown waits for them first, while their
+    connections still read: from aiohttp's own shutdown on, a connection drops what it
+    receives, and a review whose headers had come and whose body was still on its way would
+    wait out the grace unanswered (let through, and never recorded)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._none = asyncio.Event()
+        self._none.set()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        self._count += 1
+        self._none.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if not self._count:
+                self._none.set()
+
+    async def finished(self, seconds: float) -> None:
+        """Until no review is being answered, for at most `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._none.wait(), seconds)
+
+
 ADMISSION = web.AppKey("admission", Admission)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
 GATE = web.AppKey("gate", WebhookGate)
 OPEN_GATE = WebhookGate(PathToken(None), ClientAuthorities())
 
@@ -66,6 +95,7 @@ def create_webhook_app(admission: Admission, gate: WebhookGate = OPEN_GATE) -> w
     )
     app[ADMISSION] = admission
     app[GATE] = gate
+    app[IN_FLIGHT] = InFlight()
     app.router.add_post(WEBHOOK_PATH, validate, expect_handler=_continue_if_admitted)
     app.router.add_post(WEBHOOK_PATH + "/{token}", validate, expect_handler=_continue_if_admitted)
     add_health_routes(app, admission.unready)
@@ -88,6 +118,7 @@ async def serving_webhook(
     finally:
         if listening is not None:
             listening.close()
+        await app[IN_FLIGHT].finished(SHUTDOWN_GRACE_SECONDS)
         await runner.cleanup()
 
 
@@ -134,6 +165,11 @@ async def _continue_if_admitted(request: web.Request) -> web.Response | None:
 
 
 async def validate(request: web.Request) -> web.Response:
+    with request.app[IN_FLIGHT].answering():
+        return await _validate(request)
+
+
+async def _validate(request: web.Request) -> web.Response:
     admission = request.app[ADMISSION]
     started = time.perf_counter()
     if not _admitted(request):
