@@ -8,7 +8,6 @@ where it is configured to present one, by its client certificate.
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import trustme
 
-from tests.support.collector import CollectorProcess, run_collector_command
+from tests.support.collector import CollectorProcess, run_collector_command, webhook_socket
 
 from .load import database, event_count, metric, stored_uids
 from .load import reviews as supply
@@ -80,11 +79,7 @@ def send_expecting_continue(collector: CollectorProcess, path: str) -> tuple[byt
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
     )
-    address = ("127.0.0.1", collector.webhook_port)
-    with (
-        socket.create_connection(address, timeout=5) as raw,
-        collector.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with webhook_socket(collector) as tls:
         tls.sendall(head.encode())
         first = tls.recv(65536)
         if not first.startswith(b"HTTP/1.1 100 "):

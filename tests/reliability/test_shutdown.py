@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import ssl
 import time
 import uuid
 from pathlib import Path
 
-from tests.support.collector import CollectorProcess, wait_for
+from tests.support.collector import CollectorProcess, wait_for, webhook_socket
 from tests.support.fixtures import bodies
 
 from .load import PATIENT, Load, database, integrity, stored_uids
@@ -47,11 +46,7 @@ def test_a_review_whose_body_comes_after_sigterm_is_answered_and_recorded(tmp_pa
         "POST /validate?timeout=10s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    address = ("127.0.0.1", collector.webhook_port)
-    with (
-        socket.create_connection(address, timeout=15) as raw,
-        collector.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with webhook_socket(collector, timeout=15) as tls:
         tls.sendall(head.encode())
         time.sleep(0.3)  # its handler has the head, and waits for the body
         assert collector.process is not None

@@ -181,6 +181,17 @@ def stop_all() -> None:
         _LAUNCHED.pop().stop(timeout=10)
 
 
+@contextlib.contextmanager
+def webhook_socket(collector: CollectorProcess, timeout: float = 5.0) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection to the webhook port, to write requests byte by byte."""
+    address = ("127.0.0.1", collector.webhook_port)
+    with (
+        socket.create_connection(address, timeout=timeout) as raw,
+        collector.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        yield tls
+
+
 def children(collector: CollectorProcess, module: str) -> list[int]:
     """The collector's child processes running `module` (`python -m module`), from /proc."""
     assert collector.process is not None
