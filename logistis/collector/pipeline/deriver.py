@@ -123,7 +123,6 @@ class Deriver:
             PassReport(
                 lags=[max(0.0, now_ms - event.time_ms) / 1000 for event in events],
                 underived=newest - up_to,
-                caught_up=caught_up,
                 behind_since_ms=None if caught_up or not events else events[-1].time_ms,
                 hand_edits=done.hand_edits,
             )

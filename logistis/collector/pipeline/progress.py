@@ -27,8 +27,6 @@ class PassReport:
     """Each event derived: seconds from its admission to its pass."""
     underived: int
     """Committed events still waiting when the pass ended."""
-    caught_up: bool
-    """The pass reached every commit that had landed when it read."""
     behind_since_ms: float | None
     """Short of the newest commit: the time of the newest event it derived (the oldest one
     waiting is newer); None when it caught up."""
@@ -36,12 +34,12 @@ class PassReport:
     """Hand edits found, by the kind of actor who made them."""
 
     def to_wire(self) -> list[Any]:
-        return [self.lags, self.underived, self.caught_up, self.behind_since_ms, self.hand_edits]
+        return [self.lags, self.underived, self.behind_since_ms, self.hand_edits]
 
     @classmethod
     def from_wire(cls, fields: Sequence[Any]) -> PassReport:
-        lags, underived, caught_up, behind_since_ms, hand_edits = fields
-        return cls(list(lags), underived, caught_up, behind_since_ms, dict(hand_edits))
+        lags, underived, behind_since_ms, hand_edits = fields
+        return cls(list(lags), underived, behind_since_ms, dict(hand_edits))
 
 
 class Heard(Protocol):
