@@ -14,6 +14,7 @@ from pathlib import Path
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.sqlite_writes import WriteLock
 from tests.collector.test_deriver import fixture_events
+from tests.reliability.load import metric
 from tests.support.collector import (
     CollectorProcess,
     alive,
@@ -27,14 +28,6 @@ from tests.support.fixtures import bodies
 
 def deriver_pids(collector: CollectorProcess) -> list[int]:
     return children(collector, "logistis.collector.deriver_main")
-
-
-def metric(collector: CollectorProcess, name: str) -> float:
-    with collector.client() as client:
-        for line in client.get("/metrics").text.splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 def all_derived(collector: CollectorProcess) -> bool:
