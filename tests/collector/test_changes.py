@@ -167,17 +167,32 @@ def test_captured_updates_edited_at_random_give_the_summary_of_before():
     st.randoms(use_true_random=False),
 )
 def test_past_the_limit_every_changed_path_is_named_or_inside_a_counted_entry(value, rng):
-    old = {"data": value}
-    new = {"data": edited(value, rng)}
+    assert_named_or_counted({"data": value}, {"data": edited(value, rng)})
+
+
+def test_a_path_moved_from_is_named_when_its_value_went_where_a_counted_entry_is_not():
+    """The whole diff moves a `null` removed inside the large list to `/data/a/0/new`, and
+    removes `/data/a/1/`; without that list, the summary moves the one of `/data/a/1/` there:
+    the path is named by the move's `from`."""
+    old = {"data": {"": [[None, None, None], [None] * 4], "a": [{"": None}, {"": None}]}}
+    new = {"data": {"": [[2], [None, 1.0, None]], "a": [{"": None, "new": None}, {}]}}
+    assert_named_or_counted(old, new)
+
+
+def assert_named_or_counted(old: dict, new: dict) -> None:
+    """Every path the whole diff changes is in the summary made with tiny limits: named (as a
+    path, or as the `from` of a move) or inside an entry that counts its changes."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(changes, "EXACT_ITEMS", 3)
         patch.setattr(changes, "COARSE_MEMBERS", 2)
         coarse = compute_changes("UPDATE", old, new)
     counted = [c["path"] for c in coarse if "count" in c]
-    named = {c["path"] for c in coarse if "count" not in c}
+    named = {
+        c[member] for c in coarse if "count" not in c for member in ("path", "from") if member in c
+    }
     for op in before_linear(old, new):
         inside = any(op["path"] == p or op["path"].startswith(p + "/") for p in counted)
-        assert inside or op["path"] in named
+        assert inside or op["path"] in named, (op, coarse)
 
 
 def test_sixty_thousand_changed_keys_are_one_entry_and_the_other_changes_stay_named():
