@@ -12,8 +12,9 @@ process's own side, its `Settings` pickled in a frame on standard input. The pro
 same database with connections of its own (its reads in the deriver's thread, its saves on a
 write connection; the two writers take turns on `WriteLock`), derives as the deriver always did,
 and reports each pass in a frame on standard output (`PassReport`): the collector's `Progress`
-keeps the metrics, /readyz and the live streams' wake-up from them. Each commit group the
-collector makes is one byte on the pipe to it. It stops when that pipe closes: at the
+keeps the metrics, /readyz and the live streams' wake-up from them. A commit group the
+collector makes is one byte on the pipe to it, when the process has not been told of another
+since its last pass. It stops when that pipe closes: at the
 collector's shutdown, or when the collector is gone whichever way. One that dies is started
 again.
 
@@ -61,6 +62,7 @@ class DeriverProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._telling = Telling()
 
     async def start(self) -> None:
         """The process up, its store open; DeriverProcessError if it does not come up."""
@@ -105,6 +107,8 @@ class DeriverProcess:
             "logistis.collector.deriver_main", stdout=asyncio.subprocess.PIPE
         )
         self._process = process
+        # A process derives once when it comes up, told or not.
+        self._telling = Telling()
         assert process.stdin is not None
         assert process.stdout is not None
         process.stdin.write(frames.frame([pickle.dumps(self._settings)]))
@@ -125,7 +129,7 @@ class DeriverProcess:
         """Hear each pass; when the process ends unasked, start another."""
         while following is not None:
             async for message in following:
-                self._progress.heard(PassReport.from_wire(message[1]))
+                self._heard(PassReport.from_wire(message[1]))
             process = self._process
             code = await process.wait() if process is not None else None
             if self._stopping:
@@ -145,13 +149,45 @@ class DeriverProcess:
                 log.warning("the deriver's process did not start", extra={"error": str(error)})
 
     async def _tell_commits(self) -> None:
-        """One byte per commit group; none while earlier ones still wait here for room in the
-        pipe (the process has plenty unread then: it reads them all at once, and derives once
-        for them)."""
         while True:
             await self._committed.next_commit().wait()
-            stdin = self._process.stdin if self._process is not None else None
-            if stdin is None or stdin.is_closing():
-                continue
-            if stdin.transport.get_write_buffer_size() == 0:
-                stdin.write(COMMITTED)
+            if self._telling.committed():
+                self._tell()
+
+    def _heard(self, report: PassReport) -> None:
+        self._progress.heard(report)
+        if self._telling.passed():
+            self._tell()
+
+    def _tell(self) -> None:
+        stdin = self._process.stdin if self._process is not None else None
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(COMMITTED)
+
+
+class Telling:
+    """When the process is sent a byte: for a commit group when it was told of none since its
+    last pass, else at that pass's report (the pass may have read before the group landed).
+    A byte each pass at the most: a byte each group cost the event loop a write to the pipe
+    and the process a wake-up, under load for nothing (it was deriving already)."""
+
+    def __init__(self) -> None:
+        # Sent a byte not yet followed by a report, and groups committed since.
+        self._told = False
+        self._untold = False
+
+    def committed(self) -> bool:
+        """A group committed: whether to send a byte now."""
+        if self._told:
+            self._untold = True
+            return False
+        self._told = True
+        return True
+
+    def passed(self) -> bool:
+        """A pass's report heard: whether to send a byte now (for groups it may have missed)."""
+        if self._untold:
+            self._untold = False
+            return True
+        self._told = False
+        return False
