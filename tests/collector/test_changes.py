@@ -149,6 +149,62 @@ def test_small_changes_give_the_summary_of_before(value, rng, padding):
     assert compute_changes("UPDATE", old, new) == before_linear(old, new)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.text("abc/~", max_size=2), JSON_VALUES, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_an_update_walked_without_jsonpatch_has_its_operations(value, rng):
+    """Where the summary walks the objects itself (no lists to match up, no value moved), its
+    operations are jsonpatch's, in jsonpatch's order."""
+    old, new = {"spec": value}, {"spec": edited(value, rng)}
+    walked = changes._members_patch(old, new)
+    if walked is not None:
+        assert walked == [_without_value(op) for op in jsonpatch.make_patch(old, new).patch]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"a": 1}, {"a": True}),
+        ({"a": 1}, {"a": 1.0}),
+        ({"a": 0.0}, {"a": -0.0}),
+        ({"a": {"x": 1}}, {"a": {}, "b": 1}),  # a move: jsonpatch's own
+        ({"a": {"x": [1]}}, {"a": {"y": [1]}}),  # a move
+        ({"a/b": {"~": 1}}, {"a/b": {"~": "1"}, "c": None}),
+        ({"a": [1]}, {"a": [2], "b": 1}),  # the item's 1 moved to /b
+        ({"a": [1, {"x": 2}]}, {"a": [3, {"x": 1}]}),  # the first item's 1 moved
+        ({"a": [[1]]}, {"a": [[2]]}),
+        ({"a": [1, 2]}, {"a": []}),
+        ({"a": []}, {"a": [1, {"b": 2}]}),
+    ],
+)
+def test_values_equal_in_python_or_moved_give_jsonpatchs_operations(old, new):
+    """The walk on objects as they come (the summary leaves out members equal in Python
+    before, so that 1 to 1.0 is no change there)."""
+    walked = changes._members_patch(old, new)
+    assert walked is None or walked == [
+        _without_value(op) for op in jsonpatch.make_patch(old, new).patch
+    ]
+
+
+def test_most_captured_updates_are_walked_without_jsonpatch_to_the_same_operations():
+    walked = 0
+    for review in bodies():
+        request = review["request"]
+        if request["operation"] != "UPDATE":
+            continue
+        offsets: dict[str, int] = {}
+        old, new = changes._differing(
+            _without_noise(request["oldObject"]), _without_noise(request["object"]), "", offsets
+        )
+        ops = changes._members_patch(old, new)
+        if ops is not None:
+            walked += 1
+            assert ops == [_without_value(op) for op in jsonpatch.make_patch(old, new).patch]
+    assert walked >= 90  # of the 102 (96: the others match list items up, or move one)
+
+
 def test_captured_updates_edited_at_random_give_the_summary_of_before():
     rng = random.Random(23)
     for review in bodies():

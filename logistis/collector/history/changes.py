@@ -65,10 +65,102 @@ def compute_changes(
     memo: Measures = {}
     if _measured(old, new, memo)[0] > EXACT_ITEMS:
         coarse, _ = _summarized(old, new, "", EXACT_ITEMS, memo)
-    patch = jsonpatch.make_patch(old, new).patch
+    patch = _members_patch(old, new)
+    if patch is None:
+        patch = jsonpatch.make_patch(old, new).patch
     if offsets:
         patch = [_shifted(op, offsets) for op in patch]
     return coarse + [_without_value(op) for op in patch if not _is_noise(op["path"])]
+
+
+def _members_patch(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, str]] | None:
+    """jsonpatch's operations, made without it, for the objects it needs no more than a walk
+    for: lists whose items it would compare by position (as long on both sides with no item
+    in common, or one side empty), and no value removed in one place and added in another
+    (no move). Most updates (status, labels, a field, a condition), in a fraction of the time;
+    None for the others."""
+    walk = _Walk()
+    if not walk.members(old, new, "") or not walk.no_moves():
+        return None
+    return walk.ops
+
+
+class _Walk:
+    """The operations in jsonpatch's order: an object's members removed, added, then those
+    on both sides, each in its object's order; a list's items by position."""
+
+    def __init__(self) -> None:
+        self.ops: list[dict[str, str]] = []
+        # The values jsonpatch's diff would pair up as moves, if any were equal.
+        self.removed: list[Any] = []
+        self.added: list[Any] = []
+
+    def members(self, old: dict[str, Any], new: dict[str, Any], path: str) -> bool:
+        for key, value in old.items():
+            if key not in new:
+                self._op("remove", f"{path}/{_escaped(key)}")
+                self.removed.append(value)
+        for key, value in new.items():
+            if key not in old:
+                self._op("add", f"{path}/{_escaped(key)}")
+                self.added.append(value)
+        for key, before in old.items():
+            if key in new and not self._values(before, new[key], f"{path}/{_escaped(key)}", False):
+                return False
+        return True
+
+    def items(self, old: list[Any], new: list[Any], path: str) -> bool:
+        """False for lists jsonpatch would match up item by item."""
+        if not old or not new:
+            for index in range(len(new)):
+                self._op("add", f"{path}/{index}")
+            for _ in old:
+                self._op("remove", f"{path}/0")  # each removal takes the first left
+            self.removed += old
+            self.added += new
+            return True
+        if len(old) != len(new) or not _apart(old, new):
+            return False
+        return all(
+            self._values(before, after, f"{path}/{index}", True)
+            for index, (before, after) in enumerate(zip(old, new, strict=True))
+        )
+
+    def _values(self, old: Any, new: Any, path: str, item: bool) -> bool:
+        if type(old) is dict and type(new) is dict:
+            return self.members(old, new, path)
+        if type(old) is list and type(new) is list:
+            return self.items(old, new, path)
+        if not _same_scalar(old, new):
+            self._op("replace", path)
+            if item:  # a list's item is removed and added, and may be moved
+                self.removed.append(old)
+                self.added.append(new)
+        return True
+
+    def _op(self, op: str, path: str) -> None:
+        self.ops.append({"op": op, "path": path})
+
+    def no_moves(self) -> bool:
+        return not self.removed or not self.added or _apart(self.removed, self.added)
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    """Equal as JSON text, as jsonpatch compares values that are not two containers: 1 is
+    not true, nor 1.0, and 0.0 is not -0.0."""
+    return (
+        type(old) is type(new) and old == new and (type(old) is not float or repr(old) == repr(new))
+    )
+
+
+def _apart(old: list[Any], new: list[Any]) -> bool:
+    """Whether no value of `old` is equal as JSON to one of `new` (jsonpatch would pair them
+    up); False for a value JSON cannot say (jsonpatch decides then)."""
+    try:
+        gone = {orjson.dumps(value, option=orjson.OPT_SORT_KEYS) for value in old}
+        return not any(orjson.dumps(value, option=orjson.OPT_SORT_KEYS) in gone for value in new)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
 
 
 # What `_measured` found for each pair of containers in one summary, by the old one's id (kept
