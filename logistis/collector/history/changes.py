@@ -5,7 +5,9 @@ review may change that many (a ConfigMap's data, a custom resource's array). So 
 change is counted first, in one linear walk: up to `EXACT_ITEMS` changed items, the summary is
 jsonpatch's, operation by operation; past it, the members that hold most of the change are
 summarized as one entry each, `{"op": "replace", "path": "/data", "count": 60000}`, and the rest
-is still jsonpatch's. The event itself is recorded whole either way.
+is still jsonpatch's. The event itself is recorded whole either way. Where jsonpatch's diff
+would only walk the objects (no list items to match up, no value moved: most updates), the
+summary walks them itself, to the same operations in the same order, at a third of the cost.
 """
 
 from __future__ import annotations
