@@ -129,6 +129,8 @@ class _Walk:
         )
 
     def _values(self, old: Any, new: Any, path: str, item: bool) -> bool:
+        if type(old) in _CONTAINERS and _same(old, new):
+            return True  # inside a list's item, members are not left out when equal
         if type(old) is dict and type(new) is dict:
             return self.members(old, new, path)
         if type(old) is list and type(new) is list:
