@@ -149,7 +149,7 @@ def test_small_changes_give_the_summary_of_before(value, rng, padding):
     assert compute_changes("UPDATE", old, new) == before_linear(old, new)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.dictionaries(st.text("abc/~", max_size=2), JSON_VALUES, max_size=6),
     st.randoms(use_true_random=False),
