@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.processes import child_pids, runs
 
 # How the collector starts its deriver's process (on SQLite): the rest of its children are
 # webhook workers.
 DERIVER_MODULE = "logistis.collector.deriver_main"
 
-
-def child_pids(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (`/proc/*/stat`)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):  # a process that ended meanwhile
-            if (entry / "stat").read_text().rpartition(")")[2].split()[1] == str(parent):
-                children.append(int(entry.name))
-    return children
+__all__ = ["child_pids", "cpu_seconds", "derives"]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -36,7 +30,4 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def derives(pid: int) -> bool:
     """Whether the process is a collector's deriver process."""
-    try:
-        return DERIVER_MODULE in (Path(f"/proc/{pid}/cmdline").read_text().split("\0"))
-    except OSError:  # ended meanwhile
-        return False
+    return runs(pid, DERIVER_MODULE)

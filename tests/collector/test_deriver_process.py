@@ -20,15 +20,9 @@ from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.sqlite_writes import WriteLock
 from tests.collector.test_deriver import fixture_events
 from tests.reliability.load import metric
-from tests.support.collector import (
-    CollectorProcess,
-    alive,
-    children,
-    derived,
-    post_reviews,
-    wait_for,
-)
+from tests.support.collector import CollectorProcess, children, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies
+from tests.support.processes import alive
 
 
 def deriver_pids(collector: CollectorProcess) -> list[int]:

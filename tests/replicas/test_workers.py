@@ -15,8 +15,9 @@ import pytest
 
 from tests.collector.test_stream import fresh
 from tests.reliability.test_postgres_outage import counter
-from tests.support.collector import CollectorProcess, alive, children, post_reviews, wait_for
+from tests.support.collector import CollectorProcess, children, post_reviews, wait_for
 from tests.support.postgres import PostgresServer
+from tests.support.processes import alive
 from tests.support.stores import store_env, stored_uids
 
 

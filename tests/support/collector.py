@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tests.support.fixtures import bodies
+from tests.support.processes import child_pids
 
 COLLECTOR = Path(sys.executable).with_name("logistis-collector")
 
@@ -193,30 +194,9 @@ def webhook_socket(collector: CollectorProcess, timeout: float = 5.0) -> Iterato
 
 
 def children(collector: CollectorProcess, module: str) -> list[int]:
-    """The collector's child processes running `module` (`python -m module`), from /proc."""
+    """The collector's child processes running `module` (`python -m module`)."""
     assert collector.process is not None
-    parent = str(collector.process.pid)
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_text().split("\0")
-        except OSError:  # ended meanwhile
-            continue
-        if fields[1] == parent and module in command:
-            found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Running, and not a zombie its parent has not reaped yet."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return child_pids(collector.process.pid, module)
 
 
 def derived(client: httpx.Client) -> bool:
