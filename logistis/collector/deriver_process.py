@@ -14,9 +14,8 @@ write connection; the two writers take turns on `WriteLock`), derives as the der
 and reports each pass in a frame on standard output (`PassReport`): the collector's `Progress`
 keeps the metrics, /readyz and the live streams' wake-up from them. A commit group the
 collector makes is one byte on the pipe to it, when the process has not been told of another
-since its last pass. It stops when that pipe closes: at the
-collector's shutdown, or when the collector is gone whichever way. One that dies is started
-again.
+since its last pass (`Telling`). It stops when that pipe closes: at the collector's shutdown,
+or when the collector is gone whichever way. One that dies is started again.
 
 PostgreSQL keeps its deriver in the collector's process: its passes read on the event loop's
 connections, and what costs there is the server's work per commit group, not the GIL.
