@@ -35,6 +35,7 @@ from logistis.collector.store import postgres_schema as schema
 from logistis.collector.store import postgres_sql as sql
 from logistis.collector.store.handoff import HANDOFF_BYTES, HandOff
 from logistis.collector.store.postgres_connections import Connection
+from logistis.collector.store.postgres_statistics import YoungStatistics
 from logistis.collector.store.protocol import (
     KEEP_PER_RESOURCE,
     Backlog,
@@ -116,6 +117,7 @@ class PostgresStore(SQLQueries):
         # Two groups in flight commit in the order of their ids (the write lock), and come
         # back in it: kept oldest first.
         self._handoff = HandOff(HANDOFF_JSON_BYTES)
+        self._statistics = YoungStatistics(url)
 
     @classmethod
     @asynccontextmanager
@@ -137,7 +139,10 @@ class PostgresStore(SQLQueries):
                 pools.append(await connections.mapped(url, connections.pool(url, size, settings)))
             store = cls(url, pools[0], pools[1], pools[2], encoder, gitops or GitOpsSettings())
             await store._write(lambda c: _migrate(c, url, max_events_per_resource))
-            yield store
+            try:
+                yield store
+            finally:
+                await store._statistics.close()
         finally:
             for pool in reversed(pools):
                 await connections.close(pool)
@@ -168,6 +173,7 @@ class PostgresStore(SQLQueries):
         stored: list[int | str] = []
         if rows:
             stored = await self._write(lambda c: _insert(c, rows, columns))
+            self._statistics.given(stored)
         result, sizes = committed(events, encoded_events, stored)
         self._handoff.keep(events, result, sizes)
         return result
@@ -183,6 +189,7 @@ class PostgresStore(SQLQueries):
                     await connection.execute(sql.LOWER_DERIVED_UP_TO, min(given) - 1)
 
         await self._write(copy)
+        self._statistics.given(row[0] for row in rows if row[0] is not None)
 
     async def start_run(self, collector: str, started_ms: int) -> None:
         await self._write(
