@@ -4,6 +4,15 @@
 `logistis.tui` the clients (the terminal UI and the `kubectl blame` plugin).
 """
 
-from logistis.version import __version__
+from typing import Any
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Looked up when asked for (logistis/version.py says why).
+    if name == "__version__":
+        from logistis.version import installed_version
+
+        return installed_version()
+    raise AttributeError(f"module 'logistis' has no attribute {name!r}")

@@ -14,7 +14,7 @@ from logistis.kubectl.cli import execute
 from logistis.kubectl.complete import complete
 from logistis.kubectl.errors import ExitCode
 from logistis.kubectl.subcommands import ALIASES, NAME, SUBCOMMANDS
-from logistis.version import __version__
+from logistis.version import installed_version
 
 HELP = """\
 usage: kubectl logistis COMMAND [args] [flags]
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         sys.stdout.write(HELP)
         return ExitCode.OK
     if first == "--version":
-        sys.stdout.write(f"{NAME} {__version__}\n")
+        sys.stdout.write(f"{NAME} {installed_version()}\n")
         return ExitCode.OK
     syntax = SUBCOMMANDS.get(ALIASES.get(first, first))
     if syntax is None:

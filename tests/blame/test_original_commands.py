@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logistis.version import __version__
+from logistis.version import installed_version
 from tests.blame.conftest import Fed, discovery_env
 
 KUBECTL = shutil.which("kubectl")
@@ -67,4 +67,4 @@ def test_kubectl_blame_deployment_f_diff_shows_diffs(env: dict[str, str]) -> Non
 
 def test_kubectl_blame_version_through_plugin_discovery(env: dict[str, str]) -> None:
     result = kubectl("blame", "--version", env=env)
-    assert (result.returncode, result.stdout) == (0, f"kubectl-blame {__version__}\n")
+    assert (result.returncode, result.stdout) == (0, f"kubectl-blame {installed_version()}\n")

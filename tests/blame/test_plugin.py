@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logistis.version import __version__
+from logistis.version import installed_version
 from tests.blame.conftest import KUBECTL_LOGISTIS, Fed, blame_env, discovery_env
 from tests.blame.test_cli import rows, run_on_a_terminal
 from tests.blame.test_original_commands import KUBECTL, kubectl
@@ -241,7 +241,7 @@ def test_top_as_json_counts_what_the_events_list(env, fed: Fed) -> None:
 
 def test_help_version_and_an_unknown_command(env) -> None:
     version = logistis("--version", env=env)
-    assert (version.returncode, version.stdout) == (0, f"kubectl-logistis {__version__}\n")
+    assert (version.returncode, version.stdout) == (0, f"kubectl-logistis {installed_version()}\n")
     usage = logistis(env=env)
     assert usage.returncode == 0
     commands = ("blame", "log", "diff", "who", "top")
