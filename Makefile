@@ -33,10 +33,11 @@ lint: $(STAMP) ## ruff, the import contracts and mypy (collector, client, kubect
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-# One worker per logical CPU, up to 4: `-n auto` counts physical cores, which is 1 on a 2-vCPU
-# runner with hyperthreads, and the tests mostly wait on collector and PostgreSQL processes.
+# One worker more than the logical CPUs, up to 8: the tests wait on collector and PostgreSQL
+# processes about as much as they compute. On 2 CPUs, quiet: 3 workers 329 s, 2 387 s, 4 356 s.
+TEST_WORKERS ?= $(shell n=$$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$((n < 8 ? n + 1 : 8)))
 test: lint ## the whole suite (well under five minutes)
-	$(PY) -m pytest -q -n logical --maxprocesses 4
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for localhost, on loopback
 	$(VENV)/bin/logistis-collector --data-dir $(DATA_DIR) --webhook-listen $(WEBHOOK_LISTEN)
