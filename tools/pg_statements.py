@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import processes  # noqa: F401  (puts the checkout on sys.path for tests.support)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.collector import CollectorProcess
 from tests.support.postgres import PostgresServer, psql
 from tests.support.stores import store_env
