@@ -15,19 +15,18 @@ the collector of that checkout (its `logistis` on `PYTHONPATH`) and this one.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import load
+
 from tests.support.collector import CollectorProcess
 from tests.support.postgres import PostgresServer, psql
 from tests.support.stores import store_env
 
-LOADGEN = Path(__file__).with_name("loadgen.py")
 TOP = """
     SELECT round((total_exec_time * 1000 / {reviews})::numeric), calls, toplevel,
            round((total_exec_time * 1000 / greatest(calls, 1))::numeric),
@@ -36,25 +35,17 @@ TOP = """
 """
 
 
-def load(process: CollectorProcess, *options: str) -> dict[str, float]:
-    command = [sys.executable, str(LOADGEN), process.webhook_url, "--ca", str(process.ca_file)]
-    out = subprocess.run(
-        [*command, "--connections", "16", *options], capture_output=True, text=True, check=True
-    )
-    summary: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return summary
-
-
 def measure(server: PostgresServer, env: dict[str, str], args: argparse.Namespace) -> None:
     url = server.create_database()
     psql(str(url), "CREATE EXTENSION pg_stat_statements")
     with CollectorProcess(
         Path(tempfile.mkdtemp()) / "data", env={**store_env(url), **env}
     ) as process:
-        load(process, "--duration", str(args.fill))
+        webhook = (process.webhook_url, process.ca_file)
+        load(*webhook, args.fill, connections=16)
         time.sleep(1)  # the deriver catches up
         psql(str(url), "SELECT pg_stat_statements_reset()")
-        steady = load(process, "--rate", str(args.rate), "--duration", str(args.seconds))
+        steady = load(*webhook, args.seconds, connections=16, rate=args.rate)
     reviews = int(steady["requests"])
     print(f"  {reviews} reviews, p50 {steady['p50_ms']} ms, p99 {steady['p99_ms']} ms")
     print("  µs per review | calls | top level | µs per call | statement")
