@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.processes import child_pids, runs
+from tests.support.processes import child_pids, runs, stat_fields
 
 # How the collector starts its deriver's process (on SQLite): the rest of its children are
 # webhook workers.
@@ -23,7 +23,7 @@ def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            fields = stat_fields(pid)
             total += int(fields[11]) + int(fields[12])
     return total / ticks
 

@@ -15,7 +15,7 @@ def child_pids(parent: int, module: str | None = None) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            ppid = (entry / "stat").read_text().rpartition(")")[2].split()[1]
+            ppid = stat_fields(int(entry.name))[1]
         except OSError:  # ended meanwhile
             continue
         if ppid == str(parent) and (module is None or runs(int(entry.name), module)):
@@ -37,4 +37,10 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return stat_fields(pid)[0] != "Z"
+
+
+def stat_fields(pid: int) -> list[str]:
+    """`/proc/<pid>/stat` after the command's name (which may hold spaces and parentheses):
+    the state first, then the parent, ... (proc(5)'s third field on); OSError once it ended."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
