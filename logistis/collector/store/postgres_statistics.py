@@ -63,6 +63,8 @@ class YoungStatistics:
     def given(self, ids: Iterable[int | str]) -> None:
         """The ids of a commit group (a refused row's reason is no id); the first group a
         store records sets where its marks start from."""
+        if self._largest is not None and self._largest >= LAST_MARK:
+            return  # past the last mark: nothing more to look at, group after group
         largest = max((i for i in ids if isinstance(i, int)), default=None)
         if largest is None:
             return
