@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from logistis.collector.admission.kinds import KindResolver
@@ -14,6 +15,7 @@ from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.pipeline.retention import enforce_once
 from logistis.collector.store import StoreURL, open_store
 from logistis.collector.store.postgres_functions import RETENTION_LOCK
+from logistis.collector.store.postgres_sql import RELEASE_RETENTION_LOCK, TRY_RETENTION_LOCK
 from logistis.collector.store.protocol import Retention
 from tests.collector.test_recording import all_events
 from tests.collector.test_trust import derive_all
@@ -103,6 +105,22 @@ async def test_a_pass_cut_short_leaves_no_retention_lock_behind(postgres: Postgr
                 await cut_short
             assert psql(url.url, held) == ["0"]
         assert await enforce_once(store, Retention(max_age=MONTH)) == 3
+
+
+async def test_a_pass_lets_go_of_its_lock_before_it_returns(postgres: PostgresServer):
+    """The next pass, on this collector or another, starts at once: a closed connection's
+    session lock is freed only when its backend has seen it go, and a pass started meanwhile
+    found it taken and was skipped."""
+    url = postgres.create_database()
+    other = await asyncpg.connect(url.url)
+    try:
+        async with open_store(url, max_events_per_resource=1000) as store:
+            for _ in range(20):
+                await enforce_once(store, Retention(max_age=MONTH))
+                assert await other.fetchval(TRY_RETENTION_LOCK)
+                assert await other.fetchval(RELEASE_RETENTION_LOCK)
+    finally:
+        await other.close()
 
 
 async def test_ids_are_never_given_again_after_every_event_has_expired(store_url: StoreURL):

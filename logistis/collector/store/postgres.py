@@ -13,6 +13,7 @@ password masked (`postgres_connections`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -287,7 +288,14 @@ class PostgresStore(SQLQueries):
         try:
             if not await connections.mapped(self.url, connection.fetchval(sql.TRY_RETENTION_LOCK)):
                 return 0
-            return await self._expire(retention, now)
+            try:
+                return await self._expire(retention, now)
+            finally:
+                # Let go before the connection ends: the server frees a closed session's locks
+                # only once its backend has seen it go, and a pass started meanwhile (the next
+                # one, on any collector) found the lock taken and was skipped.
+                with contextlib.suppress(*connections.DRIVER_ERRORS):
+                    await connection.execute(sql.RELEASE_RETENTION_LOCK)
         finally:
             connection.terminate()
 

@@ -49,6 +49,7 @@ TAKE_WRITE_LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 # Session-level, on a connection of its own closed after the pass: one collector's pass at a
 # time.
 TRY_RETENTION_LOCK = f"SELECT pg_try_advisory_lock({RETENTION_LOCK})"
+RELEASE_RETENTION_LOCK = f"SELECT pg_advisory_unlock({RETENTION_LOCK})"
 # Reads are planned for their parameters every time: how many events a filter selects
 # (a user, a kind) decides between walking the newest events and reading an index, and a
 # generic plan, which asyncpg's prepared statements would get after five runs, cannot know it.
