@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from logistis.collector.store import insight_counts
 from logistis.collector.store import sqlite_sql as sql
 from logistis.collector.store.rows import COLUMNS, USER_JSON
@@ -84,11 +86,12 @@ def count_in(connection: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> N
     each resource they took past the per-resource limit, its oldest events first."""
     tally = Tally()
     tally.count(map(_counted_of_row, rows), 1)
+    added = list(tally.resources.items())
+    wanted = orjson.dumps([[*key, count] for key, count in added]).decode()
     removed: list[Counted] = []
-    for key, added in tally.resources.items():
-        (over,) = connection.execute(sql.SELECT_OVER_LIMIT, (*key, added)).fetchone()
-        if over > 0:
-            removed += connection.execute(sql.DELETE_OLDEST_OF_RESOURCE, (*key, over)).fetchall()
+    for position, over in connection.execute(sql.SELECT_OVER_LIMIT, (wanted,)).fetchall():
+        key = added[position][0]
+        removed += connection.execute(sql.DELETE_OLDEST_OF_RESOURCE, (*key, over)).fetchall()
     tally.count(removed, -1)
     tally.write(connection)
     newest: dict[str, int] = {}
