@@ -34,7 +34,7 @@ from logistis.collector.options import (
 from logistis.collector.pipeline.notify.config import NotifySettings, parse_notify
 from logistis.collector.store.protocol import KEEP_PER_RESOURCE, Retention
 from logistis.collector.store.url import StoreURL
-from logistis.collector.trust.certmanager import (
+from logistis.collector.trust.defaults import (
     DEFAULT_RENEW_BEFORE,
     DEFAULT_SECRET,
     DEFAULT_WEBHOOK_CONFIGURATION,

@@ -11,11 +11,11 @@ from kubernetes import client
 from logistis.collector.kubeapi.resources import GROUP, RESOURCES, VERSION
 from logistis.collector.settings import DEFAULT_APISERVICE
 from logistis.collector.trust.certmanager import (
-    DEFAULT_WEBHOOK_CONFIGURATION,
     KubernetesTLSApi,
     SelfManagedConfig,
     SelfManagedTLS,
 )
+from logistis.collector.trust.defaults import DEFAULT_WEBHOOK_CONFIGURATION
 from tests.deploy.apiserver import serving
 from tests.deploy.kustomize import BASE, KUBE_API, KUBE_API_CERT_MANAGER, Manifest, find, render
 from tests.deploy.test_selfmanaged_tls import SECRET, ca_bundles, rendered_state, stored_data

@@ -6,11 +6,8 @@ import pytest
 import yaml
 
 from logistis.collector.edge.webhook import SHUTDOWN_GRACE_SECONDS
-from logistis.collector.trust.certmanager import (
-    DEFAULT_SECRET,
-    DEFAULT_WEBHOOK_CONFIGURATION,
-    SERVICE_DNS_NAMES,
-)
+from logistis.collector.trust.certmanager import SERVICE_DNS_NAMES
+from logistis.collector.trust.defaults import DEFAULT_SECRET, DEFAULT_WEBHOOK_CONFIGURATION
 from tests.deploy.kustomize import (
     BASE,
     CERT_MANAGER,

@@ -29,9 +29,6 @@ from kubernetes import client
 from logistis.collector.trust.callers import new_token
 from logistis.collector.trust.certmanager import (
     CA_VALIDITY,
-    DEFAULT_RENEW_BEFORE,
-    DEFAULT_SECRET,
-    DEFAULT_WEBHOOK_CONFIGURATION,
     SERVICE_DNS_NAMES,
     SERVING_VALIDITY,
     ClusterAPIError,
@@ -40,6 +37,11 @@ from logistis.collector.trust.certmanager import (
     SelfManagedConfig,
     SelfManagedTLS,
     material_from_secret,
+)
+from logistis.collector.trust.defaults import (
+    DEFAULT_RENEW_BEFORE,
+    DEFAULT_SECRET,
+    DEFAULT_WEBHOOK_CONFIGURATION,
 )
 from logistis.collector.trust.tls import ReloadingTLS, utcnow
 from tests.deploy.apiserver import Grant, State, serving

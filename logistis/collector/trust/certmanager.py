@@ -39,6 +39,7 @@ from urllib3.exceptions import HTTPError
 from logistis.collector.errors import CollectorError
 from logistis.collector.trust.callers import new_token, token_path, usable_token
 from logistis.collector.trust.cluster import ClusterAccessError, api_client
+from logistis.collector.trust.defaults import DEFAULT_RENEW_BEFORE
 from logistis.collector.trust.tls import (
     Clock,
     KeyPair,
@@ -63,9 +64,6 @@ SERVICE_DNS_NAMES = (
     "logistis-collector.logistis",
     "logistis-collector",
 )
-DEFAULT_SECRET = "logistis/logistis-collector-tls"
-DEFAULT_WEBHOOK_CONFIGURATION = "logistis"
-DEFAULT_RENEW_BEFORE = dt.timedelta(days=30)
 DEFAULT_CHECK_INTERVAL = 3600.0
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVING_VALIDITY = dt.timedelta(days=365)

@@ -4,9 +4,6 @@ attempt at an event, `subject` the object, the data the event's summary."""
 
 from __future__ import annotations
 
-from cloudevents.core.bindings.http import to_binary_event
-from cloudevents.core.v1.event import CloudEvent
-
 from logistis.collector.pipeline.notify.config import Sink
 from logistis.collector.pipeline.notify.message import Message, body_json
 from logistis.collector.pipeline.notify.request import Request
@@ -16,6 +13,11 @@ DIGEST_TYPE = "io.logistis.digest.v1"
 
 
 def render(message: Message, sink: Sink) -> Request:
+    # Imported here: the SDK takes tens of milliseconds to import, in every collector's start,
+    # and only a collector with a `cloudevents` sink renders.
+    from cloudevents.core.bindings.http import to_binary_event
+    from cloudevents.core.v1.event import CloudEvent
+
     first = message.events[0]
     attributes = {
         "id": message.key,
