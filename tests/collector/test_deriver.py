@@ -35,6 +35,7 @@ from logistis.collector.store.handoff import HandOff
 from logistis.collector.store.postgres import _columns
 from logistis.collector.store.protocol import PassReads, Underived
 from logistis.collector.store.sqlite import SQLiteStore
+from logistis.collector.store.sqlite_files import OpenedFiles
 from logistis.collector.store.sqlite_thread_reads import ThreadReads
 from logistis.collector.store.url import SQLITE
 from tests.collector.test_store import fixture_events
@@ -126,6 +127,40 @@ async def test_a_sqlite_pass_reads_in_the_deriver_thread_and_never_on_the_event_
         assert await changes_read(store) == expected(events)
     assert len(passes) == 1
     assert passes.pop().startswith("deriver")
+
+
+async def test_a_sqlite_pass_reads_one_snapshot_and_checks_the_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The reads of a pass see the history as it was at the first of them (a group committed
+    meanwhile waits for the next pass), and the files are checked once for all of them."""
+    events = fixture_events()
+    store_url = StoreURL.sqlite(tmp_path / "db.sqlite")
+    checks: list[str] = []
+    check = OpenedFiles.check
+
+    def counted(self: OpenedFiles) -> None:
+        checks.append(threading.current_thread().name)
+        check(self)
+
+    async with open_store(store_url, max_events_per_resource=1000) as store:
+        assert isinstance(store, SQLiteStore)
+        await commit_underived(store, store_url, events[:10])
+        reads = store.open_thread_reads()
+        with reads.snapshot():
+            seen = await reads.last_id()
+            await commit_underived(store, store_url, events[10:20])
+            assert await reads.last_id() == seen
+            _, _, newest = await reads.underived(None, 100)
+            assert newest == seen
+        assert await reads.last_id() == seen + 10
+        reads.close()
+
+        monkeypatch.setattr(OpenedFiles, "check", counted)
+        deriver = Deriver(store, CommitSignal(), Progress(Metrics()))
+        assert await deriver.derive_once()
+        await deriver.close()
+    assert len([name for name in checks if name.startswith("deriver")]) == 1
 
 
 async def test_the_deriver_catches_up_after_a_burst(tmp_path: Path):

@@ -111,7 +111,7 @@ class Deriver:
         if reads is None:
             done = await self._pass(self._store)
         else:
-            done = await self._thread.run(lambda: self._pass(reads))
+            done = await self._thread.run(lambda: self._pass_in_snapshot(reads))
         if done.derived is not None:
             await self._store.save_derived(*done.derived)
         events, up_to, newest = done.events, done.up_to, done.newest
@@ -136,6 +136,10 @@ class Deriver:
             self._thread_reads = await self._thread.call(self._store.open_thread_reads)
             self._reads_opened = True
         return self._thread_reads
+
+    async def _pass_in_snapshot(self, reads: ThreadReads) -> _Done:
+        with reads.snapshot():
+            return await self._pass(reads)
 
     async def _pass(self, store: PassReads) -> _Done:
         """Read and derive one pass (its save is the caller's): in the deriver's thread where

@@ -12,6 +12,7 @@ driver ran.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -166,6 +167,10 @@ class PassReads(JudgementStore, ProvenanceStore, Protocol):
 class ThreadReads(PassReads, Protocol):
     """A pass's reads that run in the calling thread, without an event loop: opened, used and
     closed in one thread."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """The reads made inside see the history as it was at the first of them."""
+        ...
 
     def close(self) -> None: ...
 
