@@ -7,9 +7,10 @@ Run the suite with this module as a pytest plugin, then read what it wrote:
     .venv/bin/python tools/suite_cpu.py [--top 30]
 
 Each worker appends a line per test to `.suite-cpu/<pid>.jsonl`; a run starts with the folder
-emptied. A child's CPU counts once the process has been waited for, so a session fixture's collector or PostgreSQL server is counted in
-the test that was running when it was stopped; a test's wall time beyond its CPU is waiting,
-for its processes or for the other workers' use of the cores.
+emptied. A child's CPU counts once the process has been waited for, so a session fixture's
+collector or PostgreSQL server is counted in the test that was running when it was stopped; a
+test's wall time beyond its CPU is waiting, for its processes or for the other workers' use of
+the cores.
 """
 
 from __future__ import annotations
@@ -63,17 +64,21 @@ def _report(top: int) -> None:
     children = sum(t["children"] for t in tests)
     print(f"{len(tests)} tests: {own + children:.0f} CPU-s, {own:.0f} in the workers and"
           f" {children:.0f} in the processes they started")  # fmt: skip
-    files: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0])
+    own_by_file: collections.Counter[str] = collections.Counter()
+    children_by_file: collections.Counter[str] = collections.Counter()
+    tests_by_file: collections.Counter[str] = collections.Counter()
     for test in tests:
-        totals = files[test["test"].split("::")[0]]
-        totals[0] += test["own"]
-        totals[1] += test["children"]
-        totals[2] += 1
+        name = test["test"].split("::")[0]
+        own_by_file[name] += test["own"]
+        children_by_file[name] += test["children"]
+        tests_by_file[name] += 1
     print(f"\nthe {top} files that cost most: CPU-s (workers + children), tests")
-    for name, (mine, theirs, count) in sorted(files.items(), key=lambda f: -f[1][0] - f[1][1])[
-        :top
-    ]:
-        print(f"{mine + theirs:7.1f} ({mine:6.1f} + {theirs:6.1f}) {count:4.0f}  {name}")
+    ranked = sorted(tests_by_file, key=lambda name: -own_by_file[name] - children_by_file[name])
+    for name in ranked[:top]:
+        mine, theirs = own_by_file[name], children_by_file[name]
+        print(
+            f"{mine + theirs:7.1f} ({mine:6.1f} + {theirs:6.1f}) {tests_by_file[name]:4d}  {name}"
+        )
     print(f"\nthe {top} tests that cost most: CPU-s (workers + children), wall s")
     for test in sorted(tests, key=lambda t: -t["own"] - t["children"])[:top]:
         cpu = test["own"] + test["children"]

@@ -45,10 +45,9 @@ ADD_SEARCH_VALUES, DROP_EMPTY_SEARCH_VALUES = _counting("search_values", SEARCH_
 ADD_ACTIVITY, DROP_EMPTY_ACTIVITY = _counting("insight_activity", ACTIVITY_KEY)
 ADD_USERS, DROP_EMPTY_USERS = _counting("insight_users", USERS_KEY)
 ADD_KINDS, DROP_EMPTY_KINDS = _counting("insight_kinds", KINDS_KEY)
-# How far past the per-resource limit adding this many events takes the resource (0 or less:
-# not past it). Read before writing: a group that trims what it adds leaves the row as it was.
 # The resources a commit group adds events to, each [namespace, name, resource, group, added]
-# in one JSON array: the position and the excess of those it takes past the per-resource limit.
+# in one JSON array: the position and the excess of those it takes past the per-resource limit
+# (only those). Read before writing: a group that trims what it adds leaves the row as it was.
 # One statement a group, not one a resource (each a few microseconds of the write thread's
 # time in the transaction, most of a small group's count).
 SELECT_OVER_LIMIT = """
