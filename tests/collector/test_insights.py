@@ -35,6 +35,7 @@ from logistis.collector.store import (
     StoreURL,
     encode_event,
     insight_counts,
+    insights_sql,
     open_store,
     sqlite_schema,
 )
@@ -43,7 +44,7 @@ from tests.collector.test_store import fixture_events
 from tests.support.collector import CollectorProcess, derived, post_reviews, wait_for
 from tests.support.fixtures import bodies
 from tests.support.gitops import argocd_story, flux_story, unmanaged_story
-from tests.support.stores import BACKENDS, backend_env, insert_as_schema_6
+from tests.support.stores import BACKENDS, backend_env, insert_as_schema_6, table_rows
 
 Summary = dict[str, Any]
 Lister = Callable[[dict[str, str]], list[Summary]]
@@ -380,3 +381,26 @@ async def test_the_top_objects_rank_objects_of_one_event_after_those_of_more(
             found = (await store.insights(asked, chosen, top)).objects
             listed = [{**dict(zip(keys, o.values, strict=True)), "count": o.count} for o in found]
             assert listed == ranked(counts, keys)[:top]
+
+
+# One plan or the other: PostgreSQL's planner may take either from one page to the next (its
+# statistics change under it), and ties must fall in the same order in both.
+PLANS = ("", "SET enable_indexscan = off; SET enable_bitmapscan = off; ")
+
+
+async def test_the_pages_of_the_busiest_objects_hold_each_object_once(store_url: StoreURL):
+    template = fixture_events()[0]
+    # Sixty objects of one to three events: every page of seven ends inside a tie.
+    names = [f"tied-{n:02}" for n in range(60) for _ in range(1 + n % 3)]
+    events = [replace(template, uid=f"tied-{n}", name=name) for n, name in enumerate(names)]
+    async with open_store(store_url) as store:
+        await store.record(spread(events, hours=1))
+    statement = insights_sql.BUSIEST_OBJECTS.replace("LIMIT ? OFFSET ?", "LIMIT 7 OFFSET {}")
+    rows: list[tuple[str, ...]] = []
+    for offset in range(0, 70, 7):
+        plan = PLANS[offset // 7 % 2] if store_url.backend == "postgresql" else ""
+        # (psql says "SET" for each setting: not a row)
+        rows += [r for r in table_rows(store_url, plan + statement.format(offset)) if len(r) == 5]
+    assert sorted(name for _, name, *_ in rows) == sorted(set(names))
+    counts = [int(count) for *_, count in rows]
+    assert counts == sorted(counts, reverse=True)

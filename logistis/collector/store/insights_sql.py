@@ -78,8 +78,10 @@ _NAMESPACES = "(SELECT value AS namespace FROM search_values WHERE field = 'name
 NAMESPACES_ASKED = _NAMESPACES.format(" AND value IN ({scopes})")
 NAMESPACES_ALL = _NAMESPACES.format("")
 # The objects with the most events kept (per-resource retention's counts), a page of them: none
-# of those after can have more events in any span than the last of the page has in all.
+# of those after can have more events in any span than the last of the page has in all. Ties in
+# a total order, so pages neither repeat nor skip an object (the key descending too: the index on
+# count holds it after the count in SQLite, which then sorts nothing).
 BUSIEST_OBJECTS = (
     "SELECT namespace, name, resource, grp, count FROM resources"
-    " ORDER BY count DESC LIMIT ? OFFSET ?"
+    " ORDER BY count DESC, namespace DESC, name DESC, resource DESC, grp DESC LIMIT ? OFFSET ?"
 )

@@ -264,11 +264,16 @@ class SQLQueries:
         have more than the last of the top (it has no more in the span than it has kept); from
         all the span's events when that takes too many pages."""
         counted: list[Sequence[Any]] = []
+        # Each page is a statement of its own: a write between two may move an object from
+        # one page to the next, and it is counted once.
+        seen: set[tuple[str, str, str, str]] = set()
         for offset in range(0, insight_counts.OBJECTS_READ, insight_counts.OBJECTS_PAGE):
             page = await self._fetch(
                 insights_sql.BUSIEST_OBJECTS, [insight_counts.OBJECTS_PAGE, offset]
             )
-            wanted = [((grp, resource, ns, name), MAX_ID) for ns, name, resource, grp, _ in page]
+            keys = {(grp, resource, ns, name) for ns, name, resource, grp, _ in page} - seen
+            seen |= keys
+            wanted = [(key, MAX_ID) for key in keys]
             counted += await self._fetch(self._sql.SELECT_OBJECT_COUNTS, [_wanted(wanted), *span])
             ranked = insight_counts.ranked(counted, top)
             if len(page) < insight_counts.OBJECTS_PAGE:
