@@ -36,8 +36,10 @@ lint: $(STAMP) ## ruff, the import contracts and mypy (collector, client, kubect
 # One worker more than the logical CPUs, up to 8: the tests wait on collector and PostgreSQL
 # processes about as much as they compute. On 2 CPUs, quiet: 3 workers 329 s, 2 387 s, 4 356 s.
 TEST_WORKERS ?= $(shell n=$$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$((n < 8 ? n + 1 : 8)))
+# The slowest phases listed at the end: a test near its timeout in CI shows whether its call or
+# its fixtures took the time.
 test: lint ## the whole suite (well under five minutes)
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=20
 
 run: $(STAMP) ## a local collector on SQLite in $(DATA_DIR), self-signed TLS for localhost, on loopback
 	$(VENV)/bin/logistis-collector --data-dir $(DATA_DIR) --webhook-listen $(WEBHOOK_LISTEN)
