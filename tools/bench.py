@@ -121,18 +121,19 @@ def noop_webhook(data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def noop_process(data_dir: Path) -> Iterator[tuple[str, int]]:
-    """The no-op endpoint's URL and process id."""
+def noop_process(data_dir: Path, tool: str = "noop_webhook") -> Iterator[tuple[str, int]]:
+    """The no-op endpoint's URL and process id (`tool`: `bare_webhook`, the same without
+    aiohttp)."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [PYTHON, str(ROOT / "tools/noop_webhook.py"), "--data-dir", str(data_dir),
+        [PYTHON, str(ROOT / f"tools/{tool}.py"), "--data-dir", str(data_dir),
          "--listen", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
         if process.stdout is None or process.stdout.readline().strip() != b"ready":
-            raise RuntimeError("the no-op webhook did not start")
+            raise RuntimeError(f"{tool} did not start")
         yield f"https://127.0.0.1:{port}/validate", process.pid
     finally:
         process.terminate()
@@ -430,9 +431,10 @@ def cost(
     variants = {"baseline": Variant(baseline)} if baseline else {}
     variants |= {THIS_TREE: Variant(), WITH_WORKERS: Variant(args=("--workers", str(WORKERS)))}
     runs: dict[tuple[str, str], CostRuns] = {}
-    noop = CostRuns()
+    noop, bare = CostRuns(), CostRuns()
     for number in range(rounds):
         noop.rounds.append(_noop_cost(work / f"cost-noop-{number}", duration))
+        bare.rounds.append(_noop_cost(work / f"cost-bare-{number}", duration, "bare_webhook"))
         for variant, run in variants.items():
             for store_name in ("SQLite", "PostgreSQL"):
                 store = postgres.create_database() if store_name == "PostgreSQL" else None
@@ -441,15 +443,15 @@ def cost(
                     figures = _cost_round(process, duration, data)
                 runs.setdefault((store_name, variant), CostRuns()).rounds.append(figures)
     for store_name in ("SQLite", "PostgreSQL"):
-        _cost_table(report, store_name, {v: runs[(store_name, v)] for v in variants}, noop)
+        _cost_table(report, store_name, {v: runs[(store_name, v)] for v in variants}, noop, bare)
     for variant in (THIS_TREE, WITH_WORKERS):
         _cost_checks(
             report, variant, runs[("SQLite", variant)], runs[("PostgreSQL", variant)], noop
         )
 
 
-def _noop_cost(data: Path, duration: float) -> dict[str, float]:
-    with noop_process(data) as (url, pid):
+def _noop_cost(data: Path, duration: float, tool: str = "noop_webhook") -> dict[str, float]:
+    with noop_process(data, tool) as (url, pid):
         ca = data / "tls-dev.crt"
         load(url, ca, 2, connections=16)
         figures = _closed_cost(
@@ -512,17 +514,22 @@ def _closed_cost(label: str, pid: int, run: Callable[[], dict[str, Any]]) -> dic
     return figures
 
 
-def _cost_table(report: Report, store: str, variants: dict[str, CostRuns], noop: CostRuns) -> None:
+def _cost_table(
+    report: Report, store: str, variants: dict[str, CostRuns], noop: CostRuns, bare: CostRuns
+) -> None:
     loads = ("loadgen", "wrk") if wrk.available() else ("loadgen",)
     names = [f"{load_} {part} µs" for load_ in loads for part in COST_PARTS]
     keys = [f"{load_} req/s" for load_ in loads] + names
     keys += ["500/s p50 ms", "500/s p99 ms", "loadgen uncommitted", "wrk uncommitted",
              "500/s uncommitted"]  # fmt: skip
-    rows = [[key, *(runs.median(key) for runs in variants.values()), noop.median(key)]
+    references = (noop, bare)
+    columns = ["measurement (median of rounds, range)", *variants, "no-op endpoint",
+               "no-op, no aiohttp"]  # fmt: skip
+    rows = [[key, *(runs.median(key) for runs in (*variants.values(), *references))]
             for key in keys if any(key in r for runs in variants.values() for r in runs.rounds)]  # fmt: skip
     report.table(
         f"Cost of a review on {store}: CPU per review by thread, closed loops and 500/s",
-        ["measurement (median of rounds, range)", *variants, "no-op endpoint"],
+        columns,
         rows,
         f"{len(noop.rounds)} rounds, each variant in turn in each round (A/B/A/B), a fresh"
         " collector each time; closed loops of 16 connections (`tools/loadgen.py`, and `wrk -t1"
@@ -531,7 +538,8 @@ def _cost_table(report: Report, store: str, variants: dict[str, CostRuns], noop:
         " the deriver caught up, divided by the reviews answered; *workers*: the webhook worker"
         f" processes' (`--workers {WORKERS}`: the other rows are then the writing process's),"
         " all their threads; *all*: the whole collector. *Uncommitted*: answered before their"
-        " event's commit.",
+        " event's commit. *No-op endpoint*: `tools/noop_webhook.py` (aiohttp, as the collector);"
+        " *no aiohttp*: `tools/bare_webhook.py`, the same answers from a bare protocol.",
     )
 
 

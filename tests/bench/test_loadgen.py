@@ -1,4 +1,5 @@
-"""The load generator against the no-op webhook: both real processes on loopback TLS."""
+"""The load generators against the no-op webhooks (on aiohttp, and on a bare protocol): real
+processes on loopback TLS."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from tests.support.collector import free_port
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
-@pytest.fixture(scope="module")
-def noop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module", params=["noop_webhook", "bare_webhook"])
+def noop(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("noop")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(TOOLS / "noop_webhook.py"), "--data-dir", str(data_dir),
+        [sys.executable, str(TOOLS / f"{request.param}.py"), "--data-dir", str(data_dir),
          "--listen", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE,
     )  # fmt: skip
