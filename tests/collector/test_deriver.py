@@ -26,7 +26,13 @@ from logistis.collector.history.changes import compute_changes
 from logistis.collector.history.events import Event, json_value
 from logistis.collector.history.query import EventQuery, Page
 from logistis.collector.metrics import Metrics
-from logistis.collector.pipeline.deriver import FAR_BEHIND_SECONDS, RECENT_BYTES, Deriver
+from logistis.collector.pipeline.deriver import (
+    BUSY_PASS,
+    FAR_BEHIND_SECONDS,
+    RECENT_BYTES,
+    Deriver,
+    Spacing,
+)
 from logistis.collector.pipeline.progress import Progress
 from logistis.collector.pipeline.writer import CommitSignal
 from logistis.collector.store import Store, StoreURL, encode_event, open_store, postgres_schema
@@ -190,6 +196,27 @@ async def test_the_deriver_catches_up_after_a_burst(tmp_path: Path):
     sample = metrics.registry.get_sample_value
     assert sample("logistis_events_underived") == 0
     assert sample("logistis_derive_lag_seconds_count") == len(burst)
+
+
+def test_the_pause_between_passes_stretches_while_they_come_busy_and_shrinks_back():
+    spacing = Spacing(0.01, 0.04)
+    stretched = []
+    for _ in range(4):
+        spacing.passed(BUSY_PASS)
+        stretched.append(spacing.seconds)
+    assert stretched == [0.02, 0.04, 0.04, 0.04]
+    # A pass between half as busy and busy keeps the pause as it is.
+    spacing.passed(BUSY_PASS // 2)
+    assert spacing.seconds == 0.04
+    shrunk = []
+    for _ in range(3):
+        spacing.passed(1)
+        shrunk.append(spacing.seconds)
+    assert shrunk == [0.02, 0.01, 0.01]
+    # A store whose most is its least never stretches.
+    fixed = Spacing(0.025, 0.025)
+    fixed.passed(64)
+    assert fixed.seconds == 0.025
 
 
 def test_a_collector_stopped_before_deriving_derives_on_its_next_start(

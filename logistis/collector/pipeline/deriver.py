@@ -47,6 +47,10 @@ BATCH = 64
 BATCH_BYTES = 8 * 2**20
 # A store that failed is tried again after this pause.
 RETRY_SECONDS = 1.0
+# A pass that caught up holding this many events (or more) says reviews come fast: the pause
+# before the next doubles, up to the store's most; one holding under half as many halves it,
+# down to the store's least.
+BUSY_PASS = BATCH // 4
 # What an event the deriver could not judge reads as: not known, and open (a reader judges
 # its outcome again when later events come).
 NOT_JUDGED = Judgement(None, settled=False)
@@ -84,6 +88,7 @@ class Deriver:
         self._task: asyncio.Task[None] | None = None
         self._thread_reads: ThreadReads | None = None
         self._reads_opened = False
+        self._spacing = Spacing(store.derive_spacing_seconds, store.derive_spacing_most_seconds)
         # A thread of its own, where a pass runs whole when the store reads there (SQLite):
         # off the event loop, with no hand-over between threads per read.
         self._thread = PassThread("deriver")
@@ -119,6 +124,8 @@ class Deriver:
         self._limit = len(events) if done.cut else min(BATCH, 2 * self._limit)
         now_ms = time.time() * 1000
         caught_up = up_to >= newest
+        if caught_up:
+            self._spacing.passed(len(events))
         self._progress.heard(
             PassReport(
                 lags=[max(0.0, now_ms - event.time_ms) / 1000 for event in events],
@@ -199,8 +206,28 @@ class Deriver:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             if caught_up:
-                await asyncio.sleep(self._store.derive_spacing_seconds)
+                await asyncio.sleep(self._spacing.seconds)
                 await commit.wait()
+
+
+class Spacing:
+    """The pause between passes that caught up. A pass has a fixed cost whatever it holds (its
+    read transaction, its save's commit, its report): under load, longer pauses share it among
+    more events (passes of 64 cost the deriver ~20% less per review than passes of 16). When
+    few reviews come, each pass holds a few events, and the store's own pause keeps what a
+    commit waits behind a save, and the live tail's wait for the pass, short."""
+
+    def __init__(self, least: float, most: float) -> None:
+        self._least = least
+        self._most = max(least, most)
+        self.seconds = least
+
+    def passed(self, events: int) -> None:
+        """After a pass that caught up, holding `events`."""
+        if events >= BUSY_PASS:
+            self.seconds = min(2 * self.seconds, self._most)
+        elif events < BUSY_PASS // 2:
+            self.seconds = max(self.seconds / 2, self._least)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,9 @@ class PostgresStore(SQLQueries):
     # groups need: at 500 reviews/s a pass after every commit took ~650 µs of server CPU per
     # review; 25 ms apart, ~1/3 of that (p99 13-16 -> 10-12 ms). Lag stays well under 100 ms.
     derive_spacing_seconds = 0.025
+    # Not stretched under load: longer passes measured no cheaper here, and hold the write lock
+    # that commit groups wait on longer (BENCHMARKS.md, "The pause between passes").
+    derive_spacing_most_seconds = 0.025
 
     def __init__(
         self,

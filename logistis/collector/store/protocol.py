@@ -181,6 +181,8 @@ class DeriverStore(PassReads, Protocol):
     derive_spacing_seconds: float
     """The least time from one pass of the deriver to the next while it keeps up with the
     commits: fewer, larger passes where a pass has a fixed cost that commit groups pay for."""
+    derive_spacing_most_seconds: float
+    """The most it grows to while passes come busy (`pipeline.deriver.Spacing`)."""
 
     def open_thread_reads(self) -> ThreadReads | None:
         """Reads for a pass run whole in the calling thread, off the event loop, on a

@@ -70,9 +70,12 @@ class SQLiteStore(SQLQueries):
     # A pass has a fixed cost (~1 ms of CPU, its save included) that small passes pay per
     # event: 10 ms apart at 500 reviews/s took a third of the CPU off and the commit's p50 from
     # 1.5-1.9 to 1.1-1.4 ms, its p99 no worse (BENCHMARKS.md, "fewer collections of garbage").
-    # Not more: the save runs in the one write thread, between commit groups, and a larger one
-    # makes the next group wait longer (p99 7-9 -> 14 ms at 25 ms, with the pass on the loop).
+    # Not more while passes are small: the save takes turns with the commit groups, and a larger
+    # one makes the next group wait longer (p99 7-9 -> 14 ms at 25 ms, with the pass on the
+    # loop). While they come busy (under load), up to 40 ms: passes of up to 64 events, the
+    # deriver's CPU per review -20%, the p99 no worse (BENCHMARKS.md, "The pause between passes").
     derive_spacing_seconds = 0.01
+    derive_spacing_most_seconds = 0.04
 
     def __init__(
         self,
