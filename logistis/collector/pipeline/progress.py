@@ -13,10 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from logistis.collector.metrics import Metrics
 from logistis.collector.pipeline.writer import CommitSignal
+
+if TYPE_CHECKING:
+    # Only the collector's own process keeps metrics: the deriver's, which imports this module
+    # for its reports, is spared prometheus_client (~50 ms of every start).
+    from logistis.collector.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from urllib3.exceptions import HTTPError
 
 from logistis.collector.errors import CollectorError
 from logistis.collector.trust.callers import new_token, token_path, usable_token
@@ -269,6 +268,7 @@ def _webhook(hook: Any) -> Webhook:
 def _call(action: str, request: Callable[[], T]) -> T:
     """Run one API request; the client's exceptions become ClusterAPIErrors naming `action`."""
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     try:
         return request()

@@ -31,7 +31,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 from multidict import CIMultiDictProxy, MultiDictProxy
-from urllib3.exceptions import HTTPError
 
 from logistis.collector.errors import CollectorError
 from logistis.collector.trust.cluster import ClusterAccessError, api_client
@@ -216,10 +215,11 @@ def file_source(path: Path, allowed_names: tuple[str, ...]) -> Source:
 def configmap_source(kubeconfig: Path | None) -> Source:
     """The ConfigMap, read with the pod's service account (Role
     extension-apiserver-authentication-reader in kube-system), or the kubeconfig's context."""
-    # Imported here: the official client costs a third of a second at every start, and only
-    # this source needs it.
+    # Imported here: the official client (and urllib3 under it) costs a third of a second at
+    # every start, and only this source needs it.
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     try:
         core = client.CoreV1Api(api_client(kubeconfig))
