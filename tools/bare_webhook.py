@@ -11,14 +11,12 @@ answered): only a measure of the floor under an HTTP front, for `tools/bench.py 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
 from pathlib import Path
 from typing import cast
 
 import orjson
-import uvloop
+from noop_webhook import command, until_stopped
 
 from logistis.collector.trust.tls import ReloadingTLS, ensure_dev_certificate
 
@@ -75,24 +73,11 @@ async def serve(data_dir: Path, host: str, port: int) -> None:
     tls = ReloadingTLS(*ensure_dev_certificate(data_dir))
     loop = asyncio.get_running_loop()
     server = await loop.create_server(BareReviews, host, port, ssl=tls.context)
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    print("ready", flush=True)
     try:
-        await stop.wait()
+        await until_stopped()
     finally:
         server.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="bare_webhook", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True, help="holds tls-dev.crt/.key")
-    parser.add_argument("--listen", default="127.0.0.1:9443", metavar="HOST:PORT")
-    args = parser.parse_args()
-    host, _, port = args.listen.rpartition(":")
-    uvloop.run(serve(args.data_dir, host, int(port)))
-
-
 if __name__ == "__main__":
-    main()
+    command("bare_webhook", __doc__, serve)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -37,19 +38,25 @@ async def serve(data_dir: Path, host: str, port: int) -> None:
     await runner.setup()
     tls = ReloadingTLS(*ensure_dev_certificate(data_dir))
     await web.TCPSite(runner, host, port, ssl_context=tls.context).start()
+    try:
+        await until_stopped()
+    finally:
+        await runner.cleanup()
+
+
+async def until_stopped() -> None:
+    """Say `ready` (what the benchmark waits for), then wait for SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print("ready", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await stop.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="noop_webhook", description=__doc__.splitlines()[0])
+def command(prog: str, doc: str, serve: Callable[[Path, str, int], Awaitable[None]]) -> None:
+    """A no-op endpoint's command line: `serve` on --listen with the TLS files of --data-dir."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="holds tls-dev.crt/.key")
     parser.add_argument("--listen", default="127.0.0.1:9443", metavar="HOST:PORT")
     args = parser.parse_args()
@@ -58,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    command("noop_webhook", __doc__, serve)
